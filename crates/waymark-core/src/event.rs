@@ -1,0 +1,450 @@
+//! Segment-spec events: `track`, `identify`, `page`, `screen`, `group`,
+//! `alias`, parsed strictly so that a bad event is refused with the field
+//! that is wrong.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::identifier::{Identifier, IdentifierKind};
+use crate::time::{Timestamp, parse_timestamp};
+
+/// The Segment call type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventType {
+    Track,
+    Identify,
+    Page,
+    Screen,
+    Group,
+    Alias,
+}
+
+impl EventType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventType::Track => "track",
+            EventType::Identify => "identify",
+            EventType::Page => "page",
+            EventType::Screen => "screen",
+            EventType::Group => "group",
+            EventType::Alias => "alias",
+        }
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "track" => EventType::Track,
+            "identify" => EventType::Identify,
+            "page" => EventType::Page,
+            "screen" => EventType::Screen,
+            "group" => EventType::Group,
+            "alias" => EventType::Alias,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One customer event, as the Segment spec defines it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    #[serde(rename = "type")]
+    pub kind: EventType,
+    #[serde(rename = "messageId")]
+    pub message_id: String,
+    #[serde(rename = "userId", default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(
+        rename = "anonymousId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub anonymous_id: Option<String>,
+    #[serde(
+        rename = "previousId",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub previous_id: Option<String>,
+    #[serde(rename = "groupId", default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
+    /// `event` for `track`, `name` for `page` and `screen`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub properties: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub traits: Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub context: Map<String, Value>,
+    pub timestamp: Timestamp,
+}
+
+/// Why an event was refused: the field at fault and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("field `{field}`: {reason}")]
+pub struct EventError {
+    pub field: String,
+    pub reason: String,
+}
+
+impl EventError {
+    fn new(field: &str, reason: impl Into<String>) -> Self {
+        EventError {
+            field: field.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The event name a journey matches on: the `track` name, `Page Viewed` for
+/// a page call and `Screen Viewed` for a screen call.
+pub const PAGE_VIEWED: &str = "Page Viewed";
+pub const SCREEN_VIEWED: &str = "Screen Viewed";
+
+impl Event {
+    /// Parses one JSON line. The error names the offending field
+    /// (`(json)` when the text is not JSON at all).
+    pub fn from_json_str(text: &str) -> Result<Self, EventError> {
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| EventError::new("(json)", format!("not valid JSON: {e}")))?;
+        Self::from_json(&value)
+    }
+
+    /// Validates a JSON value against the Segment spec.
+    pub fn from_json(value: &Value) -> Result<Self, EventError> {
+        let object = value
+            .as_object()
+            .ok_or_else(|| EventError::new("(json)", "an event must be a JSON object"))?;
+        let kind_text = required_string(object, "type")?;
+        let kind = EventType::parse(kind_text).ok_or_else(|| {
+            EventError::new(
+                "type",
+                format!("unknown type {kind_text:?} (expected track, identify, page, screen, group or alias)"),
+            )
+        })?;
+        let message_id = required_string(object, "messageId")?.to_owned();
+        let user_id = optional_string(object, "userId")?;
+        let anonymous_id = optional_string(object, "anonymousId")?;
+        if user_id.is_none() && anonymous_id.is_none() {
+            return Err(EventError::new(
+                "userId",
+                "either userId or anonymousId is required",
+            ));
+        }
+        let previous_id = optional_string(object, "previousId")?;
+        let group_id = optional_string(object, "groupId")?;
+        let event = match kind {
+            EventType::Track => Some(required_string(object, "event")?.to_owned()),
+            EventType::Page | EventType::Screen => optional_string(object, "name")?,
+            _ => None,
+        };
+        match kind {
+            EventType::Alias if previous_id.is_none() => {
+                return Err(EventError::new("previousId", "required for an alias call"));
+            }
+            EventType::Alias if user_id.is_none() => {
+                return Err(EventError::new("userId", "required for an alias call"));
+            }
+            EventType::Group if group_id.is_none() => {
+                return Err(EventError::new("groupId", "required for a group call"));
+            }
+            _ => {}
+        }
+        let timestamp_text = required_string(object, "timestamp")?;
+        let timestamp = parse_timestamp(timestamp_text).map_err(|e| {
+            EventError::new(
+                "timestamp",
+                format!("{timestamp_text:?} is not an RFC 3339 timestamp: {e}"),
+            )
+        })?;
+        Ok(Event {
+            kind,
+            message_id,
+            user_id,
+            anonymous_id,
+            previous_id,
+            group_id,
+            event,
+            properties: optional_object(object, "properties")?,
+            traits: optional_object(object, "traits")?,
+            context: optional_object(object, "context")?,
+            timestamp,
+        })
+    }
+
+    /// The name journeys match this event by, if it has one: the `track`
+    /// name, or `Page Viewed` / `Screen Viewed`.
+    pub fn match_name(&self) -> Option<&str> {
+        match self.kind {
+            EventType::Track => self.event.as_deref(),
+            EventType::Page => Some(PAGE_VIEWED),
+            EventType::Screen => Some(SCREEN_VIEWED),
+            _ => None,
+        }
+    }
+
+    /// Traits carried by the event: `traits` of an identify or group call,
+    /// and `context.traits` of any call. Top-level traits win.
+    pub fn carried_traits(&self) -> impl Iterator<Item = (&String, &Value)> {
+        let context_traits = self.context.get("traits").and_then(Value::as_object);
+        let own = match self.kind {
+            EventType::Identify => Some(&self.traits),
+            _ => None,
+        };
+        context_traits
+            .into_iter()
+            .flat_map(move |m| {
+                m.iter()
+                    .filter(move |(k, _)| own.is_none_or(|o| !o.contains_key(*k)))
+            })
+            .chain(own.into_iter().flat_map(|m| m.iter()))
+    }
+
+    /// The IANA time zone the event was sent from (`context.timezone`).
+    pub fn timezone(&self) -> Option<&str> {
+        self.context.get("timezone").and_then(Value::as_str)
+    }
+
+    /// Every identifier the event carries, in a fixed order.
+    pub fn identifiers(&self) -> Vec<Identifier> {
+        let mut ids = Vec::new();
+        if let Some(v) = &self.user_id {
+            ids.push(Identifier::new(IdentifierKind::UserId, v));
+        }
+        if let Some(v) = &self.anonymous_id {
+            ids.push(Identifier::new(IdentifierKind::AnonymousId, v));
+        }
+        let device = self
+            .context
+            .get("device")
+            .and_then(|d| d.get("id"))
+            .and_then(Value::as_str);
+        if let Some(v) = device {
+            ids.push(Identifier::new(IdentifierKind::DeviceId, v));
+        }
+        ids
+    }
+
+    /// The event as CEL and templates see it: the Segment shape.
+    pub fn field(&self, key: &str) -> Option<Value> {
+        Some(match key {
+            "type" => Value::from(self.kind.as_str()),
+            "messageId" => Value::from(self.message_id.as_str()),
+            "userId" => Value::from(self.user_id.clone()?),
+            "anonymousId" => Value::from(self.anonymous_id.clone()?),
+            "previousId" => Value::from(self.previous_id.clone()?),
+            "groupId" => Value::from(self.group_id.clone()?),
+            "event" | "name" => Value::from(self.event.clone()?),
+            "properties" => Value::Object(self.properties.clone()),
+            "traits" => Value::Object(self.traits.clone()),
+            "context" => Value::Object(self.context.clone()),
+            "timestamp" => Value::from(crate::time::format_timestamp(self.timestamp)),
+            _ => return None,
+        })
+    }
+
+    /// The keys [`Event::field`] answers to.
+    pub const FIELDS: [&'static str; 12] = [
+        "type",
+        "messageId",
+        "userId",
+        "anonymousId",
+        "previousId",
+        "groupId",
+        "event",
+        "name",
+        "properties",
+        "traits",
+        "context",
+        "timestamp",
+    ];
+}
+
+fn required_string<'a>(object: &'a Map<String, Value>, field: &str) -> Result<&'a str, EventError> {
+    match object.get(field) {
+        None | Some(Value::Null) => Err(EventError::new(field, "is required")),
+        Some(Value::String(s)) if s.trim().is_empty() => {
+            Err(EventError::new(field, "must not be empty"))
+        }
+        Some(Value::String(s)) => Ok(s),
+        Some(other) => Err(EventError::new(
+            field,
+            format!("must be a string, found {}", type_name(other)),
+        )),
+    }
+}
+
+fn optional_string(object: &Map<String, Value>, field: &str) -> Result<Option<String>, EventError> {
+    match object.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(other) => Err(EventError::new(
+            field,
+            format!("must be a string, found {}", type_name(other)),
+        )),
+    }
+}
+
+fn optional_object(
+    object: &Map<String, Value>,
+    field: &str,
+) -> Result<Map<String, Value>, EventError> {
+    match object.get(field) {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Object(m)) => Ok(m.clone()),
+        Some(other) => Err(EventError::new(
+            field,
+            format!("must be an object, found {}", type_name(other)),
+        )),
+    }
+}
+
+fn type_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Parses `line` and compares the outcome with `expect`: `Ok(type)` or
+    /// `Err("field: fragment of the reason")`.
+    fn check(line: &str, expect: Result<EventType, (&str, &str)>) {
+        let got = Event::from_json_str(line);
+        match (got, expect) {
+            (Ok(e), Ok(kind)) => assert_eq!(e.kind, kind, "{line}"),
+            (Err(e), Err((field, fragment))) => {
+                assert_eq!(e.field, field, "{line}: {e}");
+                assert!(e.reason.contains(fragment), "{line}: {e}");
+            }
+            (got, expect) => panic!("{line}: got {got:?}, expected {expect:?}"),
+        }
+    }
+
+    const TS: &str = r#""timestamp":"2026-10-01T08:00:00Z""#;
+
+    #[test]
+    fn accepts_every_call_type() {
+        check(
+            &format!(
+                r#"{{"type":"track","messageId":"1","userId":"u","event":"Order Completed",{TS}}}"#
+            ),
+            Ok(EventType::Track),
+        );
+        check(
+            &format!(
+                r#"{{"type":"identify","messageId":"1","anonymousId":"a","traits":{{"email":"x@y"}},{TS}}}"#
+            ),
+            Ok(EventType::Identify),
+        );
+        check(
+            &format!(r#"{{"type":"page","messageId":"1","userId":"u","name":"Pricing",{TS}}}"#),
+            Ok(EventType::Page),
+        );
+        check(
+            &format!(r#"{{"type":"screen","messageId":"1","userId":"u",{TS}}}"#),
+            Ok(EventType::Screen),
+        );
+        check(
+            &format!(r#"{{"type":"group","messageId":"1","userId":"u","groupId":"g",{TS}}}"#),
+            Ok(EventType::Group),
+        );
+        check(
+            &format!(r#"{{"type":"alias","messageId":"1","userId":"u","previousId":"a",{TS}}}"#),
+            Ok(EventType::Alias),
+        );
+    }
+
+    #[test]
+    fn names_the_field_at_fault() {
+        check("not json", Err(("(json)", "not valid JSON")));
+        check("[1]", Err(("(json)", "JSON object")));
+        check(
+            &format!(r#"{{"messageId":"1","userId":"u",{TS}}}"#),
+            Err(("type", "required")),
+        );
+        check(
+            &format!(r#"{{"type":"click","messageId":"1","userId":"u",{TS}}}"#),
+            Err(("type", "unknown type")),
+        );
+        check(
+            &format!(r#"{{"type":"track","userId":"u","event":"X",{TS}}}"#),
+            Err(("messageId", "required")),
+        );
+        check(
+            &format!(r#"{{"type":"track","messageId":"1","event":"X",{TS}}}"#),
+            Err(("userId", "either userId or anonymousId")),
+        );
+        check(
+            &format!(r#"{{"type":"track","messageId":"1","userId":42,"event":"X",{TS}}}"#),
+            Err(("userId", "must be a string, found a number")),
+        );
+        check(
+            &format!(r#"{{"type":"track","messageId":"1","userId":"u",{TS}}}"#),
+            Err(("event", "required")),
+        );
+        check(
+            &format!(
+                r#"{{"type":"track","messageId":"1","userId":"u","event":"X","properties":[],{TS}}}"#
+            ),
+            Err(("properties", "must be an object")),
+        );
+        check(
+            r#"{"type":"track","messageId":"1","userId":"u","event":"X"}"#,
+            Err(("timestamp", "required")),
+        );
+        check(
+            r#"{"type":"track","messageId":"1","userId":"u","event":"X","timestamp":"monday"}"#,
+            Err(("timestamp", "RFC 3339")),
+        );
+        check(
+            &format!(r#"{{"type":"alias","messageId":"1","userId":"u",{TS}}}"#),
+            Err(("previousId", "required")),
+        );
+        check(
+            &format!(r#"{{"type":"group","messageId":"1","userId":"u",{TS}}}"#),
+            Err(("groupId", "required")),
+        );
+    }
+
+    #[test]
+    fn context_traits_and_identify_traits_are_carried() {
+        let e = Event::from_json_str(&format!(
+            r#"{{"type":"identify","messageId":"1","userId":"u","traits":{{"plan":"pro"}},"context":{{"traits":{{"plan":"free","email":"a@b"}},"timezone":"Europe/Berlin"}},{TS}}}"#
+        ))
+        .unwrap();
+        let traits: Vec<_> = e
+            .carried_traits()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        assert_eq!(traits, ["email=\"a@b\"", "plan=\"pro\""]);
+        assert_eq!(e.timezone(), Some("Europe/Berlin"));
+    }
+
+    #[test]
+    fn page_and_screen_match_by_their_viewed_names() {
+        let page = Event::from_json_str(&format!(
+            r#"{{"type":"page","messageId":"1","userId":"u","name":"Pricing",{TS}}}"#
+        ))
+        .unwrap();
+        assert_eq!(page.match_name(), Some(PAGE_VIEWED));
+        assert_eq!(page.field("name"), Some(Value::from("Pricing")));
+    }
+}

@@ -1,0 +1,22 @@
+//! `waymark-core` is the shared vocabulary of Waymark: what every other crate
+//! agrees on.
+//!
+//! It owns the Segment-spec [`Event`] model with strict parsing (every error
+//! names the offending field), the [`Identifier`] kinds, typed ids
+//! ([`ProfileId`]), the unified [`Profile`] as the engine reads it, and time:
+//! [`Timestamp`] and human [`Duration`]s such as `30s`, `15m`, `1h`, `7d`.
+//!
+//! Architecture invariant: this crate knows nothing about journeys, storage,
+//! channels or Kafka, does no IO and never reads the clock.
+
+mod duration;
+mod event;
+mod identifier;
+mod profile;
+mod time;
+
+pub use duration::{Duration, DurationError};
+pub use event::{Event, EventError, EventType};
+pub use identifier::{Identifier, IdentifierKind};
+pub use profile::{Profile, ProfileId};
+pub use time::{Timestamp, format_timestamp, parse_timestamp};
