@@ -15,8 +15,10 @@ mod identifier;
 mod profile;
 mod time;
 
+pub use channel::Channel;
 pub use duration::{Duration, DurationError};
 pub use event::{Event, EventError, EventType};
 pub use identifier::{Identifier, IdentifierKind};
 pub use profile::{Profile, ProfileId};
 pub use time::{Timestamp, format_timestamp, parse_timestamp};
+mod channel;

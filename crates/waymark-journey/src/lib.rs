@@ -1,1 +1,30 @@
-//! placeholder
+//! `waymark-journey` owns the journey definition format: YAML or JSON files
+//! (the schema in `docs/journeys.md`) read into a validated [`Journey`] whose
+//! nodes form a petgraph-checked graph, CEL conditions compiled once
+//! ([`Expr`]), the message [`Templates`] that `send` nodes name, and exports
+//! to Graphviz DOT and Mermaid.
+//!
+//! Validation reports every problem at once, each naming the node and field.
+//!
+//! Architecture invariant: this crate describes journeys; it never runs
+//! them. It knows nothing about profiles' state, time passing, storage or
+//! delivery; it reads files only in [`load_journey`] and [`Templates::load_dir`].
+
+mod decode;
+mod export;
+mod expr;
+mod load;
+mod model;
+mod problem;
+mod shape;
+mod template;
+
+pub use decode::decode;
+pub use export::{to_dot, to_mermaid};
+pub use expr::{Expr, PathTrie, Reads, VARIABLES};
+pub use load::{Error, load_journey, parse_document, parse_journey};
+pub use model::{
+    Entry, Goal, Journey, Node, NodeIndex, NodeKind, ReEntry, Trigger, Variant, WaitFor,
+};
+pub use problem::Problem;
+pub use template::{Template, Templates};
