@@ -233,40 +233,6 @@ impl Event {
         }
         ids
     }
-
-    /// The event as CEL and templates see it: the Segment shape.
-    pub fn field(&self, key: &str) -> Option<Value> {
-        Some(match key {
-            "type" => Value::from(self.kind.as_str()),
-            "messageId" => Value::from(self.message_id.as_str()),
-            "userId" => Value::from(self.user_id.clone()?),
-            "anonymousId" => Value::from(self.anonymous_id.clone()?),
-            "previousId" => Value::from(self.previous_id.clone()?),
-            "groupId" => Value::from(self.group_id.clone()?),
-            "event" | "name" => Value::from(self.event.clone()?),
-            "properties" => Value::Object(self.properties.clone()),
-            "traits" => Value::Object(self.traits.clone()),
-            "context" => Value::Object(self.context.clone()),
-            "timestamp" => Value::from(crate::time::format_timestamp(self.timestamp)),
-            _ => return None,
-        })
-    }
-
-    /// The keys [`Event::field`] answers to.
-    pub const FIELDS: [&'static str; 12] = [
-        "type",
-        "messageId",
-        "userId",
-        "anonymousId",
-        "previousId",
-        "groupId",
-        "event",
-        "name",
-        "properties",
-        "traits",
-        "context",
-        "timestamp",
-    ];
 }
 
 fn required_string<'a>(object: &'a Map<String, Value>, field: &str) -> Result<&'a str, EventError> {
@@ -445,6 +411,6 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(page.match_name(), Some(PAGE_VIEWED));
-        assert_eq!(page.field("name"), Some(Value::from("Pricing")));
+        assert_eq!(page.event.as_deref(), Some("Pricing"));
     }
 }

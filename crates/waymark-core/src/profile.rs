@@ -47,6 +47,9 @@ pub struct Profile {
     /// a newer value.
     #[serde(default)]
     pub trait_times: BTreeMap<String, Timestamp>,
+    /// Push tokens by device id (`context.device.token`, kept per device).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub push_tokens: BTreeMap<String, String>,
     /// IANA time zone, from `context.timezone` or the `timezone` trait.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
@@ -92,27 +95,21 @@ impl Profile {
         for (key, value) in event.carried_traits() {
             self.set_trait(key, value.clone(), event.timestamp);
         }
+        let device = event.context.get("device");
+        if let Some(token) = device.and_then(|d| d.get("token")).and_then(Value::as_str) {
+            let device_id = device
+                .and_then(|d| d.get("id"))
+                .and_then(Value::as_str)
+                .unwrap_or(token);
+            self.push_tokens
+                .insert(device_id.to_owned(), token.to_owned());
+        }
         if let Some(tz) = event.timezone() {
             if !self.traits.contains_key("timezone") {
                 self.timezone = Some(tz.to_owned());
             }
         }
     }
-
-    /// The profile as CEL and templates see it.
-    pub fn field(&self, key: &str) -> Option<Value> {
-        Some(match key {
-            "id" => Value::from(self.id.as_str()),
-            "user_id" => Value::from(self.user_id.clone()?),
-            "anonymous_id" => Value::from(self.anonymous_id.clone()?),
-            "traits" => Value::Object(self.traits.clone()),
-            "timezone" => Value::from(self.timezone.clone()?),
-            _ => return None,
-        })
-    }
-
-    /// The keys [`Profile::field`] answers to.
-    pub const FIELDS: [&'static str; 5] = ["id", "user_id", "anonymous_id", "traits", "timezone"];
 
     /// A trait by name, if set.
     pub fn trait_value(&self, key: &str) -> Option<&Value> {

@@ -1,1 +1,31 @@
-//! placeholder
+//! `waymark-engine` is the pure decision engine of Waymark.
+//!
+//! [`Engine::decide`] takes the deployed journeys (held by the [`Engine`]),
+//! one [`Profile`](waymark_core::Profile), that profile's journey
+//! [`Instance`]s, one [`Input`] and `now`, and returns the new instances and
+//! the [`Effect`]s to carry out: `Send`, `ScheduleTimer`, `CancelTimer`,
+//! `UpdateProfile` and `Record` (analytics). Every effect carries a
+//! deterministic idempotency key; splits and holdouts are a function of a
+//! seed and the ids, so a replay decides the same.
+//!
+//! Architecture invariant: this crate does no IO, reads no clock (`now` is
+//! an argument), draws no random numbers, spawns nothing and is not async.
+//! Same input, same output.
+
+mod bucket;
+mod condition;
+mod effect;
+mod engine;
+mod input;
+mod instance;
+mod local_time;
+mod reach;
+mod step;
+
+pub use bucket::bucket;
+pub use effect::{Effect, ProfileUpdate, Record, RecordKind, SendRequest, Timer};
+pub use engine::{Decision, Engine, EngineConfig};
+pub use input::Input;
+pub use instance::{Instance, InstanceStatus, PendingTimer};
+pub use local_time::next_local_time;
+pub use reach::reachable;

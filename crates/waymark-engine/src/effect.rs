@@ -1,0 +1,115 @@
+//! What the engine asks the world to do, as data.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use waymark_core::{Channel, ProfileId, Timestamp};
+
+/// One effect of a decision. Every effect carries an idempotency key derived
+/// from the instance, its step and what the effect is, so that carrying out
+/// the same decision twice can be recognised.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "effect", rename_all = "snake_case")]
+pub enum Effect {
+    /// Deliver a message.
+    Send(SendRequest),
+    /// Wake the instance at `due` with `TimerFired`.
+    ScheduleTimer(Timer),
+    /// The timer is no longer wanted (it would be ignored anyway).
+    CancelTimer(Timer),
+    /// Write traits on the profile.
+    UpdateProfile(ProfileUpdate),
+    /// An analytics fact: entered, send, suppressed, goal, exited, ...
+    Record(Record),
+}
+
+impl Effect {
+    pub fn key(&self) -> &str {
+        match self {
+            Effect::Send(s) => &s.key,
+            Effect::ScheduleTimer(t) | Effect::CancelTimer(t) => &t.key,
+            Effect::UpdateProfile(u) => &u.key,
+            Effect::Record(r) => &r.key,
+        }
+    }
+}
+
+/// A message to deliver.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SendRequest {
+    pub key: String,
+    pub profile: ProfileId,
+    pub journey: String,
+    pub version: u32,
+    pub instance: String,
+    pub node: String,
+    pub channel: Channel,
+    pub template: String,
+    /// The event that made the person enter, for the template's `event`.
+    pub trigger: Value,
+}
+
+/// A durable timer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timer {
+    pub key: String,
+    pub profile: ProfileId,
+    pub instance: String,
+    pub token: u64,
+    pub due: Timestamp,
+}
+
+/// Traits to set on a profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProfileUpdate {
+    pub key: String,
+    pub profile: ProfileId,
+    pub set: Map<String, Value>,
+    pub at: Timestamp,
+}
+
+/// What kind of analytics fact a [`Record`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordKind {
+    Entered,
+    Wait,
+    Branch,
+    Split,
+    Send,
+    Suppressed,
+    Goal,
+    Exited,
+}
+
+/// An analytics fact about one instance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub key: String,
+    pub at: Timestamp,
+    pub kind: RecordKind,
+    pub profile: ProfileId,
+    pub journey: String,
+    pub instance: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<Channel>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<Value>,
+    /// Where a branch or split sent the instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+    /// The split variant chosen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    /// Until when a wait holds the instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<Timestamp>,
+    /// Whether the instance is in the control group.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub control: bool,
+}

@@ -1,0 +1,20 @@
+//! What the engine reacts to.
+
+use serde_json::{Map, Value};
+use waymark_core::Event;
+
+/// One input for one profile.
+#[derive(Debug, Clone, Copy)]
+pub enum Input<'a> {
+    /// Something the person did.
+    Event(&'a Event),
+    /// A timer the engine scheduled is due. A token that is no longer the
+    /// instance's current one (the timer was superseded) changes nothing.
+    TimerFired { instance: &'a str, token: u64 },
+    /// An explicit entry into a journey through the API, with properties the
+    /// journey sees as `event.properties`.
+    ApiEnter {
+        journey: &'a str,
+        properties: &'a Map<String, Value>,
+    },
+}

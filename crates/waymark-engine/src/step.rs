@@ -1,0 +1,548 @@
+//! One decision, step by step: goals, exits, waits and entries for an
+//! event; timers; API entries; and walking an instance through its nodes
+//! until it waits or ends.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+use waymark_core::{Event, EventType, Profile, Timestamp, format_timestamp};
+use waymark_journey::{Journey, NodeIndex, NodeKind, ReEntry, Trigger, WaitFor};
+
+use crate::bucket::bucket;
+use crate::condition::{JourneyView, Scope, to_json};
+use crate::effect::{Effect, ProfileUpdate, Record, RecordKind, SendRequest, Timer};
+use crate::engine::{Decision, Engine};
+use crate::instance::{Instance, InstanceStatus, PendingTimer};
+use crate::local_time::next_local_time;
+use crate::reach::reachable;
+
+/// Exit reasons.
+pub(crate) const COMPLETED: &str = "completed";
+pub(crate) const EXIT_EVENT: &str = "exit_on";
+pub(crate) const GOAL: &str = "goal";
+
+/// Suppression reasons.
+const HOLDOUT: &str = "holdout";
+const UNREACHABLE: &str = "unreachable";
+
+pub(crate) struct Step<'a> {
+    engine: &'a Engine,
+    /// The profile, with updates made by `update_profile` nodes during this step.
+    profile: Cow<'a, Profile>,
+    instances: Vec<Instance>,
+    effects: Vec<Effect>,
+    now: Timestamp,
+}
+
+impl<'a> Step<'a> {
+    pub(crate) fn new(
+        engine: &'a Engine,
+        profile: &'a Profile,
+        instances: Vec<Instance>,
+        now: Timestamp,
+    ) -> Self {
+        Step {
+            engine,
+            profile: Cow::Borrowed(profile),
+            instances,
+            effects: Vec::new(),
+            now,
+        }
+    }
+
+    pub(crate) fn finish(self) -> Decision {
+        Decision {
+            instances: self.instances,
+            effects: self.effects,
+        }
+    }
+
+    pub(crate) fn on_event(&mut self, event: &Event) {
+        if let Some(name) = event.match_name() {
+            if self.engine.is_relevant(name) {
+                self.goals(event, name);
+                self.exits(name);
+                self.waits(event, name);
+                for journey in self.engine.entered_by(name) {
+                    self.try_enter(journey, Some(event), trigger_of(event));
+                }
+            }
+        }
+        let changes_traits =
+            event.kind == EventType::Identify || event.context.contains_key("traits");
+        if changes_traits {
+            for journey in self.engine.segment_journeys() {
+                let Trigger::Segment(segment) = &journey.entry.trigger else {
+                    continue;
+                };
+                if self
+                    .scope(journey, None, Some(event), &Value::Null)
+                    .test(self.engine.env(), segment)
+                {
+                    self.try_enter(journey, Some(event), trigger_of(event));
+                }
+            }
+        }
+    }
+
+    pub(crate) fn on_timer(&mut self, instance_id: &str, token: u64) {
+        let Some(i) = self.instances.iter().position(|x| x.id == instance_id) else {
+            return;
+        };
+        let instance = &mut self.instances[i];
+        let current = instance.timer.is_some_and(|t| t.token == token);
+        if !instance.is_running() || !current {
+            return; // stale: superseded, cancelled, or the instance has ended
+        }
+        instance.timer = None;
+        let Some(journey) = self
+            .engine
+            .journey(&instance.journey, instance.version)
+            .cloned()
+        else {
+            return;
+        };
+        let next = match &journey.node(NodeIndex(instance.node_index)).kind {
+            NodeKind::Wait { next, .. } => *next,
+            NodeKind::WaitForEvent { on_timeout, .. } => *on_timeout,
+            _ => return,
+        };
+        self.go(i, &journey, next, None);
+    }
+
+    pub(crate) fn on_api_enter(&mut self, journey_id: &str, properties: &Map<String, Value>) {
+        let Some(journey) = self.engine.active_journey(journey_id) else {
+            return;
+        };
+        let trigger = serde_json::json!({
+            "type": "api",
+            "event": "api",
+            "properties": properties,
+            "timestamp": format_timestamp(self.now),
+        });
+        self.try_enter(journey, None, trigger);
+    }
+
+    /// Conversions: an instance (running, or ended within its goal window)
+    /// whose goal event arrives records the goal once; a running one ends.
+    fn goals(&mut self, event: &Event, name: &str) {
+        for i in 0..self.instances.len() {
+            let instance = &self.instances[i];
+            if instance.goal_reached {
+                continue;
+            }
+            let Some(journey) = self
+                .engine
+                .journey(&instance.journey, instance.version)
+                .cloned()
+            else {
+                continue;
+            };
+            let Some(goal) = journey.goal.as_ref().filter(|g| g.event == name) else {
+                continue;
+            };
+            let window_end = instance.entered_at + goal.within.to_delta();
+            if self.now < instance.entered_at || self.now > window_end {
+                continue;
+            }
+            let value = goal.value.as_ref().and_then(|expr| {
+                let instance = &self.instances[i];
+                self.scope(&journey, Some(instance), Some(event), &instance.trigger)
+                    .eval(self.engine.env(), expr)
+                    .ok()
+                    .and_then(|v| to_json(&v))
+            });
+            let instance = &mut self.instances[i];
+            instance.goal_reached = true;
+            let mut record = self.record(i, RecordKind::Goal, None);
+            record.value = value;
+            self.effects.push(Effect::Record(record));
+            if self.instances[i].is_running() {
+                self.end(i, GOAL);
+            }
+        }
+    }
+
+    fn exits(&mut self, name: &str) {
+        for i in 0..self.instances.len() {
+            let instance = &self.instances[i];
+            if !instance.is_running() {
+                continue;
+            }
+            let exits = self
+                .engine
+                .journey(&instance.journey, instance.version)
+                .is_some_and(|j| j.exit_on.iter().any(|e| e == name));
+            if exits {
+                self.end(i, EXIT_EVENT);
+            }
+        }
+    }
+
+    fn waits(&mut self, event: &Event, name: &str) {
+        for i in 0..self.instances.len() {
+            let instance = &self.instances[i];
+            if !instance.is_running() {
+                continue;
+            }
+            let Some(journey) = self
+                .engine
+                .journey(&instance.journey, instance.version)
+                .cloned()
+            else {
+                continue;
+            };
+            let NodeKind::WaitForEvent {
+                event: awaited,
+                condition,
+                on_event,
+                ..
+            } = &journey.node(NodeIndex(instance.node_index)).kind
+            else {
+                continue;
+            };
+            if awaited != name {
+                continue;
+            }
+            if let Some(condition) = condition {
+                let instance = &self.instances[i];
+                if !self
+                    .scope(&journey, Some(instance), Some(event), &instance.trigger)
+                    .test(self.engine.env(), condition)
+                {
+                    continue;
+                }
+            }
+            self.cancel_timer(i);
+            self.go(i, &journey, *on_event, Some(event));
+        }
+    }
+
+    /// Enters `journey` if entry rules allow: no running instance, re-entry
+    /// policy, `where` and `audience`.
+    fn try_enter(&mut self, journey: &Arc<Journey>, event: Option<&Event>, trigger: Value) {
+        let previous = self.instances.iter().position(|x| x.journey == journey.id);
+        if let Some(p) = previous {
+            let last = &self.instances[p];
+            let allowed = match (journey.entry.re_entry, last.ended_at()) {
+                (_, None) => false, // still running: one instance per (profile, journey)
+                (ReEntry::Never, Some(_)) => false,
+                (ReEntry::AfterExit { cooldown }, Some(ended)) => {
+                    self.now >= ended + cooldown.to_delta()
+                }
+            };
+            if !allowed {
+                return;
+            }
+        }
+        for condition in [&journey.entry.condition, &journey.entry.audience]
+            .into_iter()
+            .flatten()
+        {
+            if !self
+                .scope(journey, None, event, &trigger)
+                .test(self.engine.env(), condition)
+            {
+                return;
+            }
+        }
+        let profile_id = self.profile.id.as_str();
+        let entry_seq = previous.map_or(1, |p| self.instances[p].entry_seq + 1);
+        let control = journey.holdout_bp > 0
+            && bucket(
+                self.engine.config().seed,
+                &["holdout", &journey.id, profile_id],
+            ) % 10_000
+                < u64::from(journey.holdout_bp);
+        let instance = Instance {
+            id: format!("{}:{}:{}", journey.id, profile_id, entry_seq),
+            journey: journey.id.clone(),
+            version: journey.version,
+            entry_seq,
+            node: journey.nodes[0].id.clone(),
+            node_index: 0,
+            entered_at: self.now,
+            control,
+            status: InstanceStatus::Running,
+            timer: None,
+            next_token: 1,
+            steps: 0,
+            goal_reached: false,
+            trigger,
+        };
+        let i = match previous {
+            Some(p) => {
+                self.instances[p] = instance;
+                p
+            }
+            None => {
+                self.instances.push(instance);
+                self.instances.len() - 1
+            }
+        };
+        let record = self.record(i, RecordKind::Entered, None);
+        self.effects.push(Effect::Record(record));
+        self.walk(i, journey, NodeIndex(0), event);
+    }
+
+    /// Moves to `next`, or ends the instance as completed when there is none.
+    fn go(&mut self, i: usize, journey: &Journey, next: Option<NodeIndex>, event: Option<&Event>) {
+        match next {
+            Some(n) => self.walk(i, journey, n, event),
+            None => self.end(i, COMPLETED),
+        }
+    }
+
+    /// Runs nodes from `at` until the instance waits or ends. Validation
+    /// refuses cycles without a wait, so this visits each node at most once;
+    /// the bound is a second line of defence.
+    fn walk(&mut self, i: usize, journey: &Journey, mut at: NodeIndex, event: Option<&Event>) {
+        for _ in 0..=journey.nodes.len() {
+            let node = journey.node(at);
+            {
+                let instance = &mut self.instances[i];
+                instance.node.clone_from(&node.id);
+                instance.node_index = at.0;
+                instance.steps += 1;
+            }
+            let next = match &node.kind {
+                NodeKind::Send {
+                    channels,
+                    template,
+                    next,
+                } => {
+                    self.send(i, journey, channels, template);
+                    *next
+                }
+                NodeKind::Wait { wait, .. } => {
+                    let due = match wait {
+                        WaitFor::Duration(d) => self.now + d.to_delta(),
+                        WaitFor::Until(time) => next_local_time(self.now, *time, self.timezone()),
+                    };
+                    self.wait(i, Some(due));
+                    return;
+                }
+                NodeKind::WaitForEvent { timeout, .. } => {
+                    self.wait(i, timeout.map(|t| self.now + t.to_delta()));
+                    return;
+                }
+                NodeKind::Branch { branches, default } => {
+                    let chosen = {
+                        let instance = &self.instances[i];
+                        let scope = self.scope(journey, Some(instance), event, &instance.trigger);
+                        branches
+                            .iter()
+                            .find(|(condition, _)| scope.test(self.engine.env(), condition))
+                            .map_or(*default, |(_, next)| *next)
+                    };
+                    let mut record = self.record(i, RecordKind::Branch, None);
+                    record.next = Some(journey.node(chosen).id.clone());
+                    self.effects.push(Effect::Record(record));
+                    Some(chosen)
+                }
+                NodeKind::Split { variants } => {
+                    let total: u64 = variants.iter().map(|v| u64::from(v.weight)).sum();
+                    let mut pick = bucket(
+                        self.engine.config().seed,
+                        &["split", &journey.id, &node.id, self.profile.id.as_str()],
+                    ) % total.max(1);
+                    let variant = variants
+                        .iter()
+                        .find(|v| {
+                            let hit = pick < u64::from(v.weight);
+                            pick = pick.saturating_sub(u64::from(v.weight));
+                            hit
+                        })
+                        .unwrap_or(&variants[0]);
+                    let mut record = self.record(i, RecordKind::Split, None);
+                    record.variant = Some(variant.name.clone());
+                    record.next = Some(journey.node(variant.next).id.clone());
+                    self.effects.push(Effect::Record(record));
+                    Some(variant.next)
+                }
+                NodeKind::UpdateProfile { set, next } => {
+                    let profile = self.profile.to_mut();
+                    for (key, value) in set {
+                        profile.set_trait(key, value.clone(), self.now);
+                    }
+                    let key = self.key(i, "update_profile");
+                    self.effects.push(Effect::UpdateProfile(ProfileUpdate {
+                        key,
+                        profile: self.profile.id.clone(),
+                        set: set.clone(),
+                        at: self.now,
+                    }));
+                    *next
+                }
+                NodeKind::Exit => {
+                    self.end(i, COMPLETED);
+                    return;
+                }
+            };
+            match next {
+                Some(n) => at = n,
+                None => {
+                    self.end(i, COMPLETED);
+                    return;
+                }
+            }
+        }
+        self.end(i, "loop");
+    }
+
+    /// A send node: the first channel the profile can be reached on, unless
+    /// the instance is in the control group.
+    fn send(
+        &mut self,
+        i: usize,
+        journey: &Journey,
+        channels: &[waymark_core::Channel],
+        template: &str,
+    ) {
+        let instance = &self.instances[i];
+        let reachable_channel = channels
+            .iter()
+            .copied()
+            .find(|c| reachable(&self.profile, *c));
+        let (kind, channel, reason) = match reachable_channel {
+            _ if instance.control => (RecordKind::Suppressed, channels[0], Some(HOLDOUT)),
+            None => (RecordKind::Suppressed, channels[0], Some(UNREACHABLE)),
+            Some(channel) => (RecordKind::Send, channel, None),
+        };
+        let mut record = self.record(i, kind, Some(channel));
+        record.template = Some(template.to_owned());
+        record.reason = reason.map(str::to_owned);
+        if kind == RecordKind::Send {
+            let instance = &self.instances[i];
+            self.effects.push(Effect::Send(SendRequest {
+                key: self.key(i, &format!("send:{channel}")),
+                profile: self.profile.id.clone(),
+                journey: journey.id.clone(),
+                version: journey.version,
+                instance: instance.id.clone(),
+                node: instance.node.clone(),
+                channel,
+                template: template.to_owned(),
+                trigger: instance.trigger.clone(),
+            }));
+        }
+        self.effects.push(Effect::Record(record));
+    }
+
+    /// Holds the instance on its node, with a timer when `due` is set.
+    fn wait(&mut self, i: usize, due: Option<Timestamp>) {
+        if let Some(due) = due {
+            let instance = &mut self.instances[i];
+            let token = instance.next_token;
+            instance.next_token += 1;
+            instance.timer = Some(PendingTimer { token, due });
+            let timer = Timer {
+                key: format!("{}/timer/{token}", instance.id),
+                profile: self.profile.id.clone(),
+                instance: instance.id.clone(),
+                token,
+                due,
+            };
+            self.effects.push(Effect::ScheduleTimer(timer));
+        }
+        let mut record = self.record(i, RecordKind::Wait, None);
+        record.until = due;
+        self.effects.push(Effect::Record(record));
+    }
+
+    fn cancel_timer(&mut self, i: usize) {
+        let instance = &mut self.instances[i];
+        if let Some(pending) = instance.timer.take() {
+            let timer = Timer {
+                key: format!("{}/timer/{}", instance.id, pending.token),
+                profile: self.profile.id.clone(),
+                instance: instance.id.clone(),
+                token: pending.token,
+                due: pending.due,
+            };
+            self.effects.push(Effect::CancelTimer(timer));
+        }
+    }
+
+    fn end(&mut self, i: usize, reason: &str) {
+        self.cancel_timer(i);
+        self.instances[i].status = InstanceStatus::Ended {
+            reason: reason.to_owned(),
+            at: self.now,
+        };
+        let mut record = self.record(i, RecordKind::Exited, None);
+        record.reason = Some(reason.to_owned());
+        self.effects.push(Effect::Record(record));
+    }
+
+    fn key(&self, i: usize, what: &str) -> String {
+        let instance = &self.instances[i];
+        format!("{}/{}/{what}", instance.id, instance.steps)
+    }
+
+    fn record(&self, i: usize, kind: RecordKind, channel: Option<waymark_core::Channel>) -> Record {
+        let instance = &self.instances[i];
+        let kind_name = serde_json::to_value(kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        Record {
+            key: self.key(i, &kind_name),
+            at: self.now,
+            kind,
+            profile: self.profile.id.clone(),
+            journey: instance.journey.clone(),
+            instance: instance.id.clone(),
+            node: Some(instance.node.clone()),
+            channel,
+            template: None,
+            reason: None,
+            value: None,
+            next: None,
+            variant: None,
+            until: None,
+            control: instance.control,
+        }
+    }
+
+    fn timezone(&self) -> chrono_tz::Tz {
+        self.profile
+            .timezone
+            .as_deref()
+            .and_then(|tz| tz.parse().ok())
+            .unwrap_or(self.engine.config().default_timezone)
+    }
+
+    fn scope<'s>(
+        &'s self,
+        journey: &'s Journey,
+        instance: Option<&'s Instance>,
+        event: Option<&'s Event>,
+        trigger: &'s Value,
+    ) -> Scope<'s> {
+        Scope {
+            profile: &self.profile,
+            event,
+            trigger,
+            journey: JourneyView {
+                id: &journey.id,
+                version: journey.version,
+                node: instance.map_or("", |i| i.node.as_str()),
+                entered_at: instance.map(|i| i.entered_at),
+                control: instance.is_some_and(|i| i.control),
+            },
+        }
+    }
+}
+
+/// The part of an entering event an instance keeps for later steps.
+fn trigger_of(event: &Event) -> Value {
+    serde_json::json!({
+        "type": event.kind.as_str(),
+        "event": event.event,
+        "messageId": event.message_id,
+        "properties": event.properties,
+        "timestamp": format_timestamp(event.timestamp),
+    })
+}
