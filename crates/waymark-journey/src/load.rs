@@ -96,3 +96,56 @@ pub fn parse_document(path: &Path, text: &str) -> Result<Value, Error> {
         })
     }
 }
+
+/// Loads several journey files and the templates they use, reporting every
+/// broken file, every missing template and every journey id used twice.
+/// `templates` defaults to `templates/` beside the first journey.
+pub fn load_journey_set(
+    paths: &[PathBuf],
+    templates: Option<&Path>,
+) -> Result<(Vec<Journey>, crate::template::Templates), Vec<Error>> {
+    let mut errors = Vec::new();
+    let default_dir = paths
+        .first()
+        .and_then(|p| p.parent())
+        .map(|d| d.join("templates"))
+        .unwrap_or_default();
+    let templates_dir = templates.unwrap_or(&default_dir);
+    let catalog = match crate::template::Templates::load_dir(templates_dir) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    };
+    let mut journeys: Vec<Journey> = Vec::new();
+    for path in paths {
+        match load_journey(path) {
+            Ok(journey) => {
+                let mut problems = catalog
+                    .as_ref()
+                    .map(|c| c.check(&journey))
+                    .unwrap_or_default();
+                if journeys.iter().any(|j| j.id == journey.id) {
+                    problems.push(Problem::journey(
+                        "id",
+                        format!("journey id `{}` is used by another file", journey.id),
+                    ));
+                }
+                if problems.is_empty() {
+                    journeys.push(journey);
+                } else {
+                    errors.push(Error::Invalid {
+                        path: path.clone(),
+                        problems,
+                    });
+                }
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    match catalog {
+        Some(catalog) if errors.is_empty() => Ok((journeys, catalog)),
+        _ => Err(errors),
+    }
+}

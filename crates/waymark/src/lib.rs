@@ -1,1 +1,18 @@
-//! placeholder
+//! `waymark` is the embeddable Waymark runtime: it composes the journey
+//! model, the pure decision engine and (as they land) identity, storage,
+//! channels and analytics into something a service runs.
+//!
+//! Today it provides the in-memory [`Simulation`] behind test mode
+//! (`waymark-admin simulate`): events applied in time order on a virtual
+//! clock, timers firing between them, and a [`TraceLine`] for every decision.
+//!
+//! Architecture invariant: the runtime decides nothing itself; every
+//! decision comes from `waymark-engine`. It owns ordering, state keeping
+//! and carrying out effects. The simulation reads no clock and does no IO:
+//! it is handed the events' text and returns the trace.
+
+mod simulate;
+mod trace;
+
+pub use simulate::{Simulation, SimulationOptions, profile_key};
+pub use trace::TraceLine;

@@ -1,0 +1,101 @@
+//! The lines test mode prints: one JSON object per decision, in time order.
+
+use serde::Serialize;
+use serde_json::Value;
+use waymark_core::{Profile, format_timestamp};
+use waymark_engine::Record;
+
+/// One line of a simulation trace. Fields that do not apply are omitted.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TraceLine {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub journey: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anonymous_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<Value>,
+    /// Where a branch or split led.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+    /// The split variant chosen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+    /// Until when a wait holds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+    /// The instance is in the control group.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub control: bool,
+    /// For `rejected`: the input line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+}
+
+impl TraceLine {
+    /// A trace line for an engine record about `profile`.
+    pub fn from_record(record: &Record, profile: &Profile) -> Self {
+        let kind = serde_json::to_value(record.kind)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned));
+        TraceLine {
+            at: Some(format_timestamp(record.at)),
+            kind: kind.unwrap_or_default(),
+            journey: Some(record.journey.clone()),
+            node: record.node.clone(),
+            profile: Some(profile.id.to_string()),
+            user_id: profile.user_id.clone(),
+            anonymous_id: profile.anonymous_id.clone(),
+            channel: record.channel.map(|c| c.to_string()),
+            template: record.template.clone(),
+            reason: record.reason.clone(),
+            value: record.value.clone(),
+            next: record.next.clone(),
+            variant: record.variant.clone(),
+            until: record.until.map(format_timestamp),
+            control: record.control,
+            line: None,
+        }
+    }
+
+    /// A trace line for an input line that was refused.
+    pub fn rejected(line: usize, at: Option<String>, reason: String) -> Self {
+        TraceLine {
+            at,
+            kind: "rejected".to_owned(),
+            journey: None,
+            node: None,
+            profile: None,
+            user_id: None,
+            anonymous_id: None,
+            channel: None,
+            template: None,
+            reason: Some(reason),
+            value: None,
+            next: None,
+            variant: None,
+            until: None,
+            control: false,
+            line: Some(line),
+        }
+    }
+
+    /// The line as compact JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+}
