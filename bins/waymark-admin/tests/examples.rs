@@ -1,0 +1,290 @@
+//! Runs `waymark-admin simulate` on every example journey with its event
+//! file and checks the whole trace, one line per record:
+//! `at kind node user [field=value]...`.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+const FIELDS: [&str; 8] = [
+    "channel", "template", "reason", "value", "next", "variant", "until", "line",
+];
+
+fn simulate(name: &str) -> Vec<Value> {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let output = Command::new(env!("CARGO_BIN_EXE_waymark-admin"))
+        .args(["simulate", "--journey"])
+        .arg(format!("{root}/examples/journeys/{name}.yaml"))
+        .arg("--events")
+        .arg(format!("{root}/examples/events/{name}.jsonl"))
+        .output()
+        .expect("waymark-admin runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every line is JSON"))
+        .collect()
+}
+
+fn render(record: &Value) -> String {
+    let text = |k: &str| {
+        record
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("-")
+            .to_owned()
+    };
+    let who = record
+        .get("user_id")
+        .or_else(|| record.get("anonymous_id"))
+        .and_then(Value::as_str)
+        .unwrap_or("-");
+    let mut parts = vec![text("at"), text("kind"), text("node"), who.to_owned()];
+    for field in FIELDS {
+        match record.get(field) {
+            Some(Value::String(s)) => parts.push(format!("{field}={s}")),
+            Some(other) => parts.push(format!("{field}={other}")),
+            None => {}
+        }
+    }
+    parts.join(" ")
+}
+
+/// Simulates example `name` and compares the rendered trace with `expect`.
+fn check(name: &str, expect: &str) {
+    let got: Vec<String> = simulate(name).iter().map(render).collect();
+    let want: Vec<&str> = expect
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    assert_eq!(got, want, "trace of {name}:\n{}", got.join("\n"));
+}
+
+#[test]
+fn welcome() {
+    check(
+        "welcome",
+        r#"
+        - rejected - - reason=field `timestamp`: "yesterday" is not an RFC 3339 timestamp: premature end of input line=8
+        2026-10-05T14:00:00Z entered welcome_email u-ann
+        2026-10-05T14:00:00Z send welcome_email u-ann channel=email template=welcome
+        2026-10-05T14:00:00Z wait wait_day u-ann until=2026-10-06T14:00:00Z
+        2026-10-05T15:00:00Z entered welcome_email u-bob
+        2026-10-05T15:00:00Z send welcome_email u-bob channel=email template=welcome
+        2026-10-05T15:00:00Z wait wait_day u-bob until=2026-10-06T15:00:00Z
+        2026-10-05T16:00:00Z entered welcome_email u-cy
+        2026-10-05T16:00:00Z send welcome_email u-cy channel=email template=welcome
+        2026-10-05T16:00:00Z wait wait_day u-cy until=2026-10-06T16:00:00Z
+        2026-10-06T14:00:00Z branch profile_complete u-ann next=next_morning
+        2026-10-06T14:00:00Z wait next_morning u-ann until=2026-10-07T07:00:00Z
+        2026-10-06T15:00:00Z branch profile_complete u-bob next=ask_details
+        2026-10-06T15:00:00Z send ask_details u-bob channel=push template=complete_profile
+        2026-10-06T15:00:00Z wait wait_details u-bob until=2026-10-09T15:00:00Z
+        2026-10-06T16:00:00Z branch profile_complete u-cy next=ask_details
+        2026-10-06T16:00:00Z send ask_details u-cy channel=email template=complete_profile
+        2026-10-06T16:00:00Z wait wait_details u-cy until=2026-10-09T16:00:00Z
+        2026-10-07T07:00:00Z send tips_email u-ann channel=email template=getting_started
+        2026-10-07T07:00:00Z exited done u-ann reason=completed
+        2026-10-07T10:00:00Z wait next_morning u-bob until=2026-10-08T09:00:00Z
+        2026-10-08T09:00:00Z send tips_email u-bob channel=email template=getting_started
+        2026-10-08T09:00:00Z exited done u-bob reason=completed
+        2026-10-08T11:00:00Z goal done u-ann
+        2026-10-09T16:00:00Z exited done u-cy reason=completed
+"#,
+    );
+}
+
+#[test]
+fn lead_nurture() {
+    check(
+        "lead-nurture",
+        r#"
+        2026-10-01T10:00:00Z entered guide_followup lead-1
+        2026-10-01T10:00:00Z send guide_followup lead-1 channel=email template=guide_followup
+        2026-10-01T10:00:00Z wait wait_pricing lead-1 until=2026-10-06T10:00:00Z
+        2026-10-01T10:30:00Z entered guide_followup lead-2
+        2026-10-01T10:30:00Z send guide_followup lead-2 channel=email template=guide_followup
+        2026-10-01T10:30:00Z wait wait_pricing lead-2 until=2026-10-06T10:30:00Z
+        2026-10-02T09:15:00Z send alert_sales lead-1 channel=webhook template=notify_sales
+        2026-10-02T09:15:00Z exited done lead-1 reason=completed
+        2026-10-03T16:00:00Z goal done lead-1
+        2026-10-06T10:30:00Z send case_study lead-2 channel=email template=case_study
+        2026-10-06T10:30:00Z exited done lead-2 reason=completed
+        2026-11-10T10:00:00Z entered guide_followup lead-2
+        2026-11-10T10:00:00Z send guide_followup lead-2 channel=email template=guide_followup
+        2026-11-10T10:00:00Z wait wait_pricing lead-2 until=2026-11-15T10:00:00Z
+        2026-11-15T10:00:00Z send case_study lead-2 channel=email template=case_study
+        2026-11-15T10:00:00Z exited done lead-2 reason=completed
+"#,
+    );
+}
+
+#[test]
+fn abandoned_cart() {
+    check(
+        "abandoned-cart",
+        r#"
+        2026-10-01T12:00:00Z entered wait_1h cust-1
+        2026-10-01T12:00:00Z wait wait_1h cust-1 until=2026-10-01T13:00:00Z
+        2026-10-01T12:10:00Z entered wait_1h cust-2
+        2026-10-01T12:10:00Z wait wait_1h cust-2 until=2026-10-01T13:10:00Z
+        2026-10-01T12:20:00Z entered wait_1h cust-3
+        2026-10-01T12:20:00Z wait wait_1h cust-3 until=2026-10-01T13:20:00Z
+        2026-10-01T12:30:00Z entered wait_1h cust-4
+        2026-10-01T12:30:00Z wait wait_1h cust-4 until=2026-10-01T13:30:00Z
+        2026-10-01T12:45:00Z entered wait_1h cust-6
+        2026-10-01T12:45:00Z wait wait_1h cust-6 until=2026-10-01T13:45:00Z
+        2026-10-01T12:50:00Z goal wait_1h cust-3 value=42
+        2026-10-01T12:50:00Z exited wait_1h cust-3 reason=goal
+        2026-10-01T13:00:00Z branch vip cust-1 next=reminder_email
+        2026-10-01T13:00:00Z send reminder_email cust-1 channel=email template=cart_reminder
+        2026-10-01T13:00:00Z wait wait_click cust-1 until=2026-10-02T13:00:00Z
+        2026-10-01T13:10:00Z branch vip cust-2 next=vip_email
+        2026-10-01T13:10:00Z send vip_email cust-2 channel=email template=vip_cart
+        2026-10-01T13:10:00Z exited done cust-2 reason=completed
+        2026-10-01T13:30:00Z branch vip cust-4 next=reminder_email
+        2026-10-01T13:30:00Z send reminder_email cust-4 channel=email template=cart_reminder
+        2026-10-01T13:30:00Z wait wait_click cust-4 until=2026-10-02T13:30:00Z
+        2026-10-01T13:45:00Z branch vip cust-6 next=reminder_email
+        2026-10-01T13:45:00Z send reminder_email cust-6 channel=email template=cart_reminder
+        2026-10-01T13:45:00Z wait wait_click cust-6 until=2026-10-02T13:45:00Z
+        2026-10-01T15:00:00Z exited done cust-4 reason=completed
+        2026-10-01T18:00:00Z goal done cust-2 value=310.5
+        2026-10-02T13:00:00Z send push_nudge cust-1 channel=push template=cart_push
+        2026-10-02T13:00:00Z exited done cust-1 reason=completed
+        2026-10-02T13:45:00Z suppressed push_nudge cust-6 channel=push template=cart_push reason=unreachable
+        2026-10-02T13:45:00Z exited done cust-6 reason=completed
+"#,
+    );
+}
+
+#[test]
+fn trial_conversion() {
+    check(
+        "trial-conversion",
+        r#"
+        2026-09-01T09:00:00Z entered day_4 acct-1
+        2026-09-01T09:00:00Z wait day_4 acct-1 until=2026-09-05T09:00:00Z
+        2026-09-01T09:00:00Z entered day_4 acct-2
+        2026-09-01T09:00:00Z wait day_4 acct-2 until=2026-09-05T09:00:00Z
+        2026-09-01T09:00:00Z entered day_4 acct-3
+        2026-09-01T09:00:00Z wait day_4 acct-3 until=2026-09-05T09:00:00Z
+        2026-09-01T09:00:00Z entered day_4 acct-4
+        2026-09-01T09:00:00Z wait day_4 acct-4 until=2026-09-05T09:00:00Z
+        2026-09-03T10:00:00Z exited day_4 acct-4 reason=exit_on
+        2026-09-05T09:00:00Z branch used_reports acct-1 next=day_12
+        2026-09-05T09:00:00Z wait day_12 acct-1 until=2026-09-13T09:00:00Z
+        2026-09-05T09:00:00Z branch used_reports acct-2 next=reports_nudge
+        2026-09-05T09:00:00Z send reports_nudge acct-2 channel=email template=reports_nudge
+        2026-09-05T09:00:00Z wait day_12 acct-2 until=2026-09-13T09:00:00Z
+        2026-09-05T09:00:00Z branch used_reports acct-3 next=reports_nudge
+        2026-09-05T09:00:00Z send reports_nudge acct-3 channel=email template=reports_nudge
+        2026-09-05T09:00:00Z wait day_12 acct-3 until=2026-09-13T09:00:00Z
+        2026-09-07T12:00:00Z goal day_12 acct-3 value=99.0
+        2026-09-07T12:00:00Z exited day_12 acct-3 reason=goal
+        2026-09-13T09:00:00Z send trial_ending acct-1 channel=email template=trial_ending
+        2026-09-13T09:00:00Z exited done acct-1 reason=completed
+        2026-09-13T09:00:00Z send trial_ending acct-2 channel=email template=trial_ending
+        2026-09-13T09:00:00Z exited done acct-2 reason=completed
+"#,
+    );
+}
+
+#[test]
+fn missed_appointment() {
+    check(
+        "missed-appointment",
+        r#"
+        2026-10-01T14:00:00Z entered sms_now pat-ny
+        2026-10-01T14:00:00Z send sms_now pat-ny channel=sms template=reschedule_sms
+        2026-10-01T14:00:00Z wait next_morning pat-ny until=2026-10-02T13:00:00Z
+        2026-10-01T14:00:00Z entered sms_now pat-tokyo
+        2026-10-01T14:00:00Z send sms_now pat-tokyo channel=sms template=reschedule_sms
+        2026-10-01T14:00:00Z wait next_morning pat-tokyo until=2026-10-02T00:00:00Z
+        2026-10-01T14:30:00Z entered sms_now pat-uk
+        2026-10-01T14:30:00Z send sms_now pat-uk channel=sms template=reschedule_sms
+        2026-10-01T14:30:00Z wait next_morning pat-uk until=2026-10-02T08:00:00Z
+        2026-10-01T16:00:00Z goal next_morning pat-uk
+        2026-10-01T16:00:00Z exited next_morning pat-uk reason=goal
+        2026-10-02T00:00:00Z suppressed email_followup pat-tokyo channel=email template=reschedule_email reason=unreachable
+        2026-10-02T00:00:00Z wait wait_2d pat-tokyo until=2026-10-04T00:00:00Z
+        2026-10-02T13:00:00Z send email_followup pat-ny channel=email template=reschedule_email
+        2026-10-02T13:00:00Z wait wait_2d pat-ny until=2026-10-04T13:00:00Z
+        2026-10-04T00:00:00Z send call_centre pat-tokyo channel=webhook template=call_centre_task
+        2026-10-04T00:00:00Z exited done pat-tokyo reason=completed
+        2026-10-04T13:00:00Z send call_centre pat-ny channel=webhook template=call_centre_task
+        2026-10-04T13:00:00Z exited done pat-ny reason=completed
+"#,
+    );
+}
+
+/// The win-back journey has a 10% holdout and an A/B split: check the
+/// structure the rules promise rather than which member lands where.
+#[test]
+fn win_back() {
+    let trace = simulate("win-back");
+    let of = |kind: &str, user: &str| -> Vec<&Value> {
+        trace
+            .iter()
+            .filter(|r| r["kind"] == kind && r["user_id"] == user)
+            .collect()
+    };
+    let entered: Vec<&str> = trace
+        .iter()
+        .filter(|r| r["kind"] == "entered")
+        .filter_map(|r| r["user_id"].as_str())
+        .collect();
+    assert_eq!(
+        entered.len(),
+        19,
+        "every cancellation but the fraud one enters"
+    );
+    assert!(!entered.contains(&"member-07"));
+    let mut controls = 0;
+    for i in (0..20).filter(|i| *i != 7) {
+        let user = format!("member-{i:02}");
+        assert_eq!(of("split", &user).len(), 1, "{user} is split once");
+        let control = of("entered", &user)[0].get("control") == Some(&Value::Bool(true));
+        let sends = of("send", &user);
+        let opened = [1, 4, 9].contains(&i);
+        if control {
+            controls += 1;
+            assert!(
+                sends.is_empty(),
+                "{user} is in the holdout and gets nothing"
+            );
+            assert!(
+                of("suppressed", &user)
+                    .iter()
+                    .all(|r| r["reason"] == "holdout")
+            );
+        } else {
+            assert_eq!(
+                sends.len(),
+                if opened { 1 } else { 2 },
+                "{user}: offer, and a last chance unless opened"
+            );
+            if let Some(last) = sends.iter().find(|r| r["node"] == "last_chance") {
+                let has_phone = i % 3 == 0;
+                assert_eq!(
+                    last["channel"],
+                    if has_phone { "sms" } else { "email" },
+                    "{user}"
+                );
+            }
+        }
+    }
+    assert!(
+        (1..19).contains(&controls),
+        "some but not all members are held out: {controls}"
+    );
+    let goal = of("goal", "member-02");
+    assert_eq!(goal.len(), 1);
+    assert_eq!(goal[0]["value"], 29.0);
+}
