@@ -1,0 +1,191 @@
+//! A minimal driver for engine tests: one profile's state, a timer queue on
+//! a virtual clock, and every effect kept for inspection.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::{Map, Value};
+use waymark_core::{Event, Profile, ProfileId, Timestamp, parse_timestamp};
+use waymark_engine::{Effect, Engine, EngineConfig, Input, Instance, RecordKind};
+use waymark_journey::{Journey, parse_journey};
+
+pub fn journey(yaml: &str) -> Journey {
+    parse_journey(Path::new("test.yaml"), yaml).unwrap_or_else(|e| panic!("{e}"))
+}
+
+pub fn ts(text: &str) -> Timestamp {
+    parse_timestamp(text).unwrap()
+}
+
+pub fn track(id: &str, name: &str, properties: Value, at: Timestamp) -> Event {
+    let Value::Object(properties) = properties else {
+        panic!("properties must be an object")
+    };
+    Event {
+        kind: waymark_core::EventType::Track,
+        message_id: format!("{name}@{at}"),
+        user_id: Some(id.to_owned()),
+        anonymous_id: None,
+        previous_id: None,
+        group_id: None,
+        event: Some(name.to_owned()),
+        properties,
+        traits: Map::new(),
+        context: Map::new(),
+        timestamp: at,
+    }
+}
+
+pub fn identify(id: &str, traits: Value, at: Timestamp) -> Event {
+    let Value::Object(traits) = traits else {
+        panic!("traits must be an object")
+    };
+    Event {
+        kind: waymark_core::EventType::Identify,
+        message_id: format!("identify@{at}"),
+        user_id: Some(id.to_owned()),
+        anonymous_id: None,
+        previous_id: None,
+        group_id: None,
+        event: None,
+        properties: Map::new(),
+        traits,
+        context: Map::new(),
+        timestamp: at,
+    }
+}
+
+/// One profile driven through an engine.
+pub struct Harness {
+    pub engine: Engine,
+    pub profile: Profile,
+    pub instances: Vec<Instance>,
+    /// (due, token, instance)
+    pub timers: BTreeMap<(Timestamp, u64), String>,
+    pub effects: Vec<Effect>,
+}
+
+impl Harness {
+    pub fn new(journeys: Vec<Journey>, profile_id: &str) -> Self {
+        Self::with_config(journeys, profile_id, EngineConfig::default())
+    }
+
+    pub fn with_config(journeys: Vec<Journey>, profile_id: &str, config: EngineConfig) -> Self {
+        Harness {
+            engine: Engine::new(journeys, config),
+            profile: Profile::new(ProfileId::from(profile_id)),
+            instances: Vec::new(),
+            timers: BTreeMap::new(),
+            effects: Vec::new(),
+        }
+    }
+
+    /// Applies one input and returns its effects.
+    pub fn input(&mut self, input: Input<'_>, now: Timestamp) -> Vec<Effect> {
+        let decision = self.engine.decide(
+            &self.profile,
+            std::mem::take(&mut self.instances),
+            input,
+            now,
+        );
+        self.instances = decision.instances;
+        for effect in &decision.effects {
+            match effect {
+                Effect::ScheduleTimer(t) => {
+                    self.timers.insert((t.due, t.token), t.instance.clone());
+                }
+                Effect::CancelTimer(t) => {
+                    self.timers.remove(&(t.due, t.token));
+                }
+                Effect::UpdateProfile(u) => {
+                    for (k, v) in &u.set {
+                        self.profile.set_trait(k, v.clone(), u.at);
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.effects.extend(decision.effects.iter().cloned());
+        decision.effects
+    }
+
+    /// Fires due timers up to `now`, then applies the event.
+    pub fn event(&mut self, event: &Event) -> Vec<Effect> {
+        let mut effects = self.advance(event.timestamp);
+        self.profile.observe(event);
+        effects.extend(self.input(Input::Event(event), event.timestamp));
+        effects
+    }
+
+    /// Fires every timer due at or before `until`.
+    pub fn advance(&mut self, until: Timestamp) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        while let Some(entry) = self.timers.first_entry() {
+            let (due, token) = *entry.key();
+            if due > until {
+                break;
+            }
+            let instance = entry.remove();
+            effects.extend(self.input(
+                Input::TimerFired {
+                    instance: &instance,
+                    token,
+                },
+                due,
+            ));
+        }
+        effects
+    }
+
+    /// Every record so far as `kind node [reason]`.
+    pub fn records(&self) -> Vec<String> {
+        records(&self.effects)
+    }
+}
+
+pub fn records(effects: &[Effect]) -> Vec<String> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Record(r) => {
+                let kind = serde_json::to_value(r.kind).unwrap();
+                let mut line = format!(
+                    "{} {}",
+                    kind.as_str().unwrap(),
+                    r.node.as_deref().unwrap_or("-")
+                );
+                for extra in [
+                    r.reason.clone(),
+                    r.next.clone(),
+                    r.channel.map(|c| c.to_string()),
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    line.push(' ');
+                    line.push_str(&extra);
+                }
+                if let Some(v) = &r.value {
+                    line.push_str(&format!(" value={v}"));
+                }
+                Some(line)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+pub fn sends(effects: &[Effect]) -> usize {
+    effects
+        .iter()
+        .filter(|e| matches!(e, Effect::Send(_)))
+        .count()
+}
+
+#[allow(dead_code)]
+pub fn count(effects: &[Effect], kind: RecordKind) -> usize {
+    effects
+        .iter()
+        .filter(|e| matches!(e, Effect::Record(r) if r.kind == kind))
+        .count()
+}
