@@ -1,1 +1,221 @@
-fn main() {}
+//! Engine steps on the abandoned-cart journey over a realistic mix of events.
+//!
+//! `cargo bench -p waymark-benches --bench engine`
+
+use std::hint::black_box;
+use std::path::Path;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use serde_json::{Map, Value, json};
+use waymark_core::{Event, EventType, Profile, ProfileId, Timestamp, parse_timestamp};
+use waymark_engine::{Effect, Engine, EngineConfig, Input, Instance};
+use waymark_journey::load_journey;
+
+fn engine() -> Engine {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/journeys/abandoned-cart.yaml");
+    Engine::new(
+        vec![load_journey(&path).expect("example journey loads")],
+        EngineConfig::default(),
+    )
+}
+
+fn event(kind: EventType, name: Option<&str>, properties: Value, at: Timestamp) -> Event {
+    let Value::Object(properties) = properties else {
+        unreachable!()
+    };
+    let mut context = Map::new();
+    context.insert(
+        "page".into(),
+        json!({"path": "/p/boots", "referrer": "https://search.example", "title": "Boots"}),
+    );
+    context.insert("userAgent".into(), json!("Mozilla/5.0 (X11; Linux x86_64)"));
+    Event {
+        kind,
+        message_id: "m".into(),
+        user_id: Some("u1".into()),
+        anonymous_id: Some("a1".into()),
+        previous_id: None,
+        group_id: None,
+        event: name.map(str::to_owned),
+        properties,
+        traits: Map::new(),
+        context,
+        timestamp: at,
+    }
+}
+
+fn profile(vip: bool) -> Profile {
+    let mut p = Profile::new(ProfileId::from("u1"));
+    p.traits.insert("email".into(), json!("u1@example.com"));
+    p.traits.insert("first_name".into(), json!("Ada"));
+    p.traits.insert("country".into(), json!("DE"));
+    p.traits.insert("vip".into(), json!(vip));
+    p
+}
+
+/// An instance of the cart journey resting on its first wait.
+fn waiting_instance(engine: &Engine, profile: &Profile, now: Timestamp) -> (Vec<Instance>, u64) {
+    let cart = event(
+        EventType::Track,
+        Some("Cart Updated"),
+        json!({"total": 80.5, "currency": "EUR"}),
+        now,
+    );
+    let d = engine.decide(profile, Vec::new(), Input::Event(&cart), now);
+    let token = d.effects.iter().find_map(|e| {
+        if let Effect::ScheduleTimer(t) = e {
+            Some(t.token)
+        } else {
+            None
+        }
+    });
+    (d.instances, token.expect("a timer"))
+}
+
+fn steps(c: &mut Criterion) {
+    let engine = engine();
+    let now = parse_timestamp("2026-10-01T12:00:00Z").expect("valid");
+    let profile = profile(false);
+    let page = event(
+        EventType::Page,
+        Some("Product"),
+        json!({"path": "/p/boots", "url": "https://shop.example/p/boots", "title": "Boots", "sku": "B-42"}),
+        now,
+    );
+    let unrelated = event(
+        EventType::Track,
+        Some("Product Viewed"),
+        json!({"sku": "B-42", "price": 80.5}),
+        now,
+    );
+    let cart = event(
+        EventType::Track,
+        Some("Cart Updated"),
+        json!({"total": 80.5, "currency": "EUR", "items": 3}),
+        now,
+    );
+    let (waiting, token) = waiting_instance(&engine, &profile, now);
+
+    let mut group = c.benchmark_group("engine");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("page_view_no_instances", |b| {
+        b.iter(|| {
+            engine.decide(
+                black_box(&profile),
+                Vec::new(),
+                Input::Event(black_box(&page)),
+                now,
+            )
+        })
+    });
+    group.bench_function("unrelated_track_while_waiting", |b| {
+        b.iter_batched(
+            || waiting.clone(),
+            |instances| {
+                engine.decide(
+                    black_box(&profile),
+                    instances,
+                    Input::Event(black_box(&unrelated)),
+                    now,
+                )
+            },
+            criterion::BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("entry_with_where_cel", |b| {
+        b.iter(|| {
+            engine.decide(
+                black_box(&profile),
+                Vec::new(),
+                Input::Event(black_box(&cart)),
+                now,
+            )
+        })
+    });
+    let instance_id = waiting[0].id.clone();
+    let later = now + chrono::TimeDelta::hours(1);
+    group.bench_function("timer_branch_cel_and_send", |b| {
+        b.iter_batched(
+            || waiting.clone(),
+            |instances| {
+                engine.decide(
+                    black_box(&profile),
+                    instances,
+                    Input::TimerFired {
+                        instance: &instance_id,
+                        token,
+                    },
+                    later,
+                )
+            },
+            criterion::BatchSize::SmallInput,
+        )
+    });
+    group.finish();
+}
+
+/// A stream across 1,000 profiles: 80% page views, 10% unrelated tracks,
+/// 8% cart updates, 2% orders; state is kept between events.
+fn mixed_stream(c: &mut Criterion) {
+    let engine = engine();
+    let start = parse_timestamp("2026-10-01T00:00:00Z").expect("valid");
+    let profiles: Vec<Profile> = (0..1000).map(|i| profile(i % 10 == 0)).collect();
+    let events: Vec<(usize, Event)> = (0..10_000u64)
+        .map(|i| {
+            let at = start + chrono::TimeDelta::seconds(i as i64);
+            let p = (i.wrapping_mul(2_654_435_761) % 1000) as usize;
+            let e = match i % 50 {
+                0..=39 => event(
+                    EventType::Page,
+                    Some("Product"),
+                    json!({"path": "/p/boots"}),
+                    at,
+                ),
+                40..=44 => event(
+                    EventType::Track,
+                    Some("Product Viewed"),
+                    json!({"sku": "B-42"}),
+                    at,
+                ),
+                45..=48 => event(
+                    EventType::Track,
+                    Some("Cart Updated"),
+                    json!({"total": 80.5}),
+                    at,
+                ),
+                _ => event(
+                    EventType::Track,
+                    Some("Order Completed"),
+                    json!({"revenue": 80.5}),
+                    at,
+                ),
+            };
+            (p, e)
+        })
+        .collect();
+    let mut group = c.benchmark_group("engine");
+    group.throughput(Throughput::Elements(events.len() as u64));
+    group.bench_function("mixed_stream_10k_events", |b| {
+        b.iter_batched(
+            || vec![Vec::<Instance>::new(); profiles.len()],
+            |mut state| {
+                for (p, e) in &events {
+                    let d = engine.decide(
+                        &profiles[*p],
+                        std::mem::take(&mut state[*p]),
+                        Input::Event(e),
+                        e.timestamp,
+                    );
+                    state[*p] = d.instances;
+                }
+                state
+            },
+            criterion::BatchSize::LargeInput,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, steps, mixed_stream);
+criterion_main!(benches);

@@ -1,1 +1,2 @@
-//! Benchmarks live in benches/benches.
+//! Criterion benchmarks for Waymark live in `benches/benches/`; this crate
+//! only hosts them. Run with `cargo bench -p waymark-benches`.

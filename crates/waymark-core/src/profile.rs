@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -12,7 +13,7 @@ use crate::time::Timestamp;
 /// The canonical id of one person's profile.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct ProfileId(pub String);
+pub struct ProfileId(pub Arc<str>);
 
 impl ProfileId {
     pub fn as_str(&self) -> &str {
@@ -28,7 +29,13 @@ impl fmt::Display for ProfileId {
 
 impl From<&str> for ProfileId {
     fn from(s: &str) -> Self {
-        ProfileId(s.to_owned())
+        ProfileId(Arc::from(s))
+    }
+}
+
+impl From<String> for ProfileId {
+    fn from(s: String) -> Self {
+        ProfileId(Arc::from(s))
     }
 }
 
@@ -57,7 +64,7 @@ pub struct Profile {
 
 impl Default for ProfileId {
     fn default() -> Self {
-        ProfileId(String::new())
+        ProfileId(Arc::from(""))
     }
 }
 

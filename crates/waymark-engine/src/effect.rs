@@ -1,5 +1,7 @@
 //! What the engine asks the world to do, as data.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use waymark_core::{Channel, ProfileId, Timestamp};
@@ -38,14 +40,14 @@ impl Effect {
 pub struct SendRequest {
     pub key: String,
     pub profile: ProfileId,
-    pub journey: String,
+    pub journey: Arc<str>,
     pub version: u32,
-    pub instance: String,
-    pub node: String,
+    pub instance: Arc<str>,
+    pub node: Arc<str>,
     pub channel: Channel,
-    pub template: String,
+    pub template: Arc<str>,
     /// The event that made the person enter, for the template's `event`.
-    pub trigger: Value,
+    pub trigger: Arc<Value>,
 }
 
 /// A durable timer.
@@ -53,7 +55,7 @@ pub struct SendRequest {
 pub struct Timer {
     pub key: String,
     pub profile: ProfileId,
-    pub instance: String,
+    pub instance: Arc<str>,
     pub token: u64,
     pub due: Timestamp,
 }
@@ -81,6 +83,21 @@ pub enum RecordKind {
     Exited,
 }
 
+impl RecordKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::Entered => "entered",
+            RecordKind::Wait => "wait",
+            RecordKind::Branch => "branch",
+            RecordKind::Split => "split",
+            RecordKind::Send => "send",
+            RecordKind::Suppressed => "suppressed",
+            RecordKind::Goal => "goal",
+            RecordKind::Exited => "exited",
+        }
+    }
+}
+
 /// An analytics fact about one instance.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
@@ -88,24 +105,24 @@ pub struct Record {
     pub at: Timestamp,
     pub kind: RecordKind,
     pub profile: ProfileId,
-    pub journey: String,
-    pub instance: String,
+    pub journey: Arc<str>,
+    pub instance: Arc<str>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub node: Option<String>,
+    pub node: Option<Arc<str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<Channel>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub template: Option<String>,
+    pub template: Option<Arc<str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub value: Option<Value>,
     /// Where a branch or split sent the instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub next: Option<String>,
+    pub next: Option<Arc<str>>,
     /// The split variant chosen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub variant: Option<String>,
+    pub variant: Option<Arc<str>>,
     /// Until when a wait holds the instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub until: Option<Timestamp>,

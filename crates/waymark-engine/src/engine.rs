@@ -44,7 +44,7 @@ pub struct Engine {
     config: EngineConfig,
     env: Arc<Env>,
     /// Every version of every journey, by id then version.
-    versions: HashMap<String, BTreeMap<u32, Arc<Journey>>>,
+    versions: HashMap<Arc<str>, BTreeMap<u32, Arc<Journey>>>,
     /// Active versions (the ones people enter), by id, in deploy order.
     active: Vec<Arc<Journey>>,
     /// Active journeys entered by a given event name.
@@ -105,7 +105,7 @@ impl Engine {
 
     /// Stops new entries into `id`; running instances carry on.
     pub fn deactivate(&mut self, id: &str) {
-        self.active.retain(|j| j.id != id);
+        self.active.retain(|j| &*j.id != id);
         self.reindex();
     }
 
@@ -154,7 +154,7 @@ impl Engine {
 
     /// The active version of a journey.
     pub fn active_journey(&self, id: &str) -> Option<&Arc<Journey>> {
-        self.active.iter().find(|j| j.id == id)
+        self.active.iter().find(|j| &*j.id == id)
     }
 
     pub(crate) fn env(&self) -> &Arc<Env> {

@@ -1,5 +1,7 @@
 //! A person's run through one journey.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use waymark_core::Timestamp;
@@ -11,13 +13,13 @@ use waymark_core::Timestamp;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Instance {
     /// `<journey>:<profile>:<entry number>`, unique and deterministic.
-    pub id: String,
-    pub journey: String,
+    pub id: Arc<str>,
+    pub journey: Arc<str>,
     pub version: u32,
     /// How many times this profile has entered the journey, this entry included.
     pub entry_seq: u32,
     /// The node the instance is on (or ended at).
-    pub node: String,
+    pub node: Arc<str>,
     /// Index of `node` in the journey version's node list.
     pub node_index: usize,
     pub entered_at: Timestamp,
@@ -32,7 +34,7 @@ pub struct Instance {
     pub goal_reached: bool,
     /// The entering event as conditions and templates see it later
     /// (`type`, `event`, `messageId`, `properties`, `timestamp`).
-    pub trigger: Value,
+    pub trigger: Arc<Value>,
 }
 
 /// Whether an instance is still moving.

@@ -87,7 +87,7 @@ impl<'a> Step<'a> {
     }
 
     pub(crate) fn on_timer(&mut self, instance_id: &str, token: u64) {
-        let Some(i) = self.instances.iter().position(|x| x.id == instance_id) else {
+        let Some(i) = self.instances.iter().position(|x| &*x.id == instance_id) else {
             return;
         };
         let instance = &mut self.instances[i];
@@ -256,7 +256,7 @@ impl<'a> Step<'a> {
             ) % 10_000
                 < u64::from(journey.holdout_bp);
         let instance = Instance {
-            id: format!("{}:{}:{}", journey.id, profile_id, entry_seq),
+            id: format!("{}:{}:{}", journey.id, profile_id, entry_seq).into(),
             journey: journey.id.clone(),
             version: journey.version,
             entry_seq,
@@ -269,7 +269,7 @@ impl<'a> Step<'a> {
             next_token: 1,
             steps: 0,
             goal_reached: false,
-            trigger,
+            trigger: Arc::new(trigger),
         };
         let i = match previous {
             Some(p) => {
@@ -398,7 +398,7 @@ impl<'a> Step<'a> {
         i: usize,
         journey: &Journey,
         channels: &[waymark_core::Channel],
-        template: &str,
+        template: &Arc<str>,
     ) {
         let instance = &self.instances[i];
         let reachable_channel = channels
@@ -411,7 +411,7 @@ impl<'a> Step<'a> {
             Some(channel) => (RecordKind::Send, channel, None),
         };
         let mut record = self.record(i, kind, Some(channel));
-        record.template = Some(template.to_owned());
+        record.template = Some(Arc::clone(template));
         record.reason = reason.map(str::to_owned);
         if kind == RecordKind::Send {
             let instance = &self.instances[i];
@@ -423,7 +423,7 @@ impl<'a> Step<'a> {
                 instance: instance.id.clone(),
                 node: instance.node.clone(),
                 channel,
-                template: template.to_owned(),
+                template: Arc::clone(template),
                 trigger: instance.trigger.clone(),
             }));
         }
@@ -483,12 +483,8 @@ impl<'a> Step<'a> {
 
     fn record(&self, i: usize, kind: RecordKind, channel: Option<waymark_core::Channel>) -> Record {
         let instance = &self.instances[i];
-        let kind_name = serde_json::to_value(kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
         Record {
-            key: self.key(i, &kind_name),
+            key: self.key(i, kind.as_str()),
             at: self.now,
             kind,
             profile: self.profile.id.clone(),
@@ -528,7 +524,7 @@ impl<'a> Step<'a> {
             journey: JourneyView {
                 id: &journey.id,
                 version: journey.version,
-                node: instance.map_or("", |i| i.node.as_str()),
+                node: instance.map_or("", |i| &*i.node),
                 entered_at: instance.map(|i| i.entered_at),
                 control: instance.is_some_and(|i| i.control),
             },

@@ -90,12 +90,12 @@ fn run(stream: &[(usize, i64, Action)], seed: u64) -> Vec<Effect> {
         .map(|i| Harness::with_config(journeys(), &format!("p{i}"), config))
         .collect();
     let mut now: Timestamp = harness::ts("2026-03-01T00:00:00Z");
-    let mut fired: Vec<Vec<(String, u64)>> = vec![Vec::new(); 3];
+    let mut fired: Vec<Vec<(std::sync::Arc<str>, u64)>> = vec![Vec::new(); 3];
     for (n, (p, gap, action)) in stream.iter().enumerate() {
         now += chrono::TimeDelta::minutes(*gap) + chrono::TimeDelta::seconds(n as i64);
         let h = &mut profiles[*p];
         let id = h.profile.id.to_string();
-        let before_timers: Vec<(String, u64)> =
+        let before_timers: Vec<(std::sync::Arc<str>, u64)> =
             h.timers.iter().map(|((_, t), i)| (i.clone(), *t)).collect();
         match action {
             Action::Cart(total) => {
@@ -138,7 +138,7 @@ fn run(stream: &[(usize, i64, Action)], seed: u64) -> Vec<Effect> {
                 }
             }
         }
-        let after: Vec<(String, u64)> =
+        let after: Vec<(std::sync::Arc<str>, u64)> =
             h.timers.iter().map(|((_, t), i)| (i.clone(), *t)).collect();
         fired[*p].extend(before_timers.into_iter().filter(|t| !after.contains(t)));
         check_state(h);
@@ -189,7 +189,7 @@ proptest! {
     #[test]
     fn holdout_instances_are_never_messaged(stream in stream(), seed in any::<u64>()) {
         let effects = run(&stream, seed);
-        let mut control: BTreeMap<String, bool> = BTreeMap::new();
+        let mut control: BTreeMap<std::sync::Arc<str>, bool> = BTreeMap::new();
         for effect in &effects {
             match effect {
                 Effect::Record(r) if r.kind == RecordKind::Entered => { control.insert(r.instance.clone(), r.control); }
@@ -208,7 +208,7 @@ proptest! {
         let mut entries: HashMap<String, usize> = HashMap::new();
         for effect in &effects {
             if let Effect::Record(r) = effect {
-                if r.kind == RecordKind::Entered && r.journey == "once" {
+                if r.kind == RecordKind::Entered && &*r.journey == "once" {
                     *entries.entry(r.profile.to_string()).or_default() += 1;
                 }
             }
@@ -239,10 +239,10 @@ nodes:
         );
         let engine = waymark_engine::Engine::new(vec![split], EngineConfig { seed, ..EngineConfig::default() });
         let properties = serde_json::Map::new();
-        let mut counts: HashMap<String, u32> = HashMap::new();
+        let mut counts: HashMap<std::sync::Arc<str>, u32> = HashMap::new();
         let mut sticky = true;
         for i in 0..10_000 {
-            let profile = waymark_core::Profile::new(waymark_core::ProfileId(format!("user-{i}")));
+            let profile = waymark_core::Profile::new(waymark_core::ProfileId::from(format!("user-{i}")));
             let pick = |engine: &waymark_engine::Engine| {
                 let d = engine.decide(&profile, Vec::new(), Input::ApiEnter { journey: "ab", properties: &properties }, harness::ts("2026-01-01T00:00:00Z"));
                 d.effects.iter().find_map(|e| match e {

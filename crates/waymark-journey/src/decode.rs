@@ -87,7 +87,7 @@ impl Decoder {
         let holdout_bp = obj.get("holdout").map_or(0, |h| self.holdout(h));
         let nodes = self.nodes(obj.get("nodes"));
         let journey = Journey {
-            id,
+            id: id.into(),
             name,
             version: 1,
             entry: entry?,
@@ -281,7 +281,7 @@ impl Decoder {
                     &["channel", "template", "next"],
                     template.map(|template| NodeKind::Send {
                         channels,
-                        template,
+                        template: template.into(),
                         next,
                     }),
                 )
@@ -499,7 +499,7 @@ impl Decoder {
                 .get("name")
                 .and_then(Value::as_str)
                 .unwrap_or(next)
-                .to_owned();
+                .into();
             out.push(Variant {
                 name,
                 weight,
@@ -570,7 +570,10 @@ impl Decoder {
                 }
                 NodeKind::Exit => {}
             }
-            nodes.push(Node { id: node.id, kind });
+            nodes.push(Node {
+                id: node.id.into(),
+                kind,
+            });
         }
         Some(nodes)
     }

@@ -1,6 +1,8 @@
 //! The journey model after loading and validation: nodes refer to each other
 //! by index, expressions are compiled, durations parsed.
 
+use std::sync::Arc;
+
 use chrono::NaiveTime;
 use serde_json::{Map, Value};
 use waymark_core::{Channel, Duration};
@@ -10,7 +12,7 @@ use crate::expr::Expr;
 /// A validated journey definition.
 #[derive(Debug, Clone)]
 pub struct Journey {
-    pub id: String,
+    pub id: Arc<str>,
     pub name: String,
     /// Assigned on deploy; `1` for a journey read straight from a file.
     pub version: u32,
@@ -26,7 +28,7 @@ pub struct Journey {
 impl Journey {
     /// The index of the node with this id.
     pub fn node_index(&self, id: &str) -> Option<NodeIndex> {
-        self.nodes.iter().position(|n| n.id == id).map(NodeIndex)
+        self.nodes.iter().position(|n| &*n.id == id).map(NodeIndex)
     }
 
     pub fn node(&self, index: NodeIndex) -> &Node {
@@ -36,7 +38,7 @@ impl Journey {
     /// The names of every template the journey's `send` nodes use.
     pub fn templates(&self) -> impl Iterator<Item = (&Node, &str)> {
         self.nodes.iter().filter_map(|n| match &n.kind {
-            NodeKind::Send { template, .. } => Some((n, template.as_str())),
+            NodeKind::Send { template, .. } => Some((n, &**template)),
             _ => None,
         })
     }
@@ -88,7 +90,7 @@ pub struct Goal {
 /// One step of a journey.
 #[derive(Debug, Clone)]
 pub struct Node {
-    pub id: String,
+    pub id: Arc<str>,
     pub kind: NodeKind,
 }
 
@@ -97,7 +99,7 @@ pub struct Node {
 pub enum NodeKind {
     Send {
         channels: Vec<Channel>,
-        template: String,
+        template: Arc<str>,
         next: Option<NodeIndex>,
     },
     Wait {
@@ -192,7 +194,7 @@ pub enum WaitFor {
 /// One arm of a weighted split.
 #[derive(Debug, Clone)]
 pub struct Variant {
-    pub name: String,
+    pub name: Arc<str>,
     pub weight: u32,
     pub next: NodeIndex,
 }

@@ -100,7 +100,7 @@ impl Templates {
                 if self.resolve(template, *channel).is_some() {
                     continue;
                 }
-                let message = match self.by_file_stem.get(template.as_str()) {
+                let message = match self.by_file_stem.get(&**template) {
                     Some(t) => format!(
                         "template `{template}` is written for {} (in {}), not {channel}; add {}",
                         t.channel,

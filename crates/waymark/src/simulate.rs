@@ -1,6 +1,7 @@
 //! Test mode: the whole runtime in memory on a virtual clock.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use serde_json::Value;
 use waymark_core::{Event, Profile, ProfileId, Timestamp, parse_timestamp};
@@ -26,7 +27,7 @@ struct ProfileState {
 #[derive(Debug, Clone)]
 struct PendingTimer {
     profile: ProfileId,
-    instance: String,
+    instance: Arc<str>,
     token: u64,
 }
 
@@ -39,7 +40,7 @@ pub struct Simulation {
     /// Timers by (due, order of scheduling).
     timers: BTreeMap<(Timestamp, u64), PendingTimer>,
     /// Where each (instance, token) sits in `timers`, for cancelling.
-    timer_slots: HashMap<(String, u64), (Timestamp, u64)>,
+    timer_slots: HashMap<(Arc<str>, u64), (Timestamp, u64)>,
     scheduled: u64,
     seen_messages: HashSet<String>,
     trace: Vec<TraceLine>,
@@ -53,7 +54,7 @@ pub fn profile_key(event: &Event) -> ProfileId {
         .as_deref()
         .or(event.anonymous_id.as_deref())
         .unwrap_or_default();
-    ProfileId(key.to_owned())
+    ProfileId::from(key)
 }
 
 impl Simulation {

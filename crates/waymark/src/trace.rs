@@ -1,5 +1,7 @@
 //! The lines test mode prints: one JSON object per decision, in time order.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use serde_json::Value;
 use waymark_core::{Profile, format_timestamp};
@@ -12,9 +14,9 @@ pub struct TraceLine {
     pub at: Option<String>,
     pub kind: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub journey: Option<String>,
+    pub journey: Option<Arc<str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub node: Option<String>,
+    pub node: Option<Arc<str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub profile: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -24,17 +26,17 @@ pub struct TraceLine {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub channel: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub template: Option<String>,
+    pub template: Option<Arc<str>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value: Option<Value>,
     /// Where a branch or split led.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub next: Option<String>,
+    pub next: Option<Arc<str>>,
     /// The split variant chosen.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub variant: Option<String>,
+    pub variant: Option<Arc<str>>,
     /// Until when a wait holds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub until: Option<String>,
@@ -49,12 +51,9 @@ pub struct TraceLine {
 impl TraceLine {
     /// A trace line for an engine record about `profile`.
     pub fn from_record(record: &Record, profile: &Profile) -> Self {
-        let kind = serde_json::to_value(record.kind)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned));
         TraceLine {
             at: Some(format_timestamp(record.at)),
-            kind: kind.unwrap_or_default(),
+            kind: record.kind.as_str().to_owned(),
             journey: Some(record.journey.clone()),
             node: record.node.clone(),
             profile: Some(profile.id.to_string()),

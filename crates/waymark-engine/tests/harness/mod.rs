@@ -61,7 +61,7 @@ pub struct Harness {
     pub profile: Profile,
     pub instances: Vec<Instance>,
     /// (due, token, instance)
-    pub timers: BTreeMap<(Timestamp, u64), String>,
+    pub timers: BTreeMap<(Timestamp, u64), std::sync::Arc<str>>,
     pub effects: Vec<Effect>,
 }
 
@@ -156,7 +156,7 @@ pub fn records(effects: &[Effect]) -> Vec<String> {
                 );
                 for extra in [
                     r.reason.clone(),
-                    r.next.clone(),
+                    r.next.as_deref().map(str::to_owned),
                     r.channel.map(|c| c.to_string()),
                 ]
                 .into_iter()
