@@ -95,6 +95,12 @@ fn steps(c: &mut Criterion) {
         json!({"total": 80.5, "currency": "EUR", "items": 3}),
         now,
     );
+    let empty_cart = event(
+        EventType::Track,
+        Some("Cart Updated"),
+        json!({"total": 0, "currency": "EUR"}),
+        now,
+    );
     let (waiting, token) = waiting_instance(&engine, &profile, now);
 
     let mut group = c.benchmark_group("engine");
@@ -122,6 +128,16 @@ fn steps(c: &mut Criterion) {
             },
             criterion::BatchSize::SmallInput,
         )
+    });
+    group.bench_function("entry_where_cel_false", |b| {
+        b.iter(|| {
+            engine.decide(
+                black_box(&profile),
+                Vec::new(),
+                Input::Event(black_box(&empty_cart)),
+                now,
+            )
+        })
     });
     group.bench_function("entry_with_where_cel", |b| {
         b.iter(|| {

@@ -65,7 +65,7 @@ impl<'a> Step<'a> {
                 self.exits(name);
                 self.waits(event, name);
                 for journey in self.engine.entered_by(name) {
-                    self.try_enter(journey, Some(event), trigger_of(event));
+                    self.try_enter(journey, Entrance::Event(event));
                 }
             }
         }
@@ -80,7 +80,7 @@ impl<'a> Step<'a> {
                     .scope(journey, None, Some(event), &Value::Null)
                     .test(self.engine.env(), segment)
                 {
-                    self.try_enter(journey, Some(event), trigger_of(event));
+                    self.try_enter(journey, Entrance::Event(event));
                 }
             }
         }
@@ -121,7 +121,7 @@ impl<'a> Step<'a> {
             "properties": properties,
             "timestamp": format_timestamp(self.now),
         });
-        self.try_enter(journey, None, trigger);
+        self.try_enter(journey, Entrance::Api(trigger));
     }
 
     /// Conversions: an instance (running, or ended within its goal window)
@@ -221,7 +221,11 @@ impl<'a> Step<'a> {
 
     /// Enters `journey` if entry rules allow: no running instance, re-entry
     /// policy, `where` and `audience`.
-    fn try_enter(&mut self, journey: &Arc<Journey>, event: Option<&Event>, trigger: Value) {
+    fn try_enter(&mut self, journey: &Arc<Journey>, entrance: Entrance<'_>) {
+        let (event, api_trigger) = match &entrance {
+            Entrance::Event(e) => (Some(*e), &Value::Null),
+            Entrance::Api(trigger) => (None, trigger),
+        };
         let previous = self.instances.iter().position(|x| x.journey == journey.id);
         if let Some(p) = previous {
             let last = &self.instances[p];
@@ -241,7 +245,7 @@ impl<'a> Step<'a> {
             .flatten()
         {
             if !self
-                .scope(journey, None, event, &trigger)
+                .scope(journey, None, event, api_trigger)
                 .test(self.engine.env(), condition)
             {
                 return;
@@ -269,7 +273,11 @@ impl<'a> Step<'a> {
             next_token: 1,
             steps: 0,
             goal_reached: false,
-            trigger: Arc::new(trigger),
+            // Built only once the entry is certain: most entry checks fail.
+            trigger: Arc::new(match entrance {
+                Entrance::Event(e) => trigger_of(e),
+                Entrance::Api(trigger) => trigger,
+            }),
         };
         let i = match previous {
             Some(p) => {
@@ -532,13 +540,27 @@ impl<'a> Step<'a> {
     }
 }
 
+/// What a person enters a journey with.
+enum Entrance<'e> {
+    Event(&'e Event),
+    /// An API entry, with the trigger it builds from its properties.
+    Api(Value),
+}
+
 /// The part of an entering event an instance keeps for later steps.
 fn trigger_of(event: &Event) -> Value {
-    serde_json::json!({
-        "type": event.kind.as_str(),
-        "event": event.event,
-        "messageId": event.message_id,
-        "properties": event.properties,
-        "timestamp": format_timestamp(event.timestamp),
-    })
+    // Built by hand: `json!` would re-insert every property one by one.
+    let mut trigger = Map::with_capacity(5);
+    trigger.insert("type".into(), Value::from(event.kind.as_str()));
+    trigger.insert(
+        "event".into(),
+        event.event.as_deref().map_or(Value::Null, Value::from),
+    );
+    trigger.insert("messageId".into(), Value::from(event.message_id.as_str()));
+    trigger.insert("properties".into(), Value::Object(event.properties.clone()));
+    trigger.insert(
+        "timestamp".into(),
+        Value::from(format_timestamp(event.timestamp)),
+    );
+    Value::Object(trigger)
 }
