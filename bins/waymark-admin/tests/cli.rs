@@ -1,4 +1,5 @@
 //! The admin CLI as a user runs it: exit codes and messages.
+#![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -81,10 +81,8 @@ impl Profile {
         if self.trait_times.get(key).is_some_and(|known| *known > at) {
             return;
         }
-        if key == "timezone" {
-            if let Some(tz) = value.as_str() {
-                self.timezone = Some(tz.to_owned());
-            }
+        if let Some(tz) = value.as_str().filter(|_| key == "timezone") {
+            self.timezone = Some(tz.to_owned());
         }
         self.trait_times.insert(key.to_owned(), at);
         self.traits.insert(key.to_owned(), value);
@@ -111,10 +109,11 @@ impl Profile {
             self.push_tokens
                 .insert(device_id.to_owned(), token.to_owned());
         }
-        if let Some(tz) = event.timezone() {
-            if !self.traits.contains_key("timezone") {
-                self.timezone = Some(tz.to_owned());
-            }
+        if let Some(tz) = event
+            .timezone()
+            .filter(|_| !self.traits.contains_key("timezone"))
+        {
+            self.timezone = Some(tz.to_owned());
         }
     }
 

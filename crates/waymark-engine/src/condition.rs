@@ -176,11 +176,21 @@ impl<'a> Scope<'a> {
         }))
     }
 
-    fn root(&self, name: &str, trie: &PathTrie) -> Cel {
-        let (fields, lookup): (&[&str], &dyn Fn(&str) -> Option<Json<'a>>) = match name {
-            "event" => (&EVENT_FIELDS, &|k| self.event_field(k)),
-            "profile" => (&PROFILE_FIELDS, &|k| self.profile_field(k)),
-            _ => (&JOURNEY_FIELDS, &|k| self.journey_field(k)),
+    /// A member of one of the three variables.
+    fn member(&self, variable: &str, key: &str) -> Option<Json<'a>> {
+        match variable {
+            "event" => self.event_field(key),
+            "profile" => self.profile_field(key),
+            _ => self.journey_field(key),
+        }
+    }
+
+    /// The CEL value of a variable, holding only what `trie` reads.
+    fn root(&self, variable: &str, trie: &PathTrie) -> Cel {
+        let fields: &[&str] = match variable {
+            "event" => &EVENT_FIELDS,
+            "profile" => &PROFILE_FIELDS,
+            _ => &JOURNEY_FIELDS,
         };
         let keys: Vec<&str> = if trie.whole {
             fields.to_vec()
@@ -189,7 +199,7 @@ impl<'a> Scope<'a> {
         };
         let mut map = HashMap::with_capacity(keys.len());
         for key in keys {
-            if let Some(value) = lookup(key) {
+            if let Some(value) = self.member(variable, key) {
                 let converted = match trie.children.get(key) {
                     Some(child) if !trie.whole => sparse(&value, child),
                     _ => value.to_cel(),

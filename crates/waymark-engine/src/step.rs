@@ -59,14 +59,12 @@ impl<'a> Step<'a> {
     }
 
     pub(crate) fn on_event(&mut self, event: &Event) {
-        if let Some(name) = event.match_name() {
-            if self.engine.is_relevant(name) {
-                self.goals(event, name);
-                self.exits(name);
-                self.waits(event, name);
-                for journey in self.engine.entered_by(name) {
-                    self.try_enter(journey, Entrance::Event(event));
-                }
+        if let Some(name) = event.match_name().filter(|n| self.engine.is_relevant(n)) {
+            self.goals(event, name);
+            self.exits(name);
+            self.waits(event, name);
+            for journey in self.engine.entered_by(name) {
+                self.try_enter(journey, Entrance::Event(event));
             }
         }
         let changes_traits =

@@ -207,10 +207,11 @@ proptest! {
         let effects = run(&stream, 1);
         let mut entries: HashMap<String, usize> = HashMap::new();
         for effect in &effects {
-            if let Effect::Record(r) = effect {
-                if r.kind == RecordKind::Entered && &*r.journey == "once" {
-                    *entries.entry(r.profile.to_string()).or_default() += 1;
-                }
+            if let Effect::Record(r) = effect
+                && r.kind == RecordKind::Entered
+                && &*r.journey == "once"
+            {
+                *entries.entry(r.profile.to_string()).or_default() += 1;
             }
         }
         prop_assert!(entries.values().all(|n| *n == 1), "{:?}", entries);

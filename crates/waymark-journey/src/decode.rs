@@ -112,10 +112,8 @@ impl Decoder {
         if let Some(event) = self.string(obj, "event", false) {
             triggers.push(Trigger::Event(event));
         }
-        if obj.contains_key("segment") {
-            if let Some(expr) = self.expr(obj, "segment", "entry.segment") {
-                triggers.push(Trigger::Segment(expr));
-            }
+        if let Some(expr) = self.expr(obj, "segment", "entry.segment") {
+            triggers.push(Trigger::Segment(expr));
         }
         match obj.get("api") {
             None | Some(Value::Bool(false)) => {}
@@ -268,9 +266,7 @@ impl Decoder {
     }
 
     fn node_kind(&mut self, obj: &Map<String, Value>, id: String) -> Option<RawNode> {
-        let Some(node_type) = self.string(obj, "type", true) else {
-            return None;
-        };
+        let node_type = self.string(obj, "type", true)?;
         let mut targets = Vec::new();
         let (fields, kind): (&[&str], Option<NodeKind>) = match node_type.as_str() {
             "send" => {

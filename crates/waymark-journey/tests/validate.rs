@@ -148,9 +148,7 @@ fn cel_that_does_not_compile() {
         &["node `a`: field `branches[0].when`: CEL does not compile"],
     );
     check(
-        &format!(
-            "id: j\nentry: {{ event: X, where: 'evnt.x > 1' }}\nnodes:\n  - {{ id: a, type: exit }}\n"
-        ),
+        "id: j\nentry: { event: X, where: 'evnt.x > 1' }\nnodes:\n  - { id: a, type: exit }\n",
         &["field `entry.where`: CEL does not compile: unknown variable `evnt`"],
     );
 }

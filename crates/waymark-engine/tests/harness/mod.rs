@@ -1,12 +1,14 @@
 //! A minimal driver for engine tests: one profile's state, a timer queue on
 //! a virtual clock, and every effect kept for inspection.
+#![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
+#![allow(dead_code)] // shared by several test binaries, each using a part
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::{Map, Value};
 use waymark_core::{Event, Profile, ProfileId, Timestamp, parse_timestamp};
-use waymark_engine::{Effect, Engine, EngineConfig, Input, Instance, RecordKind};
+use waymark_engine::{Effect, Engine, EngineConfig, Input, Instance};
 use waymark_journey::{Journey, parse_journey};
 
 pub fn journey(yaml: &str) -> Journey {
@@ -148,12 +150,7 @@ pub fn records(effects: &[Effect]) -> Vec<String> {
         .iter()
         .filter_map(|e| match e {
             Effect::Record(r) => {
-                let kind = serde_json::to_value(r.kind).unwrap();
-                let mut line = format!(
-                    "{} {}",
-                    kind.as_str().unwrap(),
-                    r.node.as_deref().unwrap_or("-")
-                );
+                let mut line = format!("{} {}", r.kind.as_str(), r.node.as_deref().unwrap_or("-"));
                 for extra in [
                     r.reason.clone(),
                     r.next.as_deref().map(str::to_owned),
@@ -179,13 +176,5 @@ pub fn sends(effects: &[Effect]) -> usize {
     effects
         .iter()
         .filter(|e| matches!(e, Effect::Send(_)))
-        .count()
-}
-
-#[allow(dead_code)]
-pub fn count(effects: &[Effect], kind: RecordKind) -> usize {
-    effects
-        .iter()
-        .filter(|e| matches!(e, Effect::Record(r) if r.kind == kind))
         .count()
 }
