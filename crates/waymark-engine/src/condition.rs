@@ -192,19 +192,22 @@ impl<'a> Scope<'a> {
             "profile" => &PROFILE_FIELDS,
             _ => &JOURNEY_FIELDS,
         };
-        let keys: Vec<&str> = if trie.whole {
-            fields.to_vec()
+        let mut map = HashMap::with_capacity(if trie.whole {
+            fields.len()
         } else {
-            trie.children.keys().map(String::as_str).collect()
-        };
-        let mut map = HashMap::with_capacity(keys.len());
-        for key in keys {
-            if let Some(value) = self.member(variable, key) {
-                let converted = match trie.children.get(key) {
-                    Some(child) if !trie.whole => sparse(&value, child),
-                    _ => value.to_cel(),
-                };
-                map.insert(Key::String(Arc::new(key.to_owned())), converted);
+            trie.children.len()
+        });
+        if trie.whole {
+            for key in fields {
+                if let Some(value) = self.member(variable, key) {
+                    map.insert(Key::String(Arc::new((*key).to_owned())), value.to_cel());
+                }
+            }
+        } else {
+            for (key, child) in &trie.children {
+                if let (Some(value), Some(cel_key)) = (self.member(variable, key), &child.key) {
+                    map.insert(cel_key.clone(), sparse(&value, child));
+                }
             }
         }
         Cel::Map(CelMap { map: Arc::new(map) })
@@ -234,8 +237,8 @@ fn sparse(value: &Json<'_>, trie: &PathTrie) -> Cel {
     }
     let mut map = HashMap::with_capacity(trie.children.len());
     for (key, child) in &trie.children {
-        if let Some(v) = value.get(key) {
-            map.insert(Key::String(Arc::new(key.clone())), sparse(&v, child));
+        if let (Some(v), Some(cel_key)) = (value.get(key), &child.key) {
+            map.insert(cel_key.clone(), sparse(&v, child));
         }
     }
     Cel::Map(CelMap { map: Arc::new(map) })

@@ -249,6 +249,8 @@ impl<'a> Step<'a> {
                 return;
             }
         }
+        // entered + at least one node's record and its timer or send.
+        self.effects.reserve(4);
         let profile_id = self.profile.id.as_str();
         let entry_seq = previous.map_or(1, |p| self.instances[p].entry_seq + 1);
         let control = journey.holdout_bp > 0

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use cel::Program;
 use cel::common::ast::{Expr as Ast, IdedExpr, LiteralValue, operators};
+use cel::objects::Key;
 
 /// The variables a condition may use.
 pub const VARIABLES: [&str; 3] = ["profile", "event", "journey"];
@@ -34,13 +35,25 @@ pub struct Reads {
 pub struct PathTrie {
     pub whole: bool,
     pub children: BTreeMap<String, PathTrie>,
+    /// This member's name as a CEL map key, built once at compile time so
+    /// that evaluations do not allocate it (empty for a root).
+    pub key: Option<Key>,
 }
 
 impl PathTrie {
     fn insert(&mut self, path: &[String]) {
         match path.split_first() {
             None => self.whole = true,
-            Some((head, rest)) => self.children.entry(head.clone()).or_default().insert(rest),
+            Some((head, rest)) => {
+                let child = self
+                    .children
+                    .entry(head.clone())
+                    .or_insert_with(|| PathTrie {
+                        key: Some(Key::String(Arc::new(head.clone()))),
+                        ..PathTrie::default()
+                    });
+                child.insert(rest);
+            }
         }
     }
 }
