@@ -122,7 +122,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     ..EngineConfig::default()
                 },
             );
-            for line in Simulation::new(engine, SimulationOptions { until }).run(&text) {
+            for line in Simulation::new(
+                engine,
+                SimulationOptions {
+                    until,
+                    ..SimulationOptions::default()
+                },
+            )
+            .run(&text)
+            {
                 writeln!(out, "{}", line.to_json())?;
             }
         }

@@ -51,3 +51,34 @@ impl fmt::Display for Identifier {
         write!(f, "{}={}", self.kind, self.value)
     }
 }
+
+impl std::str::FromStr for Identifier {
+    type Err = String;
+
+    /// `kind=value` (`user_id=u1`, `email=ada@example.com`,
+    /// `external:crm_id=42`); a bare value is a `user_id`.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let Some((kind, value)) = text.split_once('=') else {
+            return Ok(Identifier::new(IdentifierKind::UserId, text));
+        };
+        let kind = match kind {
+            "user_id" => IdentifierKind::UserId,
+            "anonymous_id" => IdentifierKind::AnonymousId,
+            "email" => IdentifierKind::Email,
+            "phone" => IdentifierKind::Phone,
+            "device_id" => IdentifierKind::DeviceId,
+            other => match other.strip_prefix("external:") {
+                Some(name) if !name.is_empty() => IdentifierKind::External(name.to_owned()),
+                _ => {
+                    return Err(format!(
+                        "unknown identifier kind {other:?} (expected user_id, anonymous_id, email, phone, device_id or external:<type>)"
+                    ));
+                }
+            },
+        };
+        if value.is_empty() {
+            return Err(format!("{text:?}: the identifier value is empty"));
+        }
+        Ok(Identifier::new(kind, value))
+    }
+}

@@ -11,6 +11,7 @@
 
 mod duration;
 mod event;
+mod hash;
 mod identifier;
 mod profile;
 mod time;
@@ -18,7 +19,8 @@ mod time;
 pub use channel::Channel;
 pub use duration::{Duration, DurationError};
 pub use event::{Event, EventError, EventType};
+pub use hash::stable_hash;
 pub use identifier::{Identifier, IdentifierKind};
-pub use profile::{Profile, ProfileId};
+pub use profile::{Consent, EventStats, Profile, ProfileId};
 pub use time::{Timestamp, format_timestamp, parse_timestamp};
 mod channel;

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::event::Event;
 use crate::time::Timestamp;
 
 /// The canonical id of one person's profile.
@@ -40,7 +39,8 @@ impl From<String> for ProfileId {
 }
 
 /// What Waymark knows about one person: ids, traits (last write wins by
-/// event time, per trait) and time zone.
+/// event time, per trait), time zone, push tokens, consent and computed
+/// traits. `waymark-identity` keeps it up to date; the engine reads it.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Profile {
     pub id: ProfileId,
@@ -60,6 +60,49 @@ pub struct Profile {
     /// IANA time zone, from `context.timezone` or the `timezone` trait.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
+    /// Consent per channel (`channel:email`) and per topic (`topic:newsletter`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub consent: BTreeMap<String, Consent>,
+    /// Per event name: how often, first and last seen.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub events: BTreeMap<String, EventStats>,
+    /// Lifetime revenue, the sum of `properties.revenue`.
+    #[serde(default)]
+    pub revenue: f64,
+    /// Opens and clicks per local hour of day (0-23), for send-time choice.
+    #[serde(default)]
+    pub engagement_hours: [u32; 24],
+}
+
+/// Counts of one event name on a profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventStats {
+    pub count: u64,
+    pub first_seen: Timestamp,
+    pub last_seen: Timestamp,
+}
+
+/// Whether a person agreed to messages on a channel or topic, and when that
+/// was last said.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Consent {
+    pub subscribed: bool,
+    pub at: Timestamp,
+}
+
+impl Profile {
+    /// The consent key of a channel.
+    pub fn channel_consent_key(channel: crate::Channel) -> String {
+        format!("channel:{channel}")
+    }
+
+    /// False when the person unsubscribed from `channel`; true otherwise
+    /// (no answer is not a refusal: transactional journeys rely on that).
+    pub fn allows_channel(&self, channel: crate::Channel) -> bool {
+        self.consent
+            .get(&Self::channel_consent_key(channel))
+            .is_none_or(|c| c.subscribed)
+    }
 }
 
 impl Default for ProfileId {
@@ -86,35 +129,6 @@ impl Profile {
         }
         self.trait_times.insert(key.to_owned(), at);
         self.traits.insert(key.to_owned(), value);
-    }
-
-    /// Folds what an event tells about the person into the profile: its ids,
-    /// its traits and its time zone.
-    pub fn observe(&mut self, event: &Event) {
-        if self.user_id.is_none() {
-            self.user_id.clone_from(&event.user_id);
-        }
-        if self.anonymous_id.is_none() {
-            self.anonymous_id.clone_from(&event.anonymous_id);
-        }
-        for (key, value) in event.carried_traits() {
-            self.set_trait(key, value.clone(), event.timestamp);
-        }
-        let device = event.context.get("device");
-        if let Some(token) = device.and_then(|d| d.get("token")).and_then(Value::as_str) {
-            let device_id = device
-                .and_then(|d| d.get("id"))
-                .and_then(Value::as_str)
-                .unwrap_or(token);
-            self.push_tokens
-                .insert(device_id.to_owned(), token.to_owned());
-        }
-        if let Some(tz) = event
-            .timezone()
-            .filter(|_| !self.traits.contains_key("timezone"))
-        {
-            self.timezone = Some(tz.to_owned());
-        }
     }
 
     /// A trait by name, if set.

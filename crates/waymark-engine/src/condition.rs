@@ -126,7 +126,26 @@ const EVENT_FIELDS: [&str; 10] = [
     "context",
     "timestamp",
 ];
-const PROFILE_FIELDS: [&str; 5] = ["id", "user_id", "anonymous_id", "traits", "timezone"];
+const PROFILE_FIELDS: [&str; 9] = [
+    "id",
+    "user_id",
+    "anonymous_id",
+    "traits",
+    "timezone",
+    "events",
+    "revenue",
+    "consent",
+    "engagement_hours",
+];
+
+/// One event name's counters as CEL sees them.
+fn event_stats(stats: &waymark_core::EventStats) -> Value {
+    serde_json::json!({
+        "count": stats.count,
+        "first_seen": format_timestamp(stats.first_seen),
+        "last_seen": format_timestamp(stats.last_seen),
+    })
+}
 const JOURNEY_FIELDS: [&str; 5] = ["id", "version", "node", "entered_at", "control"];
 
 impl<'a> Scope<'a> {
@@ -160,6 +179,20 @@ impl<'a> Scope<'a> {
                 .map(|s| Json::Owned(Value::from(s))),
             "traits" => Some(Json::Map(&p.traits)),
             "timezone" => p.timezone.as_deref().map(|s| Json::Owned(Value::from(s))),
+            "events" => Some(Json::Owned(Value::Object(
+                p.events
+                    .iter()
+                    .map(|(name, stats)| (name.clone(), event_stats(stats)))
+                    .collect(),
+            ))),
+            "revenue" => Some(Json::Owned(Value::from(p.revenue))),
+            "consent" => Some(Json::Owned(Value::Object(
+                p.consent
+                    .iter()
+                    .map(|(k, c)| (k.clone(), Value::Bool(c.subscribed)))
+                    .collect(),
+            ))),
+            "engagement_hours" => Some(Json::Owned(Value::from(p.engagement_hours.to_vec()))),
             _ => None,
         }
     }
@@ -205,7 +238,22 @@ impl<'a> Scope<'a> {
             }
         } else {
             for (key, child) in &trie.children {
-                if let (Some(value), Some(cel_key)) = (self.member(variable, key), &child.key) {
+                let value = if variable == "profile" && key == "events" && !child.whole {
+                    // Only the event names the expression reads.
+                    let events = &self.profile.events;
+                    Some(Json::Owned(Value::Object(
+                        child
+                            .children
+                            .keys()
+                            .filter_map(|name| {
+                                events.get(name).map(|s| (name.clone(), event_stats(s)))
+                            })
+                            .collect(),
+                    )))
+                } else {
+                    self.member(variable, key)
+                };
+                if let (Some(value), Some(cel_key)) = (value, &child.key) {
                     map.insert(cel_key.clone(), sparse(&value, child));
                 }
             }
@@ -260,6 +308,16 @@ mod tests {
         profile.traits.insert("vip".into(), Value::Bool(true));
         profile.traits.insert("country".into(), Value::from("DE"));
         profile.traits.insert("orders".into(), Value::from(3));
+        let at = waymark_core::parse_timestamp("2026-09-01T00:00:00Z").unwrap();
+        profile.events.insert(
+            "Order Completed".into(),
+            waymark_core::EventStats {
+                count: 4,
+                first_seen: at,
+                last_seen: at,
+            },
+        );
+        profile.revenue = 120.5;
         let trigger = Value::Null;
         let scope = Scope {
             profile: &profile,
@@ -306,6 +364,13 @@ mod tests {
         check("has(event.properties.coupon)", "Bool(true)");
         check("journey.id == 'cart' && journey.version == 2", "Bool(true)");
         check("profile.id", "String(\"u1\")");
+        check(
+            r#"profile.events["Order Completed"].count >= 3"#,
+            "Bool(true)",
+        );
+        check(r#"has(profile.events.Login)"#, "Bool(false)");
+        check("profile.revenue > 100.0", "Bool(true)");
+        check("size(profile.engagement_hours) == 24", "Bool(true)");
         check("event.properties.revenue", "error:");
         check("profile.traits.missing == true", "error:");
     }

@@ -190,6 +190,7 @@ impl Engine {
                 journey,
                 properties,
             } => step.on_api_enter(journey, properties),
+            Input::ProfileMerged { instances, .. } => step.on_merged(instances),
         }
         step.finish()
     }

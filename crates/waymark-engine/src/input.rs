@@ -1,7 +1,9 @@
 //! What the engine reacts to.
 
 use serde_json::{Map, Value};
-use waymark_core::Event;
+use waymark_core::{Event, ProfileId};
+
+use crate::instance::Instance;
 
 /// One input for one profile.
 #[derive(Debug, Clone, Copy)]
@@ -16,5 +18,12 @@ pub enum Input<'a> {
     ApiEnter {
         journey: &'a str,
         properties: &'a Map<String, Value>,
+    },
+    /// Identity resolution merged profile `from` into this one: its journey
+    /// instances fold into this profile's. Where both run the same journey,
+    /// the earlier-entered instance stays and the other exits (`merged`).
+    ProfileMerged {
+        from: &'a ProfileId,
+        instances: &'a [Instance],
     },
 }

@@ -12,7 +12,6 @@
 //! an argument), draws no random numbers, spawns nothing and is not async.
 //! Same input, same output.
 
-mod bucket;
 mod condition;
 mod effect;
 mod engine;
@@ -22,7 +21,6 @@ mod local_time;
 mod reach;
 mod step;
 
-pub use bucket::bucket;
 pub use effect::{Effect, ProfileUpdate, Record, RecordKind, SendRequest, Timer};
 pub use engine::{Decision, Engine, EngineConfig};
 pub use input::Input;

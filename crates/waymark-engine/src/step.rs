@@ -6,10 +6,9 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
-use waymark_core::{Event, EventType, Profile, Timestamp, format_timestamp};
+use waymark_core::{Channel, Event, EventType, Profile, Timestamp, format_timestamp, stable_hash};
 use waymark_journey::{Journey, NodeIndex, NodeKind, ReEntry, Trigger, WaitFor};
 
-use crate::bucket::bucket;
 use crate::condition::{JourneyView, Scope, to_json};
 use crate::effect::{Effect, ProfileUpdate, Record, RecordKind, SendRequest, Timer};
 use crate::engine::{Decision, Engine};
@@ -25,6 +24,9 @@ pub(crate) const GOAL: &str = "goal";
 /// Suppression reasons.
 const HOLDOUT: &str = "holdout";
 const UNREACHABLE: &str = "unreachable";
+const UNSUBSCRIBED: &str = "unsubscribed";
+/// Exit reason of the instance that gives way when two profiles merge.
+pub(crate) const MERGED: &str = "merged";
 
 pub(crate) struct Step<'a> {
     engine: &'a Engine,
@@ -120,6 +122,41 @@ impl<'a> Step<'a> {
             "timestamp": format_timestamp(self.now),
         });
         self.try_enter(journey, Entrance::Api(trigger));
+    }
+
+    /// Folds the instances of a profile merged into this one.
+    pub(crate) fn on_merged(&mut self, theirs: &[Instance]) {
+        for incoming in theirs {
+            let Some(i) = self
+                .instances
+                .iter()
+                .position(|x| x.journey == incoming.journey)
+            else {
+                self.instances.push(incoming.clone());
+                continue;
+            };
+            let ours = &self.instances[i];
+            let both_running = ours.is_running() && incoming.is_running();
+            let keep_theirs = match (ours.is_running(), incoming.is_running()) {
+                (true, true) => incoming.entered_at < ours.entered_at,
+                (false, true) => true,
+                (true, false) => false,
+                (false, false) => incoming.entered_at > ours.entered_at,
+            };
+            if keep_theirs {
+                if both_running {
+                    self.end(i, MERGED);
+                }
+                self.instances[i] = incoming.clone();
+            } else if both_running {
+                // Theirs gives way: end it (cancelling its timer, recording
+                // the exit), then let it go.
+                self.instances.push(incoming.clone());
+                let last = self.instances.len() - 1;
+                self.end(last, MERGED);
+                self.instances.pop();
+            }
+        }
     }
 
     /// Conversions: an instance (running, or ended within its goal window)
@@ -254,7 +291,7 @@ impl<'a> Step<'a> {
         let profile_id = self.profile.id.as_str();
         let entry_seq = previous.map_or(1, |p| self.instances[p].entry_seq + 1);
         let control = journey.holdout_bp > 0
-            && bucket(
+            && stable_hash(
                 self.engine.config().seed,
                 &["holdout", &journey.id, profile_id],
             ) % 10_000
@@ -351,7 +388,7 @@ impl<'a> Step<'a> {
                 }
                 NodeKind::Split { variants } => {
                     let total: u64 = variants.iter().map(|v| u64::from(v.weight)).sum();
-                    let mut pick = bucket(
+                    let mut pick = stable_hash(
                         self.engine.config().seed,
                         &["split", &journey.id, &node.id, self.profile.id.as_str()],
                     ) % total.max(1);
@@ -399,24 +436,26 @@ impl<'a> Step<'a> {
         self.end(i, "loop");
     }
 
-    /// A send node: the first channel the profile can be reached on, unless
-    /// the instance is in the control group.
-    fn send(
-        &mut self,
-        i: usize,
-        journey: &Journey,
-        channels: &[waymark_core::Channel],
-        template: &Arc<str>,
-    ) {
+    /// A send node: the first channel the profile can be reached on and has
+    /// not unsubscribed from, unless the instance is in the control group.
+    fn send(&mut self, i: usize, journey: &Journey, channels: &[Channel], template: &Arc<str>) {
         let instance = &self.instances[i];
-        let reachable_channel = channels
+        let reachable_on: Vec<Channel> = channels
             .iter()
             .copied()
-            .find(|c| reachable(&self.profile, *c));
-        let (kind, channel, reason) = match reachable_channel {
+            .filter(|c| reachable(&self.profile, *c))
+            .collect();
+        let allowed = reachable_on
+            .iter()
+            .copied()
+            .find(|c| self.profile.allows_channel(*c));
+        let (kind, channel, reason) = match (allowed, reachable_on.first()) {
             _ if instance.control => (RecordKind::Suppressed, channels[0], Some(HOLDOUT)),
-            None => (RecordKind::Suppressed, channels[0], Some(UNREACHABLE)),
-            Some(channel) => (RecordKind::Send, channel, None),
+            (Some(channel), _) => (RecordKind::Send, channel, None),
+            (None, Some(unsubscribed)) => {
+                (RecordKind::Suppressed, *unsubscribed, Some(UNSUBSCRIBED))
+            }
+            (None, None) => (RecordKind::Suppressed, channels[0], Some(UNREACHABLE)),
         };
         let mut record = self.record(i, kind, Some(channel));
         record.template = Some(Arc::clone(template));
@@ -489,7 +528,7 @@ impl<'a> Step<'a> {
         format!("{}/{}/{what}", instance.id, instance.steps)
     }
 
-    fn record(&self, i: usize, kind: RecordKind, channel: Option<waymark_core::Channel>) -> Record {
+    fn record(&self, i: usize, kind: RecordKind, channel: Option<Channel>) -> Record {
         let instance = &self.instances[i];
         Record {
             key: self.key(i, kind.as_str()),

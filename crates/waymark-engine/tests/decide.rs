@@ -493,3 +493,118 @@ fn a_later_version_takes_new_entrants_while_running_instances_finish_on_theirs()
         ts("2026-01-03T12:00:00Z")
     );
 }
+
+#[test]
+fn an_unsubscribed_channel_is_skipped_for_the_next_one_or_suppressed() {
+    let mut h = Harness::new(vec![journey(CART)], "u5");
+    h.event(&identify(
+        "u5",
+        json!({"email": "u5@example.com", "phone": "+4915100000005", "subscribed_email": false}),
+        ts("2026-01-01T00:00:00Z"),
+    ));
+    h.event(&track(
+        "u5",
+        "Cart Updated",
+        json!({"total": 10}),
+        ts("2026-01-01T10:00:00Z"),
+    ));
+    h.advance(ts("2026-01-02T00:00:00Z"));
+    assert!(
+        h.records().contains(&"send email sms".to_owned()),
+        "{:?}",
+        h.records()
+    );
+
+    let mut h = Harness::new(vec![journey(CART)], "u6");
+    h.event(&identify(
+        "u6",
+        json!({"email": "u6@example.com"}),
+        ts("2026-01-01T00:00:00Z"),
+    ));
+    h.event(&track(
+        "u6",
+        "Unsubscribed",
+        json!({}),
+        ts("2026-01-01T09:00:00Z"),
+    ));
+    h.event(&track(
+        "u6",
+        "Cart Updated",
+        json!({"total": 10}),
+        ts("2026-01-01T10:00:00Z"),
+    ));
+    h.advance(ts("2026-01-02T00:00:00Z"));
+    assert!(
+        h.records()
+            .contains(&"suppressed email unsubscribed email".to_owned()),
+        "{:?}",
+        h.records()
+    );
+    assert_eq!(sends(&h.effects), 0);
+}
+
+#[test]
+fn merged_instances_fold_the_earlier_entered_stays() {
+    let mut winner = cart();
+    winner.event(&track(
+        "u1",
+        "Cart Updated",
+        json!({"total": 10}),
+        ts("2026-01-01T10:30:00Z"),
+    ));
+    let mut loser = Harness::new(vec![journey(CART)], "anon-1");
+    loser.event(&identify(
+        "anon-1",
+        json!({"email": "a@example.com"}),
+        ts("2026-01-01T00:00:00Z"),
+    ));
+    loser.event(&track(
+        "anon-1",
+        "Cart Updated",
+        json!({"total": 10}),
+        ts("2026-01-01T10:00:00Z"),
+    ));
+    let theirs = loser.instances.clone();
+    let from = loser.profile.id.clone();
+    let effects = winner.input(
+        Input::ProfileMerged {
+            from: &from,
+            instances: &theirs,
+        },
+        ts("2026-01-01T10:45:00Z"),
+    );
+    assert_eq!(
+        records(&effects),
+        ["exited wait_1h merged"],
+        "ours entered later and gives way"
+    );
+    assert!(effects.iter().any(|e| matches!(e, Effect::CancelTimer(_))));
+    assert_eq!(winner.instances.len(), 1);
+    assert_eq!(winner.instances[0].id, theirs[0].id);
+    // The kept instance's timer (scheduled for the loser) still fires it.
+    let token = theirs[0].timer.unwrap().token;
+    let fired = winner.input(
+        Input::TimerFired {
+            instance: &theirs[0].id,
+            token,
+        },
+        ts("2026-01-01T11:00:00Z"),
+    );
+    assert!(
+        records(&fired).contains(&"send email email".to_owned()),
+        "{:?}",
+        records(&fired)
+    );
+
+    // A journey only the loser ran is simply taken over.
+    let mut empty = Harness::new(vec![journey(CART)], "u9");
+    let effects = empty.input(
+        Input::ProfileMerged {
+            from: &from,
+            instances: &theirs,
+        },
+        ts("2026-01-01T10:45:00Z"),
+    );
+    assert!(effects.is_empty());
+    assert_eq!(empty.instances, theirs);
+}

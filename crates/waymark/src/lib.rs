@@ -1,6 +1,6 @@
 //! `waymark` is the embeddable Waymark runtime: it composes the journey
-//! model, the pure decision engine and (as they land) identity, storage,
-//! channels and analytics into something a service runs.
+//! model, identity resolution, the pure decision engine and (as they land)
+//! storage, channels and analytics into something a service runs.
 //!
 //! Today it provides the in-memory [`Simulation`] behind test mode
 //! (`waymark-admin simulate`): events applied in time order on a virtual
@@ -14,5 +14,5 @@
 mod simulate;
 mod trace;
 
-pub use simulate::{Simulation, SimulationOptions, profile_key};
+pub use simulate::{Simulation, SimulationOptions};
 pub use trace::TraceLine;

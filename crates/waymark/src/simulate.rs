@@ -4,28 +4,25 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::Value;
-use waymark_core::{Event, Profile, ProfileId, Timestamp, parse_timestamp};
+use waymark_core::{Event, ProfileId, Timestamp, parse_timestamp};
 use waymark_engine::{Effect, Engine, Input, Instance};
+use waymark_identity::{Identity, IdentityConfig};
 
 use crate::trace::TraceLine;
 
 /// Options of a simulation run.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct SimulationOptions {
     /// Stop the virtual clock here: later events and timers are not applied.
     pub until: Option<Timestamp>,
-}
-
-/// One profile's state: the profile and its journey instances.
-#[derive(Debug, Default)]
-struct ProfileState {
-    profile: Profile,
-    instances: Vec<Instance>,
+    /// Identity resolution rules.
+    pub identity: IdentityConfig,
 }
 
 /// A pending timer in the virtual clock's queue.
 #[derive(Debug, Clone)]
 struct PendingTimer {
+    /// The profile that scheduled it; may have been merged away since.
     profile: ProfileId,
     instance: Arc<str>,
     token: u64,
@@ -35,8 +32,10 @@ struct PendingTimer {
 #[derive(Debug)]
 pub struct Simulation {
     engine: Engine,
-    options: SimulationOptions,
-    profiles: BTreeMap<ProfileId, ProfileState>,
+    until: Option<Timestamp>,
+    identity: Identity,
+    /// Journey instances by canonical profile id.
+    instances: HashMap<ProfileId, Vec<Instance>>,
     /// Timers by (due, order of scheduling).
     timers: BTreeMap<(Timestamp, u64), PendingTimer>,
     /// Where each (instance, token) sits in `timers`, for cancelling.
@@ -46,23 +45,13 @@ pub struct Simulation {
     trace: Vec<TraceLine>,
 }
 
-/// The profile an event belongs to until identity resolution lands:
-/// keyed by `userId`, else `anonymousId`.
-pub fn profile_key(event: &Event) -> ProfileId {
-    let key = event
-        .user_id
-        .as_deref()
-        .or(event.anonymous_id.as_deref())
-        .unwrap_or_default();
-    ProfileId::from(key)
-}
-
 impl Simulation {
     pub fn new(engine: Engine, options: SimulationOptions) -> Self {
         Simulation {
             engine,
-            options,
-            profiles: BTreeMap::new(),
+            until: options.until,
+            identity: Identity::new(options.identity),
+            instances: HashMap::new(),
             timers: BTreeMap::new(),
             timer_slots: HashMap::new(),
             scheduled: 0,
@@ -81,7 +70,7 @@ impl Simulation {
                 continue;
             }
             match Event::from_json_str(line) {
-                Ok(event) => events.push(event),
+                Ok(event) => events.push((i + 1, event)),
                 Err(e) => {
                     let at = serde_json::from_str::<Value>(line)
                         .ok()
@@ -97,38 +86,45 @@ impl Simulation {
             }
         }
         // Stable: events at the same instant keep their file order.
-        events.sort_by_key(|e| e.timestamp);
-        for event in &events {
-            if self
-                .options
-                .until
-                .is_some_and(|until| event.timestamp > until)
-            {
+        events.sort_by_key(|(_, e)| e.timestamp);
+        for (line, event) in &events {
+            if self.until.is_some_and(|until| event.timestamp > until) {
                 break;
             }
             self.fire_timers_due(event.timestamp);
-            self.apply(event);
+            self.apply(*line, event);
         }
-        self.fire_timers_due(self.options.until.unwrap_or(Timestamp::MAX_UTC));
+        self.fire_timers_due(self.until.unwrap_or(Timestamp::MAX_UTC));
         self.trace
     }
 
-    /// Applies one event: dedupe, profile update, decision, effects.
-    fn apply(&mut self, event: &Event) {
+    /// Applies one event: dedupe, identity (with merges), decision, effects.
+    fn apply(&mut self, line: usize, event: &Event) {
         if !self.seen_messages.insert(event.message_id.clone()) {
             tracing::debug!(message_id = %event.message_id, "duplicate event ignored");
             return;
         }
-        let id = profile_key(event);
-        let state = self
-            .profiles
-            .entry(id.clone())
-            .or_insert_with(|| ProfileState {
-                profile: Profile::new(id.clone()),
-                instances: Vec::new(),
-            });
-        state.profile.observe(event);
-        self.decide(&id, Input::Event(event), event.timestamp);
+        let Some(resolved) = self.identity.ingest(event) else {
+            let at = Some(waymark_core::format_timestamp(event.timestamp));
+            let reason =
+                "no usable identifier: every id is blocked or belongs to a forgotten person"
+                    .to_owned();
+            self.trace.push(TraceLine::rejected(line, at, reason));
+            return;
+        };
+        for merge in &resolved.merges {
+            let profile = self.identity.profile(&resolved.profile);
+            self.trace.push(TraceLine::merged(merge, profile));
+            let theirs = self.instances.remove(&merge.loser).unwrap_or_default();
+            if !theirs.is_empty() {
+                let input = Input::ProfileMerged {
+                    from: &merge.loser,
+                    instances: &theirs,
+                };
+                self.decide(&resolved.profile, input, event.timestamp);
+            }
+        }
+        self.decide(&resolved.profile, Input::Event(event), event.timestamp);
     }
 
     /// Fires every timer due at or before `limit`, in due order.
@@ -140,32 +136,37 @@ impl Simulation {
             }
             let timer = entry.remove();
             self.timer_slots
-                .remove(&(timer.instance.clone(), timer.token));
+                .remove(&(Arc::clone(&timer.instance), timer.token));
+            // The profile may have been merged into another since.
+            let Some(profile) = self.identity.canonical(&timer.profile) else {
+                continue;
+            };
             let input = Input::TimerFired {
                 instance: &timer.instance,
                 token: timer.token,
             };
-            self.decide(&timer.profile, input, due);
+            self.decide(&profile, input, due);
         }
     }
 
     fn decide(&mut self, id: &ProfileId, input: Input<'_>, now: Timestamp) {
-        let Some(state) = self.profiles.get_mut(id) else {
+        let Some(profile) = self.identity.profile(id) else {
             return;
         };
-        let instances = std::mem::take(&mut state.instances);
-        let decision = self.engine.decide(&state.profile, instances, input, now);
-        state.instances = decision.instances;
+        let instances = self.instances.remove(id).unwrap_or_default();
+        let decision = self.engine.decide(profile, instances, input, now);
+        let profile = profile.clone();
+        self.instances.insert(id.clone(), decision.instances);
         for effect in decision.effects {
             match effect {
-                Effect::Record(record) => self
-                    .trace
-                    .push(TraceLine::from_record(&record, &state.profile)),
+                Effect::Record(record) => {
+                    self.trace.push(TraceLine::from_record(&record, &profile))
+                }
                 Effect::ScheduleTimer(timer) => {
                     self.scheduled += 1;
                     let slot = (timer.due, self.scheduled);
                     self.timer_slots
-                        .insert((timer.instance.clone(), timer.token), slot);
+                        .insert((Arc::clone(&timer.instance), timer.token), slot);
                     self.timers.insert(
                         slot,
                         PendingTimer {
@@ -181,8 +182,10 @@ impl Simulation {
                     }
                 }
                 Effect::UpdateProfile(update) => {
-                    for (key, value) in update.set {
-                        state.profile.set_trait(&key, value, update.at);
+                    if let Some(p) = self.identity.profile_mut(&update.profile) {
+                        for (key, value) in update.set {
+                            p.set_trait(&key, value, update.at);
+                        }
                     }
                 }
                 // Test mode delivers nothing: the `send` record is the outcome.

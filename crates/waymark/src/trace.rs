@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 use waymark_core::{Profile, format_timestamp};
 use waymark_engine::Record;
+use waymark_identity::MergeRecord;
 
 /// One line of a simulation trace. Fields that do not apply are omitted.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -43,6 +44,12 @@ pub struct TraceLine {
     /// The instance is in the control group.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub control: bool,
+    /// For `merged`: the profile merged into this one, and the identifier
+    /// that linked them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merged_from: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub linked_by: Option<String>,
     /// For `rejected`: the input line.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<usize>,
@@ -67,6 +74,8 @@ impl TraceLine {
             variant: record.variant.clone(),
             until: record.until.map(format_timestamp),
             control: record.control,
+            merged_from: None,
+            linked_by: None,
             line: None,
         }
     }
@@ -89,7 +98,33 @@ impl TraceLine {
             variant: None,
             until: None,
             control: false,
+            merged_from: None,
+            linked_by: None,
             line: Some(line),
+        }
+    }
+
+    /// A trace line for a merge of two profiles into `winner`.
+    pub fn merged(merge: &MergeRecord, winner: Option<&Profile>) -> Self {
+        TraceLine {
+            at: Some(format_timestamp(merge.at)),
+            kind: "merged".to_owned(),
+            journey: None,
+            node: None,
+            profile: Some(merge.winner.to_string()),
+            user_id: winner.and_then(|p| p.user_id.clone()),
+            anonymous_id: winner.and_then(|p| p.anonymous_id.clone()),
+            channel: None,
+            template: None,
+            reason: None,
+            value: None,
+            next: None,
+            variant: None,
+            until: None,
+            control: false,
+            merged_from: Some(merge.loser.to_string()),
+            linked_by: Some(merge.linked_by.to_string()),
+            line: None,
         }
     }
 

@@ -114,7 +114,7 @@ impl Harness {
     /// Fires due timers up to `now`, then applies the event.
     pub fn event(&mut self, event: &Event) -> Vec<Effect> {
         let mut effects = self.advance(event.timestamp);
-        self.profile.observe(event);
+        waymark_identity::observe(&mut self.profile, event);
         effects.extend(self.input(Input::Event(event), event.timestamp));
         effects
     }

@@ -1,9 +1,10 @@
-//! Sticky pseudo-random choices: a stable hash of a seed and ids.
+//! A stable hash of a seed and ids: behind sticky splits and holdouts, and
+//! behind profile ids derived from the identifier that created them.
 
 /// A well-mixed 64-bit number derived from `seed` and `parts` only: the same
 /// inputs give the same number on every machine and every run (FNV-1a over
 /// the parts, then the SplitMix64 finaliser to spread the bits).
-pub fn bucket(seed: u64, parts: &[&str]) -> u64 {
+pub fn stable_hash(seed: u64, parts: &[&str]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325 ^ seed;
     for part in parts {
         for byte in part.bytes().chain(std::iter::once(0xff)) {
@@ -18,7 +19,7 @@ pub fn bucket(seed: u64, parts: &[&str]) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::bucket;
+    use super::stable_hash as bucket;
 
     #[test]
     fn is_stable_and_separates_parts() {

@@ -1,0 +1,152 @@
+//! Profiles by canonical id, kept in step with the identity graph: the
+//! in-memory façade the runtime and the admin use.
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+use waymark_core::{Event, EventType, Identifier, IdentifierKind, Profile, ProfileId};
+
+use crate::config::IdentityConfig;
+use crate::extract::identifiers_of;
+use crate::graph::{IdentityGraph, MergeRecord};
+use crate::merge::absorb;
+use crate::observe::observe;
+
+/// An event resolved to its profile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resolved {
+    pub profile: ProfileId,
+    pub created: bool,
+    /// Profiles merged into `profile` by this event: their data is already
+    /// folded in; their journey instances are the runtime's to fold.
+    pub merges: Vec<MergeRecord>,
+    pub left_out: Vec<Identifier>,
+}
+
+/// What `forget` removed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Forgotten {
+    pub profile: ProfileId,
+    pub identifiers: Vec<Identifier>,
+}
+
+/// The identity graph and the unified profiles it resolves to.
+#[derive(Debug, Clone, Default)]
+pub struct Identity {
+    graph: IdentityGraph,
+    profiles: HashMap<ProfileId, Profile>,
+}
+
+impl Identity {
+    pub fn new(config: IdentityConfig) -> Self {
+        Identity {
+            graph: IdentityGraph::new(config),
+            profiles: HashMap::new(),
+        }
+    }
+
+    pub fn graph(&self) -> &IdentityGraph {
+        &self.graph
+    }
+
+    /// Resolves `event` to one profile (creating or merging as needed) and
+    /// folds what it says into that profile. `None` when the event has no
+    /// usable identifier (all blocked, or of a forgotten person).
+    pub fn ingest(&mut self, event: &Event) -> Option<Resolved> {
+        let config = self.graph.config();
+        let mut ids = identifiers_of(event, config);
+        if let (EventType::Alias, Some(previous)) = (event.kind, &event.previous_id)
+            && !config.is_blocked(previous)
+        {
+            // The previous id is a user id if one is known by that value,
+            // else an anonymous id (what alias calls usually carry).
+            let as_user = Identifier::new(IdentifierKind::UserId, previous.as_str());
+            let kind = if self.graph.lookup(&as_user).is_some() {
+                IdentifierKind::UserId
+            } else {
+                IdentifierKind::AnonymousId
+            };
+            let id = Identifier::new(kind, previous.as_str());
+            if !ids.contains(&id) {
+                ids.push(id);
+                let config = self.graph.config();
+                ids.sort_by_key(|i| config.rule(&i.kind).0);
+            }
+        }
+        let resolution = self
+            .graph
+            .resolve(&ids, event.timestamp, &event.message_id)?;
+        let id = resolution.profile.clone();
+        let mut profile = self
+            .profiles
+            .remove(&id)
+            .unwrap_or_else(|| Profile::new(id.clone()));
+        for merge in &resolution.merges {
+            if let Some(loser) = self.profiles.remove(&merge.loser) {
+                absorb(&mut profile, loser);
+            }
+        }
+        observe(&mut profile, event);
+        self.profiles.insert(id, profile);
+        Some(Resolved {
+            profile: resolution.profile,
+            created: resolution.created,
+            merges: resolution.merges,
+            left_out: resolution.left_out,
+        })
+    }
+
+    /// The live profile `id` stands for (following merges).
+    pub fn canonical(&self, id: &ProfileId) -> Option<ProfileId> {
+        self.graph.canonical(id)
+    }
+
+    pub fn profile(&self, id: &ProfileId) -> Option<&Profile> {
+        self.profiles.get(&self.canonical(id)?)
+    }
+
+    pub fn profile_mut(&mut self, id: &ProfileId) -> Option<&mut Profile> {
+        let id = self.canonical(id)?;
+        self.profiles.get_mut(&id)
+    }
+
+    /// The profile an identifier belongs to.
+    pub fn lookup(&self, identifier: &Identifier) -> Option<ProfileId> {
+        self.graph.lookup(identifier)
+    }
+
+    pub fn profiles(&self) -> impl Iterator<Item = &Profile> {
+        self.profiles.values()
+    }
+
+    /// Everything held about the person `identifier` belongs to, as JSON:
+    /// the profile, its identifiers and the merges that built it.
+    pub fn export(&self, identifier: &Identifier) -> Option<Value> {
+        let id = self.lookup(identifier)?;
+        let profile = self.profiles.get(&id)?;
+        let merges: Vec<&MergeRecord> = self
+            .graph
+            .merge_log()
+            .iter()
+            .filter(|m| m.winner == id)
+            .collect();
+        Some(json!({
+            "profile": profile,
+            "identifiers": self.graph.identifiers(&id),
+            "merges": merges,
+        }))
+    }
+
+    /// Removes the person `identifier` belongs to: profile, identifiers,
+    /// traits; and records their identifiers so late events do not rebuild
+    /// them. Journey state is the runtime's to drop.
+    pub fn forget(&mut self, identifier: &Identifier) -> Option<Forgotten> {
+        let id = self.lookup(identifier)?;
+        self.profiles.remove(&id);
+        let identifiers = self.graph.forget(&id);
+        Some(Forgotten {
+            profile: id,
+            identifiers,
+        })
+    }
+}

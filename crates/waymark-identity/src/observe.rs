@@ -1,0 +1,179 @@
+//! What an event tells about a person, folded into their profile.
+
+use chrono::Timelike;
+use serde_json::Value;
+use waymark_core::{Channel, Consent, Event, EventStats, EventType, Profile};
+
+/// Events that show when a person engages (for send-time choice).
+const ENGAGEMENT_EVENTS: [&str; 3] = [
+    "Email Opened",
+    "Email Link Clicked",
+    "Push Notification Tapped",
+];
+
+/// Updates `profile` from `event`: ids, traits (last write wins per trait
+/// by event time), time zone, push token, consent (`subscribed_*` traits,
+/// `Unsubscribed` and `Email Marked as Spam` events), and the computed
+/// traits: per event name count / first / last seen, lifetime revenue, and
+/// the engagement-hour histogram.
+pub fn observe(profile: &mut Profile, event: &Event) {
+    if profile.user_id.is_none() {
+        profile.user_id.clone_from(&event.user_id);
+    }
+    if profile.anonymous_id.is_none() {
+        profile.anonymous_id.clone_from(&event.anonymous_id);
+    }
+    for (key, value) in event.carried_traits() {
+        profile.set_trait(key, value.clone(), event.timestamp);
+        if let (Some(name), Some(subscribed)) = (key.strip_prefix("subscribed_"), value.as_bool()) {
+            let consent_key = match name.parse::<Channel>() {
+                Ok(channel) => Profile::channel_consent_key(channel),
+                Err(_) => format!("topic:{name}"),
+            };
+            set_consent(profile, consent_key, subscribed, event);
+        }
+    }
+    let device = event.context.get("device");
+    if let Some(token) = device.and_then(|d| d.get("token")).and_then(Value::as_str) {
+        let device_id = device
+            .and_then(|d| d.get("id"))
+            .and_then(Value::as_str)
+            .unwrap_or(token);
+        profile
+            .push_tokens
+            .insert(device_id.to_owned(), token.to_owned());
+    }
+    if let Some(tz) = event
+        .timezone()
+        .filter(|_| !profile.traits.contains_key("timezone"))
+    {
+        profile.timezone = Some(tz.to_owned());
+    }
+    let Some(name) = event.match_name() else {
+        return;
+    };
+    let stats = profile.events.entry(name.to_owned()).or_insert(EventStats {
+        count: 0,
+        first_seen: event.timestamp,
+        last_seen: event.timestamp,
+    });
+    stats.count += 1;
+    stats.first_seen = stats.first_seen.min(event.timestamp);
+    stats.last_seen = stats.last_seen.max(event.timestamp);
+    if event.kind != EventType::Track {
+        return;
+    }
+    if let Some(revenue) = event.properties.get("revenue").and_then(Value::as_f64) {
+        profile.revenue += revenue;
+    }
+    match name {
+        "Unsubscribed" => {
+            let topic = ["topic", "list_name", "list_id"]
+                .iter()
+                .find_map(|k| event.properties.get(*k).and_then(Value::as_str));
+            let key = match topic {
+                Some(topic) => format!("topic:{topic}"),
+                None => {
+                    let channel = event
+                        .properties
+                        .get("channel")
+                        .and_then(Value::as_str)
+                        .unwrap_or("email");
+                    format!("channel:{channel}")
+                }
+            };
+            set_consent(profile, key, false, event);
+        }
+        "Email Marked as Spam" => set_consent(
+            profile,
+            Profile::channel_consent_key(Channel::Email),
+            false,
+            event,
+        ),
+        _ if ENGAGEMENT_EVENTS.contains(&name) => {
+            let tz: chrono_tz::Tz = profile
+                .timezone
+                .as_deref()
+                .and_then(|t| t.parse().ok())
+                .unwrap_or(chrono_tz::UTC);
+            let hour = event.timestamp.with_timezone(&tz).hour() as usize;
+            profile.engagement_hours[hour] += 1;
+        }
+        _ => {}
+    }
+}
+
+/// Records a consent answer unless a later one is already known.
+fn set_consent(profile: &mut Profile, key: String, subscribed: bool, event: &Event) {
+    let newer = profile
+        .consent
+        .get(&key)
+        .is_none_or(|c| c.at <= event.timestamp);
+    if newer {
+        profile.consent.insert(
+            key,
+            Consent {
+                subscribed,
+                at: event.timestamp,
+            },
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use waymark_core::ProfileId;
+
+    fn apply(lines: &[&str]) -> Profile {
+        let mut p = Profile::new(ProfileId::from("p"));
+        for line in lines {
+            observe(&mut p, &Event::from_json_str(line).unwrap());
+        }
+        p
+    }
+
+    #[test]
+    fn computed_traits_count_events_and_revenue() {
+        let p = apply(&[
+            r#"{"type":"track","messageId":"1","userId":"u","event":"Order Completed","properties":{"revenue":20.5},"timestamp":"2026-01-02T00:00:00Z"}"#,
+            r#"{"type":"track","messageId":"2","userId":"u","event":"Order Completed","properties":{"revenue":10},"timestamp":"2026-01-01T00:00:00Z"}"#,
+            r#"{"type":"page","messageId":"3","userId":"u","timestamp":"2026-01-03T00:00:00Z"}"#,
+        ]);
+        let orders = p.events["Order Completed"];
+        assert_eq!(orders.count, 2);
+        assert_eq!(
+            waymark_core::format_timestamp(orders.first_seen),
+            "2026-01-01T00:00:00Z"
+        );
+        assert_eq!(
+            waymark_core::format_timestamp(orders.last_seen),
+            "2026-01-02T00:00:00Z"
+        );
+        assert_eq!(p.revenue, 30.5);
+        assert_eq!(p.events["Page Viewed"].count, 1);
+    }
+
+    #[test]
+    fn consent_from_events_and_traits() {
+        let p = apply(&[
+            r#"{"type":"identify","messageId":"1","userId":"u","traits":{"subscribed_sms":false,"subscribed_newsletter":true},"timestamp":"2026-01-01T00:00:00Z"}"#,
+            r#"{"type":"track","messageId":"2","userId":"u","event":"Unsubscribed","properties":{"list_name":"weekly"},"timestamp":"2026-01-02T00:00:00Z"}"#,
+            r#"{"type":"track","messageId":"3","userId":"u","event":"Email Marked as Spam","timestamp":"2026-01-03T00:00:00Z"}"#,
+        ]);
+        assert!(!p.allows_channel(Channel::Sms));
+        assert!(!p.allows_channel(Channel::Email));
+        assert!(p.allows_channel(Channel::Push));
+        assert!(p.consent["topic:newsletter"].subscribed);
+        assert!(!p.consent["topic:weekly"].subscribed);
+    }
+
+    #[test]
+    fn engagement_hours_are_local() {
+        let p = apply(&[
+            r#"{"type":"identify","messageId":"1","userId":"u","context":{"timezone":"Asia/Tokyo"},"timestamp":"2026-01-01T00:00:00Z"}"#,
+            r#"{"type":"track","messageId":"2","userId":"u","event":"Email Opened","timestamp":"2026-01-01T01:30:00Z"}"#,
+        ]);
+        assert_eq!(p.engagement_hours[10], 1);
+    }
+}
