@@ -91,6 +91,13 @@ impl IdentityGraph {
             .map_or(&[], |m| m.identifiers.as_slice())
     }
 
+    /// Every live profile with its identifiers.
+    pub fn profiles(&self) -> impl Iterator<Item = (&ProfileId, &[Identifier])> {
+        self.members
+            .iter()
+            .map(|(id, m)| (id, m.identifiers.as_slice()))
+    }
+
     pub fn merge_log(&self) -> &[MergeRecord] {
         &self.merge_log
     }
