@@ -1,4 +1,5 @@
 //! Invariants of identity resolution under random event streams.
+#![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
 
 use std::collections::{BTreeSet, HashMap};
 

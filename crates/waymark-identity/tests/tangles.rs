@@ -1,4 +1,5 @@
 //! Real-world identity tangles, as Segment events.
+#![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
 
 use waymark_core::{Event, Identifier};
 use waymark_identity::{Identity, IdentityConfig};
