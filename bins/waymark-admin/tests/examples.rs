@@ -11,12 +11,17 @@ const FIELDS: [&str; 8] = [
 ];
 
 fn simulate(name: &str) -> Vec<Value> {
+    simulate_with(name, name)
+}
+
+/// Simulates journey `journey` over the event file `events`.
+fn simulate_with(journey: &str, events: &str) -> Vec<Value> {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
     let output = Command::new(env!("CARGO_BIN_EXE_waymark-admin"))
         .args(["simulate", "--journey"])
-        .arg(format!("{root}/examples/journeys/{name}.yaml"))
+        .arg(format!("{root}/examples/journeys/{journey}.yaml"))
         .arg("--events")
-        .arg(format!("{root}/examples/events/{name}.jsonl"))
+        .arg(format!("{root}/examples/events/{events}.jsonl"))
         .output()
         .expect("waymark-admin runs");
     assert!(
@@ -57,7 +62,11 @@ fn render(record: &Value) -> String {
 
 /// Simulates example `name` and compares the rendered trace with `expect`.
 fn check(name: &str, expect: &str) {
-    let got: Vec<String> = simulate(name).iter().map(render).collect();
+    compare(name, simulate(name), expect);
+}
+
+fn compare(name: &str, trace: Vec<Value>, expect: &str) {
+    let got: Vec<String> = trace.iter().map(render).collect();
     let want: Vec<&str> = expect
         .lines()
         .map(str::trim)
@@ -287,4 +296,51 @@ fn win_back() {
     let goal = of("goal", "member-02");
     assert_eq!(goal.len(), 1);
     assert_eq!(goal[0]["value"], 29.0);
+}
+
+/// Identity in a journey: an anonymous cart on a phone folds into the
+/// shopper's known profile when they log in, and the reminder reaches their
+/// email; a shared iPad stays two people; an all-junk id is refused.
+#[test]
+fn abandoned_cart_across_devices() {
+    let trace = simulate_with("abandoned-cart", "abandoned-cart-identity");
+    let merged: Vec<&Value> = trace.iter().filter(|r| r["kind"] == "merged").collect();
+    assert_eq!(merged.len(), 1);
+    assert_eq!(merged[0]["linked_by"], "anonymous_id=phone-anon-9");
+    let anonymous_profile = trace[0]["profile"].clone();
+    assert_eq!(merged[0]["merged_from"], anonymous_profile);
+    let send = trace
+        .iter()
+        .find(|r| r["kind"] == "send" && r["user_id"] == "shopper-9")
+        .expect("a send");
+    assert_eq!(send["profile"], merged[0]["profile"]);
+    compare(
+        "abandoned-cart-identity",
+        trace,
+        r#"
+        2026-10-01T12:00:00Z entered wait_1h phone-anon-9
+        2026-10-01T12:00:00Z wait wait_1h phone-anon-9 until=2026-10-01T13:00:00Z
+        2026-10-01T12:20:00Z merged - shopper-9
+        2026-10-01T13:00:00Z branch vip shopper-9 next=reminder_email
+        2026-10-01T13:00:00Z send reminder_email shopper-9 channel=email template=cart_reminder
+        2026-10-01T13:00:00Z wait wait_click shopper-9 until=2026-10-02T13:00:00Z
+        2026-10-01T18:05:00Z entered wait_1h mum
+        2026-10-01T18:05:00Z wait wait_1h mum until=2026-10-01T19:05:00Z
+        2026-10-01T18:35:00Z entered wait_1h kid
+        2026-10-01T18:35:00Z wait wait_1h kid until=2026-10-01T19:35:00Z
+        2026-10-01T19:00:00Z rejected - - reason=no usable identifier: every id is blocked or belongs to a forgotten person line=9
+        2026-10-01T19:05:00Z branch vip mum next=reminder_email
+        2026-10-01T19:05:00Z send reminder_email mum channel=email template=cart_reminder
+        2026-10-01T19:05:00Z wait wait_click mum until=2026-10-02T19:05:00Z
+        2026-10-01T19:35:00Z branch vip kid next=reminder_email
+        2026-10-01T19:35:00Z send reminder_email kid channel=email template=cart_reminder
+        2026-10-01T19:35:00Z wait wait_click kid until=2026-10-02T19:35:00Z
+        2026-10-02T13:00:00Z suppressed push_nudge shopper-9 channel=push template=cart_push reason=unreachable
+        2026-10-02T13:00:00Z exited done shopper-9 reason=completed
+        2026-10-02T19:05:00Z suppressed push_nudge mum channel=push template=cart_push reason=unreachable
+        2026-10-02T19:05:00Z exited done mum reason=completed
+        2026-10-02T19:35:00Z suppressed push_nudge kid channel=push template=cart_push reason=unreachable
+        2026-10-02T19:35:00Z exited done kid reason=completed
+"#,
+    );
 }
