@@ -10,9 +10,18 @@ use serde_json::{Map, Value};
 use crate::time::Timestamp;
 
 /// The canonical id of one person's profile.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct ProfileId(pub Arc<str>);
+
+impl PartialEq for ProfileId {
+    fn eq(&self, other: &Self) -> bool {
+        // Copies of one id share their allocation: compare pointers first.
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+impl Eq for ProfileId {}
 
 impl ProfileId {
     pub fn as_str(&self) -> &str {

@@ -39,16 +39,47 @@ struct Members {
     /// Creation order: the older profile survives a merge.
     created: u64,
     identifiers: Vec<Identifier>,
+    /// How many identifiers of each kind it holds, kept with `identifiers`.
+    counts: KindCounts,
 }
+
+/// Identifier counts per kind: a handful of kinds, so a small vector.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct KindCounts(Vec<(IdentifierKind, usize)>);
+
+impl KindCounts {
+    fn get(&self, kind: &IdentifierKind) -> usize {
+        self.0
+            .iter()
+            .find(|(k, _)| k == kind)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    fn add(&mut self, kind: &IdentifierKind, n: usize) {
+        match self.0.iter_mut().find(|(k, _)| k == kind) {
+            Some((_, have)) => *have += n,
+            None => self.0.push((kind.clone(), n)),
+        }
+    }
+
+    fn add_all(&mut self, other: &KindCounts) {
+        for (kind, n) in &other.0 {
+            self.add(kind, *n);
+        }
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Identifiers to profiles, with merges and redirects.
 #[derive(Debug, Clone, Default)]
 pub struct IdentityGraph {
     config: IdentityConfig,
-    index: HashMap<Identifier, ProfileId>,
-    members: HashMap<ProfileId, Members>,
+    /// Every linked identifier -> its live profile (kept current on merges).
+    index: FastMap<Identifier, ProfileId>,
+    members: FastMap<ProfileId, Members>,
     /// Merged-away profile -> the profile that absorbed it.
-    redirects: HashMap<ProfileId, ProfileId>,
+    redirects: FastMap<ProfileId, ProfileId>,
     /// Identifiers of forgotten people: never linked again.
     forgotten: HashSet<Identifier>,
     merge_log: Vec<MergeRecord>,
@@ -81,7 +112,7 @@ impl IdentityGraph {
 
     /// The profile an identifier belongs to.
     pub fn lookup(&self, identifier: &Identifier) -> Option<ProfileId> {
-        self.index.get(identifier).and_then(|p| self.canonical(p))
+        self.index.get(identifier).cloned()
     }
 
     /// The identifiers of a live profile.
@@ -121,33 +152,55 @@ impl IdentityGraph {
         at: Timestamp,
         message_id: &str,
     ) -> Option<Resolution> {
-        let usable: Vec<&Identifier> = identifiers
-            .iter()
-            .filter(|id| !self.forgotten.contains(id))
-            .collect();
-        let mut counts: Vec<(IdentifierKind, usize)> = Vec::new();
+        let forgotten = !self.forgotten.is_empty();
+        let is_usable = |id: &&Identifier| !forgotten || !self.forgotten.contains(*id);
+
+        // The common case, without allocating: every identifier is known and
+        // they all belong to one profile.
+        let mut shared: Option<&ProfileId> = None;
+        let mut agree = true;
+        for id in identifiers.iter().filter(is_usable) {
+            match (self.index.get(id), shared) {
+                (Some(owner), None) => shared = Some(owner),
+                (Some(owner), Some(seen)) if owner == seen => {}
+                _ => {
+                    agree = false;
+                    break;
+                }
+            }
+        }
+        if agree && let Some(profile) = shared {
+            return Some(Resolution {
+                profile: profile.clone(),
+                created: false,
+                merges: Vec::new(),
+                left_out: Vec::new(),
+            });
+        }
+
+        let usable: Vec<&Identifier> = identifiers.iter().filter(is_usable).collect();
+        let owners: Vec<Option<&ProfileId>> = usable.iter().map(|id| self.index.get(*id)).collect();
+        let mut counts = KindCounts::default();
         let mut accepted: Vec<(ProfileId, &Identifier)> = Vec::new();
         let mut new_ids: Vec<&Identifier> = Vec::new();
         let mut left_out = Vec::new();
-        for id in usable {
-            match self.index.get(id).and_then(|p| self.canonical(p)) {
-                Some(p) if accepted.iter().any(|(a, _)| *a == p) => {}
+        for (id, owner) in usable.iter().zip(&owners) {
+            match owner {
+                Some(p) if accepted.iter().any(|(a, _)| a == *p) => {}
                 Some(p) => {
-                    let theirs = &self.members[&p].identifiers;
-                    if self.fits(&counts, theirs.iter().map(|i| &i.kind)) {
-                        for i in theirs {
-                            bump(&mut counts, &i.kind);
-                        }
-                        accepted.push((p, id));
+                    let theirs = &self.members[*p].counts;
+                    if self.fits(&counts, theirs) {
+                        counts.add_all(theirs);
+                        accepted.push(((*p).clone(), id));
                     } else {
-                        left_out.push(id.clone());
+                        left_out.push((*id).clone());
                     }
                 }
-                None if self.fits(&counts, std::iter::once(&id.kind)) => {
-                    bump(&mut counts, &id.kind);
+                None if counts.get(&id.kind) < self.config.rule(&id.kind).1 => {
+                    counts.add(&id.kind, 1);
                     new_ids.push(id);
                 }
-                None => left_out.push(id.clone()),
+                None => left_out.push((*id).clone()),
             }
         }
 
@@ -158,24 +211,22 @@ impl IdentityGraph {
             let seed = *new_ids.first()?;
             self.create(seed)
         } else {
-            accepted
-                .iter()
-                .min_by_key(|(p, _)| self.members[p].created)
-                .map(|(p, _)| p.clone())?
+            accepted.sort_by_key(|(p, _)| self.members[p].created);
+            accepted[0].0.clone()
         };
-        accepted.sort_by_key(|(p, _)| self.members[p].created);
         let mut merges = Vec::new();
-        for (loser, linked_by) in accepted.into_iter().filter(|(p, _)| *p != winner) {
-            let moved = self
-                .members
-                .remove(&loser)
-                .map(|m| m.identifiers)
-                .unwrap_or_default();
-            for identifier in &moved {
-                self.index.insert(identifier.clone(), winner.clone());
+        for (loser, linked_by) in accepted.into_iter().skip(1) {
+            let Some(moved) = self.members.remove(&loser) else {
+                continue;
+            };
+            for identifier in &moved.identifiers {
+                if let Some(owner) = self.index.get_mut(identifier) {
+                    owner.clone_from(&winner);
+                }
             }
             if let Some(m) = self.members.get_mut(&winner) {
-                m.identifiers.extend(moved);
+                m.identifiers.extend(moved.identifiers);
+                m.counts.add_all(&moved.counts);
             }
             self.redirects.insert(loser.clone(), winner.clone());
             let record = MergeRecord {
@@ -188,13 +239,14 @@ impl IdentityGraph {
             self.merge_log.push(record.clone());
             merges.push(record);
         }
-        for id in new_ids {
-            if self.index.contains_key(id) {
-                continue; // the profile was just created from it
-            }
-            self.index.insert(id.clone(), winner.clone());
-            if let Some(m) = self.members.get_mut(&winner) {
+        if let Some(m) = self.members.get_mut(&winner) {
+            for id in new_ids {
+                if self.index.contains_key(id) {
+                    continue; // the profile was just created from it
+                }
+                self.index.insert(id.clone(), winner.clone());
                 m.identifiers.push(id.clone());
+                m.counts.add(&id.kind, 1);
             }
         }
         Some(Resolution {
@@ -205,24 +257,12 @@ impl IdentityGraph {
         })
     }
 
-    /// Whether adding identifiers of these kinds to a group with `counts`
-    /// keeps every kind within its limit.
-    fn fits<'k>(
-        &self,
-        counts: &[(IdentifierKind, usize)],
-        kinds: impl Iterator<Item = &'k IdentifierKind>,
-    ) -> bool {
-        let mut extra: Vec<(IdentifierKind, usize)> = Vec::new();
-        for kind in kinds {
-            bump(&mut extra, kind);
-        }
-        extra.iter().all(|(kind, n)| {
-            let have = counts
-                .iter()
-                .find(|(k, _)| k == kind)
-                .map_or(0, |(_, c)| *c);
-            have + n <= self.config.rule(kind).1
-        })
+    /// Whether a group with `counts` can take identifiers counted by `more`
+    /// and keep every kind within its limit.
+    fn fits(&self, counts: &KindCounts, more: &KindCounts) -> bool {
+        more.0
+            .iter()
+            .all(|(kind, n)| counts.get(kind) + n <= self.config.rule(kind).1)
     }
 
     /// A new profile holding `first`, with an id derived from it.
@@ -232,11 +272,14 @@ impl IdentityGraph {
         let low = stable_hash(1, &[&kind, &first.value]) as u32;
         let id = ProfileId::from(format!("p_{high:016x}{low:08x}"));
         self.created += 1;
+        let mut counts = KindCounts::default();
+        counts.add(&first.kind, 1);
         self.members.insert(
             id.clone(),
             Members {
                 created: self.created,
                 identifiers: vec![first.clone()],
+                counts,
             },
         );
         self.index.insert(first.clone(), id.clone());
@@ -256,13 +299,6 @@ impl IdentityGraph {
         self.redirects.retain(|_, to| to != profile);
         self.merge_log.retain(|m| m.winner != *profile);
         members.identifiers
-    }
-}
-
-fn bump(counts: &mut Vec<(IdentifierKind, usize)>, kind: &IdentifierKind) {
-    match counts.iter_mut().find(|(k, _)| k == kind) {
-        Some((_, n)) => *n += 1,
-        None => counts.push((kind.clone(), 1)),
     }
 }
 
