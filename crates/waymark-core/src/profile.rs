@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use crate::time::Timestamp;
 
 /// The canonical id of one person's profile.
-#[derive(Debug, Clone, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct ProfileId(pub Arc<str>);
 
@@ -22,6 +22,13 @@ impl PartialEq for ProfileId {
 }
 
 impl Eq for ProfileId {}
+
+impl std::hash::Hash for ProfileId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // By content, as equality is.
+        self.0.hash(state);
+    }
+}
 
 impl ProfileId {
     pub fn as_str(&self) -> &str {
