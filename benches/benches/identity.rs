@@ -47,7 +47,7 @@ fn stream() -> Vec<Vec<Identifier>> {
         let ids = if !anonymous_first || *state & (1 << device) != 0 {
             *state |= 1 << device;
             vec![user, anon]
-        } else if rng.next() % 8 == 0 {
+        } else if rng.next().is_multiple_of(8) {
             // Logs in on this device: links (and often merges) the anonymous profile.
             *state |= 1 << device;
             let email = Identifier::new(
@@ -63,6 +63,7 @@ fn stream() -> Vec<Vec<Identifier>> {
     events
 }
 
+#[allow(clippy::print_stderr)] // the stream's shape, reported beside the timings
 fn resolve_stream(c: &mut Criterion) {
     let events = stream();
     let at = parse_timestamp("2026-10-01T00:00:00Z").expect("valid");
