@@ -7,8 +7,8 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use waymark::{Simulation, SimulationOptions};
-use waymark_core::{Timestamp, parse_timestamp};
+use waymark::{Simulation, SimulationOptions, WorkspaceConfig};
+use waymark_core::{Identifier, Timestamp, parse_timestamp};
 use waymark_engine::{Engine, EngineConfig};
 use waymark_journey::{load_journey_set, to_dot, to_mermaid};
 
@@ -39,9 +39,17 @@ enum Command {
         /// Stop the virtual clock at this instant (RFC 3339).
         #[arg(long, value_parser = parse_until)]
         until: Option<Timestamp>,
-        /// Seed for splits and holdouts.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
+        /// Workspace configuration (TOML: [engine], [identity]).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Seed for splits and holdouts [default: the config's, else 0].
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Profiles: show, export (GDPR access) or forget (GDPR erasure) a person.
+    Profile {
+        #[command(subcommand)]
+        command: ProfileCommand,
     },
     /// Journey definitions: validate and draw.
     Journey {
@@ -66,6 +74,29 @@ enum JourneyCommand {
         #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
         format: GraphFormat,
     },
+}
+
+#[derive(Subcommand)]
+enum ProfileCommand {
+    /// Print the unified profile of the person an identifier belongs to.
+    Show(ProfileArgs),
+    /// Print everything held about the person: profile, identifiers, merges.
+    Export(ProfileArgs),
+    /// Delete the person and suppress their identifiers; prints what was removed.
+    Forget(ProfileArgs),
+}
+
+#[derive(clap::Args)]
+struct ProfileArgs {
+    /// `kind=value` (user_id=u1, email=ada@example.com, anonymous_id=..., external:crm_id=42);
+    /// a bare value is a user_id.
+    identifier: String,
+    /// The events to build profiles from (JSONL). The durable store replaces this.
+    #[arg(long)]
+    events: PathBuf,
+    /// Workspace configuration (TOML: [identity]).
+    #[arg(long)]
+    config: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -108,31 +139,63 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             events,
             templates,
             until,
+            config,
             seed,
         } => {
+            let config = workspace_config(config.as_deref())?;
             let Some(loaded) = load(&journeys, templates.as_deref())? else {
                 return Ok(ExitCode::FAILURE);
             };
-            let text = std::fs::read_to_string(&events)
-                .with_context(|| format!("cannot read {}", events.display()))?;
-            let engine = Engine::new(
-                loaded,
-                EngineConfig {
-                    seed,
-                    ..EngineConfig::default()
-                },
-            );
-            for line in Simulation::new(
-                engine,
-                SimulationOptions {
-                    until,
-                    ..SimulationOptions::default()
-                },
-            )
-            .run(&text)
-            {
+            let text = read(&events)?;
+            let engine_config = EngineConfig {
+                seed: seed.unwrap_or(config.engine.seed),
+                ..config.engine
+            };
+            let engine = Engine::new(loaded, engine_config);
+            let options = SimulationOptions {
+                until,
+                identity: config.identity,
+            };
+            for line in Simulation::new(engine, options).run(&text) {
                 writeln!(out, "{}", line.to_json())?;
             }
+        }
+        Command::Profile { command } => {
+            let (args, action) = match &command {
+                ProfileCommand::Show(a) => (a, "show"),
+                ProfileCommand::Export(a) => (a, "export"),
+                ProfileCommand::Forget(a) => (a, "forget"),
+            };
+            let identifier: Identifier = args
+                .identifier
+                .parse()
+                .map_err(|e: String| anyhow::anyhow!("identifier: {e}"))?;
+            let config = workspace_config(args.config.as_deref())?;
+            let (mut identity, invalid) =
+                waymark::identity_from_events(&read(&args.events)?, config.identity);
+            if invalid > 0 {
+                tracing::warn!(invalid, file = %args.events.display(), "lines that are not valid events were skipped");
+            }
+            if identity.lookup(&identifier).is_none() {
+                anyhow::bail!("no profile holds {identifier}");
+            }
+            let shown = match action {
+                "show" => serde_json::to_value(
+                    identity
+                        .lookup(&identifier)
+                        .and_then(|p| identity.profile(&p)),
+                )?,
+                "export" => identity.export(&identifier).unwrap_or_default(),
+                _ => {
+                    let gone = identity
+                        .forget(&identifier)
+                        .context("the profile disappeared")?;
+                    let ids: Vec<String> =
+                        gone.identifiers.iter().map(ToString::to_string).collect();
+                    serde_json::json!({ "forgotten": gone.profile, "identifiers": ids, "suppressed": true })
+                }
+            };
+            writeln!(out, "{}", serde_json::to_string_pretty(&shown)?)?;
         }
         Command::Journey {
             command: JourneyCommand::Validate { files, templates },
@@ -157,6 +220,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn read(path: &std::path::Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+fn workspace_config(path: Option<&std::path::Path>) -> anyhow::Result<WorkspaceConfig> {
+    Ok(match path {
+        Some(path) => WorkspaceConfig::load(path)?,
+        None => WorkspaceConfig::default(),
+    })
 }
 
 /// Loads journeys and their templates; prints every problem and returns

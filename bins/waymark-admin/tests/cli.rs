@@ -255,3 +255,98 @@ fn a_missing_file_is_named() {
         stderr(&out)
     );
 }
+
+#[test]
+fn profile_show_export_and_forget() {
+    let events = examples().join("events/abandoned-cart-identity.jsonl");
+    let events = events.to_string_lossy();
+    let show = admin(&[
+        "profile",
+        "show",
+        "--events",
+        &events,
+        "anonymous_id=phone-anon-9",
+    ]);
+    assert!(show.status.success(), "{}", stderr(&show));
+    let profile: serde_json::Value = serde_json::from_str(&stdout(&show)).unwrap();
+    assert_eq!(
+        profile["user_id"], "shopper-9",
+        "the phone's anonymous id resolves to the merged shopper"
+    );
+    assert_eq!(profile["traits"]["email"], "nina@example.com");
+    assert_eq!(profile["events"]["Cart Updated"]["count"], 1);
+
+    let export = admin(&[
+        "profile",
+        "export",
+        "--events",
+        &events,
+        "email=NINA@example.com",
+    ]);
+    let export: serde_json::Value = serde_json::from_str(&stdout(&export)).unwrap();
+    let ids: Vec<&str> = export["identifiers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["value"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&"phone-anon-9") && ids.contains(&"laptop-9") && ids.contains(&"shopper-9"),
+        "{ids:?}"
+    );
+    assert_eq!(export["merges"][0]["linked_by"]["value"], "phone-anon-9");
+
+    let forget = admin(&["profile", "forget", "--events", &events, "shopper-9"]);
+    let gone: serde_json::Value = serde_json::from_str(&stdout(&forget)).unwrap();
+    assert_eq!(gone["suppressed"], true);
+    assert_eq!(gone["identifiers"].as_array().unwrap().len(), 4, "{gone}");
+
+    let unknown = admin(&["profile", "show", "--events", &events, "user_id=nobody"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(stderr(&unknown).contains("no profile holds user_id=nobody"));
+    let bad = admin(&["profile", "show", "--events", &events, "shoe_size=42"]);
+    assert!(
+        stderr(&bad).contains("unknown identifier kind \"shoe_size\""),
+        "{}",
+        stderr(&bad)
+    );
+}
+
+#[test]
+fn simulate_reads_identity_rules_and_seed_from_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = examples();
+    let journey = root.join("journeys/abandoned-cart.yaml");
+    let events = root.join("events/abandoned-cart-identity.jsonl");
+    let run = |config: &str| {
+        let path = write(dir.path(), "waymark.toml", config);
+        let out = admin(&[
+            "simulate",
+            "--journey",
+            &journey.to_string_lossy(),
+            "--events",
+            &events.to_string_lossy(),
+            "--config",
+            &path,
+        ]);
+        (out.status.code(), stdout(&out), stderr(&out))
+    };
+    let (code, trace, _) = run("[engine]\nseed = 3\n");
+    assert_eq!(code, Some(0));
+    assert!(trace.contains("\"kind\":\"merged\""));
+    // Blocking the phone's anonymous id: its cart is refused, nothing merges.
+    let (code, trace, err) =
+        run("[identity]\nblocked_values = [\"phone-anon-9\", \"undefined\"]\n");
+    assert_eq!(code, Some(0), "{err}");
+    assert!(!trace.contains("\"kind\":\"merged\""), "{trace}");
+    assert!(
+        trace.contains("\"kind\":\"rejected\",\"reason\":\"no usable identifier"),
+        "{trace}"
+    );
+    let (code, _, err) = run("[engine]\nseeed = 3\n");
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("waymark.toml") && err.contains("seeed"),
+        "{err}"
+    );
+}

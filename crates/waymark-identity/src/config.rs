@@ -17,7 +17,7 @@ pub struct KindRule {
 
 /// The identity resolution settings of a workspace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct IdentityConfig {
     /// Rules per kind; kinds not listed (external ids) use `external`.
     pub rules: Vec<KindRule>,

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use waymark_core::{Event, EventType, Identifier, IdentifierKind, Profile, ProfileId};
 
 use crate::config::IdentityConfig;
-use crate::extract::identifiers_of;
+use crate::extract::{identifiers_of, normalize};
 use crate::graph::{IdentityGraph, MergeRecord};
 use crate::merge::absorb;
 use crate::observe::observe;
@@ -110,9 +110,10 @@ impl Identity {
         self.profiles.get_mut(&id)
     }
 
-    /// The profile an identifier belongs to.
+    /// The profile an identifier belongs to (emails and phones are
+    /// normalised first, so `Ada@Example.com` finds `ada@example.com`).
     pub fn lookup(&self, identifier: &Identifier) -> Option<ProfileId> {
-        self.graph.lookup(identifier)
+        self.graph.lookup(&normalize(identifier))
     }
 
     pub fn profiles(&self) -> impl Iterator<Item = &Profile> {

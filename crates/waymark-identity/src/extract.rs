@@ -43,6 +43,19 @@ pub fn normalize_phone(raw: &str) -> Option<String> {
     })
 }
 
+/// An identifier in the form it is stored: emails and phones normalised.
+pub fn normalize(identifier: &Identifier) -> Identifier {
+    let value = match identifier.kind {
+        IdentifierKind::Email => normalize_email(&identifier.value),
+        IdentifierKind::Phone => normalize_phone(&identifier.value),
+        _ => None,
+    };
+    match value {
+        Some(value) => Identifier::new(identifier.kind.clone(), value),
+        None => identifier.clone(),
+    }
+}
+
 /// Every identifier of `event` the configuration accepts, sorted by
 /// priority (stable, so the event's own order breaks ties), without
 /// duplicates. `alias` calls contribute `previousId` separately (the graph

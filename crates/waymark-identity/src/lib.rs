@@ -23,7 +23,7 @@ mod observe;
 
 pub use config::{IdentityConfig, KindRule};
 pub use directory::{Forgotten, Identity, Resolved};
-pub use extract::{identifiers_of, normalize_email, normalize_phone};
+pub use extract::{identifiers_of, normalize, normalize_email, normalize_phone};
 pub use graph::{IdentityGraph, MergeRecord, Resolution};
 pub use merge::absorb;
 pub use observe::observe;

@@ -11,8 +11,12 @@
 //! and carrying out effects. The simulation reads no clock and does no IO:
 //! it is handed the events' text and returns the trace.
 
+mod config;
+mod replay;
 mod simulate;
 mod trace;
 
+pub use config::{ConfigError, WorkspaceConfig};
+pub use replay::identity_from_events;
 pub use simulate::{Simulation, SimulationOptions};
 pub use trace::TraceLine;
