@@ -1,6 +1,7 @@
 //! Invariants of the engine under random event streams (proptest):
-//! determinism, one node at a time, holdouts never messaged, `never` means
-//! never, stale timers change nothing, splits follow their weights.
+//! determinism, one node at a time, holdouts never messaged, no send to the
+//! unsubscribed or unreachable, `never` means never, stale timers change
+//! nothing, splits follow their weights.
 
 mod harness;
 
@@ -59,6 +60,8 @@ enum Action {
     Page,
     Vip(bool),
     Email(bool),
+    /// Unsubscribe from (false) or re-subscribe to (true) email.
+    EmailConsent(bool),
     /// Fire a timer that is no longer current.
     StaleTimer,
 }
@@ -71,6 +74,7 @@ fn action() -> impl Strategy<Value = Action> {
         3 => Just(Action::Page),
         1 => any::<bool>().prop_map(Action::Vip),
         1 => any::<bool>().prop_map(Action::Email),
+        1 => any::<bool>().prop_map(Action::EmailConsent),
         1 => Just(Action::StaleTimer),
     ]
 }
@@ -95,6 +99,20 @@ fn run(stream: &[(usize, i64, Action)], seed: u64) -> Vec<Effect> {
         now += chrono::TimeDelta::minutes(*gap) + chrono::TimeDelta::seconds(n as i64);
         let h = &mut profiles[*p];
         let id = h.profile.id.to_string();
+        // Timers due by now fire against the profile as it is before this
+        // step's event; check their sends against that profile.
+        let before_timers_fired: Vec<(std::sync::Arc<str>, u64)> =
+            h.timers.iter().map(|((_, t), i)| (i.clone(), *t)).collect();
+        let fired_now = h.advance(now);
+        check_sends(&h.profile, &fired_now);
+        let still: Vec<(std::sync::Arc<str>, u64)> =
+            h.timers.iter().map(|((_, t), i)| (i.clone(), *t)).collect();
+        fired[*p].extend(
+            before_timers_fired
+                .into_iter()
+                .filter(|t| !still.contains(t)),
+        );
+        let effects_before = h.effects.len();
         let before_timers: Vec<(std::sync::Arc<str>, u64)> =
             h.timers.iter().map(|((_, t), i)| (i.clone(), *t)).collect();
         match action {
@@ -122,6 +140,9 @@ fn run(stream: &[(usize, i64, Action)], seed: u64) -> Vec<Effect> {
                 };
                 drop(h.event(&identify(&id, json!({"email": email}), now)));
             }
+            Action::EmailConsent(yes) => {
+                drop(h.event(&identify(&id, json!({"subscribed_email": yes}), now)));
+            }
             Action::StaleTimer => {
                 drop(h.advance(now));
                 if let Some((instance, token)) = fired[*p].last().cloned() {
@@ -138,12 +159,32 @@ fn run(stream: &[(usize, i64, Action)], seed: u64) -> Vec<Effect> {
                 }
             }
         }
+        check_sends(&h.profile, &h.effects[effects_before..]);
         let after: Vec<(std::sync::Arc<str>, u64)> =
             h.timers.iter().map(|((_, t), i)| (i.clone(), *t)).collect();
         fired[*p].extend(before_timers.into_iter().filter(|t| !after.contains(t)));
         check_state(h);
     }
     profiles.into_iter().flat_map(|h| h.effects).collect()
+}
+
+/// No send goes to a channel the profile cannot be reached on or has
+/// unsubscribed from (`profile` as it was when the sends were decided).
+fn check_sends(profile: &waymark_core::Profile, effects: &[Effect]) {
+    for effect in effects {
+        if let Effect::Send(send) = effect {
+            assert!(
+                profile.allows_channel(send.channel),
+                "sent {} to a profile unsubscribed from it",
+                send.channel
+            );
+            assert!(
+                waymark_engine::reachable(profile, send.channel),
+                "sent on unreachable {}",
+                send.channel
+            );
+        }
+    }
 }
 
 /// One instance per journey; a running instance rests on a wait, on the
