@@ -1,0 +1,132 @@
+//! A batch of writes, committed atomically.
+
+use std::fmt;
+
+/// The keyspaces of the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Space {
+    /// Profile id -> the profile, its identity and its journey instances.
+    Profiles,
+    /// Identifier -> profile id.
+    Identifiers,
+    /// Merged-away profile id -> survivor.
+    Redirects,
+    /// Identifiers of forgotten people.
+    Forgotten,
+    /// (due, instance, token) -> timer.
+    Timers,
+    /// Sequence -> outbox entry (a delivery to make).
+    Outbox,
+    /// messageId -> when it was processed (dedupe, with a retention window).
+    Messages,
+    /// (journey id, version) -> deployed journey.
+    Journeys,
+    /// Sequence -> merge record.
+    Merges,
+    /// (journey, kind) -> analytics count.
+    Counters,
+    /// Runtime bookkeeping: source offsets, sequences.
+    Meta,
+}
+
+impl Space {
+    pub const ALL: [Space; 11] = [
+        Space::Profiles,
+        Space::Identifiers,
+        Space::Redirects,
+        Space::Forgotten,
+        Space::Timers,
+        Space::Outbox,
+        Space::Messages,
+        Space::Journeys,
+        Space::Merges,
+        Space::Counters,
+        Space::Meta,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Space::Profiles => "profiles",
+            Space::Identifiers => "identifiers",
+            Space::Redirects => "redirects",
+            Space::Forgotten => "forgotten",
+            Space::Timers => "timers",
+            Space::Outbox => "outbox",
+            Space::Messages => "messages",
+            Space::Journeys => "journeys",
+            Space::Merges => "merges",
+            Space::Counters => "counters",
+            Space::Meta => "meta",
+        }
+    }
+}
+
+impl fmt::Display for Space {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    Put {
+        space: Space,
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
+    Delete {
+        space: Space,
+        key: Vec<u8>,
+    },
+}
+
+/// Writes to apply together, or not at all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Batch {
+    ops: Vec<Op>,
+}
+
+impl Batch {
+    pub fn new() -> Self {
+        Batch::default()
+    }
+
+    pub fn put(&mut self, space: Space, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) {
+        self.ops.push(Op::Put {
+            space,
+            key: key.into(),
+            value: value.into(),
+        });
+    }
+
+    pub fn delete(&mut self, space: Space, key: impl Into<Vec<u8>>) {
+        self.ops.push(Op::Delete {
+            space,
+            key: key.into(),
+        });
+    }
+
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+
+    pub fn into_ops(self) -> Vec<Op> {
+        self.ops
+    }
+
+    /// Bytes of keys and values written (for metrics and batch bounds).
+    pub fn bytes(&self) -> usize {
+        self.ops
+            .iter()
+            .map(|op| match op {
+                Op::Put { key, value, .. } => key.len() + value.len(),
+                Op::Delete { key, .. } => key.len(),
+            })
+            .sum()
+    }
+}

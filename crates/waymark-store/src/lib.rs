@@ -1,0 +1,59 @@
+//! `waymark-store` persists Waymark's state: the [`Store`] trait (atomic,
+//! durable batches of writes over named keyspaces, plus reads), an in-memory
+//! [`MemoryStore`] for tests and fakes, and the embedded default
+//! [`FjallStore`] (fjall: a pure-Rust LSM store with atomic batches across
+//! keyspaces). [`keys`] encodes keys so that byte order is the order that
+//! matters (timers by due time, outbox by sequence).
+//!
+//! One commit per batch of inputs, made durable with one sync: group
+//! commit, never one fsync per event.
+//!
+//! Architecture invariant: this crate stores bytes under keys; it knows the
+//! layout of keys but nothing about journeys, the engine's rules or
+//! delivery, and it never reads the clock.
+
+mod batch;
+mod fjall_store;
+pub mod keys;
+mod memory;
+
+pub use batch::{Batch, Op, Space};
+pub use fjall_store::FjallStore;
+pub use memory::MemoryStore;
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("fjall: {0}")]
+    Fjall(#[from] fjall::Error),
+    #[error("{space}: cannot decode the value at {key}: {reason}")]
+    Corrupt {
+        space: Space,
+        key: String,
+        reason: String,
+    },
+    #[error("cannot open the store at {path}: {reason}")]
+    Open { path: String, reason: String },
+}
+
+/// Durable state: atomic batches over keyspaces, and reads.
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// Applies every write of `batch` atomically and makes it durable
+    /// before returning (one sync for the whole batch).
+    fn commit(&self, batch: Batch) -> Result<(), Error>;
+
+    /// The value at `key`, if any.
+    fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, Error>;
+
+    /// Every key/value whose key starts with `prefix`, in key order.
+    fn scan(&self, space: Space, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error>;
+
+    /// Key/values in `[from, to)`, in key order, at most `limit`.
+    fn range(
+        &self,
+        space: Space,
+        from: &[u8],
+        to: &[u8],
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error>;
+}

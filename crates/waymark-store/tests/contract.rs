@@ -1,0 +1,115 @@
+//! The `Store` contract, checked against every implementation: the
+//! in-memory store and fjall on a real disk.
+#![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
+
+use waymark_core::parse_timestamp;
+use waymark_store::{Batch, FjallStore, MemoryStore, Space, Store, keys};
+
+fn contract(store: &dyn Store) {
+    // A batch lands whole.
+    let mut batch = Batch::new();
+    batch.put(Space::Profiles, "p1", "one");
+    batch.put(Space::Profiles, "p2", "two");
+    batch.put(Space::Meta, "offset", "10");
+    store.commit(batch).unwrap();
+    assert_eq!(
+        store.get(Space::Profiles, b"p1").unwrap().as_deref(),
+        Some(&b"one"[..])
+    );
+    assert_eq!(
+        store.get(Space::Meta, b"offset").unwrap().as_deref(),
+        Some(&b"10"[..])
+    );
+    // Keyspaces are separate.
+    assert_eq!(store.get(Space::Meta, b"p1").unwrap(), None);
+
+    // Puts and deletes in one batch; later ops win.
+    let mut batch = Batch::new();
+    batch.delete(Space::Profiles, "p1");
+    batch.put(Space::Profiles, "p3", "three");
+    batch.put(Space::Profiles, "p3", "three again");
+    store.commit(batch).unwrap();
+    assert_eq!(store.get(Space::Profiles, b"p1").unwrap(), None);
+    assert_eq!(
+        store.get(Space::Profiles, b"p3").unwrap().as_deref(),
+        Some(&b"three again"[..])
+    );
+
+    // Scans are by prefix, in key order; ranges are half-open and limited.
+    let t = |s| parse_timestamp(s).unwrap();
+    let mut batch = Batch::new();
+    batch.put(
+        Space::Timers,
+        keys::timer(t("2026-01-02T00:00:00Z"), "i2", 1),
+        "b",
+    );
+    batch.put(
+        Space::Timers,
+        keys::timer(t("2026-01-01T00:00:00Z"), "i1", 1),
+        "a",
+    );
+    batch.put(
+        Space::Timers,
+        keys::timer(t("2026-01-03T00:00:00Z"), "i3", 1),
+        "c",
+    );
+    store.commit(batch).unwrap();
+    let all: Vec<Vec<u8>> = store
+        .scan(Space::Timers, b"")
+        .unwrap()
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(all, [b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+    let due = store
+        .range(
+            Space::Timers,
+            &keys::time(t("1970-01-01T00:00:00Z")),
+            &keys::time(t("2026-01-02T00:00:00Z")),
+            10,
+        )
+        .unwrap();
+    assert_eq!(
+        due.len(),
+        1,
+        "half-open: the timer at the end bound is not included"
+    );
+    assert_eq!(
+        store
+            .range(Space::Timers, b"", &[0xff; 9], 2)
+            .unwrap()
+            .len(),
+        2,
+        "limited"
+    );
+    let profiles = store.scan(Space::Profiles, b"p").unwrap();
+    assert_eq!(
+        profiles
+            .iter()
+            .map(|(k, _)| k.as_slice())
+            .collect::<Vec<_>>(),
+        [&b"p2"[..], &b"p3"[..]]
+    );
+    store.commit(Batch::new()).unwrap();
+}
+
+#[test]
+fn memory_store_keeps_the_contract() {
+    contract(&MemoryStore::new());
+}
+
+#[test]
+fn fjall_store_keeps_the_contract_and_survives_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = FjallStore::open(dir.path()).unwrap();
+        contract(&store);
+    }
+    let store = FjallStore::open(dir.path()).unwrap();
+    assert_eq!(
+        store.get(Space::Profiles, b"p3").unwrap().as_deref(),
+        Some(&b"three again"[..])
+    );
+    assert_eq!(store.get(Space::Profiles, b"p1").unwrap(), None);
+    assert_eq!(store.scan(Space::Timers, b"").unwrap().len(), 3);
+}
