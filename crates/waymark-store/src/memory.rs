@@ -6,11 +6,14 @@ use std::sync::Mutex;
 
 use crate::{Batch, Error, Op, Space, Store};
 
+/// Every key of every keyspace, in one ordered map.
+type Entries = BTreeMap<(Space, Vec<u8>), Vec<u8>>;
+
 /// A [`Store`] in memory. Batches are atomic (one lock); nothing survives
 /// the process.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
-    spaces: Mutex<BTreeMap<(Space, Vec<u8>), Vec<u8>>>,
+    spaces: Mutex<Entries>,
 }
 
 impl MemoryStore {
@@ -18,7 +21,7 @@ impl MemoryStore {
         MemoryStore::default()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<(Space, Vec<u8>), Vec<u8>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         // A panic while holding the lock cannot leave a half-applied batch:
         // batches are applied from a fully built list.
         self.spaces
