@@ -6,7 +6,7 @@ use std::path::Path;
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 
-use crate::{Batch, Error, Op, Space, Store};
+use crate::{Batch, Entry, Error, Op, Space, Store};
 
 /// A [`Store`] on disk, in one fjall database with a keyspace per [`Space`].
 pub struct FjallStore {
@@ -75,7 +75,7 @@ impl Store for FjallStore {
         Ok(self.space(space).get(key)?.map(|v| v.to_vec()))
     }
 
-    fn scan(&self, space: Space, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error> {
+    fn scan(&self, space: Space, prefix: &[u8]) -> Result<Vec<Entry>, Error> {
         let mut out = Vec::new();
         for guard in self.space(space).prefix(prefix) {
             let (k, v) = guard.into_inner()?;
@@ -90,7 +90,7 @@ impl Store for FjallStore {
         from: &[u8],
         to: &[u8],
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error> {
+    ) -> Result<Vec<Entry>, Error> {
         let mut out = Vec::new();
         for guard in self.space(space).range(from..to).take(limit) {
             let (k, v) = guard.into_inner()?;

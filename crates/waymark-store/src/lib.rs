@@ -36,6 +36,9 @@ pub enum Error {
     Open { path: String, reason: String },
 }
 
+/// A key and its value.
+pub type Entry = (Vec<u8>, Vec<u8>);
+
 /// Durable state: atomic batches over keyspaces, and reads.
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Applies every write of `batch` atomically and makes it durable
@@ -46,7 +49,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, Error>;
 
     /// Every key/value whose key starts with `prefix`, in key order.
-    fn scan(&self, space: Space, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error>;
+    fn scan(&self, space: Space, prefix: &[u8]) -> Result<Vec<Entry>, Error>;
 
     /// Key/values in `[from, to)`, in key order, at most `limit`.
     fn range(
@@ -55,5 +58,5 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         from: &[u8],
         to: &[u8],
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error>;
+    ) -> Result<Vec<Entry>, Error>;
 }

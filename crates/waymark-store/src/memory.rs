@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::Mutex;
 
-use crate::{Batch, Error, Op, Space, Store};
+use crate::{Batch, Entry, Error, Op, Space, Store};
 
 /// Every key of every keyspace, in one ordered map.
 type Entries = BTreeMap<(Space, Vec<u8>), Vec<u8>>;
@@ -50,7 +50,7 @@ impl Store for MemoryStore {
         Ok(self.lock().get(&(space, key.to_vec())).cloned())
     }
 
-    fn scan(&self, space: Space, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error> {
+    fn scan(&self, space: Space, prefix: &[u8]) -> Result<Vec<Entry>, Error> {
         let spaces = self.lock();
         Ok(spaces
             .range((space, prefix.to_vec())..)
@@ -65,7 +65,7 @@ impl Store for MemoryStore {
         from: &[u8],
         to: &[u8],
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error> {
+    ) -> Result<Vec<Entry>, Error> {
         let spaces = self.lock();
         let bounds = (
             Bound::Included((space, from.to_vec())),
