@@ -1,0 +1,65 @@
+//! A message to deliver, and the trait providers implement.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use waymark_core::{Channel, ProfileId, Timestamp};
+
+/// One message to one person, with the key that makes it idempotent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// The idempotency key: the same key is never delivered twice.
+    pub key: String,
+    pub channel: Channel,
+    pub profile: ProfileId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// Where it goes: the email address, phone number, push token; none for webhooks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    pub template: String,
+    pub journey: String,
+    pub node: String,
+    /// The event that made the person enter the journey.
+    #[serde(default)]
+    pub trigger: Value,
+    /// When the journey decided to send it.
+    pub decided_at: Timestamp,
+}
+
+/// What a provider answers for an accepted message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receipt {
+    /// The provider's id for the message, if it gives one.
+    pub provider_id: Option<String>,
+    /// True when the provider had already seen this key (nothing was sent again).
+    pub duplicate: bool,
+}
+
+/// Why a delivery did not happen.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DeliveryError {
+    /// Worth retrying (timeouts, 5xx, 429): `retry_after` when the provider says.
+    #[error("transient: {reason}")]
+    Transient {
+        reason: String,
+        retry_after: Option<std::time::Duration>,
+    },
+    /// Will not succeed by retrying (bad address, 4xx): the delivery fails.
+    #[error("permanent: {reason}")]
+    Permanent { reason: String },
+}
+
+/// The future a delivery returns.
+pub type DeliveryFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Receipt, DeliveryError>> + Send + 'a>>;
+
+/// A provider that delivers messages of one or more channels.
+pub trait Deliver: Send + Sync + std::fmt::Debug {
+    /// Delivers `delivery`. Calling it again with the same key must not
+    /// reach the person twice (providers with idempotency support get the
+    /// key; the others keep track themselves).
+    fn deliver<'a>(&'a self, delivery: &'a Delivery) -> DeliveryFuture<'a>;
+}

@@ -1,0 +1,65 @@
+//! A fake channel for tests: records deliveries, fails on demand.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use crate::delivery::{Deliver, Delivery, DeliveryError, DeliveryFuture, Receipt};
+
+/// Keeps every delivery in memory. Failures queued with [`fail_next`]
+/// are returned, in order, before deliveries succeed again.
+///
+/// [`fail_next`]: MemoryChannel::fail_next
+#[derive(Debug, Default)]
+pub struct MemoryChannel {
+    delivered: Mutex<Vec<Delivery>>,
+    failures: Mutex<VecDeque<DeliveryError>>,
+}
+
+impl MemoryChannel {
+    pub fn new() -> Self {
+        MemoryChannel::default()
+    }
+
+    /// Makes the next delivery attempt fail with `error`.
+    pub fn fail_next(&self, error: DeliveryError) {
+        self.failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push_back(error);
+    }
+
+    /// Everything delivered so far.
+    pub fn delivered(&self) -> Vec<Delivery> {
+        self.delivered
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+impl Deliver for MemoryChannel {
+    fn deliver<'a>(&'a self, delivery: &'a Delivery) -> DeliveryFuture<'a> {
+        Box::pin(async move {
+            if let Some(error) = self
+                .failures
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .pop_front()
+            {
+                return Err(error);
+            }
+            let mut delivered = self
+                .delivered
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let duplicate = delivered.iter().any(|d| d.key == delivery.key);
+            if !duplicate {
+                delivered.push(delivery.clone());
+            }
+            Ok(Receipt {
+                provider_id: None,
+                duplicate,
+            })
+        })
+    }
+}
