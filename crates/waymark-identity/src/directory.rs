@@ -49,6 +49,11 @@ impl Identity {
         &self.graph
     }
 
+    /// Rebuilds the state from a restored graph and the stored profiles.
+    pub fn restore(graph: IdentityGraph, profiles: impl IntoIterator<Item = Profile>) -> Self {
+        Identity { graph, profiles: profiles.into_iter().map(|p| (p.id.clone(), p)).collect() }
+    }
+
     /// Resolves `event` to one profile (creating or merging as needed) and
     /// folds what it says into that profile. `None` when the event has no
     /// usable identifier (all blocked, or of a forgotten person).

@@ -98,6 +98,46 @@ impl IdentityGraph {
         &self.config
     }
 
+    /// Rebuilds a graph from what was stored: live profiles (id, creation
+    /// order, identifiers), redirects, forgotten identifiers, the merge log.
+    pub fn restore(
+        config: IdentityConfig,
+        profiles: impl IntoIterator<Item = (ProfileId, u64, Vec<Identifier>)>,
+        redirects: impl IntoIterator<Item = (ProfileId, ProfileId)>,
+        forgotten: impl IntoIterator<Item = Identifier>,
+        merge_log: Vec<MergeRecord>,
+    ) -> Self {
+        let mut graph = IdentityGraph::new(config);
+        for (id, created, identifiers) in profiles {
+            let mut counts = KindCounts::default();
+            for identifier in &identifiers {
+                counts.add(&identifier.kind, 1);
+                graph.index.insert(identifier.clone(), id.clone());
+            }
+            graph.created = graph.created.max(created);
+            graph.members.insert(id, Members { created, identifiers, counts });
+        }
+        graph.redirects.extend(redirects);
+        graph.forgotten.extend(forgotten);
+        graph.merge_log = merge_log;
+        graph
+    }
+
+    /// The creation order of a live profile (older profiles have smaller numbers).
+    pub fn created_order(&self, profile: &ProfileId) -> Option<u64> {
+        self.members.get(profile).map(|m| m.created)
+    }
+
+    /// The forgotten identifiers.
+    pub fn forgotten(&self) -> impl Iterator<Item = &Identifier> {
+        self.forgotten.iter()
+    }
+
+    /// Every redirect from a merged-away profile.
+    pub fn redirects(&self) -> impl Iterator<Item = (&ProfileId, &ProfileId)> {
+        self.redirects.iter()
+    }
+
     /// The live profile `id` stands for: itself, or the survivor it was merged into.
     pub fn canonical(&self, id: &ProfileId) -> Option<ProfileId> {
         let mut current = id;

@@ -13,10 +13,12 @@
 
 mod config;
 mod replay;
+pub mod runtime;
 mod simulate;
 mod trace;
 
 pub use config::{ConfigError, WorkspaceConfig};
 pub use replay::identity_from_events;
+pub use runtime::{Waymark, WaymarkBuilder};
 pub use simulate::{Simulation, SimulationOptions};
 pub use trace::TraceLine;

@@ -1,0 +1,160 @@
+//! The runtime's state in memory, how it is loaded from the store, and the
+//! writes one batch accumulates.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use waymark_core::{Identifier, ProfileId, Timestamp};
+use waymark_engine::{Instance, Timer};
+use waymark_identity::{Identity, IdentityConfig, IdentityGraph, MergeRecord};
+use waymark_store::{Batch, Error as StoreError, Space, Store, keys};
+
+use super::records::{OutboxEntry, ProfileRecord};
+
+/// Meta keys.
+pub(super) const OUTBOX_SEQ: &str = "seq:outbox";
+pub(super) const MERGE_SEQ: &str = "seq:merge";
+pub(super) const SOURCE_PREFIX: &str = "source:";
+
+/// Everything the runtime keeps between batches.
+#[derive(Debug, Default)]
+pub(super) struct State {
+    pub identity: Identity,
+    pub instances: HashMap<ProfileId, Vec<Instance>>,
+    /// Pending timers in due order.
+    pub timers: BTreeMap<(Timestamp, Arc<str>, u64), Timer>,
+    /// Processed message ids (dedupe) and when they were processed.
+    pub seen: HashMap<String, Timestamp>,
+    pub outbox: BTreeMap<u64, OutboxEntry>,
+    pub next_outbox_seq: u64,
+    pub next_merge_seq: u64,
+    pub counters: HashMap<String, u64>,
+    pub offsets: HashMap<String, u64>,
+}
+
+fn decode<T: DeserializeOwned>(space: Space, key: &[u8], value: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(value).map_err(|e| StoreError::Corrupt {
+        space,
+        key: String::from_utf8_lossy(key).into_owned(),
+        reason: e.to_string(),
+    })
+}
+
+pub(super) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+impl State {
+    /// Loads everything from the store. Message ids processed before
+    /// `seen_after` are dropped (retention window).
+    pub fn load(store: &dyn Store, identity: IdentityConfig, seen_after: Timestamp) -> Result<Self, StoreError> {
+        let mut state = State::default();
+        let mut profiles = Vec::new();
+        let mut members = Vec::new();
+        for (key, value) in store.scan(Space::Profiles, b"")? {
+            let record: ProfileRecord = decode(Space::Profiles, &key, &value)?;
+            let id = record.profile.id.clone();
+            members.push((id.clone(), record.created, record.identifiers));
+            if !record.instances.is_empty() {
+                state.instances.insert(id, record.instances);
+            }
+            profiles.push(record.profile);
+        }
+        let mut redirects = Vec::new();
+        for (key, value) in store.scan(Space::Redirects, b"")? {
+            let to: String = decode(Space::Redirects, &key, &value)?;
+            redirects.push((ProfileId::from(String::from_utf8_lossy(&key).into_owned()), ProfileId::from(to)));
+        }
+        let mut forgotten = Vec::new();
+        for (key, value) in store.scan(Space::Forgotten, b"")? {
+            let id: Identifier = decode(Space::Forgotten, &key, &value)?;
+            forgotten.push(id);
+        }
+        let mut merges: Vec<MergeRecord> = Vec::new();
+        for (key, value) in store.scan(Space::Merges, b"")? {
+            merges.push(decode(Space::Merges, &key, &value)?);
+            state.next_merge_seq = keys::decode_seq(&key).map_or(state.next_merge_seq, |s| s + 1);
+        }
+        let graph = IdentityGraph::restore(identity, members, redirects, forgotten, merges);
+        state.identity = Identity::restore(graph, profiles);
+        for (key, value) in store.scan(Space::Timers, b"")? {
+            let timer: Timer = decode(Space::Timers, &key, &value)?;
+            state.timers.insert((timer.due, Arc::clone(&timer.instance), timer.token), timer);
+        }
+        for (key, value) in store.scan(Space::Outbox, b"")? {
+            let entry: OutboxEntry = decode(Space::Outbox, &key, &value)?;
+            state.outbox.insert(entry.seq, entry);
+        }
+        for (key, value) in store.scan(Space::Messages, b"")? {
+            let at = keys::decode_time(&value).unwrap_or(seen_after);
+            if at >= seen_after {
+                state.seen.insert(String::from_utf8_lossy(&key).into_owned(), at);
+            }
+        }
+        for (key, value) in store.scan(Space::Counters, b"")? {
+            let n: u64 = decode(Space::Counters, &key, &value)?;
+            state.counters.insert(String::from_utf8_lossy(&key).into_owned(), n);
+        }
+        for (key, value) in store.scan(Space::Meta, b"")? {
+            let key = String::from_utf8_lossy(&key).into_owned();
+            let n: u64 = decode(Space::Meta, key.as_bytes(), &value)?;
+            match key.as_str() {
+                OUTBOX_SEQ => state.next_outbox_seq = n,
+                MERGE_SEQ => state.next_merge_seq = state.next_merge_seq.max(n),
+                _ => {
+                    if let Some(source) = key.strip_prefix(SOURCE_PREFIX) {
+                        state.offsets.insert(source.to_owned(), n);
+                    }
+                }
+            }
+        }
+        state.next_outbox_seq = state.next_outbox_seq.max(state.outbox.keys().next_back().map_or(0, |s| s + 1));
+        Ok(state)
+    }
+
+    /// Number of running journey instances.
+    pub fn instances_active(&self) -> usize {
+        self.instances.values().flatten().filter(|i| i.is_running()).count()
+    }
+}
+
+/// The writes one batch accumulates before its commit.
+#[derive(Debug, Default)]
+pub(super) struct Writes {
+    pub batch: Batch,
+    /// Profiles whose record must be rewritten.
+    pub dirty: BTreeSet<ProfileId>,
+    /// Profiles whose record must go (merged away, forgotten).
+    pub removed: BTreeSet<ProfileId>,
+    pub counters: BTreeSet<String>,
+}
+
+impl Writes {
+    /// Completes the batch from the state: profile records, counters and
+    /// sequences.
+    pub fn finish(mut self, state: &State) -> Batch {
+        for id in &self.removed {
+            self.batch.delete(Space::Profiles, id.as_str().as_bytes());
+        }
+        for id in self.dirty.difference(&self.removed) {
+            let Some(profile) = state.identity.profile(id) else { continue };
+            let graph = state.identity.graph();
+            let record = ProfileRecord {
+                profile: profile.clone(),
+                created: graph.created_order(id).unwrap_or_default(),
+                identifiers: graph.identifiers(id).to_vec(),
+                instances: state.instances.get(id).cloned().unwrap_or_default(),
+            };
+            self.batch.put(Space::Profiles, id.as_str().as_bytes(), encode(&record));
+        }
+        for key in &self.counters {
+            let n = state.counters.get(key).copied().unwrap_or_default();
+            self.batch.put(Space::Counters, key.as_bytes(), encode(&n));
+        }
+        self.batch.put(Space::Meta, OUTBOX_SEQ, encode(&state.next_outbox_seq));
+        self.batch.put(Space::Meta, MERGE_SEQ, encode(&state.next_merge_seq));
+        self.batch
+    }
+}

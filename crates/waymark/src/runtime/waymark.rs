@@ -1,0 +1,491 @@
+//! The runtime's API: build, ingest, fire timers, deliver, run.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use serde_json::Value;
+use waymark_channels::{Deliver, Delivery, DeliveryError};
+use waymark_core::{Channel, Event, Profile, ProfileId, Timestamp, stable_hash};
+use waymark_engine::{Effect, Engine, EngineConfig, Input, SendRequest};
+use waymark_identity::IdentityConfig;
+use waymark_journey::Journey;
+use waymark_store::{Space, Store, keys};
+
+use super::clock::{Clock, SystemClock};
+use super::records::{OutboxEntry, OutboxStatus};
+use super::state::{SOURCE_PREFIX, State, Writes, encode};
+
+/// Why the runtime failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("store: {0}")]
+    Store(#[from] waymark_store::Error),
+    #[error("no store was given to the builder")]
+    NoStore,
+    #[error("an earlier commit failed; the runtime must be rebuilt from the store")]
+    Poisoned,
+}
+
+/// Settings of the runtime.
+#[derive(Debug, Clone)]
+pub struct RuntimeOptions {
+    /// Delivery attempts before an outbox entry is marked failed.
+    pub max_attempts: u32,
+    /// First retry delay; doubles with each attempt (with jitter), capped at `max_backoff`.
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+    /// How long processed message ids are remembered for deduplication.
+    pub dedupe_window: chrono::TimeDelta,
+    /// How many due timers one commit handles at most.
+    pub timer_batch: usize,
+    /// How many outbox entries one delivery round sends at most.
+    pub delivery_batch: usize,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        RuntimeOptions {
+            max_attempts: 8,
+            base_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(300),
+            dedupe_window: chrono::TimeDelta::days(7),
+            timer_batch: 1000,
+            delivery_batch: 256,
+        }
+    }
+}
+
+/// What one ingest did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestReport {
+    pub processed: usize,
+    pub duplicates: usize,
+    /// Events with no usable identifier (all blocked or forgotten).
+    pub unresolvable: usize,
+    pub sends: usize,
+}
+
+/// What one delivery round did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryReport {
+    pub delivered: usize,
+    pub retried: usize,
+    pub failed: usize,
+}
+
+/// A snapshot of the runtime's counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub profiles: usize,
+    pub instances_active: usize,
+    pub timers_pending: usize,
+    pub outbox_pending: usize,
+    pub outbox_failed: usize,
+    pub sends_total: u64,
+}
+
+/// Builds a [`Waymark`].
+#[derive(Default)]
+pub struct WaymarkBuilder {
+    store: Option<Arc<dyn Store>>,
+    journeys: Vec<Journey>,
+    engine: EngineConfig,
+    identity: IdentityConfig,
+    clock: Option<Arc<dyn Clock>>,
+    channels: HashMap<Channel, Arc<dyn Deliver>>,
+    default_channel: Option<Arc<dyn Deliver>>,
+    options: RuntimeOptions,
+}
+
+impl std::fmt::Debug for WaymarkBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WaymarkBuilder").field("journeys", &self.journeys.len()).finish_non_exhaustive()
+    }
+}
+
+impl WaymarkBuilder {
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    pub fn journeys(mut self, journeys: impl IntoIterator<Item = Journey>) -> Self {
+        self.journeys.extend(journeys);
+        self
+    }
+
+    pub fn engine(mut self, config: EngineConfig) -> Self {
+        self.engine = config;
+        self
+    }
+
+    pub fn identity(mut self, config: IdentityConfig) -> Self {
+        self.identity = config;
+        self
+    }
+
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// The provider for one channel.
+    pub fn channel(mut self, channel: Channel, deliver: Arc<dyn Deliver>) -> Self {
+        self.channels.insert(channel, deliver);
+        self
+    }
+
+    /// The provider for every channel without its own.
+    pub fn default_channel(mut self, deliver: Arc<dyn Deliver>) -> Self {
+        self.default_channel = Some(deliver);
+        self
+    }
+
+    pub fn options(mut self, options: RuntimeOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Loads the state from the store and returns the runtime.
+    pub fn build(self) -> Result<Waymark, Error> {
+        let store = self.store.ok_or(Error::NoStore)?;
+        let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let seen_after = clock.now() - self.options.dedupe_window;
+        let state = State::load(store.as_ref(), self.identity, seen_after)?;
+        tracing::info!(
+            profiles = state.identity.profiles().count(),
+            timers = state.timers.len(),
+            outbox = state.outbox.len(),
+            "state loaded"
+        );
+        Ok(Waymark {
+            store,
+            engine: Engine::new(self.journeys, self.engine),
+            clock,
+            channels: self.channels,
+            default_channel: self.default_channel,
+            options: self.options,
+            state: Mutex::new(state),
+            poisoned: std::sync::atomic::AtomicBool::new(false),
+        })
+    }
+}
+
+/// The embeddable runtime.
+pub struct Waymark {
+    store: Arc<dyn Store>,
+    engine: Engine,
+    clock: Arc<dyn Clock>,
+    channels: HashMap<Channel, Arc<dyn Deliver>>,
+    default_channel: Option<Arc<dyn Deliver>>,
+    options: RuntimeOptions,
+    state: Mutex<State>,
+    poisoned: std::sync::atomic::AtomicBool,
+}
+
+impl std::fmt::Debug for Waymark {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Waymark").field("engine", &self.engine).finish_non_exhaustive()
+    }
+}
+
+impl Waymark {
+    pub fn builder() -> WaymarkBuilder {
+        WaymarkBuilder::default()
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, State>, Error> {
+        if self.poisoned.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Error::Poisoned);
+        }
+        Ok(self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// Commits a batch; on failure the in-memory state is ahead of the
+    /// store, so the runtime refuses further work until rebuilt.
+    fn commit(&self, state: &State, writes: Writes) -> Result<(), Error> {
+        let batch = writes.finish(state);
+        self.store.commit(batch).inspect_err(|error| {
+            tracing::error!(%error, "commit failed; the runtime stops taking work");
+            self.poisoned.store(true, std::sync::atomic::Ordering::SeqCst);
+        })?;
+        Ok(())
+    }
+
+    /// Processes one event; durable when it returns.
+    pub fn ingest(&self, event: &Event) -> Result<IngestReport, Error> {
+        self.ingest_batch(std::slice::from_ref(event), None)
+    }
+
+    /// Processes events in order and commits them, with `offset` (a source
+    /// name and the position after the batch) in the same commit. Durable
+    /// when it returns.
+    pub fn ingest_batch(&self, events: &[Event], offset: Option<(&str, u64)>) -> Result<IngestReport, Error> {
+        let now = self.clock.now();
+        let mut state = self.lock()?;
+        let mut writes = Writes::default();
+        let mut report = IngestReport::default();
+        for event in events {
+            if state.seen.contains_key(&event.message_id) {
+                report.duplicates += 1;
+                continue;
+            }
+            state.seen.insert(event.message_id.clone(), now);
+            writes.batch.put(Space::Messages, event.message_id.as_bytes(), keys::time(now).to_vec());
+            let Some(resolved) = state.identity.ingest(event) else {
+                report.unresolvable += 1;
+                continue;
+            };
+            writes.dirty.insert(resolved.profile.clone());
+            for merge in &resolved.merges {
+                let seq = state.next_merge_seq;
+                state.next_merge_seq += 1;
+                writes.batch.put(Space::Merges, keys::seq(seq).to_vec(), encode(merge));
+                writes.batch.put(Space::Redirects, merge.loser.as_str().as_bytes(), encode(&merge.winner.as_str()));
+                writes.removed.insert(merge.loser.clone());
+                let theirs = state.instances.remove(&merge.loser).unwrap_or_default();
+                if !theirs.is_empty() {
+                    let input = Input::ProfileMerged { from: &merge.loser, instances: &theirs };
+                    report.sends += self.decide(&mut state, &mut writes, &resolved.profile, input, now);
+                }
+            }
+            report.sends += self.decide(&mut state, &mut writes, &resolved.profile, Input::Event(event), now);
+            report.processed += 1;
+        }
+        if let Some((source, position)) = offset {
+            state.offsets.insert(source.to_owned(), position);
+            writes.batch.put(Space::Meta, format!("{SOURCE_PREFIX}{source}"), encode(&position));
+        }
+        self.commit(&state, writes)?;
+        Ok(report)
+    }
+
+    /// Fires the timers due by now, in due order, a batch per commit.
+    /// Returns how many fired (stale ones included).
+    pub fn fire_due_timers(&self) -> Result<usize, Error> {
+        let now = self.clock.now();
+        let mut fired = 0;
+        loop {
+            let mut state = self.lock()?;
+            let due: Vec<_> = state
+                .timers
+                .iter()
+                .take_while(|((due, _, _), _)| *due <= now)
+                .take(self.options.timer_batch)
+                .map(|(k, t)| (k.clone(), t.clone()))
+                .collect();
+            if due.is_empty() {
+                return Ok(fired);
+            }
+            let mut writes = Writes::default();
+            for (slot, timer) in &due {
+                state.timers.remove(slot);
+                writes.batch.delete(Space::Timers, keys::timer(timer.due, &timer.instance, timer.token));
+                // The profile may have been merged into another since.
+                let Some(profile) = state.identity.canonical(&timer.profile) else { continue };
+                let input = Input::TimerFired { instance: &timer.instance, token: timer.token };
+                // Decided at the time the timer was due, so waits chain exactly
+                // even when a timer fires late (after a restart).
+                self.decide(&mut state, &mut writes, &profile, input, timer.due);
+            }
+            fired += due.len();
+            self.commit(&state, writes)?;
+        }
+    }
+
+    /// Runs the engine for one input and turns its effects into state and
+    /// writes. Returns the number of sends.
+    fn decide(&self, state: &mut State, writes: &mut Writes, id: &ProfileId, input: Input<'_>, now: Timestamp) -> usize {
+        let Some(profile) = state.identity.profile(id) else { return 0 };
+        let instances = state.instances.remove(id).unwrap_or_default();
+        let decision = self.engine.decide(profile, instances, input, now);
+        let profile = profile.clone();
+        if !decision.instances.is_empty() {
+            state.instances.insert(id.clone(), decision.instances);
+        }
+        writes.dirty.insert(id.clone());
+        let mut sends = 0;
+        for effect in decision.effects {
+            match effect {
+                Effect::ScheduleTimer(timer) => {
+                    writes.batch.put(Space::Timers, keys::timer(timer.due, &timer.instance, timer.token), encode(&timer));
+                    state.timers.insert((timer.due, Arc::clone(&timer.instance), timer.token), timer);
+                }
+                Effect::CancelTimer(timer) => {
+                    writes.batch.delete(Space::Timers, keys::timer(timer.due, &timer.instance, timer.token));
+                    state.timers.remove(&(timer.due, Arc::clone(&timer.instance), timer.token));
+                }
+                Effect::UpdateProfile(update) => {
+                    if let Some(p) = state.identity.profile_mut(&update.profile) {
+                        for (key, value) in update.set {
+                            p.set_trait(&key, value, update.at);
+                        }
+                    }
+                }
+                Effect::Send(send) => {
+                    sends += 1;
+                    let seq = state.next_outbox_seq;
+                    state.next_outbox_seq += 1;
+                    let entry = OutboxEntry {
+                        seq,
+                        delivery: delivery(&send, &profile, now),
+                        status: OutboxStatus::Pending,
+                        attempts: 0,
+                        next_attempt_at: now,
+                        last_error: None,
+                    };
+                    writes.batch.put(Space::Outbox, keys::seq(seq).to_vec(), encode(&entry));
+                    state.outbox.insert(seq, entry);
+                }
+                Effect::Record(record) => {
+                    let key = format!("{}\u{0}{}", record.journey, record.kind.as_str());
+                    *state.counters.entry(key.clone()).or_default() += 1;
+                    writes.counters.insert(key);
+                }
+            }
+        }
+        sends
+    }
+
+    /// Hands due outbox entries to their channels; delivered entries leave
+    /// the outbox, failures retry with backoff until `max_attempts`.
+    pub async fn deliver_due(&self) -> Result<DeliveryReport, Error> {
+        let now = self.clock.now();
+        let due: Vec<OutboxEntry> = {
+            let state = self.lock()?;
+            state
+                .outbox
+                .values()
+                .filter(|e| e.status == OutboxStatus::Pending && e.next_attempt_at <= now)
+                .take(self.options.delivery_batch)
+                .cloned()
+                .collect()
+        };
+        let mut report = DeliveryReport::default();
+        if due.is_empty() {
+            return Ok(report);
+        }
+        let mut outcomes = Vec::with_capacity(due.len());
+        for entry in due {
+            let outcome = match self.channels.get(&entry.delivery.channel).or(self.default_channel.as_ref()) {
+                Some(channel) => channel.deliver(&entry.delivery).await.map(|_| ()),
+                None => Err(DeliveryError::Permanent { reason: format!("no channel configured for {}", entry.delivery.channel) }),
+            };
+            outcomes.push((entry, outcome));
+        }
+        let mut state = self.lock()?;
+        let mut writes = Writes::default();
+        for (mut entry, outcome) in outcomes {
+            let key = keys::seq(entry.seq).to_vec();
+            match outcome {
+                Ok(()) => {
+                    state.outbox.remove(&entry.seq);
+                    writes.batch.delete(Space::Outbox, key);
+                    report.delivered += 1;
+                    continue;
+                }
+                Err(DeliveryError::Transient { reason, retry_after }) if entry.attempts + 1 < self.options.max_attempts => {
+                    entry.attempts += 1;
+                    let wait = retry_after.unwrap_or_else(|| self.backoff(&entry));
+                    entry.next_attempt_at = now + chrono::TimeDelta::from_std(wait).unwrap_or_default();
+                    entry.last_error = Some(reason);
+                    report.retried += 1;
+                }
+                Err(error) => {
+                    entry.attempts += 1;
+                    entry.status = OutboxStatus::Failed;
+                    entry.last_error = Some(error.to_string());
+                    tracing::warn!(key = %entry.delivery.key, error = %error, "delivery failed");
+                    report.failed += 1;
+                }
+            }
+            writes.batch.put(Space::Outbox, key, encode(&entry));
+            state.outbox.insert(entry.seq, entry);
+        }
+        self.commit(&state, writes)?;
+        Ok(report)
+    }
+
+    /// Exponential backoff with deterministic jitter (from the key).
+    fn backoff(&self, entry: &OutboxEntry) -> Duration {
+        let exp = self.options.base_backoff.saturating_mul(1 << entry.attempts.min(16));
+        let capped = exp.min(self.options.max_backoff);
+        let jitter = stable_hash(entry.attempts.into(), &[&entry.delivery.key]) % 1000;
+        capped.mul_f64(0.75 + jitter as f64 / 4000.0)
+    }
+
+    /// Fires due timers and delivers due messages until `shutdown` resolves.
+    pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>, tick: Duration) -> Result<(), Error> {
+        tokio::pin!(shutdown);
+        loop {
+            self.fire_due_timers()?;
+            self.deliver_due().await?;
+            tokio::select! {
+                () = &mut shutdown => break,
+                () = tokio::time::sleep(tick) => {}
+            }
+        }
+        // Drain: what is due now still goes out before stopping.
+        self.fire_due_timers()?;
+        self.deliver_due().await?;
+        Ok(())
+    }
+
+    pub fn stats(&self) -> Stats {
+        let state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let failed = state.outbox.values().filter(|e| e.status == OutboxStatus::Failed).count();
+        Stats {
+            profiles: state.identity.profiles().count(),
+            instances_active: state.instances_active(),
+            timers_pending: state.timers.len(),
+            outbox_pending: state.outbox.len() - failed,
+            outbox_failed: failed,
+            sends_total: state.counters.iter().filter(|(k, _)| k.ends_with("\u{0}send")).map(|(_, n)| n).sum(),
+        }
+    }
+
+    /// The committed position of a source.
+    pub fn source_offset(&self, source: &str) -> Option<u64> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner).offsets.get(source).copied()
+    }
+
+    /// When the next timer is due, if any.
+    pub fn next_timer_due(&self) -> Option<Timestamp> {
+        let state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.timers.keys().next().map(|(due, _, _)| *due)
+    }
+
+    /// A profile by id (following merges).
+    pub fn profile(&self, id: &ProfileId) -> Option<Profile> {
+        let state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        state.identity.profile(id).cloned()
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+}
+
+/// The delivery for a send: the address comes from the profile.
+fn delivery(send: &SendRequest, profile: &Profile, now: Timestamp) -> Delivery {
+    let text = |key: &str| profile.traits.get(key).and_then(Value::as_str).map(str::to_owned);
+    let to = match send.channel {
+        Channel::Email => text("email"),
+        Channel::Sms | Channel::Whatsapp => text("phone"),
+        Channel::Push => profile.push_tokens.values().next().cloned(),
+        Channel::Webhook => None,
+    };
+    Delivery {
+        key: send.key.clone(),
+        channel: send.channel,
+        profile: send.profile.clone(),
+        user_id: profile.user_id.clone(),
+        to,
+        template: send.template.to_string(),
+        journey: send.journey.to_string(),
+        node: send.node.to_string(),
+        trigger: (*send.trigger).clone(),
+        decided_at: now,
+    }
+}
