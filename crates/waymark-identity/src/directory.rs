@@ -51,7 +51,10 @@ impl Identity {
 
     /// Rebuilds the state from a restored graph and the stored profiles.
     pub fn restore(graph: IdentityGraph, profiles: impl IntoIterator<Item = Profile>) -> Self {
-        Identity { graph, profiles: profiles.into_iter().map(|p| (p.id.clone(), p)).collect() }
+        Identity {
+            graph,
+            profiles: profiles.into_iter().map(|p| (p.id.clone(), p)).collect(),
+        }
     }
 
     /// Resolves `event` to one profile (creating or merging as needed) and

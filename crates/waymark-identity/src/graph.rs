@@ -115,7 +115,14 @@ impl IdentityGraph {
                 graph.index.insert(identifier.clone(), id.clone());
             }
             graph.created = graph.created.max(created);
-            graph.members.insert(id, Members { created, identifiers, counts });
+            graph.members.insert(
+                id,
+                Members {
+                    created,
+                    identifiers,
+                    counts,
+                },
+            );
         }
         graph.redirects.extend(redirects);
         graph.forgotten.extend(forgotten);

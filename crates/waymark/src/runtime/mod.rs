@@ -14,4 +14,6 @@ mod waymark;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use records::{OutboxEntry, OutboxStatus, ProfileRecord};
-pub use waymark::{DeliveryReport, Error, IngestReport, RuntimeOptions, Stats, Waymark, WaymarkBuilder};
+pub use waymark::{
+    DeliveryReport, Error, IngestReport, RuntimeOptions, Stats, Waymark, WaymarkBuilder,
+};

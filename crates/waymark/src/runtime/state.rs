@@ -49,7 +49,11 @@ pub(super) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 impl State {
     /// Loads everything from the store. Message ids processed before
     /// `seen_after` are dropped (retention window).
-    pub fn load(store: &dyn Store, identity: IdentityConfig, seen_after: Timestamp) -> Result<Self, StoreError> {
+    pub fn load(
+        store: &dyn Store,
+        identity: IdentityConfig,
+        seen_after: Timestamp,
+    ) -> Result<Self, StoreError> {
         let mut state = State::default();
         let mut profiles = Vec::new();
         let mut members = Vec::new();
@@ -65,7 +69,10 @@ impl State {
         let mut redirects = Vec::new();
         for (key, value) in store.scan(Space::Redirects, b"")? {
             let to: String = decode(Space::Redirects, &key, &value)?;
-            redirects.push((ProfileId::from(String::from_utf8_lossy(&key).into_owned()), ProfileId::from(to)));
+            redirects.push((
+                ProfileId::from(String::from_utf8_lossy(&key).into_owned()),
+                ProfileId::from(to),
+            ));
         }
         let mut forgotten = Vec::new();
         for (key, value) in store.scan(Space::Forgotten, b"")? {
@@ -81,7 +88,9 @@ impl State {
         state.identity = Identity::restore(graph, profiles);
         for (key, value) in store.scan(Space::Timers, b"")? {
             let timer: Timer = decode(Space::Timers, &key, &value)?;
-            state.timers.insert((timer.due, Arc::clone(&timer.instance), timer.token), timer);
+            state
+                .timers
+                .insert((timer.due, Arc::clone(&timer.instance), timer.token), timer);
         }
         for (key, value) in store.scan(Space::Outbox, b"")? {
             let entry: OutboxEntry = decode(Space::Outbox, &key, &value)?;
@@ -90,12 +99,16 @@ impl State {
         for (key, value) in store.scan(Space::Messages, b"")? {
             let at = keys::decode_time(&value).unwrap_or(seen_after);
             if at >= seen_after {
-                state.seen.insert(String::from_utf8_lossy(&key).into_owned(), at);
+                state
+                    .seen
+                    .insert(String::from_utf8_lossy(&key).into_owned(), at);
             }
         }
         for (key, value) in store.scan(Space::Counters, b"")? {
             let n: u64 = decode(Space::Counters, &key, &value)?;
-            state.counters.insert(String::from_utf8_lossy(&key).into_owned(), n);
+            state
+                .counters
+                .insert(String::from_utf8_lossy(&key).into_owned(), n);
         }
         for (key, value) in store.scan(Space::Meta, b"")? {
             let key = String::from_utf8_lossy(&key).into_owned();
@@ -110,13 +123,19 @@ impl State {
                 }
             }
         }
-        state.next_outbox_seq = state.next_outbox_seq.max(state.outbox.keys().next_back().map_or(0, |s| s + 1));
+        state.next_outbox_seq = state
+            .next_outbox_seq
+            .max(state.outbox.keys().next_back().map_or(0, |s| s + 1));
         Ok(state)
     }
 
     /// Number of running journey instances.
     pub fn instances_active(&self) -> usize {
-        self.instances.values().flatten().filter(|i| i.is_running()).count()
+        self.instances
+            .values()
+            .flatten()
+            .filter(|i| i.is_running())
+            .count()
     }
 }
 
@@ -139,7 +158,9 @@ impl Writes {
             self.batch.delete(Space::Profiles, id.as_str().as_bytes());
         }
         for id in self.dirty.difference(&self.removed) {
-            let Some(profile) = state.identity.profile(id) else { continue };
+            let Some(profile) = state.identity.profile(id) else {
+                continue;
+            };
             let graph = state.identity.graph();
             let record = ProfileRecord {
                 profile: profile.clone(),
@@ -147,14 +168,17 @@ impl Writes {
                 identifiers: graph.identifiers(id).to_vec(),
                 instances: state.instances.get(id).cloned().unwrap_or_default(),
             };
-            self.batch.put(Space::Profiles, id.as_str().as_bytes(), encode(&record));
+            self.batch
+                .put(Space::Profiles, id.as_str().as_bytes(), encode(&record));
         }
         for key in &self.counters {
             let n = state.counters.get(key).copied().unwrap_or_default();
             self.batch.put(Space::Counters, key.as_bytes(), encode(&n));
         }
-        self.batch.put(Space::Meta, OUTBOX_SEQ, encode(&state.next_outbox_seq));
-        self.batch.put(Space::Meta, MERGE_SEQ, encode(&state.next_merge_seq));
+        self.batch
+            .put(Space::Meta, OUTBOX_SEQ, encode(&state.next_outbox_seq));
+        self.batch
+            .put(Space::Meta, MERGE_SEQ, encode(&state.next_merge_seq));
         self.batch
     }
 }

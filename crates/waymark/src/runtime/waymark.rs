@@ -100,7 +100,9 @@ pub struct WaymarkBuilder {
 
 impl std::fmt::Debug for WaymarkBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WaymarkBuilder").field("journeys", &self.journeys.len()).finish_non_exhaustive()
+        f.debug_struct("WaymarkBuilder")
+            .field("journeys", &self.journeys.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -186,7 +188,9 @@ pub struct Waymark {
 
 impl std::fmt::Debug for Waymark {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Waymark").field("engine", &self.engine).finish_non_exhaustive()
+        f.debug_struct("Waymark")
+            .field("engine", &self.engine)
+            .finish_non_exhaustive()
     }
 }
 
@@ -199,7 +203,10 @@ impl Waymark {
         if self.poisoned.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(Error::Poisoned);
         }
-        Ok(self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+        Ok(self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
     /// Commits a batch; on failure the in-memory state is ahead of the
@@ -208,7 +215,8 @@ impl Waymark {
         let batch = writes.finish(state);
         self.store.commit(batch).inspect_err(|error| {
             tracing::error!(%error, "commit failed; the runtime stops taking work");
-            self.poisoned.store(true, std::sync::atomic::Ordering::SeqCst);
+            self.poisoned
+                .store(true, std::sync::atomic::Ordering::SeqCst);
         })?;
         Ok(())
     }
@@ -221,7 +229,11 @@ impl Waymark {
     /// Processes events in order and commits them, with `offset` (a source
     /// name and the position after the batch) in the same commit. Durable
     /// when it returns.
-    pub fn ingest_batch(&self, events: &[Event], offset: Option<(&str, u64)>) -> Result<IngestReport, Error> {
+    pub fn ingest_batch(
+        &self,
+        events: &[Event],
+        offset: Option<(&str, u64)>,
+    ) -> Result<IngestReport, Error> {
         let now = self.clock.now();
         let mut state = self.lock()?;
         let mut writes = Writes::default();
@@ -232,7 +244,11 @@ impl Waymark {
                 continue;
             }
             state.seen.insert(event.message_id.clone(), now);
-            writes.batch.put(Space::Messages, event.message_id.as_bytes(), keys::time(now).to_vec());
+            writes.batch.put(
+                Space::Messages,
+                event.message_id.as_bytes(),
+                keys::time(now).to_vec(),
+            );
             let Some(resolved) = state.identity.ingest(event) else {
                 report.unresolvable += 1;
                 continue;
@@ -241,21 +257,41 @@ impl Waymark {
             for merge in &resolved.merges {
                 let seq = state.next_merge_seq;
                 state.next_merge_seq += 1;
-                writes.batch.put(Space::Merges, keys::seq(seq).to_vec(), encode(merge));
-                writes.batch.put(Space::Redirects, merge.loser.as_str().as_bytes(), encode(&merge.winner.as_str()));
+                writes
+                    .batch
+                    .put(Space::Merges, keys::seq(seq).to_vec(), encode(merge));
+                writes.batch.put(
+                    Space::Redirects,
+                    merge.loser.as_str().as_bytes(),
+                    encode(&merge.winner.as_str()),
+                );
                 writes.removed.insert(merge.loser.clone());
                 let theirs = state.instances.remove(&merge.loser).unwrap_or_default();
                 if !theirs.is_empty() {
-                    let input = Input::ProfileMerged { from: &merge.loser, instances: &theirs };
-                    report.sends += self.decide(&mut state, &mut writes, &resolved.profile, input, now);
+                    let input = Input::ProfileMerged {
+                        from: &merge.loser,
+                        instances: &theirs,
+                    };
+                    report.sends +=
+                        self.decide(&mut state, &mut writes, &resolved.profile, input, now);
                 }
             }
-            report.sends += self.decide(&mut state, &mut writes, &resolved.profile, Input::Event(event), now);
+            report.sends += self.decide(
+                &mut state,
+                &mut writes,
+                &resolved.profile,
+                Input::Event(event),
+                now,
+            );
             report.processed += 1;
         }
         if let Some((source, position)) = offset {
             state.offsets.insert(source.to_owned(), position);
-            writes.batch.put(Space::Meta, format!("{SOURCE_PREFIX}{source}"), encode(&position));
+            writes.batch.put(
+                Space::Meta,
+                format!("{SOURCE_PREFIX}{source}"),
+                encode(&position),
+            );
         }
         self.commit(&state, writes)?;
         Ok(report)
@@ -281,10 +317,18 @@ impl Waymark {
             let mut writes = Writes::default();
             for (slot, timer) in &due {
                 state.timers.remove(slot);
-                writes.batch.delete(Space::Timers, keys::timer(timer.due, &timer.instance, timer.token));
+                writes.batch.delete(
+                    Space::Timers,
+                    keys::timer(timer.due, &timer.instance, timer.token),
+                );
                 // The profile may have been merged into another since.
-                let Some(profile) = state.identity.canonical(&timer.profile) else { continue };
-                let input = Input::TimerFired { instance: &timer.instance, token: timer.token };
+                let Some(profile) = state.identity.canonical(&timer.profile) else {
+                    continue;
+                };
+                let input = Input::TimerFired {
+                    instance: &timer.instance,
+                    token: timer.token,
+                };
                 // Decided at the time the timer was due, so waits chain exactly
                 // even when a timer fires late (after a restart).
                 self.decide(&mut state, &mut writes, &profile, input, timer.due);
@@ -296,8 +340,17 @@ impl Waymark {
 
     /// Runs the engine for one input and turns its effects into state and
     /// writes. Returns the number of sends.
-    fn decide(&self, state: &mut State, writes: &mut Writes, id: &ProfileId, input: Input<'_>, now: Timestamp) -> usize {
-        let Some(profile) = state.identity.profile(id) else { return 0 };
+    fn decide(
+        &self,
+        state: &mut State,
+        writes: &mut Writes,
+        id: &ProfileId,
+        input: Input<'_>,
+        now: Timestamp,
+    ) -> usize {
+        let Some(profile) = state.identity.profile(id) else {
+            return 0;
+        };
         let instances = state.instances.remove(id).unwrap_or_default();
         let decision = self.engine.decide(profile, instances, input, now);
         let profile = profile.clone();
@@ -309,12 +362,23 @@ impl Waymark {
         for effect in decision.effects {
             match effect {
                 Effect::ScheduleTimer(timer) => {
-                    writes.batch.put(Space::Timers, keys::timer(timer.due, &timer.instance, timer.token), encode(&timer));
-                    state.timers.insert((timer.due, Arc::clone(&timer.instance), timer.token), timer);
+                    writes.batch.put(
+                        Space::Timers,
+                        keys::timer(timer.due, &timer.instance, timer.token),
+                        encode(&timer),
+                    );
+                    state
+                        .timers
+                        .insert((timer.due, Arc::clone(&timer.instance), timer.token), timer);
                 }
                 Effect::CancelTimer(timer) => {
-                    writes.batch.delete(Space::Timers, keys::timer(timer.due, &timer.instance, timer.token));
-                    state.timers.remove(&(timer.due, Arc::clone(&timer.instance), timer.token));
+                    writes.batch.delete(
+                        Space::Timers,
+                        keys::timer(timer.due, &timer.instance, timer.token),
+                    );
+                    state
+                        .timers
+                        .remove(&(timer.due, Arc::clone(&timer.instance), timer.token));
                 }
                 Effect::UpdateProfile(update) => {
                     if let Some(p) = state.identity.profile_mut(&update.profile) {
@@ -335,7 +399,9 @@ impl Waymark {
                         next_attempt_at: now,
                         last_error: None,
                     };
-                    writes.batch.put(Space::Outbox, keys::seq(seq).to_vec(), encode(&entry));
+                    writes
+                        .batch
+                        .put(Space::Outbox, keys::seq(seq).to_vec(), encode(&entry));
                     state.outbox.insert(seq, entry);
                 }
                 Effect::Record(record) => {
@@ -368,9 +434,15 @@ impl Waymark {
         }
         let mut outcomes = Vec::with_capacity(due.len());
         for entry in due {
-            let outcome = match self.channels.get(&entry.delivery.channel).or(self.default_channel.as_ref()) {
+            let outcome = match self
+                .channels
+                .get(&entry.delivery.channel)
+                .or(self.default_channel.as_ref())
+            {
                 Some(channel) => channel.deliver(&entry.delivery).await.map(|_| ()),
-                None => Err(DeliveryError::Permanent { reason: format!("no channel configured for {}", entry.delivery.channel) }),
+                None => Err(DeliveryError::Permanent {
+                    reason: format!("no channel configured for {}", entry.delivery.channel),
+                }),
             };
             outcomes.push((entry, outcome));
         }
@@ -385,10 +457,14 @@ impl Waymark {
                     report.delivered += 1;
                     continue;
                 }
-                Err(DeliveryError::Transient { reason, retry_after }) if entry.attempts + 1 < self.options.max_attempts => {
+                Err(DeliveryError::Transient {
+                    reason,
+                    retry_after,
+                }) if entry.attempts + 1 < self.options.max_attempts => {
                     entry.attempts += 1;
                     let wait = retry_after.unwrap_or_else(|| self.backoff(&entry));
-                    entry.next_attempt_at = now + chrono::TimeDelta::from_std(wait).unwrap_or_default();
+                    entry.next_attempt_at =
+                        now + chrono::TimeDelta::from_std(wait).unwrap_or_default();
                     entry.last_error = Some(reason);
                     report.retried += 1;
                 }
@@ -409,14 +485,21 @@ impl Waymark {
 
     /// Exponential backoff with deterministic jitter (from the key).
     fn backoff(&self, entry: &OutboxEntry) -> Duration {
-        let exp = self.options.base_backoff.saturating_mul(1 << entry.attempts.min(16));
+        let exp = self
+            .options
+            .base_backoff
+            .saturating_mul(1 << entry.attempts.min(16));
         let capped = exp.min(self.options.max_backoff);
         let jitter = stable_hash(entry.attempts.into(), &[&entry.delivery.key]) % 1000;
         capped.mul_f64(0.75 + jitter as f64 / 4000.0)
     }
 
     /// Fires due timers and delivers due messages until `shutdown` resolves.
-    pub async fn run(&self, shutdown: impl std::future::Future<Output = ()>, tick: Duration) -> Result<(), Error> {
+    pub async fn run(
+        &self,
+        shutdown: impl std::future::Future<Output = ()>,
+        tick: Duration,
+    ) -> Result<(), Error> {
         tokio::pin!(shutdown);
         loop {
             self.fire_due_timers()?;
@@ -433,32 +516,55 @@ impl Waymark {
     }
 
     pub fn stats(&self) -> Stats {
-        let state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let failed = state.outbox.values().filter(|e| e.status == OutboxStatus::Failed).count();
+        let state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let failed = state
+            .outbox
+            .values()
+            .filter(|e| e.status == OutboxStatus::Failed)
+            .count();
         Stats {
             profiles: state.identity.profiles().count(),
             instances_active: state.instances_active(),
             timers_pending: state.timers.len(),
             outbox_pending: state.outbox.len() - failed,
             outbox_failed: failed,
-            sends_total: state.counters.iter().filter(|(k, _)| k.ends_with("\u{0}send")).map(|(_, n)| n).sum(),
+            sends_total: state
+                .counters
+                .iter()
+                .filter(|(k, _)| k.ends_with("\u{0}send"))
+                .map(|(_, n)| n)
+                .sum(),
         }
     }
 
     /// The committed position of a source.
     pub fn source_offset(&self, source: &str) -> Option<u64> {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner).offsets.get(source).copied()
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .offsets
+            .get(source)
+            .copied()
     }
 
     /// When the next timer is due, if any.
     pub fn next_timer_due(&self) -> Option<Timestamp> {
-        let state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         state.timers.keys().next().map(|(due, _, _)| *due)
     }
 
     /// A profile by id (following merges).
     pub fn profile(&self, id: &ProfileId) -> Option<Profile> {
-        let state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         state.identity.profile(id).cloned()
     }
 
@@ -469,7 +575,13 @@ impl Waymark {
 
 /// The delivery for a send: the address comes from the profile.
 fn delivery(send: &SendRequest, profile: &Profile, now: Timestamp) -> Delivery {
-    let text = |key: &str| profile.traits.get(key).and_then(Value::as_str).map(str::to_owned);
+    let text = |key: &str| {
+        profile
+            .traits
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
     let to = match send.channel {
         Channel::Email => text("email"),
         Channel::Sms | Channel::Whatsapp => text("phone"),

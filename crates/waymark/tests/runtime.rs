@@ -1,0 +1,192 @@
+//! The durable runtime on the real fjall store: restarts, timers, the
+//! outbox, retries, duplicates, merges.
+#![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
+
+use std::path::Path;
+use std::sync::Arc;
+
+use waymark::runtime::{ManualClock, RuntimeOptions, Waymark};
+use waymark_channels::{DeliveryError, MemoryChannel};
+use waymark_core::{Event, parse_timestamp};
+use waymark_journey::parse_journey;
+use waymark_store::FjallStore;
+
+const JOURNEY: &str = r#"
+id: welcome
+entry: { event: Signed Up }
+nodes:
+  - { id: hello, type: send, channel: email, template: t, next: later }
+  - { id: later, type: wait, duration: 1h, next: again }
+  - { id: again, type: send, channel: email, template: t2 }
+"#;
+
+fn runtime(dir: &Path, clock: &Arc<ManualClock>, channel: &Arc<MemoryChannel>) -> Waymark {
+    Waymark::builder()
+        .store(Arc::new(FjallStore::open(dir).unwrap()))
+        .journeys([parse_journey(Path::new("welcome.yaml"), JOURNEY).unwrap()])
+        .clock(clock.clone())
+        .default_channel(channel.clone())
+        .options(RuntimeOptions {
+            base_backoff: std::time::Duration::from_secs(10),
+            ..RuntimeOptions::default()
+        })
+        .build()
+        .unwrap()
+}
+
+fn event(line: &str) -> Event {
+    Event::from_json_str(line).unwrap()
+}
+
+fn signed_up(user: &str, id: &str) -> Vec<Event> {
+    vec![
+        event(&format!(
+            r#"{{"type":"identify","messageId":"i-{id}","userId":"{user}","traits":{{"email":"{user}@example.com"}},"timestamp":"2026-10-01T09:00:00Z"}}"#
+        )),
+        event(&format!(
+            r#"{{"type":"track","messageId":"{id}","userId":"{user}","event":"Signed Up","timestamp":"2026-10-01T09:00:00Z"}}"#
+        )),
+    ]
+}
+
+fn start() -> (tempfile::TempDir, Arc<ManualClock>, Arc<MemoryChannel>) {
+    let clock = Arc::new(ManualClock::new(
+        parse_timestamp("2026-10-01T10:00:00Z").unwrap(),
+    ));
+    (
+        tempfile::tempdir().unwrap(),
+        clock,
+        Arc::new(MemoryChannel::new()),
+    )
+}
+
+#[tokio::test]
+async fn state_timers_and_outbox_survive_a_restart() {
+    let (dir, clock, channel) = start();
+    {
+        let waymark = runtime(dir.path(), &clock, &channel);
+        let report = waymark
+            .ingest_batch(&signed_up("ada", "e1"), Some(("file", 2)))
+            .unwrap();
+        assert_eq!(report.sends, 1);
+        // Crash before delivering: the send waits in the outbox.
+        assert_eq!(waymark.stats().outbox_pending, 1);
+        assert_eq!(waymark.stats().timers_pending, 1);
+    }
+    let waymark = runtime(dir.path(), &clock, &channel);
+    assert_eq!(waymark.source_offset("file"), Some(2));
+    assert_eq!(waymark.stats().instances_active, 1);
+    assert_eq!(waymark.deliver_due().await.unwrap().delivered, 1);
+    assert_eq!(
+        channel.delivered()[0].to.as_deref(),
+        Some("ada@example.com")
+    );
+
+    // The wait ends while the process is down: the timer fires at once after
+    // the restart, exactly once.
+    drop(waymark);
+    clock.advance(chrono::TimeDelta::hours(2));
+    let waymark = runtime(dir.path(), &clock, &channel);
+    assert_eq!(waymark.fire_due_timers().unwrap(), 1);
+    assert_eq!(waymark.fire_due_timers().unwrap(), 0);
+    waymark.deliver_due().await.unwrap();
+    drop(waymark);
+    let waymark = runtime(dir.path(), &clock, &channel);
+    assert_eq!(
+        waymark.fire_due_timers().unwrap(),
+        0,
+        "a fired timer is gone for good"
+    );
+    waymark.deliver_due().await.unwrap();
+    let templates: Vec<String> = channel
+        .delivered()
+        .iter()
+        .map(|d| d.template.clone())
+        .collect();
+    assert_eq!(templates, ["t", "t2"]);
+    let stats = waymark.stats();
+    assert_eq!(
+        (
+            stats.instances_active,
+            stats.timers_pending,
+            stats.outbox_pending
+        ),
+        (0, 0, 0)
+    );
+}
+
+#[tokio::test]
+async fn duplicate_events_change_nothing() {
+    let (dir, clock, channel) = start();
+    let waymark = runtime(dir.path(), &clock, &channel);
+    waymark.ingest_batch(&signed_up("bo", "e2"), None).unwrap();
+    let again = waymark.ingest_batch(&signed_up("bo", "e2"), None).unwrap();
+    assert_eq!((again.duplicates, again.processed, again.sends), (2, 0, 0));
+    drop(waymark);
+    let waymark = runtime(dir.path(), &clock, &channel);
+    let after_restart = waymark.ingest_batch(&signed_up("bo", "e2"), None).unwrap();
+    assert_eq!(after_restart.duplicates, 2, "dedupe survives restarts");
+    assert_eq!(waymark.stats().outbox_pending, 1);
+}
+
+#[tokio::test]
+async fn transient_failures_retry_with_backoff_and_permanent_ones_fail() {
+    let (dir, clock, channel) = start();
+    let waymark = runtime(dir.path(), &clock, &channel);
+    waymark.ingest_batch(&signed_up("cy", "e3"), None).unwrap();
+    channel.fail_next(DeliveryError::Transient {
+        reason: "503".into(),
+        retry_after: None,
+    });
+    assert_eq!(waymark.deliver_due().await.unwrap().retried, 1);
+    assert_eq!(
+        waymark.deliver_due().await.unwrap(),
+        Default::default(),
+        "not due again before the backoff"
+    );
+    clock.advance(chrono::TimeDelta::seconds(30));
+    assert_eq!(waymark.deliver_due().await.unwrap().delivered, 1);
+
+    waymark.ingest_batch(&signed_up("di", "e4"), None).unwrap();
+    channel.fail_next(DeliveryError::Permanent {
+        reason: "550 no such mailbox".into(),
+    });
+    assert_eq!(waymark.deliver_due().await.unwrap().failed, 1);
+    assert_eq!(waymark.stats().outbox_failed, 1);
+    drop(waymark);
+    let waymark = runtime(dir.path(), &clock, &channel);
+    assert_eq!(
+        waymark.stats().outbox_failed,
+        1,
+        "failures are kept, with their reason, for `outbox retry`"
+    );
+}
+
+#[tokio::test]
+async fn merges_persist() {
+    let (dir, clock, channel) = start();
+    let waymark = runtime(dir.path(), &clock, &channel);
+    let anon = event(
+        r#"{"type":"page","messageId":"p1","anonymousId":"a-9","timestamp":"2026-10-01T09:00:00Z"}"#,
+    );
+    let user = event(
+        r#"{"type":"identify","messageId":"p2","userId":"u-9","timestamp":"2026-10-01T09:01:00Z"}"#,
+    );
+    let link = event(
+        r#"{"type":"identify","messageId":"p3","userId":"u-9","anonymousId":"a-9","timestamp":"2026-10-01T09:02:00Z"}"#,
+    );
+    waymark.ingest_batch(&[anon, user, link], None).unwrap();
+    assert_eq!(waymark.stats().profiles, 1);
+    drop(waymark);
+    let waymark = runtime(dir.path(), &clock, &channel);
+    assert_eq!(waymark.stats().profiles, 1);
+    let late = event(
+        r#"{"type":"track","messageId":"p4","anonymousId":"a-9","event":"Signed Up","timestamp":"2026-10-01T09:03:00Z"}"#,
+    );
+    waymark.ingest(&late).unwrap();
+    assert_eq!(
+        waymark.stats().profiles,
+        1,
+        "the anonymous id still resolves to the merged profile"
+    );
+}
