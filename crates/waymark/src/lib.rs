@@ -15,10 +15,16 @@ mod config;
 mod replay;
 pub mod runtime;
 mod simulate;
+pub mod source;
 mod trace;
+pub mod worker;
+mod worker_config;
 
 pub use config::{ConfigError, WorkspaceConfig};
 pub use replay::identity_from_events;
 pub use runtime::{Waymark, WaymarkBuilder};
 pub use simulate::{Simulation, SimulationOptions};
 pub use trace::TraceLine;
+pub use worker_config::{
+    LogChannelConfig, LoopConfig, SourceConfig, SourceKind, StoreConfig, WorkerConfig,
+};

@@ -1,0 +1,123 @@
+//! `waymark-worker`: runs Waymark's main job. Thin: arguments, config,
+//! logging, signals and the progress line; the work is `waymark::worker`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Parser;
+use waymark::WorkerConfig;
+use waymark::worker::Worker;
+
+#[derive(Parser)]
+#[command(
+    name = "waymark-worker",
+    version,
+    about = "Drive Waymark journeys from a JSONL event source"
+)]
+struct Cli {
+    /// The worker configuration (TOML); any key can be overridden by a
+    /// WAYMARK_<SECTION>__<KEY> environment variable.
+    #[arg(long, default_value = "waymark.toml")]
+    config: PathBuf,
+    /// Print the effective configuration (file + environment) and exit.
+    #[arg(long)]
+    dump_config: bool,
+    /// No progress line on stderr.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WAYMARK_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            let _ = writeln!(std::io::stderr(), "error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = WorkerConfig::load(&cli.config, std::env::vars())?;
+    if cli.dump_config {
+        std::io::stdout().write_all(config.to_toml().as_bytes())?;
+        return Ok(());
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let worker = Arc::new(Worker::open(config).context("cannot start the worker")?);
+        let progress = (!cli.quiet).then(|| tokio::spawn(progress_line(Arc::clone(&worker))));
+        let result = Arc::clone(&worker).run(shutdown_signal()).await;
+        if let Some(task) = progress {
+            task.abort();
+        }
+        if !cli.quiet {
+            print_progress(&worker, 0.0, true);
+        }
+        result.map_err(anyhow::Error::from)
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => return std::future::pending().await,
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}
+
+/// Rewrites one status line on stderr every second.
+async fn progress_line(worker: Arc<Worker>) {
+    let mut last = (Instant::now(), 0u64);
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let events = worker.stats().events;
+        let rate = (events - last.1) as f64 / last.0.elapsed().as_secs_f64();
+        last = (Instant::now(), events);
+        print_progress(&worker, rate, false);
+    }
+}
+
+fn print_progress(worker: &Worker, rate: f64, last: bool) {
+    let s = worker.stats();
+    let line = format!(
+        "\r{} events ({rate:.0}/s), {} rejected, {} duplicates | {} instances active, {} sends, {} timers pending, {} deliveries pending, {} failed{}",
+        s.events,
+        s.rejected,
+        s.duplicates,
+        s.runtime.instances_active,
+        s.runtime.sends_total,
+        s.runtime.timers_pending,
+        s.runtime.outbox_pending,
+        s.runtime.outbox_failed,
+        if last { "\n" } else { "" },
+    );
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(line.as_bytes());
+    let _ = err.flush();
+}

@@ -1,0 +1,283 @@
+//! The worker's configuration: a TOML file, every key overridable by a
+//! `WAYMARK_<SECTION>__<KEY>` environment variable, and the effective result
+//! printable (`--dump-config`).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::ConfigError;
+
+/// Everything the worker reads from its configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerConfig {
+    /// Journey files (YAML or JSON).
+    pub journeys: Vec<PathBuf>,
+    /// Template folder [default: `templates/` beside the first journey].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub templates: Option<PathBuf>,
+    #[serde(default)]
+    pub source: SourceConfig,
+    #[serde(default)]
+    pub store: StoreConfig,
+    #[serde(default)]
+    pub channels: ChannelsConfig,
+    #[serde(default)]
+    pub runtime: LoopConfig,
+    #[serde(default)]
+    pub engine: EngineSection,
+    #[serde(default)]
+    pub identity: waymark_identity::IdentityConfig,
+}
+
+/// Where events come from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SourceConfig {
+    /// `file` (resumes where it stopped) or `stdin`.
+    pub kind: SourceKind,
+    /// The JSONL file, for `kind = "file"`.
+    pub path: Option<PathBuf>,
+    /// Where refused lines go, with their line number and reason.
+    pub rejects: PathBuf,
+    /// Events per commit at most.
+    pub batch_size: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    File,
+    Stdin,
+}
+
+impl Default for SourceConfig {
+    fn default() -> Self {
+        SourceConfig {
+            kind: SourceKind::File,
+            path: None,
+            rejects: PathBuf::from("waymark-data/rejects.jsonl"),
+            batch_size: 1000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreConfig {
+    /// The fjall store's folder.
+    pub path: PathBuf,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            path: PathBuf::from("waymark-data/store"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChannelsConfig {
+    pub log: LogChannelConfig,
+}
+
+/// The `log` channel: every delivery as a JSON line (each idempotency key once).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogChannelConfig {
+    pub path: PathBuf,
+}
+
+impl Default for LogChannelConfig {
+    fn default() -> Self {
+        LogChannelConfig {
+            path: PathBuf::from("waymark-data/deliveries.jsonl"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoopConfig {
+    /// How often due timers and deliveries are checked, in milliseconds.
+    pub tick_ms: u64,
+    /// Exit once the source is exhausted and no timer or delivery is pending
+    /// (for batch runs and tests); otherwise keep running until a signal.
+    pub exit_when_idle: bool,
+}
+
+impl Default for LoopConfig {
+    fn default() -> Self {
+        LoopConfig {
+            tick_ms: 100,
+            exit_when_idle: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineSection {
+    pub seed: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_timezone: Option<String>,
+}
+
+impl WorkerConfig {
+    /// Reads `path`, then applies `WAYMARK_*` overrides from `env`
+    /// (`WAYMARK_STORE__PATH=/data` sets `store.path`; top-level keys have no
+    /// section: `WAYMARK_TEMPLATES=...`). Values are read as TOML when they
+    /// parse as such (numbers, booleans, arrays), else as strings.
+    pub fn load(
+        path: &Path,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(path, &text, env)
+    }
+
+    pub fn parse(
+        path: &Path,
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            message,
+        };
+        let mut table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| invalid(e.to_string().trim_end().to_owned()))?;
+        for (name, raw) in env {
+            let Some(rest) = name.strip_prefix("WAYMARK_") else {
+                continue;
+            };
+            let keys: Vec<String> = rest.split("__").map(str::to_lowercase).collect();
+            let value = format!("v = {raw}")
+                .parse::<toml::Table>()
+                .ok()
+                .and_then(|mut t| t.remove("v"))
+                .unwrap_or_else(|| toml::Value::String(raw.clone()));
+            let (last, sections) = keys
+                .split_last()
+                .ok_or_else(|| invalid(format!("{name}: no key")))?;
+            let mut at = &mut table;
+            for section in sections {
+                at = at
+                    .entry(section.clone())
+                    .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+                    .as_table_mut()
+                    .ok_or_else(|| invalid(format!("{name}: `{section}` is not a section")))?;
+            }
+            at.insert(last.clone(), value);
+        }
+        let config: WorkerConfig = table
+            .try_into()
+            .map_err(|e: toml::de::Error| invalid(e.to_string().trim_end().to_owned()))?;
+        if config.source.kind == SourceKind::File && config.source.path.is_none() {
+            return Err(invalid(
+                "source.path is required when source.kind = \"file\"".to_owned(),
+            ));
+        }
+        if config.journeys.is_empty() {
+            return Err(invalid(
+                "journeys: list at least one journey file".to_owned(),
+            ));
+        }
+        Ok(config)
+    }
+
+    /// The effective configuration as TOML.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// The engine settings, checked.
+    pub fn engine_config(&self) -> Result<waymark_engine::EngineConfig, String> {
+        let mut engine = waymark_engine::EngineConfig {
+            seed: self.engine.seed,
+            ..Default::default()
+        };
+        if let Some(tz) = &self.engine.default_timezone {
+            engine.default_timezone = tz
+                .parse()
+                .map_err(|_| format!("engine.default_timezone: unknown time zone {tz:?}"))?;
+        }
+        Ok(engine)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FILE: &str =
+        "journeys = [\"j.yaml\"]\n[source]\npath = \"events.jsonl\"\n[store]\npath = \"data\"\n";
+
+    fn parse(text: &str, env: &[(&str, &str)]) -> Result<WorkerConfig, String> {
+        let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+        WorkerConfig::parse(Path::new("worker.toml"), text, env).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn environment_overrides_file_values() {
+        let c = parse(
+            FILE,
+            &[
+                ("WAYMARK_STORE__PATH", "/var/lib/waymark"),
+                ("WAYMARK_SOURCE__BATCH_SIZE", "50"),
+                ("WAYMARK_RUNTIME__EXIT_WHEN_IDLE", "true"),
+                ("WAYMARK_ENGINE__DEFAULT_TIMEZONE", "Europe/Paris"),
+                ("HOME", "/root"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.store.path, PathBuf::from("/var/lib/waymark"));
+        assert_eq!(c.source.batch_size, 50);
+        assert!(c.runtime.exit_when_idle);
+        assert_eq!(
+            c.engine_config().unwrap().default_timezone,
+            chrono_tz::Europe::Paris
+        );
+        assert_eq!(
+            c.channels.log.path,
+            PathBuf::from("waymark-data/deliveries.jsonl"),
+            "defaults fill the rest"
+        );
+        let dumped = c.to_toml();
+        assert!(dumped.contains("path = \"/var/lib/waymark\""), "{dumped}");
+        assert_eq!(
+            parse(&dumped, &[]).unwrap(),
+            c,
+            "the dump reads back as the same configuration"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_file_and_key() {
+        assert!(
+            parse(
+                "journeys = [\"j.yaml\"]\n[source]\npath = \"e\"\nbatch = 3\n",
+                &[]
+            )
+            .unwrap_err()
+            .contains("unknown field `batch`")
+        );
+        assert!(
+            parse("journeys = [\"j.yaml\"]\n", &[])
+                .unwrap_err()
+                .contains("source.path is required")
+        );
+        assert!(
+            parse(FILE, &[("WAYMARK_SOURCE__BATCH_SIZE", "lots")])
+                .unwrap_err()
+                .starts_with("worker.toml")
+        );
+    }
+}
