@@ -62,4 +62,11 @@ pub trait Deliver: Send + Sync + std::fmt::Debug {
     /// reach the person twice (providers with idempotency support get the
     /// key; the others keep track themselves).
     fn deliver<'a>(&'a self, delivery: &'a Delivery) -> DeliveryFuture<'a>;
+
+    /// Makes accepted deliveries durable (group commit): the runtime calls
+    /// it once after a round of deliveries, before it removes them from the
+    /// outbox. Providers that are durable on acceptance need nothing here.
+    fn sync(&self) -> Result<(), DeliveryError> {
+        Ok(())
+    }
 }

@@ -11,9 +11,10 @@ use serde_json::Value;
 
 use crate::delivery::{Deliver, Delivery, DeliveryError, DeliveryFuture, Receipt};
 
-/// Writes each delivery as one JSON line. On open it reads the keys already
-/// in the file (ignoring a torn last line), so a delivery retried after a
-/// crash is recognised and not written again.
+/// Writes each delivery as one JSON line (synced to disk by [`Deliver::sync`],
+/// once per delivery round). On open it reads the keys already in the file
+/// (ignoring a torn last line), so a delivery retried after a crash is
+/// recognised and not written again.
 #[derive(Debug)]
 pub struct LogChannel {
     path: PathBuf,
@@ -82,7 +83,6 @@ impl LogChannel {
             retry_after: None,
         };
         log.file.write_all(line.as_bytes()).map_err(transient)?;
-        log.file.sync_data().map_err(transient)?;
         log.keys.insert(delivery.key.clone());
         Ok(Receipt {
             provider_id: Some(delivery.key.clone()),
@@ -94,6 +94,17 @@ impl LogChannel {
 impl Deliver for LogChannel {
     fn deliver<'a>(&'a self, delivery: &'a Delivery) -> DeliveryFuture<'a> {
         Box::pin(async move { self.write(delivery) })
+    }
+
+    fn sync(&self) -> Result<(), DeliveryError> {
+        let log = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        log.file.sync_data().map_err(|e| DeliveryError::Transient {
+            reason: e.to_string(),
+            retry_after: None,
+        })
     }
 }
 

@@ -446,6 +446,19 @@ impl Waymark {
             };
             outcomes.push((entry, outcome));
         }
+        // Make what the channels accepted durable before the outbox forgets it.
+        let mut synced: Vec<*const ()> = Vec::new();
+        for channel in self.channels.values().chain(self.default_channel.iter()) {
+            let id = Arc::as_ptr(channel).cast::<()>();
+            if synced.contains(&id) {
+                continue;
+            }
+            synced.push(id);
+            if let Err(error) = channel.sync() {
+                tracing::warn!(%error, "a channel could not sync; its deliveries stay in the outbox");
+                return Ok(report);
+            }
+        }
         let mut state = self.lock()?;
         let mut writes = Writes::default();
         for (mut entry, outcome) in outcomes {
