@@ -139,6 +139,15 @@ impl State {
     }
 }
 
+/// A [`ProfileRecord`] serialized from borrows: no copy of the state.
+#[derive(Serialize)]
+struct ProfileRecordRef<'a> {
+    profile: &'a waymark_core::Profile,
+    created: u64,
+    identifiers: &'a [Identifier],
+    instances: &'a [Instance],
+}
+
 /// The writes one batch accumulates before its commit.
 #[derive(Debug, Default)]
 pub(super) struct Writes {
@@ -162,11 +171,11 @@ impl Writes {
                 continue;
             };
             let graph = state.identity.graph();
-            let record = ProfileRecord {
-                profile: profile.clone(),
+            let record = ProfileRecordRef {
+                profile,
                 created: graph.created_order(id).unwrap_or_default(),
-                identifiers: graph.identifiers(id).to_vec(),
-                instances: state.instances.get(id).cloned().unwrap_or_default(),
+                identifiers: graph.identifiers(id),
+                instances: state.instances.get(id).map_or(&[], Vec::as_slice),
             };
             self.batch
                 .put(Space::Profiles, id.as_str().as_bytes(), encode(&record));

@@ -353,12 +353,11 @@ impl Waymark {
         };
         let instances = state.instances.remove(id).unwrap_or_default();
         let decision = self.engine.decide(profile, instances, input, now);
-        let profile = profile.clone();
         if !decision.instances.is_empty() {
             state.instances.insert(id.clone(), decision.instances);
         }
         writes.dirty.insert(id.clone());
-        let mut sends = 0;
+        let mut sends = Vec::new();
         for effect in decision.effects {
             match effect {
                 Effect::ScheduleTimer(timer) => {
@@ -387,23 +386,8 @@ impl Waymark {
                         }
                     }
                 }
-                Effect::Send(send) => {
-                    sends += 1;
-                    let seq = state.next_outbox_seq;
-                    state.next_outbox_seq += 1;
-                    let entry = OutboxEntry {
-                        seq,
-                        delivery: delivery(&send, &profile, now),
-                        status: OutboxStatus::Pending,
-                        attempts: 0,
-                        next_attempt_at: now,
-                        last_error: None,
-                    };
-                    writes
-                        .batch
-                        .put(Space::Outbox, keys::seq(seq).to_vec(), encode(&entry));
-                    state.outbox.insert(seq, entry);
-                }
+                // Addressed below, from the profile as the step left it.
+                Effect::Send(send) => sends.push(send),
                 Effect::Record(record) => {
                     let key = format!("{}\u{0}{}", record.journey, record.kind.as_str());
                     *state.counters.entry(key.clone()).or_default() += 1;
@@ -411,7 +395,30 @@ impl Waymark {
                 }
             }
         }
-        sends
+        let Some(profile) = state.identity.profile(id) else {
+            return 0;
+        };
+        let deliveries: Vec<Delivery> = sends
+            .iter()
+            .map(|send| delivery(send, profile, now))
+            .collect();
+        for delivery in deliveries {
+            let seq = state.next_outbox_seq;
+            state.next_outbox_seq += 1;
+            let entry = OutboxEntry {
+                seq,
+                delivery,
+                status: OutboxStatus::Pending,
+                attempts: 0,
+                next_attempt_at: now,
+                last_error: None,
+            };
+            writes
+                .batch
+                .put(Space::Outbox, keys::seq(seq).to_vec(), encode(&entry));
+            state.outbox.insert(seq, entry);
+        }
+        sends.len()
     }
 
     /// Hands due outbox entries to their channels; delivered entries leave

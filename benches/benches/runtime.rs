@@ -1,0 +1,137 @@
+//! Ingest throughput of the durable runtime on fjall with group commit, on
+//! the quick-start journey with 100,000 profiles; and the bytes each
+//! journey instance and each pending timer takes.
+//!
+//! `cargo bench -p waymark-benches --bench runtime`
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use waymark::runtime::{ManualClock, Waymark};
+use waymark_channels::MemoryChannel;
+use waymark_core::{Event, parse_timestamp};
+use waymark_journey::load_journey_set;
+use waymark_store::{FjallStore, Space, Store};
+
+/// The worker's allocator, so the figure is the worker's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const PROFILES: usize = 100_000;
+const BATCH: usize = 1000;
+
+/// Per person: an identify, a sign-up (enters the journey: a send and a
+/// timer) and a page view (matches nothing).
+fn events() -> Vec<Event> {
+    let mut out = Vec::with_capacity(PROFILES * 3);
+    for u in 0..PROFILES {
+        let lines = [
+            format!(
+                r#"{{"type":"identify","messageId":"i{u}","userId":"user-{u}","traits":{{"email":"user-{u}@example.com","first_name":"Ada","plan":"trial"}},"context":{{"timezone":"Europe/Berlin"}},"timestamp":"2026-11-23T09:00:00Z"}}"#
+            ),
+            format!(
+                r#"{{"type":"track","messageId":"s{u}","userId":"user-{u}","event":"Signed Up","properties":{{"plan":"trial","referrer":"newsletter"}},"timestamp":"2026-11-23T09:00:01Z"}}"#
+            ),
+            format!(
+                r#"{{"type":"page","messageId":"p{u}","userId":"user-{u}","name":"Dashboard","properties":{{"path":"/dashboard","title":"Dashboard"}},"timestamp":"2026-11-23T09:00:02Z"}}"#
+            ),
+        ];
+        out.extend(
+            lines
+                .iter()
+                .map(|l| Event::from_json_str(l).expect("valid event")),
+        );
+    }
+    out
+}
+
+fn runtime(dir: &Path) -> (Waymark, Arc<FjallStore>) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/quickstart");
+    let (journeys, _) = load_journey_set(
+        &[root.join("journeys/welcome.yaml")],
+        Some(&root.join("templates")),
+    )
+    .expect("quick-start journey loads");
+    let store = Arc::new(FjallStore::open(dir).expect("store opens"));
+    let clock = Arc::new(ManualClock::new(
+        parse_timestamp("2026-11-23T09:00:00Z").expect("valid"),
+    ));
+    let waymark = Waymark::builder()
+        .store(store.clone())
+        .journeys(journeys)
+        .clock(clock)
+        .default_channel(Arc::new(MemoryChannel::new()))
+        .build()
+        .expect("runtime builds");
+    (waymark, store)
+}
+
+fn ingest_all(waymark: &Waymark, events: &[Event]) {
+    for (i, chunk) in events.chunks(BATCH).enumerate() {
+        waymark
+            .ingest_batch(chunk, Some(("bench", ((i + 1) * BATCH) as u64)))
+            .expect("ingest");
+    }
+}
+
+fn ingest(c: &mut Criterion) {
+    let events = events();
+    let mut group = c.benchmark_group("runtime");
+    group.throughput(Throughput::Elements(events.len() as u64));
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(60));
+    group.bench_function("ingest_300k_events_100k_profiles_fjall_group_commit", |b| {
+        b.iter_custom(|iterations| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iterations {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let (waymark, _) = runtime(dir.path());
+                let start = Instant::now();
+                ingest_all(&waymark, &events);
+                total += start.elapsed();
+            }
+            total
+        })
+    });
+    group.finish();
+    sizes(&events);
+}
+
+/// Bytes per pending timer and per journey instance, encoded and on disk.
+#[allow(clippy::print_stderr)] // the measurement's result, beside criterion's
+fn sizes(events: &[Event]) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (waymark, store) = runtime(dir.path());
+    ingest_all(&waymark, events);
+    let stats = waymark.stats();
+    let timers = store.scan(Space::Timers, b"").expect("scan");
+    let timer_bytes: usize = timers.iter().map(|(k, v)| k.len() + v.len()).sum();
+    let profiles = store.scan(Space::Profiles, b"").expect("scan");
+    let record_bytes: usize = profiles.iter().map(|(k, v)| k.len() + v.len()).sum();
+    let instance_bytes: usize = profiles
+        .iter()
+        .filter_map(|(_, v)| serde_json::from_slice::<serde_json::Value>(v).ok())
+        .map(|record| record["instances"].to_string().len())
+        .sum();
+    let timers_disk = store.space_disk_bytes(Space::Timers).expect("disk");
+    let profiles_disk = store.space_disk_bytes(Space::Profiles).expect("disk");
+    let n = |x: usize| x as f64;
+    eprintln!(
+        "sizes: {} instances active, {} timers pending\n\
+         timer: {:.0} B encoded (key + value), {:.0} B on disk (LZ4 blocks)\n\
+         instance: {:.0} B encoded (JSON inside its profile record)\n\
+         profile record (profile + identifiers + instances): {:.0} B encoded, {:.0} B on disk",
+        stats.instances_active,
+        stats.timers_pending,
+        n(timer_bytes) / n(timers.len()),
+        timers_disk as f64 / n(timers.len()),
+        n(instance_bytes) / n(stats.instances_active),
+        n(record_bytes) / n(profiles.len()),
+        profiles_disk as f64 / n(profiles.len()),
+    );
+}
+
+criterion_group!(benches, ingest);
+criterion_main!(benches);
