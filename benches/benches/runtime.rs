@@ -47,6 +47,31 @@ fn events() -> Vec<Event> {
     out
 }
 
+/// Live traffic from known people: per person a page view, a product view
+/// and an identify that changes a trait (nothing enters a journey again).
+fn known_people_events() -> Vec<Event> {
+    let mut out = Vec::with_capacity(PROFILES * 3);
+    for u in 0..PROFILES {
+        let lines = [
+            format!(
+                r#"{{"type":"page","messageId":"k1-{u}","userId":"user-{u}","name":"Pricing","properties":{{"path":"/pricing"}},"timestamp":"2026-11-23T10:00:00Z"}}"#
+            ),
+            format!(
+                r#"{{"type":"track","messageId":"k2-{u}","userId":"user-{u}","event":"Product Viewed","properties":{{"sku":"B-42","price":80.5}},"timestamp":"2026-11-23T10:00:01Z"}}"#
+            ),
+            format!(
+                r#"{{"type":"identify","messageId":"k3-{u}","userId":"user-{u}","traits":{{"plan":"pro"}},"timestamp":"2026-11-23T10:00:02Z"}}"#
+            ),
+        ];
+        out.extend(
+            lines
+                .iter()
+                .map(|l| Event::from_json_str(l).expect("valid event")),
+        );
+    }
+    out
+}
+
 fn runtime(dir: &Path) -> (Waymark, Arc<FjallStore>) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/quickstart");
     let (journeys, _) = load_journey_set(
@@ -90,6 +115,25 @@ fn ingest(c: &mut Criterion) {
                 let (waymark, _) = runtime(dir.path());
                 let start = Instant::now();
                 ingest_all(&waymark, &events);
+                total += start.elapsed();
+            }
+            total
+        })
+    });
+    let known = known_people_events();
+    group.bench_function("ingest_300k_events_from_100k_known_profiles", |b| {
+        b.iter_custom(|iterations| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iterations {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let (waymark, _) = runtime(dir.path());
+                ingest_all(&waymark, &events);
+                let start = Instant::now();
+                for (i, chunk) in known.chunks(BATCH).enumerate() {
+                    waymark
+                        .ingest_batch(chunk, Some(("bench-known", ((i + 1) * BATCH) as u64)))
+                        .expect("ingest");
+                }
                 total += start.elapsed();
             }
             total
