@@ -7,10 +7,14 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use waymark::{Simulation, SimulationOptions, WorkspaceConfig};
+use std::sync::Arc;
+
+use waymark::runtime::OutboxStatus;
+use waymark::{Simulation, SimulationOptions, Waymark, WorkspaceConfig};
 use waymark_core::{Identifier, Timestamp, parse_timestamp};
 use waymark_engine::{Engine, EngineConfig};
 use waymark_journey::{load_journey_set, to_dot, to_mermaid};
+use waymark_store::FjallStore;
 
 #[derive(Parser)]
 #[command(
@@ -19,6 +23,10 @@ use waymark_journey::{load_journey_set, to_dot, to_mermaid};
     about = "Validate, draw and simulate Waymark journeys"
 )]
 struct Cli {
+    /// The worker's store (a fjall folder), for commands over live state.
+    /// Stop the worker first: a store is opened by one process at a time.
+    #[arg(long, global = true)]
+    store: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -50,6 +58,16 @@ enum Command {
     Profile {
         #[command(subcommand)]
         command: ProfileCommand,
+    },
+    /// Pending timers in the store.
+    Timers {
+        #[command(subcommand)]
+        command: TimersCommand,
+    },
+    /// Deliveries waiting in, or failed out of, the store's outbox.
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
     },
     /// Journey definitions: validate and draw.
     Journey {
@@ -86,14 +104,40 @@ enum ProfileCommand {
     Forget(ProfileArgs),
 }
 
+#[derive(Subcommand)]
+enum TimersCommand {
+    /// Timers due before an instant (default: all), in due order, as JSON lines.
+    List {
+        #[arg(long, value_parser = parse_until)]
+        due_before: Option<Timestamp>,
+    },
+}
+
+#[derive(Subcommand)]
+enum OutboxCommand {
+    /// Outbox entries with a status, as JSON lines.
+    List {
+        #[arg(long, value_enum, default_value_t = OutboxFilter::Failed)]
+        status: OutboxFilter,
+    },
+    /// Put every failed delivery back in line.
+    Retry,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OutboxFilter {
+    Pending,
+    Failed,
+}
+
 #[derive(clap::Args)]
 struct ProfileArgs {
     /// `kind=value` (user_id=u1, email=ada@example.com, anonymous_id=..., external:crm_id=42);
     /// a bare value is a user_id.
     identifier: String,
-    /// The events to build profiles from (JSONL). The durable store replaces this.
+    /// Build profiles from these events (JSONL) instead of reading `--store`.
     #[arg(long)]
-    events: PathBuf,
+    events: Option<PathBuf>,
     /// Workspace configuration (TOML: [identity]).
     #[arg(long)]
     config: Option<PathBuf>,
@@ -171,31 +215,41 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .parse()
                 .map_err(|e: String| anyhow::anyhow!("identifier: {e}"))?;
             let config = workspace_config(args.config.as_deref())?;
-            let (mut identity, invalid) =
-                waymark::identity_from_events(&read(&args.events)?, config.identity);
-            if invalid > 0 {
-                tracing::warn!(invalid, file = %args.events.display(), "lines that are not valid events were skipped");
-            }
-            if identity.lookup(&identifier).is_none() {
-                anyhow::bail!("no profile holds {identifier}");
-            }
-            let shown = match action {
-                "show" => serde_json::to_value(
-                    identity
-                        .lookup(&identifier)
-                        .and_then(|p| identity.profile(&p)),
-                )?,
-                "export" => identity.export(&identifier).unwrap_or_default(),
-                _ => {
-                    let gone = identity
-                        .forget(&identifier)
-                        .context("the profile disappeared")?;
-                    let ids: Vec<String> =
-                        gone.identifiers.iter().map(ToString::to_string).collect();
-                    serde_json::json!({ "forgotten": gone.profile, "identifiers": ids, "suppressed": true })
+            let shown = match (&args.events, &cli.store) {
+                (Some(events), _) => profile_from_events(events, config, &identifier, action)?,
+                (None, Some(store)) => profile_from_store(store, config, &identifier, action)?,
+                (None, None) => {
+                    anyhow::bail!("give --store PATH (the worker's store) or --events FILE")
                 }
             };
             writeln!(out, "{}", serde_json::to_string_pretty(&shown)?)?;
+        }
+        Command::Timers {
+            command: TimersCommand::List { due_before },
+        } => {
+            let waymark = open_store(cli.store.as_deref(), WorkspaceConfig::default())?;
+            let before = due_before.unwrap_or(Timestamp::MAX_UTC);
+            for timer in waymark.timers_due_before(before) {
+                writeln!(out, "{}", serde_json::to_string(&timer)?)?;
+            }
+        }
+        Command::Outbox { command } => {
+            let waymark = open_store(cli.store.as_deref(), WorkspaceConfig::default())?;
+            match command {
+                OutboxCommand::List { status } => {
+                    let status = match status {
+                        OutboxFilter::Pending => OutboxStatus::Pending,
+                        OutboxFilter::Failed => OutboxStatus::Failed,
+                    };
+                    for entry in waymark.outbox(status) {
+                        writeln!(out, "{}", serde_json::to_string(&entry)?)?;
+                    }
+                }
+                OutboxCommand::Retry => {
+                    let n = waymark.retry_failed()?;
+                    writeln!(out, "{n} failed deliveries put back in line")?;
+                }
+            }
         }
         Command::Journey {
             command: JourneyCommand::Validate { files, templates },
@@ -220,6 +274,70 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The runtime over a store, for reading and administering live state.
+fn open_store(path: Option<&std::path::Path>, config: WorkspaceConfig) -> anyhow::Result<Waymark> {
+    let path = path.context("give --store PATH (the worker's store)")?;
+    if !path.exists() {
+        anyhow::bail!("{}: no store here", path.display());
+    }
+    let store = FjallStore::open(path)
+        .with_context(|| "is a worker running on it? stop it first".to_owned())?;
+    Ok(Waymark::builder()
+        .store(Arc::new(store))
+        .identity(config.identity)
+        .engine(config.engine)
+        .build()?)
+}
+
+fn profile_from_store(
+    store: &std::path::Path,
+    config: WorkspaceConfig,
+    identifier: &Identifier,
+    action: &str,
+) -> anyhow::Result<serde_json::Value> {
+    let waymark = open_store(Some(store), config)?;
+    let export = waymark
+        .export(identifier)?
+        .with_context(|| format!("no profile holds {identifier}"))?;
+    Ok(match action {
+        "show" => export["profile"].clone(),
+        "export" => export,
+        _ => {
+            let gone = waymark
+                .forget(identifier)?
+                .context("the profile disappeared")?;
+            let ids: Vec<String> = gone.identifiers.iter().map(ToString::to_string).collect();
+            serde_json::json!({ "forgotten": gone.profile, "identifiers": ids, "suppressed": true })
+        }
+    })
+}
+
+fn profile_from_events(
+    events: &std::path::Path,
+    config: WorkspaceConfig,
+    identifier: &Identifier,
+    action: &str,
+) -> anyhow::Result<serde_json::Value> {
+    let (mut identity, invalid) = waymark::identity_from_events(&read(events)?, config.identity);
+    if invalid > 0 {
+        tracing::warn!(invalid, file = %events.display(), "lines that are not valid events were skipped");
+    }
+    let profile = identity
+        .lookup(identifier)
+        .with_context(|| format!("no profile holds {identifier}"))?;
+    Ok(match action {
+        "show" => serde_json::to_value(identity.profile(&profile))?,
+        "export" => identity.export(identifier).unwrap_or_default(),
+        _ => {
+            let gone = identity
+                .forget(identifier)
+                .context("the profile disappeared")?;
+            let ids: Vec<String> = gone.identifiers.iter().map(ToString::to_string).collect();
+            serde_json::json!({ "forgotten": gone.profile, "identifiers": ids, "suppressed": true })
+        }
+    })
 }
 
 fn read(path: &std::path::Path) -> anyhow::Result<String> {

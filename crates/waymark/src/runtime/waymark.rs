@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use serde_json::Value;
 use waymark_channels::{Deliver, Delivery, DeliveryError};
-use waymark_core::{Channel, Event, Profile, ProfileId, Timestamp, stable_hash};
+use waymark_core::{Channel, Event, Identifier, Profile, ProfileId, Timestamp, stable_hash};
 use waymark_engine::{Effect, Engine, EngineConfig, Input, SendRequest};
-use waymark_identity::IdentityConfig;
+use waymark_identity::{Forgotten, IdentityConfig};
 use waymark_journey::Journey;
 use waymark_store::{Space, Store, keys};
 
@@ -590,6 +590,140 @@ impl Waymark {
 
     pub fn engine(&self) -> &Engine {
         &self.engine
+    }
+
+    /// Everything held about the person `identifier` belongs to: profile,
+    /// identifiers, merges, journey instances.
+    pub fn export(&self, identifier: &Identifier) -> Result<Option<Value>, Error> {
+        let state = self.lock()?;
+        let Some(id) = state.identity.lookup(identifier) else {
+            return Ok(None);
+        };
+        let mut export = state.identity.export(identifier).unwrap_or_default();
+        export["instances"] = serde_json::to_value(state.instances.get(&id)).unwrap_or_default();
+        Ok(Some(export))
+    }
+
+    /// Erases the person `identifier` belongs to: profile, identifiers,
+    /// journey instances, their timers, deliveries not yet made, and the
+    /// merge records and redirects that name them; remembers their
+    /// identifiers so late events do not rebuild them. Durable when it returns.
+    pub fn forget(&self, identifier: &Identifier) -> Result<Option<Forgotten>, Error> {
+        let mut state = self.lock()?;
+        let Some(id) = state.identity.lookup(identifier) else {
+            return Ok(None);
+        };
+        let mut writes = Writes::default();
+        let losers: Vec<ProfileId> = state
+            .identity
+            .graph()
+            .redirects()
+            .filter(|(_, to)| **to == id)
+            .map(|(from, _)| from.clone())
+            .collect();
+        for loser in &losers {
+            writes
+                .batch
+                .delete(Space::Redirects, loser.as_str().as_bytes());
+        }
+        for (key, value) in self.store.scan(Space::Merges, b"")? {
+            let names_them = serde_json::from_slice::<waymark_identity::MergeRecord>(&value)
+                .is_ok_and(|m| m.winner == id || losers.contains(&m.winner));
+            if names_them {
+                writes.batch.delete(Space::Merges, key);
+            }
+        }
+        let doomed: Vec<_> = state
+            .timers
+            .iter()
+            .filter(|(_, t)| t.profile == id || losers.contains(&t.profile))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in doomed {
+            if let Some(timer) = state.timers.remove(&key) {
+                writes.batch.delete(
+                    Space::Timers,
+                    keys::timer(timer.due, &timer.instance, timer.token),
+                );
+            }
+        }
+        let undelivered: Vec<u64> = state
+            .outbox
+            .values()
+            .filter(|e| e.delivery.profile == id)
+            .map(|e| e.seq)
+            .collect();
+        for seq in undelivered {
+            state.outbox.remove(&seq);
+            writes.batch.delete(Space::Outbox, keys::seq(seq).to_vec());
+        }
+        state.instances.remove(&id);
+        let Some(forgotten) = state.identity.forget(identifier) else {
+            return Ok(None);
+        };
+        for identifier in &forgotten.identifiers {
+            writes.batch.put(
+                Space::Forgotten,
+                waymark_store::keys::identifier(identifier),
+                encode(identifier),
+            );
+        }
+        writes.removed.insert(id);
+        self.commit(&state, writes)?;
+        Ok(Some(forgotten))
+    }
+
+    /// Puts failed deliveries back in line (attempts reset). Returns how many.
+    pub fn retry_failed(&self) -> Result<usize, Error> {
+        let now = self.clock.now();
+        let mut state = self.lock()?;
+        let mut writes = Writes::default();
+        let mut revived = 0;
+        for entry in state
+            .outbox
+            .values_mut()
+            .filter(|e| e.status == OutboxStatus::Failed)
+        {
+            entry.status = OutboxStatus::Pending;
+            entry.attempts = 0;
+            entry.next_attempt_at = now;
+            writes.batch.put(
+                Space::Outbox,
+                keys::seq(entry.seq).to_vec(),
+                encode(&*entry),
+            );
+            revived += 1;
+        }
+        self.commit(&state, writes)?;
+        Ok(revived)
+    }
+
+    /// Pending timers due before `before`, in due order.
+    pub fn timers_due_before(&self, before: Timestamp) -> Vec<waymark_engine::Timer> {
+        let state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        state
+            .timers
+            .iter()
+            .take_while(|((due, _, _), _)| *due < before)
+            .map(|(_, t)| t.clone())
+            .collect()
+    }
+
+    /// Outbox entries with `status`, oldest first.
+    pub fn outbox(&self, status: OutboxStatus) -> Vec<OutboxEntry> {
+        let state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        state
+            .outbox
+            .values()
+            .filter(|e| e.status == status)
+            .cloned()
+            .collect()
     }
 }
 

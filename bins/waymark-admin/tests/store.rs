@@ -1,0 +1,138 @@
+//! `waymark-admin --store`: live state of a worker's store, administered.
+#![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
+
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::Arc;
+
+use waymark::runtime::{ManualClock, Waymark};
+use waymark_channels::{DeliveryError, MemoryChannel};
+use waymark_core::{Event, parse_timestamp};
+use waymark_journey::parse_journey;
+use waymark_store::FjallStore;
+
+fn admin(store: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_waymark-admin"))
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A store holding two people in a journey: one delivery failed for good,
+/// one timer pending each.
+async fn prepare(dir: &Path) {
+    let journey = parse_journey(
+        Path::new("j.yaml"),
+        "id: j\nentry: { event: Signed Up }\nnodes:\n  - { id: hi, type: send, channel: email, template: t, next: w }\n  - { id: w, type: wait, duration: 1d }\n",
+    )
+    .unwrap();
+    let channel = Arc::new(MemoryChannel::new());
+    let waymark = Waymark::builder()
+        .store(Arc::new(FjallStore::open(dir).unwrap()))
+        .journeys([journey])
+        .clock(Arc::new(ManualClock::new(
+            parse_timestamp("2026-10-01T10:00:00Z").unwrap(),
+        )))
+        .default_channel(channel.clone())
+        .build()
+        .unwrap();
+    let lines = [
+        r#"{"type":"identify","messageId":"1","userId":"ada","anonymousId":"a-1","traits":{"email":"ada@example.com"},"timestamp":"2026-10-01T09:00:00Z"}"#,
+        r#"{"type":"track","messageId":"2","userId":"ada","event":"Signed Up","timestamp":"2026-10-01T09:00:01Z"}"#,
+        r#"{"type":"identify","messageId":"3","userId":"bo","traits":{"email":"bo@example.com"},"timestamp":"2026-10-01T09:00:00Z"}"#,
+        r#"{"type":"track","messageId":"4","userId":"bo","event":"Signed Up","timestamp":"2026-10-01T09:00:01Z"}"#,
+    ];
+    let events: Vec<Event> = lines
+        .iter()
+        .map(|l| Event::from_json_str(l).unwrap())
+        .collect();
+    waymark.ingest_batch(&events, None).unwrap();
+    channel.fail_next(DeliveryError::Permanent {
+        reason: "550 mailbox unavailable".into(),
+    });
+    let report = waymark.deliver_due().await.unwrap();
+    assert_eq!((report.failed, report.delivered), (1, 1));
+}
+
+#[tokio::test]
+async fn profiles_timers_and_outbox_over_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    prepare(dir.path()).await;
+    let store = dir.path();
+
+    let show = admin(store, &["profile", "show", "email=ADA@example.com"]);
+    assert!(show.status.success(), "{}", text(&show));
+    let profile: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    assert_eq!(profile["user_id"], "ada");
+
+    let export = admin(store, &["profile", "export", "ada"]);
+    let export: serde_json::Value = serde_json::from_slice(&export.stdout).unwrap();
+    assert_eq!(export["instances"][0]["journey"], "j");
+
+    let timers = admin(
+        store,
+        &["timers", "list", "--due-before", "2026-10-03T00:00:00Z"],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&timers.stdout).lines().count(),
+        2,
+        "{}",
+        text(&timers)
+    );
+    let none = admin(
+        store,
+        &["timers", "list", "--due-before", "2026-10-01T12:00:00Z"],
+    );
+    assert_eq!(String::from_utf8_lossy(&none.stdout).lines().count(), 0);
+
+    let failed = admin(store, &["outbox", "list", "--status", "failed"]);
+    let failed_text = String::from_utf8_lossy(&failed.stdout).into_owned();
+    assert_eq!(failed_text.lines().count(), 1, "{}", text(&failed));
+    assert!(failed_text.contains("550 mailbox unavailable"));
+    let retry = admin(store, &["outbox", "retry"]);
+    assert!(
+        String::from_utf8_lossy(&retry.stdout).contains("1 failed deliveries put back in line")
+    );
+    let pending = admin(store, &["outbox", "list", "--status", "pending"]);
+    assert_eq!(String::from_utf8_lossy(&pending.stdout).lines().count(), 1);
+
+    // Forget Ada: her timer and undelivered message go with her.
+    let forget = admin(store, &["profile", "forget", "anonymous_id=a-1"]);
+    assert!(forget.status.success(), "{}", text(&forget));
+    let gone = admin(store, &["profile", "show", "ada"]);
+    assert_eq!(gone.status.code(), Some(1));
+    assert!(text(&gone).contains("no profile holds user_id=ada"));
+    let timers = admin(store, &["timers", "list"]);
+    let timers = String::from_utf8_lossy(&timers.stdout).into_owned();
+    assert_eq!(
+        timers.lines().count(),
+        1,
+        "only Bo's timer is left: {timers}"
+    );
+    let pending = admin(store, &["outbox", "list", "--status", "pending"]);
+    assert!(
+        !String::from_utf8_lossy(&pending.stdout).contains("ada"),
+        "no delivery to a forgotten person"
+    );
+}
+
+#[test]
+fn a_missing_store_is_named() {
+    let out = admin(Path::new("/nonexistent/store"), &["timers", "list"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out).contains("/nonexistent/store: no store here"),
+        "{}",
+        text(&out)
+    );
+}
