@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::sync::Arc;
 
+use waymark::deploy::{self, JourneyStatus};
 use waymark::runtime::OutboxStatus;
 use waymark::{Simulation, SimulationOptions, Waymark, WorkspaceConfig};
 use waymark_core::{Identifier, Timestamp, parse_timestamp};
@@ -85,6 +86,26 @@ enum JourneyCommand {
         /// Template folder [default: templates/ beside the first journey].
         #[arg(long)]
         templates: Option<PathBuf>,
+    },
+    /// Store journey files as new versions (only if changed) in `--store`.
+    Deploy {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Template folder [default: templates/ beside the first journey].
+        #[arg(long)]
+        templates: Option<PathBuf>,
+    },
+    /// No new entrants; people already in the journey carry on.
+    Pause { id: String },
+    /// Take new entrants again (also brings back an archived journey).
+    Resume { id: String },
+    /// Retire: no new entrants, hidden from `list`; people in it carry on.
+    Archive { id: String },
+    /// Deployed journeys in `--store`: latest versions (with `--all`, every
+    /// version and archived journeys too).
+    List {
+        #[arg(long)]
+        all: bool,
     },
     /// Draw a journey as Graphviz DOT or Mermaid.
     Graph {
@@ -262,6 +283,66 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Journey {
+            command: JourneyCommand::Deploy { files, templates },
+        } => {
+            let store = store_only(cli.store.as_deref())?;
+            for file in &files {
+                let outcome =
+                    deploy::deploy(&store, file, templates.as_deref(), chrono::Utc::now())?;
+                let what = if outcome.new_version {
+                    "deployed"
+                } else {
+                    "unchanged"
+                };
+                writeln!(out, "{what} {} v{}", outcome.id, outcome.version)?;
+            }
+        }
+        Command::Journey {
+            command: JourneyCommand::Pause { id },
+        } => {
+            let d = deploy::set_status(
+                &store_only(cli.store.as_deref())?,
+                &id,
+                JourneyStatus::Paused,
+            )?;
+            writeln!(out, "paused {} v{}", d.id, d.version)?;
+        }
+        Command::Journey {
+            command: JourneyCommand::Resume { id },
+        } => {
+            let d = deploy::set_status(
+                &store_only(cli.store.as_deref())?,
+                &id,
+                JourneyStatus::Active,
+            )?;
+            writeln!(out, "resumed {} v{}", d.id, d.version)?;
+        }
+        Command::Journey {
+            command: JourneyCommand::Archive { id },
+        } => {
+            let d = deploy::set_status(
+                &store_only(cli.store.as_deref())?,
+                &id,
+                JourneyStatus::Archived,
+            )?;
+            writeln!(out, "archived {} v{}", d.id, d.version)?;
+        }
+        Command::Journey {
+            command: JourneyCommand::List { all },
+        } => {
+            let deployed = deploy::list(&store_only(cli.store.as_deref())?)?;
+            for (i, d) in deployed.iter().enumerate() {
+                let latest = deployed.get(i + 1).is_none_or(|next| next.id != d.id);
+                if all || (latest && d.status != JourneyStatus::Archived) {
+                    let status = serde_json::to_value(d.status)?;
+                    let status = status.as_str().unwrap_or_default();
+                    let shown = if latest { status } else { "superseded" };
+                    let at = waymark_core::format_timestamp(d.deployed_at);
+                    writeln!(out, "{}\tv{}\t{shown}\t{at}\t{}", d.id, d.version, d.file)?;
+                }
+            }
+        }
+        Command::Journey {
             command: JourneyCommand::Graph { file, format },
         } => {
             let journey = waymark_journey::load_journey(&file)?;
@@ -274,6 +355,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The store alone (journey commands need no runtime state).
+fn store_only(path: Option<&std::path::Path>) -> anyhow::Result<FjallStore> {
+    let path = path.context("give --store PATH (the worker's store)")?;
+    FjallStore::open(path).with_context(|| "is a worker running on it? stop it first".to_owned())
 }
 
 /// The runtime over a store, for reading and administering live state.

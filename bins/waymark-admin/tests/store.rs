@@ -136,3 +136,76 @@ fn a_missing_store_is_named() {
         text(&out)
     );
 }
+
+/// Deploy, list, pause, resume and archive through the CLI; the runtime
+/// built from the store honours them.
+#[test]
+fn journey_versions_and_lifecycle() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let journey = dir.path().join("welcome.yaml");
+    std::fs::create_dir_all(dir.path().join("templates")).unwrap();
+    std::fs::write(
+        dir.path().join("templates/t.yaml"),
+        "channel: email\nsubject: Hi\ntext: Hello\n",
+    )
+    .unwrap();
+    let v1 = "id: welcome\nentry: { event: Signed Up }\nnodes:\n  - { id: hi, type: send, channel: email, template: t }\n";
+    std::fs::write(&journey, v1).unwrap();
+    let deploy = |store: &Path| admin(store, &["journey", "deploy", journey.to_str().unwrap()]);
+    assert_eq!(
+        String::from_utf8_lossy(&deploy(&store).stdout),
+        "deployed welcome v1\n"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&deploy(&store).stdout),
+        "unchanged welcome v1\n"
+    );
+    std::fs::write(&journey, v1.replace("Signed Up", "Account Created")).unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&deploy(&store).stdout),
+        "deployed welcome v2\n"
+    );
+    let all = admin(&store, &["journey", "list", "--all"]);
+    let all = String::from_utf8_lossy(&all.stdout).into_owned();
+    assert!(
+        all.contains("welcome\tv1\tsuperseded") && all.contains("welcome\tv2\tactive"),
+        "{all}"
+    );
+
+    let enters = |store: &Path, message: &str| -> usize {
+        let fjall = Arc::new(FjallStore::open(store).unwrap());
+        let waymark = Waymark::builder()
+            .store(fjall.clone())
+            .deployed(waymark::deploy::load(fjall.as_ref()).unwrap())
+            .default_channel(Arc::new(MemoryChannel::new()))
+            .build()
+            .unwrap();
+        let e = Event::from_json_str(&format!(
+            r#"{{"type":"track","messageId":"{message}","userId":"u","event":"Account Created","context":{{"traits":{{"email":"u@example.com"}}}},"timestamp":"2026-10-01T09:00:00Z"}}"#
+        ))
+        .unwrap();
+        waymark.ingest(&e).unwrap().sends
+    };
+    assert_eq!(
+        String::from_utf8_lossy(&admin(&store, &["journey", "pause", "welcome"]).stdout),
+        "paused welcome v2\n"
+    );
+    assert_eq!(
+        enters(&store, "m1"),
+        0,
+        "a paused journey takes no new entrants"
+    );
+    admin(&store, &["journey", "resume", "welcome"]);
+    assert_eq!(enters(&store, "m2"), 1);
+    admin(&store, &["journey", "archive", "welcome"]);
+    let listed = admin(&store, &["journey", "list"]);
+    assert!(
+        listed.stdout.is_empty(),
+        "archived journeys are hidden: {}",
+        text(&listed)
+    );
+    let unknown = admin(&store, &["journey", "pause", "nope"]);
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(text(&unknown).contains("no journey `nope` is deployed"));
+}

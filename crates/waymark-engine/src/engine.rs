@@ -103,6 +103,21 @@ impl Engine {
         self.reindex();
     }
 
+    /// Adds a journey version; it takes new entrants only if `active`
+    /// (paused and superseded versions still carry their instances).
+    pub fn insert(&mut self, journey: Journey, active: bool) {
+        if active {
+            self.activate(journey);
+        } else {
+            let journey = Arc::new(journey);
+            self.versions
+                .entry(Arc::clone(&journey.id))
+                .or_default()
+                .insert(journey.version, journey);
+            self.reindex();
+        }
+    }
+
     /// Stops new entries into `id`; running instances carry on.
     pub fn deactivate(&mut self, id: &str) {
         self.active.retain(|j| &*j.id != id);

@@ -12,6 +12,7 @@
 //! it is handed the events' text and returns the trace.
 
 mod config;
+pub mod deploy;
 mod replay;
 pub mod runtime;
 mod simulate;

@@ -11,6 +11,7 @@ use waymark_channels::LogChannel;
 use waymark_journey::load_journey_set;
 use waymark_store::FjallStore;
 
+use crate::deploy;
 use crate::runtime::{Stats, Waymark};
 use crate::source::{JsonlReader, Rejects};
 use crate::worker_config::{SourceKind, WorkerConfig};
@@ -26,6 +27,8 @@ pub enum WorkerError {
     Store(#[from] waymark_store::Error),
     #[error("runtime: {0}")]
     Runtime(#[from] crate::runtime::Error),
+    #[error("{0}")]
+    Deploy(#[from] crate::deploy::DeployError),
     #[error("{path}: {source}")]
     Io {
         path: String,
@@ -57,19 +60,33 @@ pub struct Worker {
 impl Worker {
     /// Opens the store, loads journeys and channels, and restores the state.
     pub fn open(config: WorkerConfig) -> Result<Self, WorkerError> {
-        let (journeys, _templates) =
-            load_journey_set(&config.journeys, config.templates.as_deref())
-                .map_err(WorkerError::Journeys)?;
+        // Every problem in every file first, then each file deployed: a
+        // changed file becomes a new version; paused or archived journeys
+        // stay so across restarts.
+        load_journey_set(&config.journeys, config.templates.as_deref())
+            .map_err(WorkerError::Journeys)?;
         let engine = config.engine_config().map_err(WorkerError::Config)?;
-        let store = FjallStore::open(&config.store.path)?;
+        let store = Arc::new(FjallStore::open(&config.store.path)?);
+        for path in &config.journeys {
+            let outcome = deploy::deploy(
+                store.as_ref(),
+                path,
+                config.templates.as_deref(),
+                chrono::Utc::now(),
+            )?;
+            if outcome.new_version {
+                tracing::info!(journey = %outcome.id, version = outcome.version, "deployed");
+            }
+        }
+        let deployed = deploy::load(store.as_ref())?;
         let log_path = &config.channels.log.path;
         let log = LogChannel::open(log_path).map_err(|source| WorkerError::Io {
             path: log_path.display().to_string(),
             source,
         })?;
         let waymark = Waymark::builder()
-            .store(Arc::new(store))
-            .journeys(journeys)
+            .store(store)
+            .deployed(deployed)
             .engine(engine)
             .identity(config.identity.clone())
             .default_channel(Arc::new(log))

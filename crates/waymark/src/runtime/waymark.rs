@@ -90,6 +90,7 @@ pub struct Stats {
 pub struct WaymarkBuilder {
     store: Option<Arc<dyn Store>>,
     journeys: Vec<Journey>,
+    deployed: Vec<(Journey, bool)>,
     engine: EngineConfig,
     identity: IdentityConfig,
     clock: Option<Arc<dyn Clock>>,
@@ -114,6 +115,13 @@ impl WaymarkBuilder {
 
     pub fn journeys(mut self, journeys: impl IntoIterator<Item = Journey>) -> Self {
         self.journeys.extend(journeys);
+        self
+    }
+
+    /// Deployed journey versions (see [`crate::deploy::load`]), each with
+    /// whether it takes new entrants.
+    pub fn deployed(mut self, journeys: impl IntoIterator<Item = (Journey, bool)>) -> Self {
+        self.deployed.extend(journeys);
         self
     }
 
@@ -161,9 +169,13 @@ impl WaymarkBuilder {
             outbox = state.outbox.len(),
             "state loaded"
         );
+        let mut engine = Engine::new(self.journeys, self.engine);
+        for (journey, active) in self.deployed {
+            engine.insert(journey, active);
+        }
         Ok(Waymark {
             store,
-            engine: Engine::new(self.journeys, self.engine),
+            engine,
             clock,
             channels: self.channels,
             default_channel: self.default_channel,

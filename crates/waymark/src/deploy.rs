@@ -1,0 +1,181 @@
+//! Deployed journey versions in the store: deploy, pause, resume, archive,
+//! list, and loading them into an engine.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use waymark_core::Timestamp;
+use waymark_journey::{Journey, load_journey_set, parse_journey};
+use waymark_store::{Batch, Space, Store, keys};
+
+/// Whether a journey takes new entrants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JourneyStatus {
+    /// Takes new entrants.
+    Active,
+    /// Takes no new entrants; people already in it carry on.
+    Paused,
+    /// Retired: no new entrants, hidden from `list` unless asked; people
+    /// already in it carry on. `resume` brings it back.
+    Archived,
+}
+
+/// One deployed version, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Deployed {
+    pub id: String,
+    pub version: u32,
+    /// Meaningful on the latest version; earlier versions only finish their instances.
+    pub status: JourneyStatus,
+    /// The file it came from (its extension picks YAML or JSON).
+    pub file: String,
+    pub source: String,
+    pub deployed_at: Timestamp,
+}
+
+/// Why a deploy or a status change failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<waymark_journey::Error>),
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("store: {0}")]
+    Store(#[from] waymark_store::Error),
+    #[error("no journey `{0}` is deployed")]
+    Unknown(String),
+    #[error("stored journey {id} v{version} no longer loads: {reason}")]
+    Corrupt {
+        id: String,
+        version: u32,
+        reason: String,
+    },
+}
+
+/// What a deploy did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeployOutcome {
+    pub id: String,
+    pub version: u32,
+    /// False when the file is the same as the latest version (nothing stored).
+    pub new_version: bool,
+}
+
+/// The stored versions whose key starts with `prefix`, in key order.
+fn scan(store: &dyn Store, prefix: &[u8]) -> Result<Vec<Deployed>, DeployError> {
+    let mut out = Vec::new();
+    for (key, value) in store.scan(Space::Journeys, prefix)? {
+        let deployed: Deployed =
+            serde_json::from_slice(&value).map_err(|e| waymark_store::Error::Corrupt {
+                space: Space::Journeys,
+                key: String::from_utf8_lossy(&key).into_owned(),
+                reason: e.to_string(),
+            })?;
+        out.push(deployed);
+    }
+    Ok(out)
+}
+
+/// Every version of one journey, oldest first.
+fn versions(store: &dyn Store, id: &str) -> Result<Vec<Deployed>, DeployError> {
+    let mut prefix = id.as_bytes().to_vec();
+    prefix.push(0);
+    scan(store, &prefix)
+}
+
+fn put(store: &dyn Store, deployed: &Deployed) -> Result<(), DeployError> {
+    let mut batch = Batch::new();
+    batch.put(
+        Space::Journeys,
+        keys::journey(&deployed.id, deployed.version),
+        serde_json::to_vec(deployed).unwrap_or_default(),
+    );
+    store.commit(batch)?;
+    Ok(())
+}
+
+/// Validates `path` (with its templates) and stores it as a new version of
+/// its journey, unless it is the same as the latest version.
+pub fn deploy(
+    store: &dyn Store,
+    path: &Path,
+    templates: Option<&Path>,
+    at: Timestamp,
+) -> Result<DeployOutcome, DeployError> {
+    let (journeys, _) =
+        load_journey_set(&[path.to_owned()], templates).map_err(DeployError::Invalid)?;
+    let Some(journey) = journeys.into_iter().next() else {
+        return Err(DeployError::Unknown(path.display().to_string()));
+    };
+    let source = std::fs::read_to_string(path).map_err(|source| DeployError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let existing = versions(store, &journey.id)?;
+    if let Some(latest) = existing.last().filter(|l| l.source == source) {
+        return Ok(DeployOutcome {
+            id: latest.id.clone(),
+            version: latest.version,
+            new_version: false,
+        });
+    }
+    let version = existing.last().map_or(1, |l| l.version + 1);
+    let deployed = Deployed {
+        id: journey.id.to_string(),
+        version,
+        status: JourneyStatus::Active,
+        file: path.display().to_string(),
+        source,
+        deployed_at: at,
+    };
+    put(store, &deployed)?;
+    Ok(DeployOutcome {
+        id: deployed.id,
+        version,
+        new_version: true,
+    })
+}
+
+/// Sets the status of a journey's latest version.
+pub fn set_status(
+    store: &dyn Store,
+    id: &str,
+    status: JourneyStatus,
+) -> Result<Deployed, DeployError> {
+    let mut latest = versions(store, id)?
+        .pop()
+        .ok_or_else(|| DeployError::Unknown(id.to_owned()))?;
+    latest.status = status;
+    put(store, &latest)?;
+    Ok(latest)
+}
+
+/// Every deployed version of every journey, by id then version.
+pub fn list(store: &dyn Store) -> Result<Vec<Deployed>, DeployError> {
+    scan(store, b"")
+}
+
+/// Every stored version, parsed, with whether it takes new entrants (the
+/// latest version of an active journey).
+pub fn load(store: &dyn Store) -> Result<Vec<(Journey, bool)>, DeployError> {
+    let parsed = scan(store, b"")?;
+    let mut out: Vec<(Journey, bool)> = Vec::with_capacity(parsed.len());
+    for (i, deployed) in parsed.iter().enumerate() {
+        let latest = parsed.get(i + 1).is_none_or(|next| next.id != deployed.id);
+        let mut journey =
+            parse_journey(Path::new(&deployed.file), &deployed.source).map_err(|e| {
+                DeployError::Corrupt {
+                    id: deployed.id.clone(),
+                    version: deployed.version,
+                    reason: e.to_string(),
+                }
+            })?;
+        journey.version = deployed.version;
+        out.push((journey, latest && deployed.status == JourneyStatus::Active));
+    }
+    Ok(out)
+}
