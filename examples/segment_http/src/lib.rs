@@ -1,0 +1,172 @@
+//! Segment's HTTP tracking API in front of an embedded Waymark runtime:
+//! `POST /v1/track|identify|page|screen|group|alias|batch`, the write key as
+//! basic auth, 200 only once the events are durable, 400 with the reason
+//! for a bad payload. Segment, RudderStack and Jitsu SDKs can point at it
+//! unchanged.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use base64::Engine as _;
+use serde_json::{Value, json};
+use waymark::Waymark;
+use waymark_core::{Event, format_timestamp, stable_hash};
+
+/// What the service shares between requests.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub waymark: Arc<Waymark>,
+    /// Accepted write keys.
+    pub write_keys: Arc<Vec<String>>,
+}
+
+/// The routes.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/batch", post(batch))
+        .route("/v1/{kind}", post(single))
+        .with_state(state)
+}
+
+/// Segment's limits: 32 KB per event, 500 KB per batch.
+const EVENT_LIMIT: usize = 32 * 1024;
+const BATCH_LIMIT: usize = 500 * 1024;
+
+fn error(status: StatusCode, reason: impl Into<String>) -> Response {
+    (
+        status,
+        axum::Json(json!({ "success": false, "message": reason.into() })),
+    )
+        .into_response()
+}
+
+/// Checks `Authorization: Basic base64(writeKey:)`.
+fn authorized(headers: &HeaderMap, state: &AppState) -> bool {
+    let Some(value) = headers.get("authorization").and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let Some(encoded) = value.strip_prefix("Basic ") else {
+        return false;
+    };
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
+        return false;
+    };
+    let Ok(text) = String::from_utf8(decoded) else {
+        return false;
+    };
+    let key = text.split(':').next().unwrap_or_default();
+    state.write_keys.iter().any(|k| k == key)
+}
+
+/// Fills what Segment's API fills when a client leaves it out: the `type`
+/// from the path, `timestamp` from the receive time, a `messageId` derived
+/// from the body (so an identical retry is recognised).
+fn complete(mut value: Value, kind: Option<&str>, received: &str) -> Value {
+    if let Value::Object(map) = &mut value {
+        if let Some(kind) = kind {
+            map.entry("type").or_insert_with(|| Value::from(kind));
+        }
+        if !map.contains_key("messageId") {
+            let body = Value::Object(map.clone()).to_string();
+            map.insert(
+                "messageId".into(),
+                Value::from(format!("auto-{:016x}", stable_hash(0, &[&body]))),
+            );
+        }
+        map.entry("timestamp")
+            .or_insert_with(|| Value::from(received));
+    }
+    value
+}
+
+async fn ingest(state: &AppState, events: Vec<Event>) -> Response {
+    let waymark = Arc::clone(&state.waymark);
+    match tokio::task::spawn_blocking(move || waymark.ingest_batch(&events, None)).await {
+        Ok(Ok(_)) => (StatusCode::OK, axum::Json(json!({ "success": true }))).into_response(),
+        Ok(Err(e)) => error(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
+}
+
+async fn single(
+    State(state): State<AppState>,
+    Path(kind): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if !authorized(&headers, &state) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "a valid write key is required (basic auth, the key as user name)",
+        );
+    }
+    if !["track", "identify", "page", "screen", "group", "alias"].contains(&kind.as_str()) {
+        return error(
+            StatusCode::NOT_FOUND,
+            format!("unknown endpoint /v1/{kind}"),
+        );
+    }
+    if body.len() > EVENT_LIMIT {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("an event is limited to {EVENT_LIMIT} bytes"),
+        );
+    }
+    let value: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("not valid JSON: {e}")),
+    };
+    let received = format_timestamp(chrono::Utc::now());
+    match Event::from_json(&complete(value, Some(&kind), &received)) {
+        Ok(event) => ingest(&state, vec![event]).await,
+        Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
+    }
+}
+
+async fn batch(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    if !authorized(&headers, &state) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "a valid write key is required (basic auth, the key as user name)",
+        );
+    }
+    if body.len() > BATCH_LIMIT {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("a batch is limited to {BATCH_LIMIT} bytes"),
+        );
+    }
+    let value: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("not valid JSON: {e}")),
+    };
+    let Some(items) = value.get("batch").and_then(Value::as_array) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "field `batch`: required, a list of events",
+        );
+    };
+    let received = format_timestamp(chrono::Utc::now());
+    let mut events = Vec::with_capacity(items.len());
+    let mut problems = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        // Batch-level context applies to every event without its own.
+        let mut item = item.clone();
+        if let (Some(ctx), Value::Object(map)) = (value.get("context"), &mut item) {
+            map.entry("context").or_insert_with(|| ctx.clone());
+        }
+        match Event::from_json(&complete(item, None, &received)) {
+            Ok(e) => events.push(e),
+            Err(e) => problems.push(format!("batch[{i}]: {e}")),
+        }
+    }
+    if !problems.is_empty() {
+        return error(StatusCode::BAD_REQUEST, problems.join("; "));
+    }
+    ingest(&state, events).await
+}

@@ -1,0 +1,84 @@
+//! `segment-http`: Waymark behind Segment's HTTP tracking API.
+//!
+//! ```sh
+//! cargo run -p segment-http -- --journey examples/quickstart/journeys/welcome.yaml \
+//!   --templates examples/quickstart/templates --write-key dev-key
+//! curl -u dev-key: localhost:8088/v1/track -H 'content-type: application/json' \
+//!   -d '{"userId":"ana","event":"Signed Up","context":{"traits":{"email":"ana@example.com"}}}'
+//! ```
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use segment_http::{AppState, app};
+use waymark::Waymark;
+use waymark_channels::LogChannel;
+use waymark_journey::load_journey_set;
+use waymark_store::FjallStore;
+
+#[derive(Parser)]
+struct Cli {
+    #[arg(long = "journey", required = true)]
+    journeys: Vec<PathBuf>,
+    #[arg(long)]
+    templates: Option<PathBuf>,
+    #[arg(long, default_value = "waymark-data/http-store")]
+    store: PathBuf,
+    #[arg(long, default_value = "waymark-data/http-deliveries.jsonl")]
+    log: PathBuf,
+    #[arg(long, default_value = "127.0.0.1:8088")]
+    listen: SocketAddr,
+    /// Accepted write keys (repeat for several).
+    #[arg(long = "write-key", required = true)]
+    write_keys: Vec<String>,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let (journeys, _) =
+        load_journey_set(&cli.journeys, cli.templates.as_deref()).map_err(|errors| {
+            anyhow::anyhow!(
+                errors
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )
+        })?;
+    let waymark = Arc::new(
+        Waymark::builder()
+            .store(Arc::new(FjallStore::open(&cli.store)?))
+            .journeys(journeys)
+            .default_channel(Arc::new(LogChannel::open(&cli.log)?))
+            .build()?,
+    );
+    let background = {
+        let waymark = Arc::clone(&waymark);
+        tokio::spawn(async move { waymark.run(shutdown(), Duration::from_millis(100)).await })
+    };
+    let listener = tokio::net::TcpListener::bind(cli.listen)
+        .await
+        .context("cannot listen")?;
+    tracing::info!(address = %cli.listen, "listening");
+    let state = AppState {
+        waymark,
+        write_keys: Arc::new(cli.write_keys),
+    };
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown())
+        .await?;
+    background.await??;
+    Ok(())
+}
+
+async fn shutdown() {
+    let _ = tokio::signal::ctrl_c().await;
+}
