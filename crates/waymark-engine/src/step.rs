@@ -96,19 +96,16 @@ impl<'a> Step<'a> {
             return; // stale: superseded, cancelled, or the instance has ended
         }
         instance.timer = None;
-        let Some(journey) = self
-            .engine
-            .journey(&instance.journey, instance.version)
-            .cloned()
-        else {
+        let node = NodeIndex(instance.node_index);
+        let Some(journey) = self.journey_of(i) else {
             return;
         };
-        let next = match &journey.node(NodeIndex(instance.node_index)).kind {
+        let next = match &journey.node(node).kind {
             NodeKind::Wait { next, .. } => *next,
             NodeKind::WaitForEvent { on_timeout, .. } => *on_timeout,
             _ => return,
         };
-        self.go(i, &journey, next, None);
+        self.go(i, journey, next, None);
     }
 
     pub(crate) fn on_api_enter(&mut self, journey_id: &str, properties: &Map<String, Value>) {
@@ -167,11 +164,7 @@ impl<'a> Step<'a> {
             if instance.goal_reached {
                 continue;
             }
-            let Some(journey) = self
-                .engine
-                .journey(&instance.journey, instance.version)
-                .cloned()
-            else {
+            let Some(journey) = self.journey_of(i) else {
                 continue;
             };
             let Some(goal) = journey.goal.as_ref().filter(|g| g.event == name) else {
@@ -183,7 +176,7 @@ impl<'a> Step<'a> {
             }
             let value = goal.value.as_ref().and_then(|expr| {
                 let instance = &self.instances[i];
-                self.scope(&journey, Some(instance), Some(event), &instance.trigger)
+                self.scope(journey, Some(instance), Some(event), &instance.trigger)
                     .eval(self.engine.env(), expr)
                     .ok()
                     .and_then(|v| to_json(&v))
@@ -221,11 +214,7 @@ impl<'a> Step<'a> {
             if !instance.is_running() {
                 continue;
             }
-            let Some(journey) = self
-                .engine
-                .journey(&instance.journey, instance.version)
-                .cloned()
-            else {
+            let Some(journey) = self.journey_of(i) else {
                 continue;
             };
             let NodeKind::WaitForEvent {
@@ -243,14 +232,14 @@ impl<'a> Step<'a> {
             if let Some(condition) = condition {
                 let instance = &self.instances[i];
                 if !self
-                    .scope(&journey, Some(instance), Some(event), &instance.trigger)
+                    .scope(journey, Some(instance), Some(event), &instance.trigger)
                     .test(self.engine.env(), condition)
                 {
                     continue;
                 }
             }
             self.cancel_timer(i);
-            self.go(i, &journey, *on_event, Some(event));
+            self.go(i, journey, *on_event, Some(event));
         }
     }
 
@@ -521,6 +510,16 @@ impl<'a> Step<'a> {
         let mut record = self.record(i, RecordKind::Exited, None);
         record.reason = Some(reason.to_owned());
         self.effects.push(Effect::Record(record));
+    }
+
+    /// The journey version instance `i` runs on (borrowed from the engine,
+    /// so it outlives changes to the instances).
+    fn journey_of(&self, i: usize) -> Option<&'a Journey> {
+        let engine: &'a Engine = self.engine;
+        let instance = &self.instances[i];
+        engine
+            .journey(&instance.journey, instance.version)
+            .map(AsRef::as_ref)
     }
 
     fn key(&self, i: usize, what: &str) -> String {
