@@ -22,6 +22,25 @@ nodes:
   - { id: done, type: exit }
 "#;
 
+/// A `Cart Updated` from `user` with `total`, at `at`.
+fn cart_update(h: &mut Harness, user: &str, total: i64, at: &str) -> Vec<Effect> {
+    h.event(&track(
+        user,
+        "Cart Updated",
+        json!({ "total": total }),
+        ts(at),
+    ))
+}
+
+/// Asserts that `h` recorded `line` (`kind node [reason] [next] [channel]`).
+fn assert_recorded(h: &Harness, line: &str) {
+    assert!(
+        h.records().iter().any(|r| r == line),
+        "no `{line}` in {:#?}",
+        h.records()
+    );
+}
+
 fn cart() -> Harness {
     let mut h = Harness::new(vec![journey(CART)], "u1");
     h.event(&identify(
@@ -35,12 +54,7 @@ fn cart() -> Harness {
 #[test]
 fn walks_wait_branch_send_exit() {
     let mut h = cart();
-    h.event(&track(
-        "u1",
-        "Cart Updated",
-        json!({"total": 10}),
-        ts("2026-01-01T10:00:00Z"),
-    ));
+    cart_update(&mut h, "u1", 10, "2026-01-01T10:00:00Z");
     h.advance(ts("2026-01-02T00:00:00Z"));
     assert_eq!(
         h.records(),
@@ -57,30 +71,16 @@ fn walks_wait_branch_send_exit() {
 #[test]
 fn where_filters_entry_and_branch_reads_traits() {
     let mut h = cart();
-    h.event(&track(
-        "u1",
-        "Cart Updated",
-        json!({"total": 0}),
-        ts("2026-01-01T10:00:00Z"),
-    ));
+    cart_update(&mut h, "u1", 0, "2026-01-01T10:00:00Z");
     assert!(h.records().is_empty());
     h.event(&identify(
         "u1",
         json!({"vip": true}),
         ts("2026-01-01T10:01:00Z"),
     ));
-    h.event(&track(
-        "u1",
-        "Cart Updated",
-        json!({"total": 5}),
-        ts("2026-01-01T10:02:00Z"),
-    ));
+    cart_update(&mut h, "u1", 5, "2026-01-01T10:02:00Z");
     h.advance(ts("2026-01-02T00:00:00Z"));
-    assert!(
-        h.records().contains(&"send vip_email email".to_owned()),
-        "{:?}",
-        h.records()
-    );
+    assert_recorded(&h, "send vip_email email");
 }
 
 #[test]
@@ -91,45 +91,21 @@ fn first_reachable_channel_or_unreachable() {
         json!({"phone": "+4915100000000"}),
         ts("2026-01-01T00:00:00Z"),
     ));
-    h.event(&track(
-        "u2",
-        "Cart Updated",
-        json!({"total": 10}),
-        ts("2026-01-01T10:00:00Z"),
-    ));
+    cart_update(&mut h, "u2", 10, "2026-01-01T10:00:00Z");
     h.advance(ts("2026-01-02T00:00:00Z"));
-    assert!(
-        h.records().contains(&"send email sms".to_owned()),
-        "{:?}",
-        h.records()
-    );
+    assert_recorded(&h, "send email sms");
 
     let mut h = Harness::new(vec![journey(CART)], "u3");
-    h.event(&track(
-        "u3",
-        "Cart Updated",
-        json!({"total": 10}),
-        ts("2026-01-01T10:00:00Z"),
-    ));
+    cart_update(&mut h, "u3", 10, "2026-01-01T10:00:00Z");
     h.advance(ts("2026-01-02T00:00:00Z"));
-    assert!(
-        h.records()
-            .contains(&"suppressed email unreachable email".to_owned()),
-        "{:?}",
-        h.records()
-    );
+    assert_recorded(&h, "suppressed email unreachable email");
     assert_eq!(sends(&h.effects), 0);
 }
 
 #[test]
 fn exit_on_cancels_the_timer_and_a_stale_timer_changes_nothing() {
     let mut h = cart();
-    h.event(&track(
-        "u1",
-        "Cart Updated",
-        json!({"total": 10}),
-        ts("2026-01-01T10:00:00Z"),
-    ));
+    cart_update(&mut h, "u1", 10, "2026-01-01T10:00:00Z");
     let token = h.instances[0].timer.unwrap().token;
     let instance = h.instances[0].id.clone();
     let effects = h.event(&track(
@@ -162,18 +138,8 @@ fn exit_on_cancels_the_timer_and_a_stale_timer_changes_nothing() {
 #[test]
 fn re_entry_after_exit_waits_for_the_cooldown() {
     let mut h = cart();
-    h.event(&track(
-        "u1",
-        "Cart Updated",
-        json!({"total": 10}),
-        ts("2026-01-01T10:00:00Z"),
-    ));
-    h.event(&track(
-        "u1",
-        "Cart Updated",
-        json!({"total": 20}),
-        ts("2026-01-01T10:10:00Z"),
-    ));
+    cart_update(&mut h, "u1", 10, "2026-01-01T10:00:00Z");
+    cart_update(&mut h, "u1", 20, "2026-01-01T10:10:00Z");
     assert_eq!(
         h.records()
             .iter()
@@ -183,12 +149,7 @@ fn re_entry_after_exit_waits_for_the_cooldown() {
         "one running instance"
     );
     h.advance(ts("2026-01-01T12:00:00Z")); // completes at 11:00
-    h.event(&track(
-        "u1",
-        "Cart Updated",
-        json!({"total": 30}),
-        ts("2026-01-02T10:59:00Z"),
-    ));
+    cart_update(&mut h, "u1", 30, "2026-01-02T10:59:00Z");
     assert_eq!(
         h.records()
             .iter()
@@ -197,12 +158,7 @@ fn re_entry_after_exit_waits_for_the_cooldown() {
         1,
         "within the cooldown"
     );
-    h.event(&track(
-        "u1",
-        "Cart Updated",
-        json!({"total": 30}),
-        ts("2026-01-02T11:00:00Z"),
-    ));
+    cart_update(&mut h, "u1", 30, "2026-01-02T11:00:00Z");
     assert_eq!(
         h.records()
             .iter()
@@ -218,12 +174,7 @@ fn re_entry_after_exit_waits_for_the_cooldown() {
 #[test]
 fn goals_count_after_completion_within_the_window_only() {
     let mut h = cart();
-    h.event(&track(
-        "u1",
-        "Cart Updated",
-        json!({"total": 10}),
-        ts("2026-01-01T10:00:00Z"),
-    ));
+    cart_update(&mut h, "u1", 10, "2026-01-01T10:00:00Z");
     h.advance(ts("2026-01-01T12:00:00Z"));
     let late = h.event(&track(
         "u1",
@@ -238,12 +189,7 @@ fn goals_count_after_completion_within_the_window_only() {
     );
 
     let mut h = cart();
-    h.event(&track(
-        "u1",
-        "Cart Updated",
-        json!({"total": 10}),
-        ts("2026-01-01T10:00:00Z"),
-    ));
+    cart_update(&mut h, "u1", 10, "2026-01-01T10:00:00Z");
     h.advance(ts("2026-01-01T12:00:00Z"));
     let effects = h.event(&track(
         "u1",
@@ -426,19 +372,9 @@ fn wait_until_uses_the_profile_zone_then_the_default() {
 fn idempotency_keys_are_unique_and_deterministic() {
     let run = || {
         let mut h = cart();
-        h.event(&track(
-            "u1",
-            "Cart Updated",
-            json!({"total": 10}),
-            ts("2026-01-01T10:00:00Z"),
-        ));
+        cart_update(&mut h, "u1", 10, "2026-01-01T10:00:00Z");
         h.advance(ts("2026-01-03T00:00:00Z"));
-        h.event(&track(
-            "u1",
-            "Cart Updated",
-            json!({"total": 10}),
-            ts("2026-01-05T10:00:00Z"),
-        ));
+        cart_update(&mut h, "u1", 10, "2026-01-05T10:00:00Z");
         h.advance(ts("2026-01-06T00:00:00Z"));
         h.effects
     };
@@ -467,12 +403,7 @@ fn a_later_version_takes_new_entrants_while_running_instances_finish_on_theirs()
     let mut v2 = journey(&CART.replace("duration: 1h", "duration: 2h"));
     v2.version = 2;
     let mut h = cart();
-    h.event(&track(
-        "u1",
-        "Cart Updated",
-        json!({"total": 10}),
-        ts("2026-01-01T10:00:00Z"),
-    ));
+    cart_update(&mut h, "u1", 10, "2026-01-01T10:00:00Z");
     h.engine.activate(v2);
     assert_eq!(h.instances[0].version, 1);
     let fired = h.advance(ts("2026-01-01T11:00:00Z"));
@@ -481,12 +412,7 @@ fn a_later_version_takes_new_entrants_while_running_instances_finish_on_theirs()
         "v1 instance finishes on v1"
     );
     drop(v1);
-    h.event(&track(
-        "u1",
-        "Cart Updated",
-        json!({"total": 10}),
-        ts("2026-01-03T10:00:00Z"),
-    ));
+    cart_update(&mut h, "u1", 10, "2026-01-03T10:00:00Z");
     assert_eq!(h.instances[0].version, 2);
     assert_eq!(
         h.timers.keys().next().unwrap().0,
@@ -502,18 +428,9 @@ fn an_unsubscribed_channel_is_skipped_for_the_next_one_or_suppressed() {
         json!({"email": "u5@example.com", "phone": "+4915100000005", "subscribed_email": false}),
         ts("2026-01-01T00:00:00Z"),
     ));
-    h.event(&track(
-        "u5",
-        "Cart Updated",
-        json!({"total": 10}),
-        ts("2026-01-01T10:00:00Z"),
-    ));
+    cart_update(&mut h, "u5", 10, "2026-01-01T10:00:00Z");
     h.advance(ts("2026-01-02T00:00:00Z"));
-    assert!(
-        h.records().contains(&"send email sms".to_owned()),
-        "{:?}",
-        h.records()
-    );
+    assert_recorded(&h, "send email sms");
 
     let mut h = Harness::new(vec![journey(CART)], "u6");
     h.event(&identify(
@@ -527,43 +444,23 @@ fn an_unsubscribed_channel_is_skipped_for_the_next_one_or_suppressed() {
         json!({}),
         ts("2026-01-01T09:00:00Z"),
     ));
-    h.event(&track(
-        "u6",
-        "Cart Updated",
-        json!({"total": 10}),
-        ts("2026-01-01T10:00:00Z"),
-    ));
+    cart_update(&mut h, "u6", 10, "2026-01-01T10:00:00Z");
     h.advance(ts("2026-01-02T00:00:00Z"));
-    assert!(
-        h.records()
-            .contains(&"suppressed email unsubscribed email".to_owned()),
-        "{:?}",
-        h.records()
-    );
+    assert_recorded(&h, "suppressed email unsubscribed email");
     assert_eq!(sends(&h.effects), 0);
 }
 
 #[test]
 fn merged_instances_fold_the_earlier_entered_stays() {
     let mut winner = cart();
-    winner.event(&track(
-        "u1",
-        "Cart Updated",
-        json!({"total": 10}),
-        ts("2026-01-01T10:30:00Z"),
-    ));
+    cart_update(&mut winner, "u1", 10, "2026-01-01T10:30:00Z");
     let mut loser = Harness::new(vec![journey(CART)], "anon-1");
     loser.event(&identify(
         "anon-1",
         json!({"email": "a@example.com"}),
         ts("2026-01-01T00:00:00Z"),
     ));
-    loser.event(&track(
-        "anon-1",
-        "Cart Updated",
-        json!({"total": 10}),
-        ts("2026-01-01T10:00:00Z"),
-    ));
+    cart_update(&mut loser, "anon-1", 10, "2026-01-01T10:00:00Z");
     let theirs = loser.instances.clone();
     let from = loser.profile.id.clone();
     let effects = winner.input(
