@@ -95,8 +95,13 @@ enum JourneyCommand {
         #[arg(long)]
         templates: Option<PathBuf>,
     },
-    /// No new entrants; people already in the journey carry on.
-    Pause { id: String },
+    /// No new entrants; people already in the journey carry on, or with
+    /// `--hold` stay where they are until `resume`.
+    Pause {
+        id: String,
+        #[arg(long)]
+        hold: bool,
+    },
     /// Take new entrants again (also brings back an archived journey).
     Resume { id: String },
     /// Retire: no new entrants, hidden from `list`; people in it carry on.
@@ -298,14 +303,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Journey {
-            command: JourneyCommand::Pause { id },
+            command: JourneyCommand::Pause { id, hold },
         } => {
             let d = deploy::set_status(
                 &store_only(cli.store.as_deref())?,
                 &id,
                 JourneyStatus::Paused,
+                hold,
             )?;
-            writeln!(out, "paused {} v{}", d.id, d.version)?;
+            let how = if d.hold { " (people in it held)" } else { "" };
+            writeln!(out, "paused {} v{}{how}", d.id, d.version)?;
         }
         Command::Journey {
             command: JourneyCommand::Resume { id },
@@ -314,6 +321,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &store_only(cli.store.as_deref())?,
                 &id,
                 JourneyStatus::Active,
+                false,
             )?;
             writeln!(out, "resumed {} v{}", d.id, d.version)?;
         }
@@ -324,6 +332,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 &store_only(cli.store.as_deref())?,
                 &id,
                 JourneyStatus::Archived,
+                false,
             )?;
             writeln!(out, "archived {} v{}", d.id, d.version)?;
         }

@@ -209,3 +209,68 @@ fn journey_versions_and_lifecycle() {
     assert_eq!(unknown.status.code(), Some(1));
     assert!(text(&unknown).contains("no journey `nope` is deployed"));
 }
+
+/// `pause --hold` keeps people where they are: their timers wait until
+/// `resume`; a plain pause lets them carry on.
+#[test]
+fn a_held_journey_keeps_its_people_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    std::fs::create_dir_all(dir.path().join("templates")).unwrap();
+    std::fs::write(
+        dir.path().join("templates/t.yaml"),
+        "channel: email\nsubject: Hi\ntext: Hello\n",
+    )
+    .unwrap();
+    let journey = dir.path().join("drip.yaml");
+    std::fs::write(
+        &journey,
+        "id: drip\nentry: { event: Signed Up }\nnodes:\n  - { id: w, type: wait, duration: 1h, next: hi }\n  - { id: hi, type: send, channel: email, template: t }\n",
+    )
+    .unwrap();
+    admin(&store, &["journey", "deploy", journey.to_str().unwrap()]);
+    let clock = Arc::new(ManualClock::new(
+        parse_timestamp("2026-10-01T10:00:00Z").unwrap(),
+    ));
+    let open = |clock: &Arc<ManualClock>| {
+        let fjall = Arc::new(FjallStore::open(&store).unwrap());
+        Waymark::builder()
+            .store(fjall.clone())
+            .deployed(waymark::deploy::load(fjall.as_ref()).unwrap())
+            .clock(clock.clone())
+            .default_channel(Arc::new(MemoryChannel::new()))
+            .build()
+            .unwrap()
+    };
+    {
+        let waymark = open(&clock);
+        let e = Event::from_json_str(
+            r#"{"type":"track","messageId":"d1","userId":"u","event":"Signed Up","context":{"traits":{"email":"u@example.com"}},"timestamp":"2026-10-01T10:00:00Z"}"#,
+        )
+        .unwrap();
+        waymark.ingest(&e).unwrap();
+    }
+    let paused = admin(&store, &["journey", "pause", "drip", "--hold"]);
+    assert_eq!(
+        String::from_utf8_lossy(&paused.stdout),
+        "paused drip v1 (people in it held)\n"
+    );
+    clock.advance(chrono::TimeDelta::hours(2));
+    {
+        let waymark = open(&clock);
+        assert_eq!(
+            waymark.fire_due_timers().unwrap(),
+            0,
+            "held: the overdue timer waits"
+        );
+        assert_eq!(waymark.stats().timers_pending, 1);
+    }
+    admin(&store, &["journey", "pause", "drip"]);
+    let waymark = open(&clock);
+    assert_eq!(
+        waymark.fire_due_timers().unwrap(),
+        1,
+        "paused without hold: people carry on"
+    );
+    assert_eq!(waymark.stats().outbox_pending, 1);
+}

@@ -55,6 +55,8 @@ pub struct SendRequest {
 pub struct Timer {
     pub key: String,
     pub profile: ProfileId,
+    /// The journey of the instance (a held journey's timers wait).
+    pub journey: Arc<str>,
     pub instance: Arc<str>,
     pub token: u64,
     pub due: Timestamp,

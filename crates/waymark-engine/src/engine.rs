@@ -54,6 +54,8 @@ pub struct Engine {
     /// Event names any version of any journey reacts to: entries, exits,
     /// goals and waits. Other events only update profiles.
     relevant: HashSet<String>,
+    /// Journeys paused with `hold`: their instances do not move.
+    held: HashSet<Arc<str>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -83,6 +85,7 @@ impl Engine {
             by_entry_event: HashMap::new(),
             by_segment: Vec::new(),
             relevant: HashSet::new(),
+            held: HashSet::new(),
         };
         for journey in journeys {
             engine.activate(journey);
@@ -116,6 +119,22 @@ impl Engine {
                 .insert(journey.version, journey);
             self.reindex();
         }
+    }
+
+    /// Holds (or releases) the instances of journey `id`: while held, their
+    /// waits ignore events and the runtime keeps their timers pending; exits
+    /// and goals still apply.
+    pub fn set_held(&mut self, id: &str, held: bool) {
+        if held {
+            self.held.insert(Arc::from(id));
+        } else {
+            self.held.remove(id);
+        }
+    }
+
+    /// Whether journey `id` is held.
+    pub fn is_held(&self, id: &str) -> bool {
+        !self.held.is_empty() && self.held.contains(id)
     }
 
     /// Stops new entries into `id`; running instances carry on.

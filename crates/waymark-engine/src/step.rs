@@ -211,7 +211,7 @@ impl<'a> Step<'a> {
     fn waits(&mut self, event: &Event, name: &str) {
         for i in 0..self.instances.len() {
             let instance = &self.instances[i];
-            if !instance.is_running() {
+            if !instance.is_running() || self.engine.is_held(&instance.journey) {
                 continue;
             }
             let Some(journey) = self.journey_of(i) else {
@@ -476,6 +476,7 @@ impl<'a> Step<'a> {
             let timer = Timer {
                 key: format!("{}/timer/{token}", instance.id),
                 profile: self.profile.id.clone(),
+                journey: instance.journey.clone(),
                 instance: instance.id.clone(),
                 token,
                 due,
@@ -493,6 +494,7 @@ impl<'a> Step<'a> {
             let timer = Timer {
                 key: format!("{}/timer/{}", instance.id, pending.token),
                 profile: self.profile.id.clone(),
+                journey: instance.journey.clone(),
                 instance: instance.id.clone(),
                 token: pending.token,
                 due: pending.due,

@@ -32,6 +32,20 @@ pub struct Deployed {
     pub file: String,
     pub source: String,
     pub deployed_at: Timestamp,
+    /// With `Paused`: people in the journey are held where they are (their
+    /// timers wait, their waits ignore events) instead of carrying on.
+    #[serde(default)]
+    pub hold: bool,
+}
+
+/// A stored version ready for the engine.
+#[derive(Debug, Clone)]
+pub struct LoadedJourney {
+    pub journey: Journey,
+    /// Takes new entrants (the latest version of an active journey).
+    pub active: bool,
+    /// Its instances are held (the journey is paused with `hold`).
+    pub held: bool,
 }
 
 /// Why a deploy or a status change failed.
@@ -131,6 +145,7 @@ pub fn deploy(
         file: path.display().to_string(),
         source,
         deployed_at: at,
+        hold: false,
     };
     put(store, &deployed)?;
     Ok(DeployOutcome {
@@ -140,16 +155,19 @@ pub fn deploy(
     })
 }
 
-/// Sets the status of a journey's latest version.
+/// Sets the status of a journey's latest version; `hold` (with `Paused`)
+/// holds the people already in it.
 pub fn set_status(
     store: &dyn Store,
     id: &str,
     status: JourneyStatus,
+    hold: bool,
 ) -> Result<Deployed, DeployError> {
     let mut latest = versions(store, id)?
         .pop()
         .ok_or_else(|| DeployError::Unknown(id.to_owned()))?;
     latest.status = status;
+    latest.hold = hold && status == JourneyStatus::Paused;
     put(store, &latest)?;
     Ok(latest)
 }
@@ -160,10 +178,10 @@ pub fn list(store: &dyn Store) -> Result<Vec<Deployed>, DeployError> {
 }
 
 /// Every stored version, parsed, with whether it takes new entrants (the
-/// latest version of an active journey).
-pub fn load(store: &dyn Store) -> Result<Vec<(Journey, bool)>, DeployError> {
+/// latest version of an active journey) and whether its people are held.
+pub fn load(store: &dyn Store) -> Result<Vec<LoadedJourney>, DeployError> {
     let parsed = scan(store, b"")?;
-    let mut out: Vec<(Journey, bool)> = Vec::with_capacity(parsed.len());
+    let mut out = Vec::with_capacity(parsed.len());
     for (i, deployed) in parsed.iter().enumerate() {
         let latest = parsed.get(i + 1).is_none_or(|next| next.id != deployed.id);
         let mut journey =
@@ -175,7 +193,16 @@ pub fn load(store: &dyn Store) -> Result<Vec<(Journey, bool)>, DeployError> {
                 }
             })?;
         journey.version = deployed.version;
-        out.push((journey, latest && deployed.status == JourneyStatus::Active));
+        let held = parsed
+            .iter()
+            .rev()
+            .find(|d| d.id == deployed.id)
+            .is_some_and(|last| last.hold);
+        out.push(LoadedJourney {
+            journey,
+            active: latest && deployed.status == JourneyStatus::Active,
+            held,
+        });
     }
     Ok(out)
 }

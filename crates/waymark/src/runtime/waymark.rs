@@ -90,7 +90,7 @@ pub struct Stats {
 pub struct WaymarkBuilder {
     store: Option<Arc<dyn Store>>,
     journeys: Vec<Journey>,
-    deployed: Vec<(Journey, bool)>,
+    deployed: Vec<crate::deploy::LoadedJourney>,
     engine: EngineConfig,
     identity: IdentityConfig,
     clock: Option<Arc<dyn Clock>>,
@@ -118,9 +118,11 @@ impl WaymarkBuilder {
         self
     }
 
-    /// Deployed journey versions (see [`crate::deploy::load`]), each with
-    /// whether it takes new entrants.
-    pub fn deployed(mut self, journeys: impl IntoIterator<Item = (Journey, bool)>) -> Self {
+    /// Deployed journey versions (see [`crate::deploy::load`]).
+    pub fn deployed(
+        mut self,
+        journeys: impl IntoIterator<Item = crate::deploy::LoadedJourney>,
+    ) -> Self {
         self.deployed.extend(journeys);
         self
     }
@@ -170,8 +172,11 @@ impl WaymarkBuilder {
             "state loaded"
         );
         let mut engine = Engine::new(self.journeys, self.engine);
-        for (journey, active) in self.deployed {
-            engine.insert(journey, active);
+        for loaded in self.deployed {
+            if loaded.held {
+                engine.set_held(&loaded.journey.id, true);
+            }
+            engine.insert(loaded.journey, loaded.active);
         }
         Ok(Waymark {
             store,
@@ -320,6 +325,8 @@ impl Waymark {
                 .timers
                 .iter()
                 .take_while(|((due, _, _), _)| *due <= now)
+                // A held journey's timers stay pending until it is resumed.
+                .filter(|(_, timer)| !self.engine.is_held(&timer.journey))
                 .take(self.options.timer_batch)
                 .map(|(k, t)| (k.clone(), t.clone()))
                 .collect();
