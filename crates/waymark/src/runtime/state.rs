@@ -11,7 +11,7 @@ use waymark_engine::{Instance, Timer};
 use waymark_identity::{Identity, IdentityConfig, IdentityGraph, MergeRecord};
 use waymark_store::{Batch, Error as StoreError, Space, Store, keys};
 
-use super::records::{OutboxEntry, ProfileRecord};
+use super::records::{OutboxEntry, ProfileRecord, StoredInstance, StoredTimer};
 
 /// Meta keys.
 pub(super) const OUTBOX_SEQ: &str = "seq:outbox";
@@ -62,7 +62,8 @@ impl State {
             let id = record.profile.id.clone();
             members.push((id.clone(), record.created, record.identifiers));
             if !record.instances.is_empty() {
-                state.instances.insert(id, record.instances);
+                let instances = record.instances.into_iter().map(|i| i.load(&id)).collect();
+                state.instances.insert(id, instances);
             }
             profiles.push(record.profile);
         }
@@ -87,7 +88,12 @@ impl State {
         let graph = IdentityGraph::restore(identity, members, redirects, forgotten, merges);
         state.identity = Identity::restore(graph, profiles);
         for (key, value) in store.scan(Space::Timers, b"")? {
-            let timer: Timer = decode(Space::Timers, &key, &value)?;
+            let stored: StoredTimer = decode(Space::Timers, &key, &value)?;
+            let timer = timer_from(&key, stored).ok_or_else(|| StoreError::Corrupt {
+                space: Space::Timers,
+                key: String::from_utf8_lossy(&key).into_owned(),
+                reason: "a timer key is due time, instance, NUL, token".to_owned(),
+            })?;
             state
                 .timers
                 .insert((timer.due, Arc::clone(&timer.instance), timer.token), timer);
@@ -139,13 +145,37 @@ impl State {
     }
 }
 
-/// A [`ProfileRecord`] serialized from borrows: no copy of the state.
+/// A [`ProfileRecord`] serialized from borrows: no copy of the profile.
 #[derive(Serialize)]
 struct ProfileRecordRef<'a> {
     profile: &'a waymark_core::Profile,
     created: u64,
     identifiers: &'a [Identifier],
-    instances: &'a [Instance],
+    instances: Vec<StoredInstance>,
+}
+
+/// A timer from its key (due, instance, NUL, token) and stored value.
+fn timer_from(key: &[u8], stored: StoredTimer) -> Option<Timer> {
+    let due = keys::decode_time(key)?;
+    let (instance, token) = key.get(8..)?.split_at(key.len().checked_sub(8 + 9)?);
+    let token = u64::from_be_bytes(token.get(1..)?.try_into().ok()?);
+    let instance: Arc<str> = std::str::from_utf8(instance).ok()?.into();
+    Some(Timer {
+        key: format!("{instance}/timer/{token}"),
+        profile: stored.p,
+        journey: stored.j,
+        instance,
+        token,
+        due,
+    })
+}
+
+/// The stored value of a timer.
+pub(super) fn encode_timer(timer: &Timer) -> Vec<u8> {
+    encode(&StoredTimer {
+        p: timer.profile.clone(),
+        j: Arc::clone(&timer.journey),
+    })
 }
 
 /// The writes one batch accumulates before its commit.
@@ -175,7 +205,10 @@ impl Writes {
                 profile,
                 created: graph.created_order(id).unwrap_or_default(),
                 identifiers: graph.identifiers(id),
-                instances: state.instances.get(id).map_or(&[], Vec::as_slice),
+                instances: state
+                    .instances
+                    .get(id)
+                    .map_or_else(Vec::new, |i| i.iter().map(StoredInstance::store).collect()),
             };
             self.batch
                 .put(Space::Profiles, id.as_str().as_bytes(), encode(&record));

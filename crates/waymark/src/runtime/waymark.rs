@@ -14,7 +14,7 @@ use waymark_store::{Space, Store, keys};
 
 use super::clock::{Clock, SystemClock};
 use super::records::{OutboxEntry, OutboxStatus};
-use super::state::{SOURCE_PREFIX, State, Writes, encode};
+use super::state::{SOURCE_PREFIX, State, Writes, encode, encode_timer};
 
 /// Why the runtime failed.
 #[derive(Debug, thiserror::Error)]
@@ -383,7 +383,7 @@ impl Waymark {
                     writes.batch.put(
                         Space::Timers,
                         keys::timer(timer.due, &timer.instance, timer.token),
-                        encode(&timer),
+                        encode_timer(&timer),
                     );
                     state
                         .timers
