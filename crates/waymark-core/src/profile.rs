@@ -143,8 +143,19 @@ impl Profile {
         if let Some(tz) = value.as_str().filter(|_| key == "timezone") {
             self.timezone = Some(tz.to_owned());
         }
-        self.trait_times.insert(key.to_owned(), at);
-        self.traits.insert(key.to_owned(), value);
+        // Update in place when the trait exists: no new key strings.
+        match self.trait_times.get_mut(key) {
+            Some(known) => *known = at,
+            None => {
+                self.trait_times.insert(key.to_owned(), at);
+            }
+        }
+        match self.traits.get_mut(key) {
+            Some(slot) => *slot = value,
+            None => {
+                self.traits.insert(key.to_owned(), value);
+            }
+        }
     }
 
     /// A trait by name, if set.

@@ -52,14 +52,17 @@ pub fn observe(profile: &mut Profile, event: &Event) {
     let Some(name) = event.match_name() else {
         return;
     };
-    let stats = profile.events.entry(name.to_owned()).or_insert(EventStats {
-        count: 0,
-        first_seen: event.timestamp,
-        last_seen: event.timestamp,
-    });
-    stats.count += 1;
-    stats.first_seen = stats.first_seen.min(event.timestamp);
-    stats.last_seen = stats.last_seen.max(event.timestamp);
+    match profile.events.get_mut(name) {
+        Some(stats) => {
+            stats.count += 1;
+            stats.first_seen = stats.first_seen.min(event.timestamp);
+            stats.last_seen = stats.last_seen.max(event.timestamp);
+        }
+        None => {
+            let first = EventStats { count: 1, first_seen: event.timestamp, last_seen: event.timestamp };
+            profile.events.insert(name.to_owned(), first);
+        }
+    }
     if event.kind != EventType::Track {
         return;
     }

@@ -47,8 +47,55 @@ pub struct StoredInstance {
     k: u32,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     g: bool,
-    /// The entering event.
-    tr: Arc<Value>,
+    /// The entering event, without `type` when it is `track` and without
+    /// `timestamp` when `ts` holds it.
+    tr: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ty: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    ts: Option<i64>,
+}
+
+/// Splits the type and the timestamp out of a trigger (see `StoredInstance::tr`).
+fn pack_trigger(trigger: &Value) -> (Value, Option<String>, Option<i64>) {
+    let Value::Object(fields) = trigger else { return (trigger.clone(), None, None) };
+    let mut rest = serde_json::Map::with_capacity(fields.len());
+    let (mut ty, mut ts) = (None, None);
+    for (key, value) in fields {
+        match (key.as_str(), value) {
+            ("type", Value::String(t)) if t == "track" => {}
+            ("type", Value::String(t)) => ty = Some(t.clone()),
+            ("timestamp", Value::String(text)) => {
+                let exact = waymark_core::parse_timestamp(text)
+                    .ok()
+                    .map(millis)
+                    .filter(|ms| waymark_core::format_timestamp(instant(*ms)) == *text);
+                match exact {
+                    Some(ms) => ts = Some(ms),
+                    None => {
+                        rest.insert(key.clone(), value.clone());
+                    }
+                }
+            }
+            _ => {
+                rest.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    (Value::Object(rest), ty, ts)
+}
+
+/// Puts a trigger back together, keys in their original order (`type`
+/// first, `timestamp` last).
+fn unpack_trigger(rest: Value, ty: Option<String>, ts: Option<i64>) -> Value {
+    let Value::Object(fields) = rest else { return rest };
+    let mut trigger = serde_json::Map::with_capacity(fields.len() + 2);
+    trigger.insert("type".into(), Value::from(ty.unwrap_or_else(|| "track".to_owned())));
+    trigger.extend(fields);
+    if let Some(ms) = ts {
+        trigger.insert("timestamp".into(), Value::from(waymark_core::format_timestamp(instant(ms))));
+    }
+    Value::Object(trigger)
 }
 
 fn millis(at: Timestamp) -> i64 {
@@ -61,6 +108,7 @@ fn instant(ms: i64) -> Timestamp {
 
 impl StoredInstance {
     pub fn store(instance: &Instance) -> Self {
+        let (tr, ty, ts) = pack_trigger(&instance.trigger);
         StoredInstance {
             j: Arc::clone(&instance.journey),
             v: instance.version,
@@ -77,7 +125,9 @@ impl StoredInstance {
             nt: instance.next_token,
             k: instance.steps,
             g: instance.goal_reached,
-            tr: Arc::clone(&instance.trigger),
+            tr,
+            ty,
+            ts,
         }
     }
 
@@ -106,7 +156,7 @@ impl StoredInstance {
             next_token: self.nt,
             steps: self.k,
             goal_reached: self.g,
-            trigger: self.tr,
+            trigger: Arc::new(unpack_trigger(self.tr, self.ty, self.ts)),
         }
     }
 }
@@ -138,4 +188,40 @@ pub struct OutboxEntry {
     pub next_attempt_at: Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_instance_loads_back_identical() {
+        let at = |s| waymark_core::parse_timestamp(s).unwrap();
+        for trigger in [
+            serde_json::json!({"type":"track","event":"Signed Up","messageId":"m1","properties":{"plan":"trial"},"timestamp":"2026-11-23T09:00:01Z"}),
+            serde_json::json!({"type":"api","event":"api","properties":{},"timestamp":"2026-11-23T09:00:01.123456Z"}),
+            Value::Null,
+        ] {
+            let instance = Instance {
+                id: "welcome:p_1:2".into(),
+                journey: "welcome".into(),
+                version: 3,
+                entry_seq: 2,
+                node: "wait".into(),
+                node_index: 1,
+                entered_at: at("2026-11-23T09:00:01Z"),
+                control: true,
+                status: InstanceStatus::Ended { reason: "goal".into(), at: at("2026-11-24T09:00:00Z") },
+                timer: Some(PendingTimer { token: 4, due: at("2026-11-23T10:00:01Z") }),
+                next_token: 5,
+                steps: 7,
+                goal_reached: true,
+                trigger: Arc::new(trigger),
+            };
+            let stored: StoredInstance = serde_json::from_slice(&serde_json::to_vec(&StoredInstance::store(&instance)).unwrap()).unwrap();
+            let loaded = stored.load(&ProfileId::from("p_1"));
+            assert_eq!(loaded, instance);
+            assert_eq!(serde_json::to_string(&*loaded.trigger).unwrap(), serde_json::to_string(&*instance.trigger).unwrap(), "key order kept");
+        }
+    }
 }
