@@ -59,7 +59,11 @@ pub fn observe(profile: &mut Profile, event: &Event) {
             stats.last_seen = stats.last_seen.max(event.timestamp);
         }
         None => {
-            let first = EventStats { count: 1, first_seen: event.timestamp, last_seen: event.timestamp };
+            let first = EventStats {
+                count: 1,
+                first_seen: event.timestamp,
+                last_seen: event.timestamp,
+            };
             profile.events.insert(name.to_owned(), first);
         }
     }

@@ -190,3 +190,40 @@ async fn merges_persist() {
         "the anonymous id still resolves to the merged profile"
     );
 }
+
+#[tokio::test]
+async fn message_ids_are_remembered_for_the_dedupe_window_only() {
+    let (dir, clock, channel) = start();
+    {
+        let waymark = runtime(dir.path(), &clock, &channel);
+        waymark.ingest_batch(&signed_up("ed", "e5"), None).unwrap();
+    }
+    clock.advance(chrono::TimeDelta::days(6));
+    {
+        let waymark = runtime(dir.path(), &clock, &channel);
+        assert_eq!(
+            waymark
+                .ingest_batch(&signed_up("ed", "e5"), None)
+                .unwrap()
+                .duplicates,
+            2,
+            "inside the window"
+        );
+    }
+    clock.advance(chrono::TimeDelta::days(2));
+    let waymark = runtime(dir.path(), &clock, &channel);
+    // Eight days after the first batch: its ids are forgotten (and swept from
+    // the store); the second batch had none of its own to remember.
+    assert_eq!(
+        waymark
+            .ingest_batch(&signed_up("ed", "e5"), None)
+            .unwrap()
+            .duplicates,
+        0,
+        "past the window"
+    );
+    drop(waymark);
+    let store = FjallStore::open(dir.path()).unwrap();
+    let batches = waymark_store::Store::scan(&store, waymark_store::Space::Messages, b"").unwrap();
+    assert_eq!(batches.len(), 1, "only the latest batch of ids is kept");
+}

@@ -58,7 +58,9 @@ pub struct StoredInstance {
 
 /// Splits the type and the timestamp out of a trigger (see `StoredInstance::tr`).
 fn pack_trigger(trigger: &Value) -> (Value, Option<String>, Option<i64>) {
-    let Value::Object(fields) = trigger else { return (trigger.clone(), None, None) };
+    let Value::Object(fields) = trigger else {
+        return (trigger.clone(), None, None);
+    };
     let mut rest = serde_json::Map::with_capacity(fields.len());
     let (mut ty, mut ts) = (None, None);
     for (key, value) in fields {
@@ -88,12 +90,20 @@ fn pack_trigger(trigger: &Value) -> (Value, Option<String>, Option<i64>) {
 /// Puts a trigger back together, keys in their original order (`type`
 /// first, `timestamp` last).
 fn unpack_trigger(rest: Value, ty: Option<String>, ts: Option<i64>) -> Value {
-    let Value::Object(fields) = rest else { return rest };
+    let Value::Object(fields) = rest else {
+        return rest;
+    };
     let mut trigger = serde_json::Map::with_capacity(fields.len() + 2);
-    trigger.insert("type".into(), Value::from(ty.unwrap_or_else(|| "track".to_owned())));
+    trigger.insert(
+        "type".into(),
+        Value::from(ty.unwrap_or_else(|| "track".to_owned())),
+    );
     trigger.extend(fields);
     if let Some(ms) = ts {
-        trigger.insert("timestamp".into(), Value::from(waymark_core::format_timestamp(instant(ms))));
+        trigger.insert(
+            "timestamp".into(),
+            Value::from(waymark_core::format_timestamp(instant(ms))),
+        );
     }
     Value::Object(trigger)
 }
@@ -211,17 +221,30 @@ mod tests {
                 node_index: 1,
                 entered_at: at("2026-11-23T09:00:01Z"),
                 control: true,
-                status: InstanceStatus::Ended { reason: "goal".into(), at: at("2026-11-24T09:00:00Z") },
-                timer: Some(PendingTimer { token: 4, due: at("2026-11-23T10:00:01Z") }),
+                status: InstanceStatus::Ended {
+                    reason: "goal".into(),
+                    at: at("2026-11-24T09:00:00Z"),
+                },
+                timer: Some(PendingTimer {
+                    token: 4,
+                    due: at("2026-11-23T10:00:01Z"),
+                }),
                 next_token: 5,
                 steps: 7,
                 goal_reached: true,
                 trigger: Arc::new(trigger),
             };
-            let stored: StoredInstance = serde_json::from_slice(&serde_json::to_vec(&StoredInstance::store(&instance)).unwrap()).unwrap();
+            let stored: StoredInstance = serde_json::from_slice(
+                &serde_json::to_vec(&StoredInstance::store(&instance)).unwrap(),
+            )
+            .unwrap();
             let loaded = stored.load(&ProfileId::from("p_1"));
             assert_eq!(loaded, instance);
-            assert_eq!(serde_json::to_string(&*loaded.trigger).unwrap(), serde_json::to_string(&*instance.trigger).unwrap(), "key order kept");
+            assert_eq!(
+                serde_json::to_string(&*loaded.trigger).unwrap(),
+                serde_json::to_string(&*instance.trigger).unwrap(),
+                "key order kept"
+            );
         }
     }
 }

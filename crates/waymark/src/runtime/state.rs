@@ -30,6 +30,10 @@ pub(super) struct State {
     pub outbox: BTreeMap<u64, OutboxEntry>,
     pub next_outbox_seq: u64,
     pub next_merge_seq: u64,
+    /// Numbers the per-batch values of processed message ids.
+    pub next_batch_seq: u64,
+    /// Keys of message-id batches older than the dedupe window, to delete.
+    pub expired_messages: Vec<Vec<u8>>,
     pub counters: HashMap<String, u64>,
     pub offsets: HashMap<String, u64>,
 }
@@ -103,11 +107,15 @@ impl State {
             state.outbox.insert(entry.seq, entry);
         }
         for (key, value) in store.scan(Space::Messages, b"")? {
-            let at = keys::decode_time(&value).unwrap_or(seen_after);
+            let at = keys::decode_time(&key).unwrap_or(seen_after);
+            state.next_batch_seq = state
+                .next_batch_seq
+                .max(keys::decode_seq(key.get(8..).unwrap_or_default()).map_or(0, |s| s + 1));
             if at >= seen_after {
-                state
-                    .seen
-                    .insert(String::from_utf8_lossy(&key).into_owned(), at);
+                let ids: Vec<String> = decode(Space::Messages, &key, &value)?;
+                state.seen.extend(ids.into_iter().map(|id| (id, at)));
+            } else {
+                state.expired_messages.push(key);
             }
         }
         for (key, value) in store.scan(Space::Counters, b"")? {
@@ -180,8 +188,10 @@ pub(super) fn encode_timer(timer: &Timer) -> Vec<u8> {
 
 /// The writes one batch accumulates before its commit.
 #[derive(Debug, Default)]
-pub(super) struct Writes {
+pub(super) struct Writes<'e> {
     pub batch: Batch,
+    /// Message ids processed in this batch (written as one value).
+    pub messages: Vec<&'e str>,
     /// Profiles whose record must be rewritten.
     pub dirty: BTreeSet<ProfileId>,
     /// Profiles whose record must go (merged away, forgotten).
@@ -189,7 +199,7 @@ pub(super) struct Writes {
     pub counters: BTreeSet<String>,
 }
 
-impl Writes {
+impl Writes<'_> {
     /// Completes the batch from the state: profile records, counters and
     /// sequences.
     pub fn finish(mut self, state: &State) -> Batch {

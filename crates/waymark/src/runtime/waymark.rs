@@ -164,7 +164,15 @@ impl WaymarkBuilder {
         let store = self.store.ok_or(Error::NoStore)?;
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let seen_after = clock.now() - self.options.dedupe_window;
-        let state = State::load(store.as_ref(), self.identity, seen_after)?;
+        let mut state = State::load(store.as_ref(), self.identity, seen_after)?;
+        let expired = std::mem::take(&mut state.expired_messages);
+        if !expired.is_empty() {
+            let mut sweep = waymark_store::Batch::new();
+            for key in expired {
+                sweep.delete(Space::Messages, key);
+            }
+            store.commit(sweep)?;
+        }
         tracing::info!(
             profiles = state.identity.profiles().count(),
             timers = state.timers.len(),
@@ -228,7 +236,7 @@ impl Waymark {
 
     /// Commits a batch; on failure the in-memory state is ahead of the
     /// store, so the runtime refuses further work until rebuilt.
-    fn commit(&self, state: &State, writes: Writes) -> Result<(), Error> {
+    fn commit(&self, state: &State, writes: Writes<'_>) -> Result<(), Error> {
         let batch = writes.finish(state);
         self.store.commit(batch).inspect_err(|error| {
             tracing::error!(%error, "commit failed; the runtime stops taking work");
@@ -261,11 +269,7 @@ impl Waymark {
                 continue;
             }
             state.seen.insert(event.message_id.clone(), now);
-            writes.batch.put(
-                Space::Messages,
-                event.message_id.as_bytes(),
-                keys::time(now).to_vec(),
-            );
+            writes.messages.push(event.message_id.as_str());
             let Some(resolved) = state.identity.ingest(event) else {
                 report.unresolvable += 1;
                 continue;
@@ -301,6 +305,16 @@ impl Waymark {
                 now,
             );
             report.processed += 1;
+        }
+        if !writes.messages.is_empty() {
+            // One value per batch: its processed message ids, keyed by time
+            // (so a retention sweep can drop old ones) and batch number.
+            let mut key = keys::time(now).to_vec();
+            key.extend_from_slice(&keys::seq(state.next_batch_seq));
+            state.next_batch_seq += 1;
+            writes
+                .batch
+                .put(Space::Messages, key, encode(&writes.messages));
         }
         if let Some((source, position)) = offset {
             state.offsets.insert(source.to_owned(), position);
@@ -362,7 +376,7 @@ impl Waymark {
     fn decide(
         &self,
         state: &mut State,
-        writes: &mut Writes,
+        writes: &mut Writes<'_>,
         id: &ProfileId,
         input: Input<'_>,
         now: Timestamp,
