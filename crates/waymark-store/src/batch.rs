@@ -5,10 +5,10 @@ use std::fmt;
 /// The keyspaces of the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Space {
-    /// Profile id -> the profile, its identity and its journey instances.
+    /// Profile id -> the profile, its identifiers and its journey
+    /// instances. (The identifier -> profile index is rebuilt in memory from
+    /// these at start, so linking an identifier costs no extra write.)
     Profiles,
-    /// Identifier -> profile id.
-    Identifiers,
     /// Merged-away profile id -> survivor.
     Redirects,
     /// Identifiers of forgotten people.
@@ -30,9 +30,8 @@ pub enum Space {
 }
 
 impl Space {
-    pub const ALL: [Space; 11] = [
+    pub const ALL: [Space; 10] = [
         Space::Profiles,
-        Space::Identifiers,
         Space::Redirects,
         Space::Forgotten,
         Space::Timers,
@@ -47,7 +46,6 @@ impl Space {
     pub fn name(self) -> &'static str {
         match self {
             Space::Profiles => "profiles",
-            Space::Identifiers => "identifiers",
             Space::Redirects => "redirects",
             Space::Forgotten => "forgotten",
             Space::Timers => "timers",

@@ -5,6 +5,8 @@ use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 use waymark_core::Event;
@@ -15,74 +17,113 @@ pub struct LineBatch {
     pub events: Vec<Event>,
     /// (line number, reason, the line as read).
     pub rejects: Vec<(u64, String, String)>,
+    /// The number of lines consumed before this batch.
+    pub start: u64,
     /// The number of lines consumed after this batch (the offset to commit).
     pub end: u64,
 }
 
-/// Reads JSON lines, counting them, so that a restart can skip what was
-/// committed.
-#[derive(Debug)]
-pub struct JsonlReader<R> {
-    reader: R,
-    line: u64,
-    buffer: Vec<u8>,
+impl LineBatch {
+    /// Whether the batch carries nothing (no line arrived in time).
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
 }
 
-impl<R: BufRead> JsonlReader<R> {
-    /// A reader positioned after the first `skip` lines.
-    pub fn new(mut reader: R, skip: u64) -> std::io::Result<Self> {
-        let mut buffer = Vec::new();
-        let mut line = 0;
-        while line < skip {
-            buffer.clear();
-            if reader.read_until(b'\n', &mut buffer)? == 0 {
-                break;
+/// Reads JSON lines on a thread of its own, counting them (so a restart
+/// can skip what was committed), and hands them out in batches bounded by
+/// size and by time: a slow source (stdin, a pipe) never holds events back
+/// for long waiting for a full batch.
+#[derive(Debug)]
+pub struct JsonlReader {
+    lines: Receiver<std::io::Result<Vec<u8>>>,
+    line: u64,
+}
+
+impl JsonlReader {
+    /// Starts reading `reader` after its first `skip` lines.
+    pub fn spawn<R: BufRead + Send + 'static>(mut reader: R, skip: u64) -> Self {
+        let (sender, lines) = sync_channel(4096);
+        std::thread::spawn(move || {
+            let mut skipped = 0;
+            loop {
+                let mut buffer = Vec::new();
+                match reader.read_until(b'\n', &mut buffer) {
+                    Ok(0) => return,
+                    Ok(_) if skipped < skip => skipped += 1,
+                    Ok(_) => {
+                        if sender.send(Ok(buffer)).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = sender.send(Err(e));
+                        return;
+                    }
+                }
             }
-            line += 1;
-        }
-        Ok(JsonlReader {
-            reader,
-            line,
-            buffer,
-        })
+        });
+        JsonlReader { lines, line: skip }
     }
 
-    /// Up to `max` lines; `None` at the end of the input.
-    pub fn next_batch(&mut self, max: usize) -> std::io::Result<Option<LineBatch>> {
-        let mut batch = LineBatch::default();
-        let mut read = 0;
-        while read < max.max(1) {
-            self.buffer.clear();
-            if self.reader.read_until(b'\n', &mut self.buffer)? == 0 {
-                break;
-            }
-            self.line += 1;
-            read += 1;
-            let raw = &self.buffer[..];
-            let text = match std::str::from_utf8(raw) {
-                Ok(text) => text.trim_end_matches(['\n', '\r']),
-                Err(e) => {
-                    let reason = format!("not UTF-8: {e}");
-                    batch.rejects.push((
-                        self.line,
-                        reason,
-                        String::from_utf8_lossy(raw).into_owned(),
-                    ));
-                    continue;
+    /// Up to `max` lines, gathered for at most `wait` after the first one.
+    /// An empty batch when nothing came within `wait` (so the caller can
+    /// look up); `None` at the end of the input.
+    pub fn next_batch(&mut self, max: usize, wait: Duration) -> std::io::Result<Option<LineBatch>> {
+        let mut batch = LineBatch {
+            start: self.line,
+            end: self.line,
+            ..LineBatch::default()
+        };
+        let first = match self.lines.recv_timeout(wait) {
+            Ok(line) => line?,
+            Err(RecvTimeoutError::Timeout) => return Ok(Some(batch)),
+            Err(RecvTimeoutError::Disconnected) => return Ok(None),
+        };
+        let deadline = Instant::now() + wait;
+        self.take(first, &mut batch);
+        while self.count(&batch) < max.max(1) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let line = line?;
+                    self.take(line, &mut batch);
                 }
-            };
-            if text.trim().is_empty() {
-                continue;
-            }
-            match Event::from_json_str(text) {
-                Ok(event) => batch.events.push(event),
-                Err(e) => batch
-                    .rejects
-                    .push((self.line, e.to_string(), text.to_owned())),
+                Err(_) => break,
             }
         }
+        Ok(Some(batch))
+    }
+
+    fn count(&self, batch: &LineBatch) -> usize {
+        (self.line - batch.start) as usize
+    }
+
+    /// Parses one raw line into the batch.
+    fn take(&mut self, raw: Vec<u8>, batch: &mut LineBatch) {
+        self.line += 1;
         batch.end = self.line;
-        Ok((read > 0).then_some(batch))
+        let text = match std::str::from_utf8(&raw) {
+            Ok(text) => text.trim_end_matches(['\n', '\r']),
+            Err(e) => {
+                let reason = format!("not UTF-8: {e}");
+                batch.rejects.push((
+                    self.line,
+                    reason,
+                    String::from_utf8_lossy(&raw).into_owned(),
+                ));
+                return;
+            }
+        };
+        if text.trim().is_empty() {
+            return;
+        }
+        match Event::from_json_str(text) {
+            Ok(event) => batch.events.push(event),
+            Err(e) => batch
+                .rejects
+                .push((self.line, e.to_string(), text.to_owned())),
+        }
     }
 }
 
@@ -158,25 +199,49 @@ mod tests {
     #[test]
     fn batches_count_lines_and_refuse_bad_ones_with_their_number() {
         let input = b"{\"type\":\"track\",\"messageId\":\"1\",\"userId\":\"u\",\"event\":\"A\",\"timestamp\":\"2026-01-01T00:00:00Z\"}\nnot json\n\n\xff\xfe\n{\"type\":\"track\",\"messageId\":\"2\",\"userId\":\"u\",\"event\":\"B\",\"timestamp\":\"2026-01-01T00:00:00Z\"}";
-        let mut reader = JsonlReader::new(&input[..], 0).unwrap();
-        let batch = reader.next_batch(3).unwrap().unwrap();
+        let wait = Duration::from_millis(200);
+        let mut reader = JsonlReader::spawn(std::io::Cursor::new(input.to_vec()), 0);
+        let batch = reader.next_batch(3, wait).unwrap().unwrap();
         assert_eq!((batch.events.len(), batch.end), (1, 3));
         assert_eq!(batch.rejects[0].0, 2);
         assert!(batch.rejects[0].1.contains("not valid JSON"));
-        let batch = reader.next_batch(3).unwrap().unwrap();
+        let batch = reader.next_batch(3, wait).unwrap().unwrap();
         assert_eq!(batch.rejects[0].0, 4);
         assert!(batch.rejects[0].1.contains("not UTF-8"));
         assert_eq!(
             batch.events[0].message_id, "2",
             "a last line without a newline still counts"
         );
-        assert!(reader.next_batch(3).unwrap().is_none());
+        assert!(reader.next_batch(3, wait).unwrap().is_none());
         // Resuming skips what was consumed.
-        let mut resumed = JsonlReader::new(&input[..], 3).unwrap();
-        assert_eq!(
-            resumed.next_batch(10).unwrap().unwrap().events[0].message_id,
-            "2"
+        let mut resumed = JsonlReader::spawn(std::io::Cursor::new(input.to_vec()), 3);
+        let batch = resumed.next_batch(10, wait).unwrap().unwrap();
+        assert_eq!((batch.start, batch.end), (3, 5));
+        assert_eq!(batch.events[0].message_id, "2");
+    }
+
+    #[test]
+    fn a_slow_source_is_batched_by_time() {
+        // A pipe whose writer sends one line and then waits.
+        let (reader, mut writer) = std::io::pipe().unwrap();
+        let mut source = JsonlReader::spawn(BufReader::new(reader), 0);
+        let wait = Duration::from_millis(30);
+        let nothing = source.next_batch(1000, wait).unwrap().unwrap();
+        assert!(
+            nothing.is_empty(),
+            "no line yet: an empty batch after the wait"
         );
+        writer
+            .write_all(b"{\"type\":\"track\",\"messageId\":\"1\",\"userId\":\"u\",\"event\":\"A\",\"timestamp\":\"2026-01-01T00:00:00Z\"}\n")
+            .unwrap();
+        let one = source.next_batch(1000, wait).unwrap().unwrap();
+        assert_eq!(
+            one.events.len(),
+            1,
+            "the line goes out without waiting for 999 more"
+        );
+        drop(writer);
+        assert!(source.next_batch(1000, wait).unwrap().is_none());
     }
 
     #[test]

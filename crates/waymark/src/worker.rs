@@ -135,12 +135,13 @@ impl Worker {
         let name = self.source_name();
         let rejects_path = &self.config.source.rejects;
         let mut rejects = Rejects::open(rejects_path).map_err(io(rejects_path))?;
-        let reader: Box<dyn BufRead> = match (&self.config.source.kind, &self.config.source.path) {
-            (SourceKind::File, Some(path)) => Box::new(std::io::BufReader::new(
-                std::fs::File::open(path).map_err(io(path))?,
-            )),
-            _ => Box::new(std::io::BufReader::new(std::io::stdin())),
-        };
+        let reader: Box<dyn BufRead + Send> =
+            match (&self.config.source.kind, &self.config.source.path) {
+                (SourceKind::File, Some(path)) => Box::new(std::io::BufReader::new(
+                    std::fs::File::open(path).map_err(io(path))?,
+                )),
+                _ => Box::new(std::io::BufReader::new(std::io::stdin())),
+            };
         // A file resumes after the lines already committed; stdin cannot.
         let skip = if self.config.source.kind == SourceKind::File {
             self.waymark.source_offset(&name).unwrap_or(0)
@@ -151,14 +152,18 @@ impl Worker {
             tracing::info!(source = %name, lines = skip, "resuming after committed lines");
         }
         let source_path = self.config.source.path.clone().unwrap_or_default();
-        let mut reader = JsonlReader::new(reader, skip).map_err(io(&source_path))?;
+        let mut reader = JsonlReader::spawn(reader, skip);
+        let wait = std::time::Duration::from_millis(self.config.source.batch_wait_ms);
         while !stop.load(Ordering::SeqCst) {
             let Some(batch) = reader
-                .next_batch(self.config.source.batch_size)
+                .next_batch(self.config.source.batch_size, wait)
                 .map_err(io(&source_path))?
             else {
                 break;
             };
+            if batch.is_empty() {
+                continue; // nothing arrived in time: look at `stop` again
+            }
             for (line, reason, raw) in &batch.rejects {
                 tracing::warn!(source = %name, line, reason = %reason, "event refused");
                 rejects

@@ -43,6 +43,9 @@ pub struct SourceConfig {
     pub rejects: PathBuf,
     /// Events per commit at most.
     pub batch_size: usize,
+    /// How long a batch waits for more lines after its first, in
+    /// milliseconds, before it is committed anyway.
+    pub batch_wait_ms: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +62,7 @@ impl Default for SourceConfig {
             path: None,
             rejects: PathBuf::from("waymark-data/rejects.jsonl"),
             batch_size: 1000,
+            batch_wait_ms: 5,
         }
     }
 }
