@@ -7,7 +7,6 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::identifier::{Identifier, IdentifierKind};
 use crate::time::{Timestamp, parse_timestamp};
 
 /// The Segment call type.
@@ -212,26 +211,6 @@ impl Event {
     /// The IANA time zone the event was sent from (`context.timezone`).
     pub fn timezone(&self) -> Option<&str> {
         self.context.get("timezone").and_then(Value::as_str)
-    }
-
-    /// Every identifier the event carries, in a fixed order.
-    pub fn identifiers(&self) -> Vec<Identifier> {
-        let mut ids = Vec::new();
-        if let Some(v) = &self.user_id {
-            ids.push(Identifier::new(IdentifierKind::UserId, v));
-        }
-        if let Some(v) = &self.anonymous_id {
-            ids.push(Identifier::new(IdentifierKind::AnonymousId, v));
-        }
-        let device = self
-            .context
-            .get("device")
-            .and_then(|d| d.get("id"))
-            .and_then(Value::as_str);
-        if let Some(v) = device {
-            ids.push(Identifier::new(IdentifierKind::DeviceId, v));
-        }
-        ids
     }
 }
 
