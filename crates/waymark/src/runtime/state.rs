@@ -11,7 +11,7 @@ use waymark_engine::{Instance, Timer};
 use waymark_identity::{Identity, IdentityConfig, IdentityGraph, MergeRecord};
 use waymark_store::{Batch, Error as StoreError, Space, Store, keys};
 
-use super::records::{OutboxEntry, ProfileRecord, StoredInstance, StoredTimer};
+use super::records::{OutboxEntry, ProfileRecord, StoredInstance, StoredProfileRef, StoredTimer};
 
 /// Meta keys.
 pub(super) const OUTBOX_SEQ: &str = "seq:outbox";
@@ -63,13 +63,14 @@ impl State {
         let mut members = Vec::new();
         for (key, value) in store.scan(Space::Profiles, b"")? {
             let record: ProfileRecord = decode(Space::Profiles, &key, &value)?;
-            let id = record.profile.id.clone();
+            let profile = record.profile.load();
+            let id = profile.id.clone();
             members.push((id.clone(), record.created, record.identifiers));
             if !record.instances.is_empty() {
                 let instances = record.instances.into_iter().map(|i| i.load(&id)).collect();
                 state.instances.insert(id, instances);
             }
-            profiles.push(record.profile);
+            profiles.push(profile);
         }
         let mut redirects = Vec::new();
         for (key, value) in store.scan(Space::Redirects, b"")? {
@@ -156,7 +157,7 @@ impl State {
 /// A [`ProfileRecord`] serialized from borrows: no copy of the profile.
 #[derive(Serialize)]
 struct ProfileRecordRef<'a> {
-    profile: &'a waymark_core::Profile,
+    profile: StoredProfileRef<'a>,
     created: u64,
     identifiers: &'a [Identifier],
     instances: Vec<StoredInstance>,
@@ -212,7 +213,7 @@ impl Writes<'_> {
             };
             let graph = state.identity.graph();
             let record = ProfileRecordRef {
-                profile,
+                profile: StoredProfileRef(profile),
                 created: graph.created_order(id).unwrap_or_default(),
                 identifiers: graph.identifiers(id),
                 instances: state
