@@ -429,16 +429,13 @@ impl<'a> Step<'a> {
     /// not unsubscribed from, unless the instance is in the control group.
     fn send(&mut self, i: usize, journey: &Journey, channels: &[Channel], template: &Arc<str>) {
         let instance = &self.instances[i];
-        let reachable_on: Vec<Channel> = channels
+        let is_reachable = |c: &Channel| reachable(&self.profile, *c);
+        let allowed = channels
             .iter()
             .copied()
-            .filter(|c| reachable(&self.profile, *c))
-            .collect();
-        let allowed = reachable_on
-            .iter()
-            .copied()
-            .find(|c| self.profile.allows_channel(*c));
-        let (kind, channel, reason) = match (allowed, reachable_on.first()) {
+            .find(|c| is_reachable(c) && self.profile.allows_channel(*c));
+        let first_reachable = channels.iter().find(|c| is_reachable(c));
+        let (kind, channel, reason) = match (allowed, first_reachable) {
             _ if instance.control => (RecordKind::Suppressed, channels[0], Some(HOLDOUT)),
             (Some(channel), _) => (RecordKind::Send, channel, None),
             (None, Some(unsubscribed)) => {
