@@ -8,6 +8,7 @@ use waymark_core::{Event, ProfileId, Timestamp, parse_timestamp};
 use waymark_engine::{Effect, Engine, Input, Instance};
 use waymark_identity::{Identity, IdentityConfig};
 
+use crate::source::read_all;
 use crate::trace::TraceLine;
 
 /// Options of a simulation run.
@@ -64,29 +65,19 @@ impl Simulation {
     /// returns the trace: refused lines first (with their line number and
     /// reason), then every decision in time order.
     pub fn run(mut self, jsonl: &str) -> Vec<TraceLine> {
-        let mut events = Vec::new();
-        for (i, line) in jsonl.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            match Event::from_json_str(line) {
-                Ok(event) => events.push((i + 1, event)),
-                Err(e) => {
-                    let at = serde_json::from_str::<Value>(line)
-                        .ok()
-                        .and_then(|v| {
-                            v.get("timestamp")
-                                .and_then(Value::as_str)
-                                .map(str::to_owned)
-                        })
-                        .filter(|t| parse_timestamp(t).is_ok());
-                    self.trace
-                        .push(TraceLine::rejected(i + 1, at, e.to_string()));
-                }
-            }
+        let (events, refused) = read_all(jsonl);
+        for (line, text, error) in refused {
+            let at = serde_json::from_str::<Value>(text)
+                .ok()
+                .and_then(|v| {
+                    v.get("timestamp")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                })
+                .filter(|t| parse_timestamp(t).is_ok());
+            self.trace
+                .push(TraceLine::rejected(line, at, error.to_string()));
         }
-        // Stable: events at the same instant keep their file order.
-        events.sort_by_key(|(_, e)| e.timestamp);
         for (line, event) in &events {
             if self.until.is_some_and(|until| event.timestamp > until) {
                 break;

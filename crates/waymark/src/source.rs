@@ -11,6 +11,30 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use waymark_core::Event;
 
+/// A line of a JSONL text that is not a valid event: its number (from 1),
+/// its text and why.
+pub type RefusedLine<'a> = (usize, &'a str, waymark_core::EventError);
+
+/// Every event of a whole JSONL text, sorted by timestamp (file order for
+/// ties), each with its line number (from 1); and the refused lines. Blank
+/// lines are skipped.
+pub fn read_all(jsonl: &str) -> (Vec<(usize, Event)>, Vec<RefusedLine<'_>>) {
+    let mut events = Vec::new();
+    let mut refused = Vec::new();
+    for (i, line) in jsonl
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        match Event::from_json_str(line) {
+            Ok(event) => events.push((i + 1, event)),
+            Err(e) => refused.push((i + 1, line, e)),
+        }
+    }
+    events.sort_by_key(|(_, e)| e.timestamp); // stable
+    (events, refused)
+}
+
 /// One batch read from the source.
 #[derive(Debug, Default)]
 pub struct LineBatch {
