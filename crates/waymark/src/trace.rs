@@ -9,7 +9,7 @@ use waymark_engine::Record;
 use waymark_identity::MergeRecord;
 
 /// One line of a simulation trace. Fields that do not apply are omitted.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct TraceLine {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub at: Option<String>,
@@ -85,22 +85,9 @@ impl TraceLine {
         TraceLine {
             at,
             kind: "rejected".to_owned(),
-            journey: None,
-            node: None,
-            profile: None,
-            user_id: None,
-            anonymous_id: None,
-            channel: None,
-            template: None,
             reason: Some(reason),
-            value: None,
-            next: None,
-            variant: None,
-            until: None,
-            control: false,
-            merged_from: None,
-            linked_by: None,
             line: Some(line),
+            ..TraceLine::default()
         }
     }
 
@@ -109,22 +96,12 @@ impl TraceLine {
         TraceLine {
             at: Some(format_timestamp(merge.at)),
             kind: "merged".to_owned(),
-            journey: None,
-            node: None,
             profile: Some(merge.winner.to_string()),
             user_id: winner.and_then(|p| p.user_id.clone()),
             anonymous_id: winner.and_then(|p| p.anonymous_id.clone()),
-            channel: None,
-            template: None,
-            reason: None,
-            value: None,
-            next: None,
-            variant: None,
-            until: None,
-            control: false,
             merged_from: Some(merge.loser.to_string()),
             linked_by: Some(merge.linked_by.to_string()),
-            line: None,
+            ..TraceLine::default()
         }
     }
 
