@@ -404,8 +404,7 @@ fn profile_from_store(
             let gone = waymark
                 .forget(identifier)?
                 .context("the profile disappeared")?;
-            let ids: Vec<String> = gone.identifiers.iter().map(ToString::to_string).collect();
-            serde_json::json!({ "forgotten": gone.profile, "identifiers": ids, "suppressed": true })
+            forgotten_report(&gone)
         }
     })
 }
@@ -430,10 +429,15 @@ fn profile_from_events(
             let gone = identity
                 .forget(identifier)
                 .context("the profile disappeared")?;
-            let ids: Vec<String> = gone.identifiers.iter().map(ToString::to_string).collect();
-            serde_json::json!({ "forgotten": gone.profile, "identifiers": ids, "suppressed": true })
+            forgotten_report(&gone)
         }
     })
+}
+
+/// What `profile forget` prints.
+fn forgotten_report(gone: &waymark_identity::Forgotten) -> serde_json::Value {
+    let ids: Vec<String> = gone.identifiers.iter().map(ToString::to_string).collect();
+    serde_json::json!({ "forgotten": gone.profile, "identifiers": ids, "suppressed": true })
 }
 
 fn read(path: &std::path::Path) -> anyhow::Result<String> {
