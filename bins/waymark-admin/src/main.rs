@@ -94,6 +94,13 @@ enum JourneyCommand {
         /// Template folder [default: templates/ beside the first journey].
         #[arg(long)]
         templates: Option<PathBuf>,
+        /// Publish to the journeys topic of these brokers (running workers
+        /// validate and activate it) instead of writing to `--store`.
+        #[arg(long, value_name = "BROKERS")]
+        kafka: Option<String>,
+        /// The journeys topic, with `--kafka`.
+        #[arg(long, default_value = "waymark.journeys", requires = "kafka")]
+        topic: String,
     },
     /// No new entrants; people already in the journey carry on, or with
     /// `--hold` stay where they are until `resume`.
@@ -288,7 +295,32 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Journey {
-            command: JourneyCommand::Deploy { files, templates },
+            command:
+                JourneyCommand::Deploy {
+                    files,
+                    templates,
+                    kafka: Some(brokers),
+                    topic,
+                },
+        } => {
+            let kafka = waymark::KafkaConfig {
+                brokers,
+                topics: waymark::TopicsConfig {
+                    journeys: topic,
+                    ..Default::default()
+                },
+                ..Default::default()
+            };
+            for file in &files {
+                let id = waymark::kafka::publish_journey(&kafka, file, templates.as_deref())
+                    .map_err(|e| anyhow::anyhow!(e))?;
+                writeln!(out, "published {id} to {}", kafka.topics.journeys)?;
+            }
+        }
+        Command::Journey {
+            command: JourneyCommand::Deploy {
+                files, templates, ..
+            },
         } => {
             let store = store_only(cli.store.as_deref())?;
             for file in &files {

@@ -1,4 +1,4 @@
-//! `waymark-worker`: runs Waymark's main job. Thin: arguments, config,
+//! `waymark-worker`: runs Waymark's main job (Kafka, file or stdin source). Thin: arguments, config,
 //! logging, signals and the progress line; the work is `waymark::worker`.
 
 use std::io::Write;
@@ -21,7 +21,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[command(
     name = "waymark-worker",
     version,
-    about = "Drive Waymark journeys from a JSONL event source"
+    about = "Drive Waymark journeys from Kafka topics, a JSONL file or stdin"
 )]
 struct Cli {
     /// The worker configuration (TOML); any key can be overridden by a
@@ -64,7 +64,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let worker = Arc::new(Worker::open(config).context("cannot start the worker")?);
+        let worker = Arc::new(
+            Worker::open(config)
+                .await
+                .context("cannot start the worker")?,
+        );
         let progress = (!cli.quiet).then(|| tokio::spawn(progress_line(Arc::clone(&worker))));
         let result = Arc::clone(&worker).run(shutdown_signal()).await;
         if let Some(task) = progress {

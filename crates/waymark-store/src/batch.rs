@@ -27,10 +27,13 @@ pub enum Space {
     Counters,
     /// Runtime bookkeeping: source offsets, sequences.
     Meta,
+    /// Sequence -> journey record (analytics) not yet published to a
+    /// record sink.
+    Records,
 }
 
 impl Space {
-    pub const ALL: [Space; 10] = [
+    pub const ALL: [Space; 11] = [
         Space::Profiles,
         Space::Redirects,
         Space::Forgotten,
@@ -41,6 +44,7 @@ impl Space {
         Space::Merges,
         Space::Counters,
         Space::Meta,
+        Space::Records,
     ];
 
     pub fn name(self) -> &'static str {
@@ -55,6 +59,7 @@ impl Space {
             Space::Merges => "merges",
             Space::Counters => "counters",
             Space::Meta => "meta",
+            Space::Records => "records",
         }
     }
 }

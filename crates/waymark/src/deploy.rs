@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use waymark_core::Timestamp;
-use waymark_journey::{Journey, load_journey_set, parse_journey};
+use waymark_journey::{Journey, Templates, load_journey_set, parse_journey};
 use waymark_store::{Batch, Space, Store, keys};
 
 /// Whether a journey takes new entrants.
@@ -129,6 +129,41 @@ pub fn deploy(
         path: path.display().to_string(),
         source,
     })?;
+    store_version(store, journey, &path.display().to_string(), source, at)
+}
+
+/// Validates a journey given as text (`file` names it and its format by
+/// extension) against the templates in `templates`, and stores it as a new
+/// version unless it is the same as the latest. The journeys topic deploys
+/// through this.
+pub fn deploy_source(
+    store: &dyn Store,
+    file: &str,
+    source: String,
+    templates: &Templates,
+    at: Timestamp,
+) -> Result<DeployOutcome, DeployError> {
+    let journey =
+        parse_journey(Path::new(file), &source).map_err(|e| DeployError::Invalid(vec![e]))?;
+    let problems = templates.check(&journey);
+    if !problems.is_empty() {
+        return Err(DeployError::Invalid(vec![
+            waymark_journey::Error::Invalid {
+                path: file.into(),
+                problems,
+            },
+        ]));
+    }
+    store_version(store, journey, file, source, at)
+}
+
+fn store_version(
+    store: &dyn Store,
+    journey: Journey,
+    file: &str,
+    source: String,
+    at: Timestamp,
+) -> Result<DeployOutcome, DeployError> {
     let existing = versions(store, &journey.id)?;
     if let Some(latest) = existing.last().filter(|l| l.source == source) {
         return Ok(DeployOutcome {
@@ -142,7 +177,7 @@ pub fn deploy(
         id: journey.id.to_string(),
         version,
         status: JourneyStatus::Active,
-        file: path.display().to_string(),
+        file: file.to_owned(),
         source,
         deployed_at: at,
         hold: false,
@@ -175,6 +210,16 @@ pub fn set_status(
 /// Every deployed version of every journey, by id then version.
 pub fn list(store: &dyn Store) -> Result<Vec<Deployed>, DeployError> {
     scan(store, b"")
+}
+
+/// The latest stored version of journey `id`, parsed, ready for
+/// [`crate::Waymark::apply_journey`].
+pub fn load_latest(store: &dyn Store, id: &str) -> Result<LoadedJourney, DeployError> {
+    load(store)?
+        .into_iter()
+        .rev()
+        .find(|l| &*l.journey.id == id)
+        .ok_or_else(|| DeployError::Unknown(id.to_owned()))
 }
 
 /// Every stored version, parsed, with whether it takes new entrants (the

@@ -1,18 +1,25 @@
 //! `waymark` is the embeddable Waymark runtime: it composes the journey
-//! model, identity resolution, the pure decision engine and (as they land)
-//! storage, channels and analytics into something a service runs.
+//! model, identity resolution, the pure decision engine, the store and the
+//! channels into something a service runs.
 //!
-//! Today it provides the in-memory [`Simulation`] behind test mode
-//! (`waymark-admin simulate`): events applied in time order on a virtual
-//! clock, timers firing between them, and a [`TraceLine`] for every decision.
+//! - [`Waymark`] (`runtime`): the durable runtime an application embeds:
+//!   ingest events, fire timers, deliver from the outbox, publish records.
+//! - [`worker`]: the main job over a source (a JSONL file, stdin, or with
+//!   the `kafka` feature, Kafka topics) with `/healthz` and `/metrics`.
+//! - [`deploy`]: journey versions in the store.
+//! - [`Simulation`]: test mode (`waymark-admin simulate`): events applied in
+//!   time order on a virtual clock, a [`TraceLine`] for every decision; it
+//!   reads no clock and does no IO.
 //!
 //! Architecture invariant: the runtime decides nothing itself; every
 //! decision comes from `waymark-engine`. It owns ordering, state keeping
-//! and carrying out effects. The simulation reads no clock and does no IO:
-//! it is handed the events' text and returns the trace.
+//! and carrying out effects.
 
 mod config;
 pub mod deploy;
+#[cfg(feature = "kafka")]
+pub mod kafka;
+mod kafka_config;
 mod replay;
 pub mod runtime;
 mod simulate;
@@ -22,10 +29,12 @@ pub mod worker;
 mod worker_config;
 
 pub use config::{ConfigError, WorkspaceConfig};
+pub use kafka_config::{DeadLetterLimits, KafkaConfig, OpsConfig, TopicsConfig};
 pub use replay::identity_from_events;
 pub use runtime::{Waymark, WaymarkBuilder};
 pub use simulate::{Simulation, SimulationOptions};
 pub use trace::TraceLine;
 pub use worker_config::{
-    LogChannelConfig, LoopConfig, SourceConfig, SourceKind, StoreConfig, WorkerConfig,
+    DefaultChannel, LogChannelConfig, LoopConfig, SourceConfig, SourceKind, StoreConfig,
+    WorkerConfig,
 };

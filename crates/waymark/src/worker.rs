@@ -1,20 +1,21 @@
-//! The main job: events from a JSONL source through the durable runtime,
-//! timers and deliveries running beside it, until the source ends (and,
-//! with `exit_when_idle`, nothing is pending) or a shutdown signal.
+//! The main job: events from a source (a JSONL file, stdin, or Kafka
+//! topics) through the durable runtime, timers and deliveries running
+//! beside it, until the source ends (and, with `exit_when_idle`, nothing is
+//! pending) or a shutdown signal.
 
 use std::io::BufRead;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use waymark_channels::LogChannel;
+use waymark_channels::{Deliver, LogChannel};
 use waymark_journey::load_journey_set;
-use waymark_store::FjallStore;
+use waymark_store::{FjallStore, Store};
 
 use crate::deploy;
 use crate::runtime::{Stats, Waymark};
 use crate::source::{JsonlReader, Rejects};
-use crate::worker_config::{SourceKind, WorkerConfig};
+use crate::worker_config::{DefaultChannel, SourceKind, WorkerConfig};
 
 /// Why the worker stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -36,30 +37,64 @@ pub enum WorkerError {
     },
     #[error("a worker task stopped: {0}")]
     Task(String),
+    #[error("this worker was built without Kafka support (the `kafka` feature)")]
+    NoKafka,
+    #[cfg(feature = "kafka")]
+    #[error("kafka: {0}")]
+    Kafka(String),
+    #[cfg(feature = "kafka")]
+    #[error("kafka source: {0}")]
+    Source(#[from] crate::kafka::SourceError),
+    #[error("shutdown: not drained within {0:?} (runtime.drain_timeout_ms)")]
+    DrainTimeout(Duration),
 }
 
 /// Counts the worker reports (the progress line).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WorkerStats {
     pub events: u64,
+    /// Lines or messages refused (to the rejects file or dead-letter topic).
     pub rejected: u64,
     pub duplicates: u64,
+    /// Kafka messages read again after a restart and skipped.
+    pub replayed: u64,
     pub runtime: Stats,
+}
+
+/// What a source counts as it goes.
+#[derive(Debug, Default)]
+pub struct SourceCounters {
+    pub events: AtomicU64,
+    pub rejected: AtomicU64,
+    pub duplicates: AtomicU64,
+    pub replayed: AtomicU64,
+}
+
+/// The Kafka side of a worker: the shared producer, metrics, health.
+#[cfg(feature = "kafka")]
+#[derive(Debug)]
+struct KafkaParts {
+    publisher: Arc<waymark_channels::kafka::Publisher>,
+    metrics: Arc<crate::kafka::Metrics>,
+    health: Arc<crate::kafka::Health>,
 }
 
 /// A configured worker.
 #[derive(Debug)]
 pub struct Worker {
     config: WorkerConfig,
+    store: Arc<dyn Store>,
     waymark: Arc<Waymark>,
-    events: AtomicU64,
-    rejected: AtomicU64,
-    duplicates: AtomicU64,
+    counters: Arc<SourceCounters>,
+    #[cfg(feature = "kafka")]
+    kafka: Option<KafkaParts>,
 }
 
 impl Worker {
-    /// Opens the store, loads journeys and channels, and restores the state.
-    pub fn open(config: WorkerConfig) -> Result<Self, WorkerError> {
+    /// Opens the store, loads journeys and channels, and restores the
+    /// state; with Kafka, creates the topics (if configured to) and reads
+    /// back what earlier runs published.
+    pub async fn open(config: WorkerConfig) -> Result<Self, WorkerError> {
         // Every problem in every file first, then each file deployed: a
         // changed file becomes a new version; paused or archived journeys
         // stay so across restarts.
@@ -79,24 +114,53 @@ impl Worker {
             }
         }
         let deployed = deploy::load(store.as_ref())?;
-        let log_path = &config.channels.log.path;
-        let log = LogChannel::open(log_path).map_err(|source| WorkerError::Io {
-            path: log_path.display().to_string(),
-            source,
-        })?;
-        let waymark = Waymark::builder()
-            .store(store)
+        let mut builder = Waymark::builder()
+            .store(Arc::clone(&store) as Arc<dyn Store>)
             .deployed(deployed)
             .engine(engine)
-            .identity(config.identity.clone())
-            .default_channel(Arc::new(log))
-            .build()?;
+            .identity(config.identity.clone());
+        let uses_kafka = config.source.kind == SourceKind::Kafka
+            || config.channels.default == DefaultChannel::Kafka;
+        #[cfg(feature = "kafka")]
+        let kafka = if uses_kafka {
+            let (parts, channel, records) = open_kafka(&config).await?;
+            builder = builder.records(records);
+            if let Some(channel) = channel {
+                builder = builder.default_channel(channel);
+            }
+            Some(parts)
+        } else {
+            None
+        };
+        #[cfg(not(feature = "kafka"))]
+        if uses_kafka {
+            return Err(WorkerError::NoKafka);
+        }
+        if config.channels.default == DefaultChannel::Log {
+            let log_path = &config.channels.log.path;
+            let log = LogChannel::open(log_path).map_err(|source| WorkerError::Io {
+                path: log_path.display().to_string(),
+                source,
+            })?;
+            let log: Arc<dyn Deliver> = Arc::new(log);
+            #[cfg(feature = "kafka")]
+            let log: Arc<dyn Deliver> = match &kafka {
+                Some(parts) => Arc::new(crate::kafka::CountingChannel::new(
+                    log,
+                    Arc::clone(&parts.metrics),
+                )),
+                None => log,
+            };
+            builder = builder.default_channel(log);
+        }
+        let waymark = builder.build()?;
         Ok(Worker {
             config,
+            store,
             waymark: Arc::new(waymark),
-            events: AtomicU64::new(0),
-            rejected: AtomicU64::new(0),
-            duplicates: AtomicU64::new(0),
+            counters: Arc::default(),
+            #[cfg(feature = "kafka")]
+            kafka,
         })
     }
 
@@ -105,10 +169,12 @@ impl Worker {
     }
 
     pub fn stats(&self) -> WorkerStats {
+        let c = &self.counters;
         WorkerStats {
-            events: self.events.load(Ordering::Relaxed),
-            rejected: self.rejected.load(Ordering::Relaxed),
-            duplicates: self.duplicates.load(Ordering::Relaxed),
+            events: c.events.load(Ordering::Relaxed),
+            rejected: c.rejected.load(Ordering::Relaxed),
+            duplicates: c.duplicates.load(Ordering::Relaxed),
+            replayed: c.replayed.load(Ordering::Relaxed),
             runtime: self.waymark.stats(),
         }
     }
@@ -116,6 +182,7 @@ impl Worker {
     fn source_name(&self) -> String {
         match (&self.config.source.kind, &self.config.source.path) {
             (SourceKind::File, Some(path)) => format!("file:{}", path.display()),
+            (SourceKind::Kafka, _) => format!("kafka:{}", self.config.kafka.topics.input.join(",")),
             _ => "stdin".to_owned(),
         }
     }
@@ -129,9 +196,163 @@ fn io(path: &std::path::Path) -> impl Fn(std::io::Error) -> WorkerError + '_ {
     }
 }
 
+/// Opens the Kafka side: topics (when configured to create them), the
+/// shared producer after reading back what earlier runs published, the
+/// deliveries channel (when it is the default) and the analytics sink.
+#[cfg(feature = "kafka")]
+async fn open_kafka(
+    config: &WorkerConfig,
+) -> Result<
+    (
+        KafkaParts,
+        Option<Arc<dyn Deliver>>,
+        Arc<dyn crate::runtime::RecordSink>,
+    ),
+    WorkerError,
+> {
+    use waymark_channels::kafka::{KafkaChannel, Publisher};
+    let kafka = &config.kafka;
+    let failed = |what: &str, e: &dyn std::fmt::Display| WorkerError::Kafka(format!("{what}: {e}"));
+    if kafka.create_topics {
+        crate::kafka::ensure_topics(kafka)
+            .await
+            .map_err(|e| failed("creating topics", &e))?;
+    }
+    let client = crate::kafka::client_config(kafka);
+    // Remember about as many keys as the read-back can find, and more.
+    let remember = usize::try_from(kafka.readback.max(1))
+        .unwrap_or(usize::MAX)
+        .saturating_mul(kafka.partitions.max(1).unsigned_abs() as usize)
+        .saturating_mul(4);
+    let publisher =
+        Arc::new(Publisher::new(&client, remember).map_err(|e| failed("producer", &e))?);
+    let deliveries_on_kafka = config.channels.default == DefaultChannel::Kafka;
+    let mut topics = vec![kafka.topics.analytics.clone()];
+    if deliveries_on_kafka {
+        topics.push(kafka.topics.deliveries.clone());
+    }
+    let readback = kafka.readback;
+    let reader = Arc::clone(&publisher);
+    tokio::task::spawn_blocking(move || {
+        topics
+            .iter()
+            .try_for_each(|topic| reader.read_back(&client, topic, readback).map(|_| ()))
+    })
+    .await
+    .map_err(|e| WorkerError::Task(e.to_string()))?
+    .map_err(|e| failed("reading back", &e))?;
+    let metrics = Arc::new(crate::kafka::Metrics::new());
+    let channel = deliveries_on_kafka.then(|| {
+        let channel: Arc<dyn Deliver> = Arc::new(KafkaChannel::new(
+            Arc::clone(&publisher),
+            kafka.topics.deliveries.clone(),
+        ));
+        Arc::new(crate::kafka::CountingChannel::new(
+            channel,
+            Arc::clone(&metrics),
+        )) as Arc<dyn Deliver>
+    });
+    let records = Arc::new(crate::kafka::AnalyticsTopic::new(
+        Arc::clone(&publisher),
+        kafka.topics.analytics.clone(),
+    ));
+    let parts = KafkaParts {
+        publisher,
+        metrics,
+        health: Arc::new(crate::kafka::Health::new(config.ops.ready_max_lag)),
+    };
+    Ok((parts, channel, records))
+}
+
 impl Worker {
-    /// Reads the source to its end (or until `stop`), a commit per batch.
-    fn ingest_source(&self, stop: &AtomicBool) -> Result<(), WorkerError> {
+    /// Reads the source to its end (or until `stop`).
+    fn ingest(&self, stop: &AtomicBool) -> Result<(), WorkerError> {
+        match self.config.source.kind {
+            #[cfg(feature = "kafka")]
+            SourceKind::Kafka => self.ingest_kafka(stop),
+            #[cfg(not(feature = "kafka"))]
+            SourceKind::Kafka => Err(WorkerError::NoKafka),
+            SourceKind::File | SourceKind::Stdin => self.ingest_lines(stop),
+        }
+    }
+
+    /// Consumes the input topics until `stop`, a commit per batch.
+    #[cfg(feature = "kafka")]
+    fn ingest_kafka(&self, stop: &AtomicBool) -> Result<(), WorkerError> {
+        let parts = self.kafka.as_ref().ok_or(WorkerError::NoKafka)?;
+        let source = crate::kafka::KafkaSource::subscribe(
+            &self.config.kafka,
+            Arc::clone(&self.waymark),
+            Arc::clone(&parts.publisher),
+            Arc::clone(&parts.metrics),
+            Arc::clone(&parts.health),
+            Arc::clone(&self.counters),
+            (
+                self.config.source.batch_size,
+                Duration::from_millis(self.config.source.batch_wait_ms),
+            ),
+        )?;
+        source.run(stop)?;
+        Ok(())
+    }
+
+    /// Starts what runs beside a Kafka source: the journeys-topic watcher
+    /// and the ops endpoint. They stop with `stop` / `done`.
+    #[cfg(feature = "kafka")]
+    async fn start_kafka_sidecars(
+        self: &Arc<Self>,
+        stop: &Arc<AtomicBool>,
+        done: &Arc<tokio::sync::Notify>,
+    ) -> Result<Vec<tokio::task::JoinHandle<Result<(), WorkerError>>>, WorkerError> {
+        let Some(parts) = &self.kafka else {
+            return Ok(Vec::new());
+        };
+        let mut tasks = Vec::new();
+        if self.config.source.kind == SourceKind::Kafka {
+            let templates =
+                load_journey_set(&self.config.journeys, self.config.templates.as_deref())
+                    .map_err(WorkerError::Journeys)?
+                    .1;
+            let (kafka, store, waymark, metrics, stop) = (
+                self.config.kafka.clone(),
+                Arc::clone(&self.store),
+                Arc::clone(&self.waymark),
+                Arc::clone(&parts.metrics),
+                Arc::clone(stop),
+            );
+            tasks.push(tokio::task::spawn_blocking(move || {
+                crate::kafka::watch_journeys(&kafka, store, waymark, templates, metrics, &stop)
+                    .map_err(WorkerError::from)
+            }));
+        }
+        if let Some(listen) = &self.config.ops.listen {
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .map_err(|source| WorkerError::Io {
+                    path: format!("ops.listen {listen}"),
+                    source,
+                })?;
+            tracing::info!(%listen, "serving /healthz and /metrics");
+            let done = Arc::clone(done);
+            let serve = crate::kafka::serve_ops(
+                listener,
+                Arc::clone(&parts.health),
+                Arc::clone(&parts.metrics),
+                Arc::clone(&self.waymark),
+                async move { done.notified().await },
+            );
+            tasks.push(tokio::spawn(async move {
+                serve.await.map_err(|source| WorkerError::Io {
+                    path: "ops endpoint".to_owned(),
+                    source,
+                })
+            }));
+        }
+        Ok(tasks)
+    }
+
+    /// Reads the JSONL source to its end (or until `stop`), a commit per batch.
+    fn ingest_lines(&self, stop: &AtomicBool) -> Result<(), WorkerError> {
         let name = self.source_name();
         let rejects_path = &self.config.source.rejects;
         let mut rejects = Rejects::open(rejects_path).map_err(io(rejects_path))?;
@@ -173,11 +394,12 @@ impl Worker {
             let offset =
                 (self.config.source.kind == SourceKind::File).then_some((name.as_str(), batch.end));
             let report = self.waymark.ingest_batch(&batch.events, offset)?;
-            self.events
+            let c = &self.counters;
+            c.events
                 .fetch_add(report.processed as u64, Ordering::Relaxed);
-            self.duplicates
+            c.duplicates
                 .fetch_add(report.duplicates as u64, Ordering::Relaxed);
-            self.rejected.fetch_add(
+            c.rejected.fetch_add(
                 (batch.rejects.len() + report.unresolvable) as u64,
                 Ordering::Relaxed,
             );
@@ -187,12 +409,13 @@ impl Worker {
 
     fn idle(&self) -> bool {
         let stats = self.waymark.stats();
-        stats.timers_pending == 0 && stats.outbox_pending == 0
+        stats.timers_pending == 0 && stats.outbox_pending == 0 && stats.records_pending == 0
     }
 
     /// Runs until the source ends and (with `exit_when_idle`) nothing is
     /// pending, or until `shutdown` resolves; then finishes the batch in
-    /// hand, delivers what is due and returns.
+    /// hand, commits, delivers what is due and returns, within
+    /// `runtime.drain_timeout_ms`.
     pub async fn run(
         self: Arc<Self>,
         shutdown: impl std::future::Future<Output = ()>,
@@ -205,10 +428,14 @@ impl Worker {
             let done = Arc::clone(&done);
             tokio::spawn(async move { waymark.run(done.notified(), tick).await })
         };
+        #[cfg(feature = "kafka")]
+        let sidecars = self.start_kafka_sidecars(&stop, &done).await?;
+        #[cfg(not(feature = "kafka"))]
+        let sidecars: Vec<tokio::task::JoinHandle<Result<(), WorkerError>>> = Vec::new();
         let mut ingest = {
             let worker = Arc::clone(&self);
             let stop = Arc::clone(&stop);
-            tokio::task::spawn_blocking(move || worker.ingest_source(&stop))
+            tokio::task::spawn_blocking(move || worker.ingest(&stop))
         };
         tokio::pin!(shutdown);
         let mut source_done = false;
@@ -216,7 +443,6 @@ impl Worker {
             tokio::select! {
                 () = &mut shutdown => {
                     tracing::info!("shutdown requested: finishing the batch in hand");
-                    stop.store(true, Ordering::SeqCst);
                     break;
                 }
                 result = &mut ingest, if !source_done => {
@@ -231,15 +457,27 @@ impl Worker {
                 }
             }
         }
-        if !source_done {
-            ingest
+        stop.store(true, Ordering::SeqCst);
+        let deadline = Duration::from_millis(self.config.runtime.drain_timeout_ms);
+        let drain = async {
+            if !source_done {
+                ingest
+                    .await
+                    .map_err(|e| WorkerError::Task(e.to_string()))??;
+            }
+            // Both the runtime loop and the ops endpoint wait on `done`.
+            done.notify_waiters();
+            done.notify_one();
+            background
                 .await
                 .map_err(|e| WorkerError::Task(e.to_string()))??;
-        }
-        done.notify_one();
-        background
+            for task in sidecars {
+                task.await.map_err(|e| WorkerError::Task(e.to_string()))??;
+            }
+            Ok::<(), WorkerError>(())
+        };
+        tokio::time::timeout(deadline, drain)
             .await
-            .map_err(|e| WorkerError::Task(e.to_string()))??;
-        Ok(())
+            .map_err(|_| WorkerError::DrainTimeout(deadline))?
     }
 }

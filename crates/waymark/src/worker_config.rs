@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::config::ConfigError;
+use crate::kafka_config::{KafkaConfig, OpsConfig};
 
 /// Everything the worker reads from its configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,13 +30,18 @@ pub struct WorkerConfig {
     pub engine: EngineSection,
     #[serde(default)]
     pub identity: waymark_identity::IdentityConfig,
+    #[serde(default)]
+    pub kafka: KafkaConfig,
+    #[serde(default)]
+    pub ops: OpsConfig,
 }
 
 /// Where events come from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct SourceConfig {
-    /// `file` (resumes where it stopped) or `stdin`.
+    /// `file` (resumes where it stopped), `stdin`, or `kafka` (the
+    /// `[kafka]` section's input topics).
     pub kind: SourceKind,
     /// The JSONL file, for `kind = "file"`.
     pub path: Option<PathBuf>,
@@ -53,6 +59,7 @@ pub struct SourceConfig {
 pub enum SourceKind {
     File,
     Stdin,
+    Kafka,
 }
 
 impl Default for SourceConfig {
@@ -85,7 +92,18 @@ impl Default for StoreConfig {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ChannelsConfig {
+    /// Where deliveries go: `log` (a JSONL file) or `kafka` (the deliveries
+    /// topic, for teams that send through their own services).
+    pub default: DefaultChannel,
     pub log: LogChannelConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DefaultChannel {
+    #[default]
+    Log,
+    Kafka,
 }
 
 /// The `log` channel: every delivery as a JSON line (each idempotency key once).
@@ -111,6 +129,9 @@ pub struct LoopConfig {
     /// Exit once the source is exhausted and no timer or delivery is pending
     /// (for batch runs and tests); otherwise keep running until a signal.
     pub exit_when_idle: bool,
+    /// After SIGTERM, how long the worker may take to finish the batch in
+    /// hand, commit and deliver what is due before it gives up.
+    pub drain_timeout_ms: u64,
 }
 
 impl Default for LoopConfig {
@@ -118,6 +139,7 @@ impl Default for LoopConfig {
         LoopConfig {
             tick_ms: 100,
             exit_when_idle: false,
+            drain_timeout_ms: 30_000,
         }
     }
 }
@@ -187,6 +209,18 @@ impl WorkerConfig {
         if config.source.kind == SourceKind::File && config.source.path.is_none() {
             return Err(invalid(
                 "source.path is required when source.kind = \"file\"".to_owned(),
+            ));
+        }
+        let kafka_needed = config.source.kind == SourceKind::Kafka
+            || config.channels.default == DefaultChannel::Kafka;
+        if kafka_needed && config.kafka.brokers.trim().is_empty() {
+            return Err(invalid(
+                "kafka.brokers: list at least one broker".to_owned(),
+            ));
+        }
+        if config.source.kind == SourceKind::Kafka && config.kafka.topics.input.is_empty() {
+            return Err(invalid(
+                "kafka.topics.input: list at least one input topic".to_owned(),
             ));
         }
         if config.journeys.is_empty() {

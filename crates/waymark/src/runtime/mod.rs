@@ -9,11 +9,13 @@
 
 mod clock;
 mod records;
+mod sink;
 mod state;
 mod waymark;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use records::{OutboxEntry, OutboxStatus, ProfileRecord};
+pub use sink::RecordSink;
 pub use waymark::{
     DeliveryReport, Error, IngestReport, RuntimeOptions, Stats, Waymark, WaymarkBuilder,
 };

@@ -36,6 +36,9 @@ pub(super) struct State {
     pub expired_messages: Vec<Vec<u8>>,
     pub counters: HashMap<String, u64>,
     pub offsets: HashMap<String, u64>,
+    /// Journey records (JSON) waiting for the record sink, by sequence.
+    pub records: BTreeMap<u64, Vec<u8>>,
+    pub next_record_seq: u64,
 }
 
 fn decode<T: DeserializeOwned>(space: Space, key: &[u8], value: &[u8]) -> Result<T, StoreError> {
@@ -106,6 +109,12 @@ impl State {
         for (key, value) in store.scan(Space::Outbox, b"")? {
             let entry: OutboxEntry = decode(Space::Outbox, &key, &value)?;
             state.outbox.insert(entry.seq, entry);
+        }
+        for (key, value) in store.scan(Space::Records, b"")? {
+            if let Some(seq) = keys::decode_seq(&key) {
+                state.records.insert(seq, value);
+                state.next_record_seq = seq + 1;
+            }
         }
         for (key, value) in store.scan(Space::Messages, b"")? {
             let at = keys::decode_time(&key).unwrap_or(seen_after);

@@ -1,7 +1,7 @@
 //! The runtime's API: build, ingest, fire timers, deliver, run.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -14,6 +14,7 @@ use waymark_store::{Space, Store, keys};
 
 use super::clock::{Clock, SystemClock};
 use super::records::{OutboxEntry, OutboxStatus};
+use super::sink::RecordSink;
 use super::state::{SOURCE_PREFIX, State, Writes, encode, encode_timer};
 
 /// Why the runtime failed.
@@ -41,6 +42,8 @@ pub struct RuntimeOptions {
     pub timer_batch: usize,
     /// How many outbox entries one delivery round sends at most.
     pub delivery_batch: usize,
+    /// How many journey records one publishing round hands to the sink.
+    pub record_batch: usize,
 }
 
 impl Default for RuntimeOptions {
@@ -52,6 +55,7 @@ impl Default for RuntimeOptions {
             dedupe_window: chrono::TimeDelta::days(7),
             timer_batch: 1000,
             delivery_batch: 256,
+            record_batch: 4096,
         }
     }
 }
@@ -83,6 +87,8 @@ pub struct Stats {
     pub outbox_pending: usize,
     pub outbox_failed: usize,
     pub sends_total: u64,
+    /// Journey records committed but not yet published to the record sink.
+    pub records_pending: usize,
 }
 
 /// Builds a [`Waymark`].
@@ -96,6 +102,7 @@ pub struct WaymarkBuilder {
     clock: Option<Arc<dyn Clock>>,
     channels: HashMap<Channel, Arc<dyn Deliver>>,
     default_channel: Option<Arc<dyn Deliver>>,
+    records: Option<Arc<dyn RecordSink>>,
     options: RuntimeOptions,
 }
 
@@ -154,6 +161,13 @@ impl WaymarkBuilder {
         self
     }
 
+    /// Publishes every journey record to `sink` (at least once, after the
+    /// commit that made it).
+    pub fn records(mut self, sink: Arc<dyn RecordSink>) -> Self {
+        self.records = Some(sink);
+        self
+    }
+
     pub fn options(mut self, options: RuntimeOptions) -> Self {
         self.options = options;
         self
@@ -188,13 +202,15 @@ impl WaymarkBuilder {
         }
         Ok(Waymark {
             store,
-            engine,
+            engine: RwLock::new(engine),
             clock,
             channels: self.channels,
             default_channel: self.default_channel,
+            records: self.records,
             options: self.options,
             state: Mutex::new(state),
             poisoned: std::sync::atomic::AtomicBool::new(false),
+            wake: tokio::sync::Notify::new(),
         })
     }
 }
@@ -202,19 +218,23 @@ impl WaymarkBuilder {
 /// The embeddable runtime.
 pub struct Waymark {
     store: Arc<dyn Store>,
-    engine: Engine,
+    /// Written only when a journey is deployed or changes status.
+    engine: RwLock<Engine>,
     clock: Arc<dyn Clock>,
     channels: HashMap<Channel, Arc<dyn Deliver>>,
     default_channel: Option<Arc<dyn Deliver>>,
+    records: Option<Arc<dyn RecordSink>>,
     options: RuntimeOptions,
     state: Mutex<State>,
     poisoned: std::sync::atomic::AtomicBool,
+    /// Wakes [`Waymark::run`] when a commit left something to deliver or publish.
+    wake: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for Waymark {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Waymark")
-            .field("engine", &self.engine)
+            .field("engine", &*self.engine())
             .finish_non_exhaustive()
     }
 }
@@ -259,7 +279,19 @@ impl Waymark {
         events: &[Event],
         offset: Option<(&str, u64)>,
     ) -> Result<IngestReport, Error> {
+        self.ingest_batch_at(events, offset.as_slice())
+    }
+
+    /// [`Waymark::ingest_batch`] for a source with several positions (a
+    /// Kafka partition each): every `(source, position)` is committed with
+    /// the batch.
+    pub fn ingest_batch_at(
+        &self,
+        events: &[Event],
+        offsets: &[(&str, u64)],
+    ) -> Result<IngestReport, Error> {
         let now = self.clock.now();
+        let engine = self.engine();
         let mut state = self.lock()?;
         let mut writes = Writes::default();
         let mut report = IngestReport::default();
@@ -293,11 +325,18 @@ impl Waymark {
                         from: &merge.loser,
                         instances: &theirs,
                     };
-                    report.sends +=
-                        self.decide(&mut state, &mut writes, &resolved.profile, input, now);
+                    report.sends += self.decide(
+                        &engine,
+                        &mut state,
+                        &mut writes,
+                        &resolved.profile,
+                        input,
+                        now,
+                    );
                 }
             }
             report.sends += self.decide(
+                &engine,
                 &mut state,
                 &mut writes,
                 &resolved.profile,
@@ -316,7 +355,7 @@ impl Waymark {
                 .batch
                 .put(Space::Messages, key, encode(&writes.messages));
         }
-        if let Some((source, position)) = offset {
+        for &(source, position) in offsets {
             state.offsets.insert(source.to_owned(), position);
             writes.batch.put(
                 Space::Meta,
@@ -325,6 +364,10 @@ impl Waymark {
             );
         }
         self.commit(&state, writes)?;
+        drop(state);
+        if report.sends > 0 || self.records.is_some() {
+            self.wake.notify_one();
+        }
         Ok(report)
     }
 
@@ -334,13 +377,14 @@ impl Waymark {
         let now = self.clock.now();
         let mut fired = 0;
         loop {
+            let engine = self.engine();
             let mut state = self.lock()?;
             let due: Vec<_> = state
                 .timers
                 .iter()
                 .take_while(|((due, _, _), _)| *due <= now)
                 // A held journey's timers stay pending until it is resumed.
-                .filter(|(_, timer)| !self.engine.is_held(&timer.journey))
+                .filter(|(_, timer)| !engine.is_held(&timer.journey))
                 .take(self.options.timer_batch)
                 .map(|(k, t)| (k.clone(), t.clone()))
                 .collect();
@@ -364,17 +408,21 @@ impl Waymark {
                 };
                 // Decided at the time the timer was due, so waits chain exactly
                 // even when a timer fires late (after a restart).
-                self.decide(&mut state, &mut writes, &profile, input, timer.due);
+                self.decide(&engine, &mut state, &mut writes, &profile, input, timer.due);
             }
             fired += due.len();
             self.commit(&state, writes)?;
+            drop(state);
+            self.wake.notify_one();
         }
     }
 
     /// Runs the engine for one input and turns its effects into state and
     /// writes. Returns the number of sends.
+    #[allow(clippy::too_many_arguments)]
     fn decide(
         &self,
+        engine: &Engine,
         state: &mut State,
         writes: &mut Writes<'_>,
         id: &ProfileId,
@@ -385,7 +433,7 @@ impl Waymark {
             return 0;
         };
         let instances = state.instances.remove(id).unwrap_or_default();
-        let decision = self.engine.decide(profile, instances, input, now);
+        let decision = engine.decide(profile, instances, input, now);
         if !decision.instances.is_empty() {
             state.instances.insert(id.clone(), decision.instances);
         }
@@ -425,6 +473,15 @@ impl Waymark {
                     let key = format!("{}\u{0}{}", record.journey, record.kind.as_str());
                     *state.counters.entry(key.clone()).or_default() += 1;
                     writes.counters.insert(key);
+                    if self.records.is_some() {
+                        let seq = state.next_record_seq;
+                        state.next_record_seq += 1;
+                        let json = encode(&record);
+                        writes
+                            .batch
+                            .put(Space::Records, keys::seq(seq).to_vec(), json.clone());
+                        state.records.insert(seq, json);
+                    }
                 }
             }
         }
@@ -557,15 +614,80 @@ impl Waymark {
         loop {
             self.fire_due_timers()?;
             self.deliver_due().await?;
+            self.publish_records()?;
             tokio::select! {
                 () = &mut shutdown => break,
                 () = tokio::time::sleep(tick) => {}
+                () = self.wake.notified() => {}
             }
         }
         // Drain: what is due now still goes out before stopping.
         self.fire_due_timers()?;
         self.deliver_due().await?;
+        self.publish_records()?;
         Ok(())
+    }
+
+    /// Hands committed journey records to the record sink, then forgets
+    /// them once the sink synced. Returns how many were published.
+    pub fn publish_records(&self) -> Result<usize, Error> {
+        let Some(sink) = &self.records else {
+            return Ok(0);
+        };
+        let mut published = 0;
+        loop {
+            let batch: Vec<(u64, Vec<u8>)> = {
+                let state = self.lock()?;
+                state
+                    .records
+                    .iter()
+                    .take(self.options.record_batch)
+                    .map(|(seq, json)| (*seq, json.clone()))
+                    .collect()
+            };
+            if batch.is_empty() {
+                return Ok(published);
+            }
+            for (_, json) in &batch {
+                let key = serde_json::from_slice::<serde_json::Value>(json)
+                    .ok()
+                    .and_then(|v| v.get("key").and_then(Value::as_str).map(str::to_owned))
+                    .unwrap_or_default();
+                if let Err(error) = sink.publish(&key, json) {
+                    tracing::warn!(%error, "the record sink refused a record; retrying later");
+                    return Ok(published);
+                }
+            }
+            if let Err(error) = sink.sync() {
+                tracing::warn!(%error, "the record sink could not sync; retrying later");
+                return Ok(published);
+            }
+            let mut state = self.lock()?;
+            let mut writes = Writes::default();
+            for (seq, _) in &batch {
+                state.records.remove(seq);
+                writes
+                    .batch
+                    .delete(Space::Records, keys::seq(*seq).to_vec());
+            }
+            self.commit(&state, writes)?;
+            published += batch.len();
+        }
+    }
+
+    /// Starts using a journey version (just deployed, or changed status)
+    /// without a restart: `loaded.active` takes new entrants, `loaded.held`
+    /// holds its people.
+    pub fn apply_journey(&self, loaded: crate::deploy::LoadedJourney) {
+        let mut engine = self
+            .engine
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        engine.set_held(&loaded.journey.id, loaded.held);
+        if !loaded.active {
+            engine.deactivate(&loaded.journey.id);
+        }
+        engine.insert(loaded.journey, loaded.active);
     }
 
     pub fn stats(&self) -> Stats {
@@ -590,6 +712,7 @@ impl Waymark {
                 .filter(|(k, _)| k.ends_with("\u{0}send"))
                 .map(|(_, n)| n)
                 .sum(),
+            records_pending: state.records.len(),
         }
     }
 
@@ -621,8 +744,11 @@ impl Waymark {
         state.identity.profile(id).cloned()
     }
 
-    pub fn engine(&self) -> &Engine {
-        &self.engine
+    /// The engine (read-locked: hold it briefly).
+    pub fn engine(&self) -> RwLockReadGuard<'_, Engine> {
+        self.engine
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Everything held about the person `identifier` belongs to: profile,

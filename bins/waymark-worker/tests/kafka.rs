@@ -1,0 +1,563 @@
+//! The worker against a real Kafka-protocol broker on loopback: every
+//! expected send exactly once on the deliveries topic, every journey record
+//! on the analytics topic, dead letters byte for byte with their reason,
+//! SIGKILL mid-stream losing nothing, live deploys and the ops endpoint.
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
+mod support;
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use support::*;
+use waymark::{Simulation, SimulationOptions};
+
+/// Events for `people` people, `per_person` each (at most 10), timestamped
+/// over the last minute, keyed by user id. Returns them as (key, JSON) and
+/// as one JSONL text for the simulator.
+fn events(people: usize, per_person: usize) -> (Vec<(String, Vec<u8>)>, String) {
+    let base = chrono::Utc::now() - chrono::TimeDelta::seconds(60);
+    let mut out = Vec::with_capacity(people * per_person);
+    let mut jsonl = String::new();
+    for u in 0..people {
+        let user = format!("user-{u}");
+        let at = |i: usize| {
+            (base + chrono::TimeDelta::milliseconds((u % 1000 * 40 + i * 3) as i64))
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        };
+        let all = [
+            format!(
+                r#"{{"type":"identify","messageId":"{user}-0","userId":"{user}","traits":{{"email":"{user}@example.com","phone":"+1555{u:07}","vip":{vip}}},"timestamp":"{t}"}}"#,
+                vip = u % 7 == 0,
+                t = at(0)
+            ),
+            format!(
+                r#"{{"type":"track","messageId":"{user}-1","userId":"{user}","event":"Signed Up","timestamp":"{}"}}"#,
+                at(1)
+            ),
+            format!(
+                r#"{{"type":"page","messageId":"{user}-2","userId":"{user}","name":"Pricing","timestamp":"{}"}}"#,
+                at(2)
+            ),
+            format!(
+                r#"{{"type":"track","messageId":"{user}-3","userId":"{user}","event":"Trial Started","timestamp":"{}"}}"#,
+                at(3)
+            ),
+            format!(
+                r#"{{"type":"track","messageId":"{user}-4","userId":"{user}","event":"Cart Updated","properties":{{"total":{}}},"timestamp":"{}"}}"#,
+                u % 5 * 10,
+                at(4)
+            ),
+            format!(
+                r#"{{"type":"track","messageId":"{user}-5","userId":"{user}","event":"Guide Downloaded","properties":{{"guide":"pricing"}},"timestamp":"{}"}}"#,
+                at(5)
+            ),
+            format!(
+                r#"{{"type":"track","messageId":"{user}-6","userId":"{user}","event":"Appointment Missed","timestamp":"{}"}}"#,
+                at(6)
+            ),
+            format!(
+                r#"{{"type":"track","messageId":"{user}-7","userId":"{user}","event":"Subscription Cancelled","properties":{{"reason":"{}"}},"timestamp":"{}"}}"#,
+                if u % 4 == 0 { "fraud" } else { "price" },
+                at(7)
+            ),
+            format!(
+                r#"{{"type":"track","messageId":"{user}-8","userId":"{user}","event":"Order Completed","properties":{{"revenue":20}},"timestamp":"{}"}}"#,
+                at(8)
+            ),
+            format!(
+                r#"{{"type":"screen","messageId":"{user}-9","userId":"{user}","name":"Home","timestamp":"{}"}}"#,
+                at(9)
+            ),
+        ];
+        for line in all.into_iter().take(per_person) {
+            jsonl.push_str(&line);
+            jsonl.push('\n');
+            out.push((user.clone(), line.into_bytes()));
+        }
+    }
+    (out, jsonl)
+}
+
+fn example_journeys() -> (Vec<PathBuf>, PathBuf) {
+    let dir = workspace().join("examples/journeys");
+    let mut journeys: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    journeys.sort();
+    (journeys, dir.join("templates"))
+}
+
+/// What the simulator decides for `jsonl` up to `until`: (journey, node,
+/// user) of each send, and the count of records by (journey, kind).
+type Expected = (Sends, BTreeMap<(String, String), usize>);
+
+fn simulate(
+    journeys: &[PathBuf],
+    templates: &Path,
+    jsonl: &str,
+    until: chrono::DateTime<chrono::Utc>,
+) -> Expected {
+    let (loaded, _) = waymark_journey::load_journey_set(journeys, Some(templates)).unwrap();
+    let engine = waymark_engine::Engine::new(loaded, waymark_engine::EngineConfig::default());
+    let trace = Simulation::new(
+        engine,
+        SimulationOptions {
+            until: Some(until),
+            ..Default::default()
+        },
+    )
+    .run(jsonl);
+    let mut sends = BTreeMap::new();
+    let mut records = BTreeMap::new();
+    for line in trace {
+        let Some(journey) = line.journey.as_deref() else {
+            continue;
+        };
+        if line.kind == "send" {
+            *sends
+                .entry((
+                    journey.to_owned(),
+                    line.node.as_deref().unwrap().to_owned(),
+                    line.user_id.clone().unwrap(),
+                ))
+                .or_default() += 1;
+        }
+        *records
+            .entry((journey.to_owned(), line.kind.clone()))
+            .or_default() += 1;
+    }
+    (sends, records)
+}
+
+/// Sends by (journey, node, user), with how many times each was made.
+type Sends = BTreeMap<(String, String, String), usize>;
+
+/// Deliveries by idempotency key, and by (journey, node, user).
+fn deliveries(topic: &str) -> (HashMap<String, usize>, Sends) {
+    let mut by_key = HashMap::new();
+    let mut by_send = BTreeMap::new();
+    for m in read_all(topic) {
+        let d = m.json();
+        let key = m.header("idempotency-key").unwrap();
+        assert_eq!(
+            key,
+            d["key"].as_str().unwrap(),
+            "the header carries the key"
+        );
+        *by_key.entry(key).or_default() += 1;
+        *by_send
+            .entry((
+                d["journey"].as_str().unwrap().to_owned(),
+                d["node"].as_str().unwrap().to_owned(),
+                d["user_id"].as_str().unwrap().to_owned(),
+            ))
+            .or_default() += 1;
+    }
+    (by_key, by_send)
+}
+
+/// Distinct analytics records by (journey, kind); panics on a key seen
+/// with two different records.
+fn analytics(topic: &str) -> BTreeMap<(String, String), usize> {
+    let mut seen: HashMap<String, serde_json::Value> = HashMap::new();
+    for m in read_all(topic) {
+        let record = m.json();
+        let key = record["key"].as_str().unwrap().to_owned();
+        if let Some(before) = seen.get(&key) {
+            assert_eq!(before, &record, "one key, two different records");
+        }
+        seen.insert(key, record);
+    }
+    let mut counts = BTreeMap::new();
+    for record in seen.values() {
+        *counts
+            .entry((
+                record["journey"].as_str().unwrap().to_owned(),
+                record["kind"].as_str().unwrap().to_owned(),
+            ))
+            .or_default() += 1;
+    }
+    counts
+}
+
+fn wait_exit(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "the worker did not finish in {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Runs the worker until the deliveries and analytics topics hold what
+/// the simulator expects (or a timeout), then stops it with SIGTERM.
+fn run_until(config: &Path, expected: &Expected, topics: &Topics) {
+    let mut worker = start_worker(config);
+    let want_sends: usize = expected.0.values().sum();
+    eventually(Duration::from_secs(300), "every expected delivery", || {
+        if let Some(status) = worker.try_wait().unwrap() {
+            panic!("the worker exited ({status}): {}", stderr_of(&mut worker));
+        }
+        deliveries(&topics.deliveries).0.len() >= want_sends
+            && analytics(&topics.analytics) == expected.1
+    });
+    terminate(&mut worker);
+}
+
+fn terminate(worker: &mut std::process::Child) {
+    let status = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(worker.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let status = wait_exit(worker, Duration::from_secs(60));
+    assert!(
+        status.success(),
+        "SIGTERM: not a clean exit: {}",
+        stderr_of(worker)
+    );
+}
+
+#[test]
+fn hundred_thousand_events_every_send_once_every_record_published() {
+    let dir = tempfile::tempdir().unwrap();
+    let topics = Topics::new("e2e");
+    let (journeys, templates) = example_journeys();
+    let (messages, jsonl) = events(10_000, 10);
+    assert_eq!(messages.len(), 100_000);
+    let expected = simulate(&journeys, &templates, &jsonl, chrono::Utc::now());
+    assert!(
+        expected.0.values().sum::<usize>() > 10_000,
+        "the events should make sends: {:?}",
+        expected.1
+    );
+    create_topics(&[&topics.input], 3);
+    produce(&topics.input, &messages);
+    let config = write_config(dir.path(), &journeys, &templates, &topics, "");
+    run_until(&config, &expected, &topics);
+
+    let (by_key, by_send) = deliveries(&topics.deliveries);
+    assert!(
+        by_key.values().all(|n| *n == 1),
+        "an idempotency key was published twice"
+    );
+    assert_eq!(
+        by_send, expected.0,
+        "the deliveries are the simulator's sends"
+    );
+    assert_eq!(analytics(&topics.analytics), expected.1);
+    assert!(read_all(&topics.dlq).is_empty(), "no dead letters");
+}
+
+/// A journey whose second email waits one second: timers that must fire
+/// across restarts.
+fn write_timer_journey(dir: &Path) -> (PathBuf, PathBuf) {
+    std::fs::create_dir_all(dir.join("templates")).unwrap();
+    let journey = dir.join("timers.yaml");
+    std::fs::write(
+        &journey,
+        r#"
+id: timers
+entry: { event: Signed Up }
+nodes:
+  - { id: hello, type: send, channel: email, template: hello, next: pause }
+  - { id: pause, type: wait, duration: 1s, next: again }
+  - { id: again, type: send, channel: email, template: again }
+"#,
+    )
+    .unwrap();
+    for name in ["hello", "again"] {
+        std::fs::write(
+            dir.join(format!("templates/{name}.yaml")),
+            "channel: email\nsubject: Hi\ntext: Hello\n",
+        )
+        .unwrap();
+    }
+    (journey, dir.join("templates"))
+}
+
+#[test]
+fn sigkill_three_times_mid_stream_loses_nothing_and_publishes_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let topics = Topics::new("kill");
+    let (journey, templates) = write_timer_journey(dir.path());
+    let journeys = vec![journey];
+    let (messages, jsonl) = events(4_000, 3);
+    create_topics(&[&topics.input], 3);
+    let config = write_config(dir.path(), &journeys, &templates, &topics, "");
+    // Half before the first start, half while the worker is being killed.
+    let (first, second) = messages.split_at(messages.len() / 2);
+    produce(&topics.input, first);
+    let mut kills = 0;
+    for (round, delay_ms) in [1500u64, 900, 1300].into_iter().enumerate() {
+        let mut worker = start_worker(&config);
+        if round == 1 {
+            produce(&topics.input, second);
+        }
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        if let Some(status) = worker.try_wait().unwrap() {
+            panic!("the worker exited ({status}): {}", stderr_of(&mut worker));
+        }
+        worker.kill().unwrap(); // SIGKILL
+        worker.wait().unwrap();
+        kills += 1;
+    }
+    assert_eq!(kills, 3);
+    let expected = simulate(
+        &journeys,
+        &templates,
+        &jsonl,
+        chrono::Utc::now() + chrono::TimeDelta::hours(1),
+    );
+    assert_eq!(
+        expected.0.values().sum::<usize>(),
+        8_000,
+        "hello and again for each"
+    );
+    run_until(&config, &expected, &topics);
+
+    let (by_key, by_send) = deliveries(&topics.deliveries);
+    let twice: Vec<_> = by_key.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "published twice: {twice:?}");
+    assert_eq!(by_send, expected.0, "every send, the timed ones included");
+    assert_eq!(analytics(&topics.analytics), expected.1);
+}
+
+#[test]
+fn malformed_events_go_to_the_dead_letter_topic_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let topics = Topics::new("dlq");
+    let (journey, templates) = write_timer_journey(dir.path());
+    let journeys = vec![journey];
+    let (good, jsonl) = events(50, 2);
+    let bad: Vec<(&str, Vec<u8>)> = vec![
+        ("not JSON", b"hello, world".to_vec()),
+        (
+            "wrong types",
+            br#"{"type":"track","messageId":"w1","userId":"u","event":42}"#.to_vec(),
+        ),
+        (
+            "missing ids",
+            br#"{"type":"track","messageId":"m1","event":"Signed Up"}"#.to_vec(),
+        ),
+        ("5 MB", {
+            let mut big = br#"{"type":"track","messageId":"big","userId":"u","event":"Signed Up","properties":{"blob":""#.to_vec();
+            big.extend(std::iter::repeat_n(b'x', 5 << 20));
+            big.extend_from_slice(br#""}}"#);
+            big
+        }),
+        (
+            "invalid UTF-8",
+            b"{\"type\":\"track\",\"event\":\"\xff\xfe\"}".to_vec(),
+        ),
+    ];
+    let mut messages = Vec::new();
+    for (i, m) in good.iter().enumerate() {
+        messages.push(m.clone());
+        if let Some((_, payload)) = bad.get(i / 20)
+            && i % 20 == 0
+        {
+            messages.push(("bad".to_owned(), payload.clone()));
+        }
+    }
+    create_topics(&[&topics.input], 3);
+    produce(&topics.input, &messages);
+    let config = write_config(dir.path(), &journeys, &templates, &topics, "");
+    let expected = simulate(
+        &journeys,
+        &templates,
+        &jsonl,
+        chrono::Utc::now() + chrono::TimeDelta::hours(1),
+    );
+    let mut worker = start_worker(&config);
+    eventually(
+        Duration::from_secs(120),
+        "five dead letters and every send",
+        || {
+            if let Some(status) = worker.try_wait().unwrap() {
+                panic!("the worker exited ({status}): {}", stderr_of(&mut worker));
+            }
+            read_all(&topics.dlq).len() >= bad.len()
+                && deliveries(&topics.deliveries).1 == expected.0
+        },
+    );
+    terminate(&mut worker);
+
+    let dead = read_all(&topics.dlq);
+    assert_eq!(dead.len(), bad.len(), "each bad event once");
+    for (what, payload) in &bad {
+        let m = dead
+            .iter()
+            .find(|m| &m.payload == payload)
+            .unwrap_or_else(|| panic!("{what}: not in the dead-letter topic byte for byte"));
+        let reason = m.header("waymark.dlq.reason").unwrap();
+        assert!(!reason.is_empty(), "{what}: no reason");
+        assert_eq!(m.header("waymark.dlq.topic").unwrap(), topics.input);
+        assert!(
+            m.header("waymark.dlq.partition")
+                .unwrap()
+                .parse::<i32>()
+                .is_ok()
+        );
+        assert!(
+            m.header("waymark.dlq.offset")
+                .unwrap()
+                .parse::<i64>()
+                .is_ok()
+        );
+        let kind = m.header("waymark.dlq.kind").unwrap();
+        let want = match *what {
+            "5 MB" => "too_large",
+            "invalid UTF-8" => "not_utf8",
+            _ => "invalid",
+        };
+        assert_eq!(kind, want, "{what}: {reason}");
+    }
+    let missing = dead
+        .iter()
+        .find(|m| {
+            m.payload
+                .starts_with(br#"{"type":"track","messageId":"m1""#)
+        })
+        .unwrap();
+    assert!(
+        missing
+            .header("waymark.dlq.reason")
+            .unwrap()
+            .contains("userId"),
+        "the reason names the missing field: {:?}",
+        missing.header("waymark.dlq.reason")
+    );
+}
+
+fn http_get(address: &str, path: &str) -> (u16, String) {
+    let mut stream = std::net::TcpStream::connect(address).unwrap();
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
+    (status, body)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[test]
+fn journeys_deploy_live_through_the_topic_and_the_ops_endpoint_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let topics = Topics::new("live");
+    let (journey, templates) = write_timer_journey(dir.path());
+    let ops = format!("127.0.0.1:{}", free_port());
+    let config = write_config(
+        dir.path(),
+        &[journey],
+        &templates,
+        &topics,
+        &format!("[ops]\nlisten = \"{ops}\"\nready_max_lag = 0\n"),
+    );
+    let mut worker = start_worker(&config);
+    eventually(Duration::from_secs(60), "/healthz ready", || {
+        if let Some(status) = worker.try_wait().unwrap() {
+            panic!("the worker exited ({status}): {}", stderr_of(&mut worker));
+        }
+        std::net::TcpStream::connect(&ops).is_ok() && http_get(&ops, "/healthz").0 == 200
+    });
+
+    // A new journey, published with the admin tool, takes entrants at once.
+    let live = dir.path().join("live.yaml");
+    std::fs::write(
+        &live,
+        "id: live\nentry: { event: Demo Booked }\nnodes:\n  - { id: thanks, type: send, channel: email, template: hello }\n",
+    )
+    .unwrap();
+    let admin = |file: &Path| {
+        std::process::Command::new(
+            env!("CARGO_BIN_EXE_waymark-worker").replace("waymark-worker", "waymark-admin"),
+        )
+        .args([
+            "journey",
+            "deploy",
+            "--kafka",
+            &brokers(),
+            "--topic",
+            &topics.journeys,
+            "--templates",
+        ])
+        .arg(&templates)
+        .arg(file)
+        .output()
+        .unwrap()
+    };
+    let out = admin(&live);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // One that does not validate is refused locally, with its problem.
+    let broken = dir.path().join("broken.yaml");
+    std::fs::write(&broken, "id: broken\nentry: { event: X }\nnodes:\n  - { id: a, type: send, channel: email, template: nope }\n").unwrap();
+    let out = admin(&broken);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
+    // Published behind the tool's back, the worker refuses it and counts it.
+    let message = serde_json::json!({"file": "broken.yaml", "source": std::fs::read_to_string(&broken).unwrap()});
+    produce(
+        &topics.journeys,
+        &[("broken".to_owned(), serde_json::to_vec(&message).unwrap())],
+    );
+
+    eventually(Duration::from_secs(30), "the journeys applied", || {
+        let (_, metrics) = http_get(&ops, "/metrics");
+        metrics.contains("waymark_journeys_deployed_total 1")
+            && metrics.contains("waymark_journey_refusals_total 1")
+    });
+    produce(
+        &topics.input,
+        &[(
+            "user-1".to_owned(),
+            br#"{"type":"track","messageId":"d1","userId":"user-1","event":"Demo Booked","context":{"traits":{"email":"a@example.com"}}}"#.to_vec(),
+        )],
+    );
+    eventually(Duration::from_secs(30), "the live journey's send", || {
+        deliveries(&topics.deliveries)
+            .1
+            .keys()
+            .any(|(journey, node, _)| journey == "live" && node == "thanks")
+    });
+    let (status, metrics) = http_get(&ops, "/metrics");
+    assert_eq!(status, 200);
+    for name in [
+        "waymark_events_in_total 1",
+        "waymark_consumer_lag{",
+        "waymark_batch_commit_seconds_bucket",
+        "waymark_sends_total{channel=\"email\",outcome=\"delivered\"} 1",
+        "waymark_dead_letters",
+        "waymark_timers_pending",
+        "waymark_instances_active",
+    ] {
+        assert!(metrics.contains(name), "/metrics lacks {name}:\n{metrics}");
+    }
+    terminate(&mut worker);
+}

@@ -1,0 +1,309 @@
+//! Test support for the Kafka tests: a real broker on loopback (started by
+//! `scripts/kafka-dev.sh`, installed once), topics, producing, reading
+//! topics back, and running the worker binary.
+#![allow(clippy::unwrap_used, dead_code)] // test support: a failed unwrap is a failed test
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The brokers of the test broker: `WAYMARK_KAFKA_BROKERS`, or one started
+/// (and installed if missing) by `scripts/kafka-dev.sh`.
+pub fn brokers() -> String {
+    static BROKERS: OnceLock<String> = OnceLock::new();
+    BROKERS
+        .get_or_init(|| {
+            if let Ok(brokers) = std::env::var("WAYMARK_KAFKA_BROKERS") {
+                return brokers;
+            }
+            let out = Command::new(workspace().join("scripts/kafka-dev.sh"))
+                .arg("start")
+                .stderr(Stdio::inherit())
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "scripts/kafka-dev.sh start failed");
+            String::from_utf8(out.stdout)
+                .unwrap()
+                .lines()
+                .last()
+                .unwrap()
+                .trim()
+                .to_owned()
+        })
+        .clone()
+}
+
+/// A topic name no other test (or run) uses.
+pub fn unique(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{name}-{}-{nanos}", std::process::id())
+}
+
+fn client() -> ClientConfig {
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", brokers());
+    config
+}
+
+pub fn create_topics(names: &[&str], partitions: i32) {
+    let admin: AdminClient<DefaultClientContext> = client().create().unwrap();
+    let topics: Vec<NewTopic<'_>> = names
+        .iter()
+        .map(|n| NewTopic::new(n, partitions, TopicReplication::Fixed(1)))
+        .collect();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let results = runtime
+        .block_on(admin.create_topics(&topics, &AdminOptions::new()))
+        .unwrap();
+    for result in results {
+        result.unwrap();
+    }
+}
+
+pub fn producer() -> ThreadedProducer<DefaultProducerContext> {
+    client()
+        .set("message.max.bytes", "16777216")
+        .set("linger.ms", "5")
+        .create()
+        .unwrap()
+}
+
+/// Produces (key, payload) messages in order and waits for them.
+pub fn produce(topic: &str, messages: &[(String, Vec<u8>)]) {
+    let producer = producer();
+    for (key, payload) in messages {
+        let mut record = BaseRecord::to(topic).key(key.as_bytes()).payload(payload);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((_, back)) => {
+                    record = back;
+                    producer.poll(Duration::from_millis(10));
+                }
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(60)).unwrap();
+}
+
+/// One message read back.
+#[derive(Debug, Clone)]
+pub struct Read {
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub payload: Vec<u8>,
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub timestamp_ms: i64,
+}
+
+impl Read {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.payload).unwrap()
+    }
+}
+
+/// Every message of `topic` (all partitions, from the beginning to the
+/// current end).
+pub fn read_all(topic: &str) -> Vec<Read> {
+    let consumer: BaseConsumer = client()
+        .set("group.id", unique("test-reader"))
+        .set("enable.auto.commit", "false")
+        .set("fetch.message.max.bytes", "16777216")
+        .create()
+        .unwrap();
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .unwrap();
+    let mut list = TopicPartitionList::new();
+    let mut ends = Vec::new();
+    for p in metadata.topics()[0].partitions() {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, p.id(), Duration::from_secs(10))
+            .unwrap();
+        if high > low {
+            list.add_partition_offset(topic, p.id(), Offset::Beginning)
+                .unwrap();
+            ends.push((p.id(), high));
+        }
+    }
+    let mut out = Vec::new();
+    if ends.is_empty() {
+        return out;
+    }
+    consumer.assign(&list).unwrap();
+    let total: i64 = ends.iter().map(|(_, h)| h).sum();
+    let mut last: Vec<(i32, i64)> = ends.iter().map(|(p, _)| (*p, -1)).collect();
+    let start = Instant::now();
+    while last
+        .iter()
+        .zip(&ends)
+        .any(|((_, at), (_, high))| *at + 1 < *high)
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "reading {topic}: {} of about {total} messages",
+            out.len()
+        );
+        let Some(message) = consumer.poll(Duration::from_millis(500)) else {
+            continue;
+        };
+        let m = message.unwrap();
+        if let Some(at) = last.iter_mut().find(|(p, _)| *p == m.partition()) {
+            at.1 = m.offset();
+        }
+        out.push(Read {
+            partition: m.partition(),
+            offset: m.offset(),
+            key: m.key().map(<[u8]>::to_vec),
+            payload: m.payload().unwrap_or_default().to_vec(),
+            headers: m
+                .headers()
+                .map(|h| {
+                    h.iter()
+                        .map(|h| (h.key.to_owned(), h.value.unwrap_or_default().to_vec()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            timestamp_ms: m.timestamp().to_millis().unwrap_or_default(),
+        });
+    }
+    out
+}
+
+/// The topics one worker uses, unique to a test.
+#[derive(Debug, Clone)]
+pub struct Topics {
+    pub input: String,
+    pub deliveries: String,
+    pub analytics: String,
+    pub dlq: String,
+    pub journeys: String,
+    pub group: String,
+}
+
+impl Topics {
+    pub fn new(test: &str) -> Self {
+        let base = unique(test);
+        Topics {
+            input: format!("{base}.events"),
+            deliveries: format!("{base}.deliveries"),
+            analytics: format!("{base}.analytics"),
+            dlq: format!("{base}.dlq"),
+            journeys: format!("{base}.journeys"),
+            group: format!("{base}.group"),
+        }
+    }
+}
+
+/// A worker configuration over `topics`, with `extra` TOML appended.
+pub fn write_config(
+    dir: &Path,
+    journeys: &[PathBuf],
+    templates: &Path,
+    topics: &Topics,
+    extra: &str,
+) -> PathBuf {
+    let list = journeys
+        .iter()
+        .map(|p| format!("\"{}\"", p.display()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let text = format!(
+        r#"journeys = [{list}]
+templates = "{templates}"
+[source]
+kind = "kafka"
+batch_size = 500
+batch_wait_ms = 5
+[store]
+path = "{d}/store"
+[channels]
+default = "kafka"
+[runtime]
+tick_ms = 20
+drain_timeout_ms = 20000
+[kafka]
+brokers = "{brokers}"
+group_id = "{group}"
+create_topics = true
+partitions = 3
+readback = 1000000
+[kafka.topics]
+input = ["{input}"]
+deliveries = "{deliveries}"
+analytics = "{analytics}"
+dead_letters = "{dlq}"
+journeys = "{journeys}"
+{extra}
+"#,
+        templates = templates.display(),
+        d = dir.display(),
+        brokers = brokers(),
+        group = topics.group,
+        input = topics.input,
+        deliveries = topics.deliveries,
+        analytics = topics.analytics,
+        dlq = topics.dlq,
+        journeys = topics.journeys,
+    );
+    let path = dir.join("worker.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+pub fn start_worker(config: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_waymark-worker"))
+        .arg("--config")
+        .arg(config)
+        .arg("--quiet")
+        .env("WAYMARK_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Polls `check` until it holds, up to `limit`.
+pub fn eventually(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The worker's stderr so far (it is dead or being killed).
+pub fn stderr_of(child: &mut Child) -> String {
+    let mut text = String::new();
+    if let Some(err) = child.stderr.as_mut() {
+        let _ = std::io::Read::read_to_string(err, &mut text);
+    }
+    text
+}

@@ -1,0 +1,333 @@
+//! Publishing to Kafka: one producer shared by every output topic, which
+//! publishes each idempotency key once, and the outbox channel on top.
+//!
+//! Each message published with a key carries it in the
+//! [`IDEMPOTENCY_HEADER`] header. The publisher remembers the keys the
+//! broker acknowledged; when it opens, it reads the tail of each topic back
+//! (the last `readback` messages of each partition) to learn what an
+//! earlier process published before it crashed, so a delivery the outbox
+//! still holds is not published twice.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientContext;
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+
+use crate::{Deliver, Delivery, DeliveryError, DeliveryFuture, Receipt};
+
+/// The header that carries a message's idempotency key.
+pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+
+/// Why publishing failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error("kafka: {0}")]
+    Kafka(#[from] KafkaError),
+    #[error("{count} message(s) were not acknowledged by the broker; first: {first}")]
+    NotAcknowledged { count: usize, first: String },
+    #[error("reading back topic {topic}: {reason}")]
+    Readback { topic: String, reason: String },
+}
+
+/// What the producer's delivery callback learned.
+#[derive(Debug, Default)]
+struct Acks {
+    /// `topic NUL key` of every acknowledged keyed message, oldest first
+    /// in `order` (bounded: the oldest are forgotten first).
+    acked: HashSet<String>,
+    order: VecDeque<String>,
+    /// Failures since the last [`Publisher::sync`].
+    failures: Vec<String>,
+}
+
+#[derive(Debug)]
+struct AckContext {
+    acks: Arc<Mutex<Acks>>,
+    capacity: usize,
+}
+
+impl ClientContext for AckContext {}
+
+impl ProducerContext for AckContext {
+    /// `topic NUL key` for keyed messages, empty for the others.
+    type DeliveryOpaque = Box<String>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, slot: Box<String>) {
+        let mut acks = lock(&self.acks);
+        match result {
+            Ok(_) => {
+                if !slot.is_empty() && acks.acked.insert((*slot).clone()) {
+                    acks.order.push_back(*slot);
+                    while acks.order.len() > self.capacity {
+                        if let Some(old) = acks.order.pop_front() {
+                            acks.acked.remove(&old);
+                        }
+                    }
+                }
+            }
+            Err((error, _)) => acks.failures.push(format!("{slot}: {error}")),
+        }
+    }
+}
+
+fn lock(acks: &Mutex<Acks>) -> MutexGuard<'_, Acks> {
+    acks.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn slot(topic: &str, key: &str) -> String {
+    format!("{topic}\u{0}{key}")
+}
+
+/// A producer shared by the worker's output topics.
+pub struct Publisher {
+    producer: ThreadedProducer<AckContext>,
+    acks: Arc<Mutex<Acks>>,
+    flush_timeout: Duration,
+}
+
+impl std::fmt::Debug for Publisher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Publisher").finish_non_exhaustive()
+    }
+}
+
+/// One message to publish.
+#[derive(Debug, Clone, Copy)]
+pub struct Outgoing<'a> {
+    pub topic: &'a str,
+    /// The partitioning key.
+    pub key: Option<&'a [u8]>,
+    pub payload: &'a [u8],
+    /// Published at most once per key (see the module doc); `None` for
+    /// messages that are not deduplicated (dead letters).
+    pub idempotency_key: Option<&'a str>,
+    /// More headers, as (name, value).
+    pub headers: &'a [(&'a str, &'a [u8])],
+}
+
+impl Publisher {
+    /// A producer from `config` (brokers, security), remembering up to
+    /// `remember` published keys.
+    pub fn new(config: &ClientConfig, remember: usize) -> Result<Self, PublishError> {
+        let acks = Arc::new(Mutex::new(Acks::default()));
+        let mut config = config.clone();
+        config
+            .set("message.max.bytes", "16777216")
+            .set("linger.ms", "2")
+            .set("enable.idempotence", "false")
+            .set("acks", "all");
+        let producer = config.create_with_context(AckContext {
+            acks: Arc::clone(&acks),
+            capacity: remember.max(1),
+        })?;
+        Ok(Publisher {
+            producer,
+            acks,
+            flush_timeout: Duration::from_secs(30),
+        })
+    }
+
+    /// Learns the idempotency keys published in the last `per_partition`
+    /// messages of each partition of `topic` (by an earlier process).
+    /// Returns how many it read.
+    pub fn read_back(
+        &self,
+        config: &ClientConfig,
+        topic: &str,
+        per_partition: i64,
+    ) -> Result<usize, PublishError> {
+        let failed = |reason: String| PublishError::Readback {
+            topic: topic.to_owned(),
+            reason,
+        };
+        let mut config = config.clone();
+        config
+            .set("group.id", "waymark-readback")
+            .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "false");
+        let consumer: BaseConsumer = config.create()?;
+        let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+        let partitions: Vec<i32> = metadata
+            .topics()
+            .iter()
+            .filter(|t| t.name() == topic)
+            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+            .collect();
+        let mut list = TopicPartitionList::new();
+        let mut ends = Vec::new();
+        for partition in partitions {
+            let (low, high) =
+                consumer.fetch_watermarks(topic, partition, Duration::from_secs(10))?;
+            if high > low {
+                let from = (high - per_partition).max(low);
+                list.add_partition_offset(topic, partition, Offset::Offset(from))?;
+                ends.push((partition, high));
+            }
+        }
+        if ends.is_empty() {
+            return Ok(0);
+        }
+        consumer.assign(&list)?;
+        let mut read = 0;
+        let mut keys = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let mut positions: Vec<(i32, i64)> = ends.iter().map(|(p, _)| (*p, -1)).collect();
+        while positions
+            .iter()
+            .zip(&ends)
+            .any(|((_, at), (_, high))| *at + 1 < *high)
+        {
+            if Instant::now() > deadline {
+                return Err(failed("timed out before the end of the topic".to_owned()));
+            }
+            let Some(message) = consumer.poll(Duration::from_millis(500)) else {
+                continue;
+            };
+            let message = message.map_err(|e| failed(e.to_string()))?;
+            read += 1;
+            if let Some(at) = positions
+                .iter_mut()
+                .find(|(p, _)| *p == message.partition())
+            {
+                at.1 = message.offset();
+            }
+            if let Some(key) = message.headers().and_then(|headers| {
+                headers
+                    .iter()
+                    .find(|h| h.key == IDEMPOTENCY_HEADER)
+                    .and_then(|h| h.value)
+                    .and_then(|v| std::str::from_utf8(v).ok())
+                    .map(str::to_owned)
+            }) {
+                keys.push(slot(topic, &key));
+            }
+        }
+        let mut acks = lock(&self.acks);
+        for key in keys {
+            if acks.acked.insert(key.clone()) {
+                acks.order.push_back(key);
+            }
+        }
+        tracing::info!(topic, read, "read back what earlier runs published");
+        Ok(read)
+    }
+
+    /// Whether `key` was already published to `topic`.
+    pub fn published(&self, topic: &str, key: &str) -> bool {
+        lock(&self.acks).acked.contains(&slot(topic, key))
+    }
+
+    /// Queues one message. Returns false (and queues nothing) when its
+    /// idempotency key was already published.
+    pub fn send(&self, message: Outgoing<'_>) -> Result<bool, PublishError> {
+        let opaque = match message.idempotency_key {
+            Some(key) if self.published(message.topic, key) => return Ok(false),
+            Some(key) => slot(message.topic, key),
+            None => String::new(),
+        };
+        let mut headers = OwnedHeaders::new_with_capacity(message.headers.len() + 1);
+        if let Some(key) = message.idempotency_key {
+            headers = headers.insert(Header {
+                key: IDEMPOTENCY_HEADER,
+                value: Some(key.as_bytes()),
+            });
+        }
+        for (name, value) in message.headers {
+            headers = headers.insert(Header {
+                key: name,
+                value: Some(*value),
+            });
+        }
+        let mut record = BaseRecord::with_opaque_to(message.topic, Box::new(opaque))
+            .payload(message.payload)
+            .headers(headers);
+        if let Some(key) = message.key {
+            record = record.key(key);
+        }
+        loop {
+            match self.producer.send(record) {
+                Ok(()) => return Ok(true),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    record = back;
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Err((error, _)) => return Err(error.into()),
+            }
+        }
+    }
+
+    /// Waits until everything queued is acknowledged (or failed). Fails
+    /// when any message since the last sync was not acknowledged.
+    pub fn sync(&self) -> Result<(), PublishError> {
+        self.producer.flush(self.flush_timeout)?;
+        let failures = std::mem::take(&mut lock(&self.acks).failures);
+        match failures.first() {
+            None => Ok(()),
+            Some(first) => Err(PublishError::NotAcknowledged {
+                count: failures.len(),
+                first: first.clone(),
+            }),
+        }
+    }
+}
+
+/// The Kafka outbox channel: each delivery as a JSON message on a topic,
+/// keyed by profile (one person's messages stay in order), its idempotency
+/// key in a header, published once per key.
+#[derive(Debug)]
+pub struct KafkaChannel {
+    publisher: Arc<Publisher>,
+    topic: String,
+}
+
+impl KafkaChannel {
+    pub fn new(publisher: Arc<Publisher>, topic: impl Into<String>) -> Self {
+        KafkaChannel {
+            publisher,
+            topic: topic.into(),
+        }
+    }
+}
+
+impl Deliver for KafkaChannel {
+    fn deliver<'a>(&'a self, delivery: &'a Delivery) -> DeliveryFuture<'a> {
+        Box::pin(async move {
+            let payload = serde_json::to_vec(delivery).map_err(|e| DeliveryError::Permanent {
+                reason: e.to_string(),
+            })?;
+            let channel = delivery.channel.to_string();
+            let sent = self
+                .publisher
+                .send(Outgoing {
+                    topic: &self.topic,
+                    key: Some(delivery.profile.as_str().as_bytes()),
+                    payload: &payload,
+                    idempotency_key: Some(&delivery.key),
+                    headers: &[("channel", channel.as_bytes())],
+                })
+                .map_err(|e| DeliveryError::Transient {
+                    reason: e.to_string(),
+                    retry_after: None,
+                })?;
+            Ok(Receipt {
+                provider_id: None,
+                duplicate: !sent,
+            })
+        })
+    }
+
+    fn sync(&self) -> Result<(), DeliveryError> {
+        self.publisher.sync().map_err(|e| DeliveryError::Transient {
+            reason: e.to_string(),
+            retry_after: None,
+        })
+    }
+}

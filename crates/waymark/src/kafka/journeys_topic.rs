@@ -1,0 +1,207 @@
+//! Live deploys: journeys published to a compacted topic, which every
+//! worker reads as a table, validates and activates without a restart.
+//!
+//! A message's key is the journey id; its value a [`JourneyMessage`]; an
+//! empty value (a tombstone) archives the journey.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use serde::{Deserialize, Serialize};
+use waymark_channels::kafka::{Outgoing, Publisher};
+use waymark_journey::{Templates, parse_journey};
+use waymark_store::{Batch, Space, Store};
+
+use super::metrics::Metrics;
+use super::source::SourceError;
+use crate::deploy::{self, DeployError, JourneyStatus};
+use crate::kafka_config::KafkaConfig;
+use crate::runtime::Waymark;
+
+/// The value of a journeys-topic message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JourneyMessage {
+    /// The file name it came from; its extension says YAML or JSON.
+    pub file: String,
+    /// The journey definition.
+    pub source: String,
+}
+
+/// Validates the journey in `path` locally and publishes it to the
+/// journeys topic, keyed by its id. Returns the id.
+pub fn publish_journey(
+    kafka: &KafkaConfig,
+    path: &Path,
+    templates: Option<&Path>,
+) -> Result<String, String> {
+    let (journeys, _) =
+        waymark_journey::load_journey_set(&[path.to_owned()], templates).map_err(|errors| {
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })?;
+    let id = journeys
+        .first()
+        .map(|j| j.id.to_string())
+        .ok_or_else(|| format!("{}: no journey", path.display()))?;
+    let source = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let message = JourneyMessage {
+        file: path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        source,
+    };
+    let payload = serde_json::to_vec(&message).map_err(|e| e.to_string())?;
+    let publisher = Publisher::new(&super::client_config(kafka), 1).map_err(|e| e.to_string())?;
+    publisher
+        .send(Outgoing {
+            topic: &kafka.topics.journeys,
+            key: Some(id.as_bytes()),
+            payload: &payload,
+            idempotency_key: None,
+            headers: &[],
+        })
+        .map_err(|e| e.to_string())?;
+    publisher.sync().map_err(|e| e.to_string())?;
+    Ok(id)
+}
+
+/// The store's name for the journeys topic position.
+fn position_name(topic: &str, partition: i32) -> String {
+    format!("journeys:{topic}:{partition}")
+}
+
+/// Reads the journeys topic from where this worker left it until `stop`:
+/// each journey is validated against `templates`, stored as a new version
+/// and activated; refusals are logged and counted.
+pub fn watch_journeys(
+    kafka: &KafkaConfig,
+    store: Arc<dyn Store>,
+    waymark: Arc<Waymark>,
+    templates: Templates,
+    metrics: Arc<Metrics>,
+    stop: &AtomicBool,
+) -> Result<(), SourceError> {
+    let topic = kafka.topics.journeys.as_str();
+    let mut config = super::client_config(kafka);
+    config
+        .set("group.id", format!("{}-journeys", kafka.group_id))
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "false");
+    let consumer: BaseConsumer = config.create()?;
+    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+    let mut list = TopicPartitionList::new();
+    for partition in metadata
+        .topics()
+        .iter()
+        .filter(|t| t.name() == topic && t.error().is_none())
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+    {
+        let from = waymark
+            .source_offset(&position_name(topic, partition))
+            .and_then(|n| i64::try_from(n).ok())
+            .map_or(Offset::Beginning, Offset::Offset);
+        list.add_partition_offset(topic, partition, from)?;
+    }
+    if list.count() == 0 {
+        tracing::warn!(
+            topic,
+            "the journeys topic does not exist: live deploys are off"
+        );
+        return Ok(());
+    }
+    consumer.assign(&list)?;
+    while !stop.load(Ordering::SeqCst) {
+        let Some(message) = consumer.poll(Duration::from_millis(200)) else {
+            continue;
+        };
+        let message = match message {
+            Ok(m) => m,
+            Err(error) => {
+                tracing::warn!(%error, topic, "journeys topic");
+                continue;
+            }
+        };
+        let key = message
+            .key()
+            .map(|k| String::from_utf8_lossy(k).into_owned())
+            .unwrap_or_default();
+        match apply(
+            store.as_ref(),
+            &waymark,
+            &templates,
+            &key,
+            message.payload(),
+        ) {
+            Ok(Some(version)) => {
+                metrics.journeys_deployed.inc();
+                tracing::info!(journey = %key, version, "deployed from the journeys topic");
+            }
+            Ok(None) => {}
+            Err(reason) => {
+                metrics.journey_refusals.inc();
+                tracing::warn!(journey = %key, offset = message.offset(), %reason, "journey refused");
+            }
+        }
+        let mut batch = Batch::new();
+        batch.put(
+            Space::Meta,
+            format!("source:{}", position_name(topic, message.partition())),
+            serde_json::to_vec(&(message.offset() + 1)).unwrap_or_default(),
+        );
+        store.commit(batch).map_err(crate::runtime::Error::from)?;
+    }
+    Ok(())
+}
+
+/// Deploys one message; returns the new version, if one was made.
+fn apply(
+    store: &dyn Store,
+    waymark: &Waymark,
+    templates: &Templates,
+    key: &str,
+    payload: Option<&[u8]>,
+) -> Result<Option<u32>, String> {
+    let now = chrono::Utc::now();
+    let Some(payload) = payload.filter(|p| !p.is_empty()) else {
+        let archived = deploy::set_status(store, key, JourneyStatus::Archived, false)
+            .map_err(|e| e.to_string())?;
+        let loaded = deploy::load_latest(store, &archived.id).map_err(|e| e.to_string())?;
+        waymark.apply_journey(loaded);
+        tracing::info!(journey = key, "archived by a tombstone");
+        return Ok(None);
+    };
+    let message: JourneyMessage =
+        serde_json::from_slice(payload).map_err(|e| format!("not a journey message: {e}"))?;
+    // The id inside must be the key: the topic is compacted by key.
+    let parsed =
+        parse_journey(Path::new(&message.file), &message.source).map_err(|e| e.to_string())?;
+    if &*parsed.id != key {
+        return Err(format!(
+            "the message key `{key}` is not the journey's id `{}`",
+            parsed.id
+        ));
+    }
+    let outcome = deploy::deploy_source(store, &message.file, message.source, templates, now)
+        .map_err(|e| match e {
+            DeployError::Invalid(errors) => errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; "),
+            other => other.to_string(),
+        })?;
+    if !outcome.new_version {
+        return Ok(None);
+    }
+    let loaded = deploy::load_latest(store, &outcome.id).map_err(|e| e.to_string())?;
+    waymark.apply_journey(loaded);
+    Ok(Some(outcome.version))
+}

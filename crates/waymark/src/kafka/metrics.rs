@@ -1,0 +1,216 @@
+//! The worker's metrics, in Prometheus text format.
+
+use std::sync::Arc;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use waymark_channels::{Deliver, Delivery, DeliveryError, DeliveryFuture};
+
+use crate::runtime::Stats;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PartitionLabels {
+    pub topic: String,
+    pub partition: i32,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SendLabels {
+    pub channel: String,
+    pub outcome: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: String,
+}
+
+/// Every metric the worker exports.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    pub events_in: Counter,
+    /// Events skipped after a restart because the store had them already.
+    pub events_replayed: Counter,
+    pub dead_letters: Family<ReasonLabels, Counter>,
+    pub lag: Family<PartitionLabels, Gauge>,
+    pub partitions_assigned: Gauge,
+    pub batch_commit_seconds: Histogram,
+    pub sends: Family<SendLabels, Counter>,
+    pub journeys_deployed: Counter,
+    pub journey_refusals: Counter,
+    timers_pending: Gauge,
+    instances_active: Gauge,
+    outbox_pending: Gauge,
+    outbox_failed: Gauge,
+    records_pending: Gauge,
+    profiles: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("waymark");
+        let metrics = Metrics {
+            events_in: Counter::default(),
+            events_replayed: Counter::default(),
+            dead_letters: Family::default(),
+            lag: Family::default(),
+            partitions_assigned: Gauge::default(),
+            // 0.5 ms to ~4 s.
+            batch_commit_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 14)),
+            sends: Family::default(),
+            journeys_deployed: Counter::default(),
+            journey_refusals: Counter::default(),
+            timers_pending: Gauge::default(),
+            instances_active: Gauge::default(),
+            outbox_pending: Gauge::default(),
+            outbox_failed: Gauge::default(),
+            records_pending: Gauge::default(),
+            profiles: Gauge::default(),
+            registry: Registry::default(),
+        };
+        registry.register(
+            "events_in",
+            "Events read from the input topics",
+            metrics.events_in.clone(),
+        );
+        registry.register(
+            "events_replayed",
+            "Events read again after a restart and skipped (already committed)",
+            metrics.events_replayed.clone(),
+        );
+        registry.register(
+            "dead_letters",
+            "Events sent to the dead-letter topic, by reason",
+            metrics.dead_letters.clone(),
+        );
+        registry.register(
+            "consumer_lag",
+            "Events not yet processed, per input partition",
+            metrics.lag.clone(),
+        );
+        registry.register(
+            "partitions_assigned",
+            "Input partitions assigned to this worker",
+            metrics.partitions_assigned.clone(),
+        );
+        registry.register(
+            "batch_commit_seconds",
+            "Time to process and durably commit one batch of events",
+            metrics.batch_commit_seconds.clone(),
+        );
+        registry.register(
+            "sends",
+            "Delivery attempts by channel and outcome",
+            metrics.sends.clone(),
+        );
+        registry.register(
+            "journeys_deployed",
+            "Journey versions deployed from the journeys topic",
+            metrics.journeys_deployed.clone(),
+        );
+        registry.register(
+            "journey_refusals",
+            "Journeys from the journeys topic refused at validation",
+            metrics.journey_refusals.clone(),
+        );
+        registry.register(
+            "timers_pending",
+            "Timers waiting",
+            metrics.timers_pending.clone(),
+        );
+        registry.register(
+            "instances_active",
+            "Journey instances running",
+            metrics.instances_active.clone(),
+        );
+        registry.register(
+            "outbox_pending",
+            "Deliveries waiting in the outbox",
+            metrics.outbox_pending.clone(),
+        );
+        registry.register(
+            "outbox_failed",
+            "Deliveries that failed for good",
+            metrics.outbox_failed.clone(),
+        );
+        registry.register(
+            "records_pending",
+            "Journey records not yet published",
+            metrics.records_pending.clone(),
+        );
+        registry.register("profiles", "Profiles known", metrics.profiles.clone());
+        Metrics {
+            registry,
+            ..metrics
+        }
+    }
+
+    /// The text exposition, with the runtime's gauges read from `stats`.
+    pub fn encode(&self, stats: &Stats) -> String {
+        let gauge = |g: &Gauge, n: usize| {
+            g.set(i64::try_from(n).unwrap_or(i64::MAX));
+        };
+        gauge(&self.timers_pending, stats.timers_pending);
+        gauge(&self.instances_active, stats.instances_active);
+        gauge(&self.outbox_pending, stats.outbox_pending);
+        gauge(&self.outbox_failed, stats.outbox_failed);
+        gauge(&self.records_pending, stats.records_pending);
+        gauge(&self.profiles, stats.profiles);
+        let mut out = String::new();
+        if let Err(error) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+            tracing::warn!(%error, "metrics could not be encoded");
+        }
+        out
+    }
+}
+
+/// A channel that counts what its inner channel does, by channel and
+/// outcome (`delivered`, `duplicate`, `transient`, `permanent`).
+#[derive(Debug)]
+pub struct CountingChannel {
+    inner: Arc<dyn Deliver>,
+    metrics: Arc<Metrics>,
+}
+
+impl CountingChannel {
+    pub fn new(inner: Arc<dyn Deliver>, metrics: Arc<Metrics>) -> Self {
+        CountingChannel { inner, metrics }
+    }
+}
+
+impl Deliver for CountingChannel {
+    fn deliver<'a>(&'a self, delivery: &'a Delivery) -> DeliveryFuture<'a> {
+        Box::pin(async move {
+            let result = self.inner.deliver(delivery).await;
+            let outcome = match &result {
+                Ok(receipt) if receipt.duplicate => "duplicate",
+                Ok(_) => "delivered",
+                Err(DeliveryError::Transient { .. }) => "transient",
+                Err(DeliveryError::Permanent { .. }) => "permanent",
+            };
+            self.metrics
+                .sends
+                .get_or_create(&SendLabels {
+                    channel: delivery.channel.to_string(),
+                    outcome: outcome.to_owned(),
+                })
+                .inc();
+            result
+        })
+    }
+
+    fn sync(&self) -> Result<(), DeliveryError> {
+        self.inner.sync()
+    }
+}

@@ -1,0 +1,67 @@
+//! Kafka: the worker's event source (a consumer group over the input
+//! topics), its output topics (deliveries, analytics records, dead
+//! letters), live journey deploys through the journeys topic, and the
+//! `/healthz` + `/metrics` endpoint. Built with the `kafka` feature.
+//!
+//! The order that makes crashes lose nothing: a batch's dead letters are
+//! acknowledged by the broker, then the batch's state, timers, outbox and
+//! per-partition positions are committed to the store in one transaction,
+//! and only then are the partitions' offsets stored for the consumer
+//! group's (auto) commit. After a crash the group replays from its last
+//! commit and the store's positions skip what was already processed.
+
+mod client;
+mod dead_letter;
+mod journeys_topic;
+mod metrics;
+mod ops_http;
+mod source;
+mod topics;
+
+pub use client::client_config;
+pub use dead_letter::{DeadLetterGuard, DeadLetterReason};
+pub use journeys_topic::{JourneyMessage, publish_journey, watch_journeys};
+pub use metrics::{CountingChannel, Metrics};
+pub use ops_http::{Health, serve_ops};
+pub use source::{KafkaSource, SourceError};
+pub use topics::ensure_topics;
+
+use waymark_channels::kafka::{Outgoing, Publisher};
+
+use crate::runtime::RecordSink;
+
+/// Journey records published to the analytics topic, keyed and
+/// deduplicated by the record's key.
+#[derive(Debug)]
+pub struct AnalyticsTopic {
+    publisher: std::sync::Arc<Publisher>,
+    topic: String,
+}
+
+impl AnalyticsTopic {
+    pub fn new(publisher: std::sync::Arc<Publisher>, topic: impl Into<String>) -> Self {
+        AnalyticsTopic {
+            publisher,
+            topic: topic.into(),
+        }
+    }
+}
+
+impl RecordSink for AnalyticsTopic {
+    fn publish(&self, key: &str, json: &[u8]) -> Result<(), String> {
+        self.publisher
+            .send(Outgoing {
+                topic: &self.topic,
+                key: Some(key.as_bytes()),
+                payload: json,
+                idempotency_key: Some(key),
+                headers: &[],
+            })
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    fn sync(&self) -> Result<(), String> {
+        self.publisher.sync().map_err(|e| e.to_string())
+    }
+}

@@ -1,0 +1,488 @@
+//! The Kafka source: a consumer group over the input topics feeding the
+//! runtime in batches, storing offsets only after each batch is durable.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientContext;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{BorrowedMessage, Headers, Message};
+use rdkafka::topic_partition_list::Offset;
+use waymark_channels::kafka::{Outgoing, PublishError, Publisher};
+use waymark_core::Event;
+
+use super::dead_letter::{DeadLetterGuard, DeadLetterReason};
+use super::metrics::{Metrics, PartitionLabels, ReasonLabels};
+use super::ops_http::Health;
+use crate::kafka_config::KafkaConfig;
+use crate::runtime::Waymark;
+use crate::worker::SourceCounters;
+
+/// Why the source stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("kafka: {0}")]
+    Kafka(#[from] KafkaError),
+    #[error("dead-letter topic: {0}")]
+    DeadLetters(#[from] PublishError),
+    #[error("runtime: {0}")]
+    Runtime(#[from] crate::runtime::Error),
+    #[error("stopping: {0}")]
+    TooManyDeadLetters(String),
+}
+
+/// An event that could not be processed, with what the dead-letter topic
+/// needs to hold it byte for byte.
+#[derive(Debug)]
+struct DeadLetter {
+    topic: String,
+    partition: i32,
+    offset: i64,
+    key: Option<Vec<u8>>,
+    payload: Vec<u8>,
+    headers: Vec<(String, Vec<u8>)>,
+    reason: DeadLetterReason,
+}
+
+/// What has been read but not yet committed.
+#[derive(Debug, Default)]
+struct Pending {
+    events: Vec<Event>,
+    dead: Vec<DeadLetter>,
+    /// (topic, partition) -> the offset after the last message read.
+    next: HashMap<(String, i32), i64>,
+    read: usize,
+    first_at: Option<Instant>,
+}
+
+/// Turns messages into committed batches; shared with the rebalance
+/// callback, which drains it before partitions are given up.
+struct Pipeline {
+    waymark: Arc<Waymark>,
+    publisher: Arc<Publisher>,
+    metrics: Arc<Metrics>,
+    health: Arc<Health>,
+    dead_letter_topic: String,
+    max_event_bytes: usize,
+    pending: Mutex<Pending>,
+    guard: Mutex<DeadLetterGuard>,
+    /// (topic, partition) -> the offset after the last committed message,
+    /// from the store (messages below it are replays).
+    committed: Mutex<HashMap<(String, i32), i64>>,
+    /// An error from inside a rebalance callback, for the poll loop.
+    failure: Mutex<Option<SourceError>>,
+    counters: Arc<SourceCounters>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The store's name for a partition's position.
+fn position_name(topic: &str, partition: i32) -> String {
+    format!("kafka:{topic}:{partition}")
+}
+
+/// The event in `payload`, or why there is none.
+fn parse(payload: Option<&[u8]>, max_bytes: usize) -> Result<Event, DeadLetterReason> {
+    let bytes = payload.unwrap_or_default();
+    if bytes.is_empty() {
+        return Err(DeadLetterReason::Empty);
+    }
+    if bytes.len() > max_bytes {
+        return Err(DeadLetterReason::TooLarge {
+            bytes: bytes.len(),
+            limit: max_bytes,
+        });
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| DeadLetterReason::NotUtf8 {
+        at: e.valid_up_to(),
+    })?;
+    Event::from_json_str(text).map_err(|e| DeadLetterReason::Invalid(e.to_string()))
+}
+
+impl Pipeline {
+    /// The committed position of a partition (looked up once, then kept).
+    fn committed(&self, topic: &str, partition: i32) -> i64 {
+        let mut committed = lock(&self.committed);
+        if let Some(next) = committed.get(&(topic.to_owned(), partition)) {
+            return *next;
+        }
+        let next = self
+            .waymark
+            .source_offset(&position_name(topic, partition))
+            .and_then(|n| i64::try_from(n).ok())
+            .unwrap_or(0);
+        committed.insert((topic.to_owned(), partition), next);
+        next
+    }
+
+    /// Takes one message into the batch in hand.
+    fn push(&self, message: &BorrowedMessage<'_>) -> Result<(), SourceError> {
+        let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
+        if offset < self.committed(topic, partition) {
+            self.counters.replayed.fetch_add(1, Ordering::Relaxed);
+            self.metrics.events_replayed.inc();
+            return Ok(());
+        }
+        self.metrics.events_in.inc();
+        let parsed = parse(message.payload(), self.max_event_bytes);
+        lock(&self.guard)
+            .observe(parsed.is_err())
+            .map_err(SourceError::TooManyDeadLetters)?;
+        let mut pending = lock(&self.pending);
+        pending.first_at.get_or_insert_with(Instant::now);
+        pending.read += 1;
+        match pending.next.get_mut(&(topic.to_owned(), partition)) {
+            Some(next) => *next = offset + 1,
+            None => {
+                pending
+                    .next
+                    .insert((topic.to_owned(), partition), offset + 1);
+            }
+        }
+        match parsed {
+            Ok(event) => pending.events.push(event),
+            Err(reason) => {
+                tracing::warn!(topic, partition, offset, %reason, "event to the dead-letter topic");
+                let headers = message
+                    .headers()
+                    .map(|h| {
+                        h.iter()
+                            .map(|h| (h.key.to_owned(), h.value.unwrap_or_default().to_vec()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                pending.dead.push(DeadLetter {
+                    topic: topic.to_owned(),
+                    partition,
+                    offset,
+                    key: message.key().map(<[u8]>::to_vec),
+                    payload: message.payload().unwrap_or_default().to_vec(),
+                    headers,
+                    reason,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn pending_len(&self) -> usize {
+        lock(&self.pending).read
+    }
+
+    fn pending_since(&self) -> Option<Instant> {
+        lock(&self.pending).first_at
+    }
+
+    /// Commits the batch in hand: dead letters acknowledged first, then
+    /// state and positions in one store commit, then offsets stored for
+    /// the group commit.
+    fn flush<C: ConsumerContext>(&self, consumer: &BaseConsumer<C>) -> Result<(), SourceError> {
+        let batch = std::mem::take(&mut *lock(&self.pending));
+        if batch.read == 0 {
+            return Ok(());
+        }
+        let started = Instant::now();
+        for dead in &batch.dead {
+            let reason = dead.reason.to_string();
+            let partition = dead.partition.to_string();
+            let offset = dead.offset.to_string();
+            let mut headers: Vec<(&str, &[u8])> = dead
+                .headers
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_slice()))
+                .collect();
+            headers.extend([
+                ("waymark.dlq.reason", reason.as_bytes()),
+                ("waymark.dlq.kind", dead.reason.kind().as_bytes()),
+                ("waymark.dlq.topic", dead.topic.as_bytes()),
+                ("waymark.dlq.partition", partition.as_bytes()),
+                ("waymark.dlq.offset", offset.as_bytes()),
+            ]);
+            self.publisher.send(Outgoing {
+                topic: &self.dead_letter_topic,
+                key: dead.key.as_deref(),
+                payload: &dead.payload,
+                idempotency_key: None,
+                headers: &headers,
+            })?;
+            self.metrics
+                .dead_letters
+                .get_or_create(&ReasonLabels {
+                    reason: dead.reason.kind().to_owned(),
+                })
+                .inc();
+        }
+        if !batch.dead.is_empty() {
+            self.publisher.sync()?;
+        }
+        let names: Vec<(String, u64)> = batch
+            .next
+            .iter()
+            .map(|((topic, partition), next)| {
+                (
+                    position_name(topic, *partition),
+                    u64::try_from(*next).unwrap_or(0),
+                )
+            })
+            .collect();
+        let offsets: Vec<(&str, u64)> = names.iter().map(|(n, o)| (n.as_str(), *o)).collect();
+        let report = self.waymark.ingest_batch_at(&batch.events, &offsets)?;
+        self.metrics
+            .batch_commit_seconds
+            .observe(started.elapsed().as_secs_f64());
+        let c = &self.counters;
+        c.events
+            .fetch_add(report.processed as u64, Ordering::Relaxed);
+        c.duplicates
+            .fetch_add(report.duplicates as u64, Ordering::Relaxed);
+        c.rejected.fetch_add(
+            (batch.dead.len() + report.unresolvable) as u64,
+            Ordering::Relaxed,
+        );
+        let mut committed = lock(&self.committed);
+        for ((topic, partition), next) in batch.next {
+            if let Err(error) = consumer.store_offset(&topic, partition, next) {
+                // Not assigned any more: the store's position covers it.
+                tracing::debug!(%error, topic, partition, "offset not stored");
+            }
+            committed.insert((topic, partition), next);
+        }
+        Ok(())
+    }
+
+    fn fail(&self, error: SourceError) {
+        lock(&self.failure).get_or_insert(error);
+    }
+}
+
+/// The consumer's callbacks: drain and commit before partitions go.
+struct SourceContext {
+    pipeline: Arc<Pipeline>,
+}
+
+impl ClientContext for SourceContext {}
+
+impl ConsumerContext for SourceContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(list) = rebalance {
+            tracing::info!(partitions = list.count(), "partitions revoked: draining");
+            if let Err(error) = self.pipeline.flush(consumer) {
+                self.pipeline.fail(error);
+                return;
+            }
+            commit(consumer);
+            self.pipeline.health.set_assigned(0);
+            self.pipeline.metrics.partitions_assigned.set(0);
+        }
+    }
+
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(list) = rebalance {
+            let assigned = consumer.assignment().map_or(list.count(), |a| a.count());
+            tracing::info!(partitions = assigned, "partitions assigned");
+            self.pipeline.health.set_assigned(assigned as u64);
+            self.pipeline
+                .metrics
+                .partitions_assigned
+                .set(i64::try_from(assigned).unwrap_or(0));
+        }
+    }
+}
+
+/// Commits the stored offsets now (nothing stored is not an error).
+fn commit<C: ConsumerContext>(consumer: &BaseConsumer<C>) {
+    match consumer.commit_consumer_state(CommitMode::Sync) {
+        Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+        Err(error) => tracing::warn!(%error, "offsets not committed"),
+    }
+}
+
+/// A consumer group member feeding the runtime.
+pub struct KafkaSource {
+    consumer: BaseConsumer<SourceContext>,
+    pipeline: Arc<Pipeline>,
+    batch_size: usize,
+    batch_wait: Duration,
+}
+
+impl std::fmt::Debug for KafkaSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaSource").finish_non_exhaustive()
+    }
+}
+
+impl KafkaSource {
+    /// Joins the group and subscribes to the input topics.
+    pub fn subscribe(
+        kafka: &KafkaConfig,
+        waymark: Arc<Waymark>,
+        publisher: Arc<Publisher>,
+        metrics: Arc<Metrics>,
+        health: Arc<Health>,
+        counters: Arc<SourceCounters>,
+        (batch_size, batch_wait): (usize, Duration),
+    ) -> Result<Self, SourceError> {
+        let pipeline = Arc::new(Pipeline {
+            waymark,
+            publisher,
+            metrics,
+            health,
+            dead_letter_topic: kafka.topics.dead_letters.clone(),
+            max_event_bytes: kafka.max_event_bytes,
+            pending: Mutex::default(),
+            guard: Mutex::new(DeadLetterGuard::new(kafka.dead_letters.clone())),
+            committed: Mutex::default(),
+            failure: Mutex::default(),
+            counters,
+        });
+        let mut config = super::client_config(kafka);
+        config
+            .set("group.id", &kafka.group_id)
+            .set("enable.auto.commit", "true")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.commit.interval.ms", "1000")
+            .set("auto.offset.reset", "earliest")
+            .set("enable.partition.eof", "false")
+            .set("fetch.message.max.bytes", "16777216");
+        let consumer: BaseConsumer<SourceContext> = config.create_with_context(SourceContext {
+            pipeline: Arc::clone(&pipeline),
+        })?;
+        let topics: Vec<&str> = kafka.topics.input.iter().map(String::as_str).collect();
+        consumer.subscribe(&topics)?;
+        tracing::info!(topics = ?topics, group = %kafka.group_id, "subscribed");
+        Ok(KafkaSource {
+            consumer,
+            pipeline,
+            batch_size: batch_size.max(1),
+            batch_wait,
+        })
+    }
+
+    /// Consumes until `stop` is set (then commits the batch in hand and the
+    /// offsets and leaves the group) or an error.
+    pub fn run(self, stop: &AtomicBool) -> Result<(), SourceError> {
+        let mut measured = Instant::now() - Duration::from_secs(10);
+        let result = loop {
+            if stop.load(Ordering::SeqCst) {
+                break self.pipeline.flush(&self.consumer);
+            }
+            let wait = match self.pipeline.pending_since() {
+                Some(since) => self.batch_wait.saturating_sub(since.elapsed()),
+                None => Duration::from_millis(100),
+            };
+            match self.consumer.poll(wait) {
+                Some(Ok(message)) => {
+                    if let Err(error) = self.pipeline.push(&message) {
+                        break Err(error);
+                    }
+                }
+                Some(Err(error)) => tracing::warn!(%error, "consumer error"),
+                None => {}
+            }
+            if let Some(error) = lock(&self.pipeline.failure).take() {
+                break Err(error);
+            }
+            let due = self
+                .pipeline
+                .pending_since()
+                .is_some_and(|since| since.elapsed() >= self.batch_wait);
+            if (due || self.pipeline.pending_len() >= self.batch_size)
+                && let Err(error) = self.pipeline.flush(&self.consumer)
+            {
+                break Err(error);
+            }
+            if measured.elapsed() >= Duration::from_secs(1) {
+                self.measure_lag();
+                measured = Instant::now();
+            }
+        };
+        if result.is_ok() {
+            commit(&self.consumer);
+            self.consumer.unsubscribe();
+        }
+        result
+    }
+
+    /// Lag per assigned partition: the high watermark minus the next
+    /// offset to process.
+    fn measure_lag(&self) {
+        let Ok(assignment) = self.consumer.assignment() else {
+            return;
+        };
+        let positions = self.consumer.position().ok();
+        let mut total = 0u64;
+        for element in assignment.elements() {
+            let (topic, partition) = (element.topic(), element.partition());
+            let Ok((low, high)) =
+                self.consumer
+                    .fetch_watermarks(topic, partition, Duration::from_secs(1))
+            else {
+                return;
+            };
+            let processed = lock(&self.pipeline.committed)
+                .get(&(topic.to_owned(), partition))
+                .copied();
+            let fetched = positions
+                .as_ref()
+                .and_then(|p| p.find_partition(topic, partition))
+                .and_then(|e| match e.offset() {
+                    Offset::Offset(n) => Some(n),
+                    _ => None,
+                });
+            let next = processed.or(fetched).unwrap_or(low);
+            let lag = u64::try_from(high - next).unwrap_or(0);
+            total += lag;
+            self.pipeline
+                .metrics
+                .lag
+                .get_or_create(&PartitionLabels {
+                    topic: topic.to_owned(),
+                    partition,
+                })
+                .set(i64::try_from(lag).unwrap_or(i64::MAX));
+        }
+        self.pipeline.health.set_lag(total);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_names_what_is_wrong() {
+        let max = 64;
+        assert_eq!(parse(None, max).unwrap_err(), DeadLetterReason::Empty);
+        assert_eq!(
+            parse(Some(&[b'{'; 65]), max).unwrap_err(),
+            DeadLetterReason::TooLarge {
+                bytes: 65,
+                limit: 64
+            }
+        );
+        assert_eq!(
+            parse(Some(b"{\"a\xff"), max).unwrap_err(),
+            DeadLetterReason::NotUtf8 { at: 4 }
+        );
+        let not_json = parse(Some(b"hello"), max).unwrap_err().to_string();
+        assert!(!not_json.is_empty());
+        let wrong = parse(Some(br#"{"type":"track","event":3}"#), max)
+            .unwrap_err()
+            .to_string();
+        assert!(wrong.contains("event"), "{wrong}");
+        assert!(
+            parse(
+                Some(br#"{"type":"track","event":"A","userId":"u","messageId":"m"}"#),
+                max
+            )
+            .is_ok()
+        );
+    }
+}
