@@ -3,9 +3,11 @@
 # formatting, lints, unit + integration + property tests, and the shared
 # acceptance scenarios (when ../shared/acceptance is present).
 #
-# Needs only a Rust toolchain with rustfmt and clippy (and python3 for the
-# acceptance runner). Later issues add a Kafka-protocol broker and mail/HTTP
-# servers; this script installs those itself when they are missing.
+# Needs a Rust toolchain (rustfmt and clippy are added when missing) and
+# python3. Installs the rest when missing: the C build tools and OpenSSL
+# headers librdkafka compiles with (Debian packages), and tansu, the
+# Kafka-protocol broker the Kafka tests run against on loopback
+# (scripts/kafka-dev.sh: `cargo install` once, reused after).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +20,28 @@ for component in rustfmt clippy; do
     rustup component add "$component"
   fi
 done
+
+# System packages the build needs: librdkafka is compiled from source (make,
+# a C compiler, perl) with TLS support (OpenSSL headers, pkg-config).
+missing=()
+command -v make >/dev/null || missing+=(make)
+command -v cc >/dev/null || missing+=(gcc)
+command -v perl >/dev/null || missing+=(perl)
+command -v pkg-config >/dev/null || missing+=(pkg-config)
+pkg-config --exists openssl 2>/dev/null || missing+=(libssl-dev)
+if [ ${#missing[@]} -gt 0 ]; then
+  step "installing system packages: ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
+fi
+
+step "Kafka-protocol broker for the Kafka tests (scripts/kafka-dev.sh)"
+WAYMARK_KAFKA_BROKERS="$(scripts/kafka-dev.sh start)"
+export WAYMARK_KAFKA_BROKERS
+trap 'scripts/kafka-dev.sh stop' EXIT
+echo "broker on $WAYMARK_KAFKA_BROKERS"
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -75,6 +75,28 @@ enum Command {
         #[command(subcommand)]
         command: JourneyCommand,
     },
+    /// Try the worker on Kafka: send an event file, read a topic.
+    Kafka {
+        /// `bootstrap.servers`.
+        #[arg(long, default_value = "127.0.0.1:19092")]
+        brokers: String,
+        #[command(subcommand)]
+        command: KafkaCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KafkaCommand {
+    /// Publish each line of a JSONL event file to TOPIC, keyed by userId
+    /// (or anonymousId), as the worker expects.
+    Produce { topic: String, file: PathBuf },
+    /// Print TOPIC's messages from the beginning, one per line.
+    Tail {
+        topic: String,
+        /// Stop after this many seconds without a message (default: never).
+        #[arg(long)]
+        idle: Option<f64>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -211,6 +233,37 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     match cli.command {
+        Command::Kafka { brokers, command } => {
+            let kafka = waymark::KafkaConfig {
+                brokers,
+                ..Default::default()
+            };
+            match command {
+                KafkaCommand::Produce { topic, file } => {
+                    let text = std::fs::read_to_string(&file)
+                        .with_context(|| format!("{}: cannot read", file.display()))?;
+                    let sent = waymark::kafka::tools::produce_jsonl(&kafka, &topic, &text)
+                        .map_err(|e| anyhow::anyhow!("{topic}: {e}"))?;
+                    writeln!(out, "sent {sent} events to {topic}")?;
+                }
+                KafkaCommand::Tail { topic, idle } => {
+                    let idle = idle.map(std::time::Duration::from_secs_f64);
+                    let mut failed = None;
+                    waymark::kafka::tools::tail(&kafka, &topic, idle, |value| {
+                        if failed.is_none() {
+                            let line = String::from_utf8_lossy(value);
+                            if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
+                                failed = Some(e);
+                            }
+                        }
+                    })
+                    .map_err(|e| anyhow::anyhow!("{topic}: {e}"))?;
+                    if let Some(e) = failed {
+                        return Err(e.into());
+                    }
+                }
+            }
+        }
         Command::Simulate {
             journeys,
             events,

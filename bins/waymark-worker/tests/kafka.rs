@@ -345,11 +345,11 @@ fn malformed_events_go_to_the_dead_letter_topic_byte_for_byte() {
         ("not JSON", b"hello, world".to_vec()),
         (
             "wrong types",
-            br#"{"type":"track","messageId":"w1","userId":"u","event":42}"#.to_vec(),
+            br#"{"type":"track","messageId":"w1","userId":"u","event":42,"timestamp":"2026-10-01T08:00:00Z"}"#.to_vec(),
         ),
         (
             "missing ids",
-            br#"{"type":"track","messageId":"m1","event":"Signed Up"}"#.to_vec(),
+            br#"{"type":"track","messageId":"m1","event":"Signed Up","timestamp":"2026-10-01T08:00:00Z"}"#.to_vec(),
         ),
         ("5 MB", {
             let mut big = br#"{"type":"track","messageId":"big","userId":"u","event":"Signed Up","properties":{"blob":""#.to_vec();
@@ -537,7 +537,7 @@ fn journeys_deploy_live_through_the_topic_and_the_ops_endpoint_reports() {
         &topics.input,
         &[(
             "user-1".to_owned(),
-            br#"{"type":"track","messageId":"d1","userId":"user-1","event":"Demo Booked","context":{"traits":{"email":"a@example.com"}}}"#.to_vec(),
+            br#"{"type":"track","messageId":"d1","userId":"user-1","event":"Demo Booked","timestamp":"2026-11-23T08:00:00Z"}"#.to_vec(),
         )],
     );
     eventually(Duration::from_secs(30), "the live journey's send", || {

@@ -83,6 +83,8 @@ struct KafkaParts {
 #[derive(Debug)]
 pub struct Worker {
     config: WorkerConfig,
+    /// For live deploys from the journeys topic.
+    #[cfg_attr(not(feature = "kafka"), allow(dead_code))]
     store: Arc<dyn Store>,
     waymark: Arc<Waymark>,
     counters: Arc<SourceCounters>,

@@ -16,6 +16,7 @@ mod journeys_topic;
 mod metrics;
 mod ops_http;
 mod source;
+pub mod tools;
 mod topics;
 
 pub use client::client_config;

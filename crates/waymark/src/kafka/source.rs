@@ -469,18 +469,28 @@ mod tests {
         );
         assert_eq!(
             parse(Some(b"{\"a\xff"), max).unwrap_err(),
-            DeadLetterReason::NotUtf8 { at: 4 }
+            DeadLetterReason::NotUtf8 { at: 3 }
         );
         let not_json = parse(Some(b"hello"), max).unwrap_err().to_string();
         assert!(!not_json.is_empty());
-        let wrong = parse(Some(br#"{"type":"track","event":3}"#), max)
-            .unwrap_err()
-            .to_string();
+        let wrong = parse(
+            Some(br#"{"type":"track","messageId":"m","userId":"u","event":3}"#),
+            max,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(wrong.contains("event"), "{wrong}");
+        let no_ids = parse(
+            Some(br#"{"type":"track","messageId":"m","event":"A"}"#),
+            max,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(no_ids.contains("userId"), "{no_ids}");
         assert!(
             parse(
-                Some(br#"{"type":"track","event":"A","userId":"u","messageId":"m"}"#),
-                max
+                Some(br#"{"type":"track","event":"A","userId":"u","messageId":"m","timestamp":"2026-10-01T08:00:00Z"}"#),
+                1024
             )
             .is_ok()
         );

@@ -1,0 +1,354 @@
+//! Measures the Kafka worker against the broker it runs on, in one run:
+//!
+//! 1. consume-only: how fast one plain rdkafka consumer reads the input
+//!    topic (the broker's ceiling on this machine);
+//! 2. end to end: how fast `waymark-worker` processes the same events
+//!    through the example journeys, deliveries and records published;
+//! 3. latency: events produced at half the consume-only rate, each making
+//!    a send; event -> delivery time from the input message's timestamp to
+//!    the delivery message's, p50/p99.
+//!
+//! `scripts/bench-kafka.sh` builds the release binaries, starts the broker
+//! and runs this; see docs/benchmarks.md.
+#![allow(clippy::print_stdout, clippy::unwrap_used)] // a command-line tool reporting results
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+
+fn arg(name: &str, default: &str) -> String {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+fn client(brokers: &str) -> ClientConfig {
+    let mut c = ClientConfig::new();
+    c.set("bootstrap.servers", brokers);
+    c
+}
+
+fn create(brokers: &str, topics: &[&str]) {
+    let admin: AdminClient<DefaultClientContext> = client(brokers).create().unwrap();
+    let new: Vec<NewTopic<'_>> = topics
+        .iter()
+        .map(|t| NewTopic::new(t, 3, TopicReplication::Fixed(1)))
+        .collect();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for r in rt
+        .block_on(admin.create_topics(&new, &AdminOptions::new()))
+        .unwrap()
+    {
+        r.unwrap();
+    }
+}
+
+fn producer(brokers: &str) -> ThreadedProducer<DefaultProducerContext> {
+    client(brokers)
+        .set("linger.ms", "1")
+        .set("queue.buffering.max.messages", "1000000")
+        .create()
+        .unwrap()
+}
+
+fn send(p: &ThreadedProducer<DefaultProducerContext>, topic: &str, key: &str, payload: &[u8]) {
+    let mut record = BaseRecord::to(topic).key(key.as_bytes()).payload(payload);
+    loop {
+        match p.send(record) {
+            Ok(()) => return,
+            Err((_, back)) => {
+                record = back;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+}
+
+/// The example journeys' event mix: 10 events for each of `people`.
+fn mixed_events(people: usize) -> Vec<(String, String)> {
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let mut out = Vec::with_capacity(people * 10);
+    for u in 0..people {
+        let user = format!("user-{u}");
+        let t = |i: usize, body: String| {
+            (
+                user.clone(),
+                format!(
+                    r#"{{"messageId":"{user}-{i}","userId":"{user}","timestamp":"{now}",{body}}}"#
+                ),
+            )
+        };
+        out.extend([
+            t(0, format!(r#""type":"identify","traits":{{"email":"{user}@example.com","phone":"+1555{u:07}"}}"#)),
+            t(1, r#""type":"track","event":"Signed Up""#.to_owned()),
+            t(2, r#""type":"page","name":"Pricing""#.to_owned()),
+            t(3, r#""type":"track","event":"Trial Started""#.to_owned()),
+            t(4, format!(r#""type":"track","event":"Cart Updated","properties":{{"total":{}}}"#, u % 5 * 10)),
+            t(5, r#""type":"track","event":"Guide Downloaded","properties":{"guide":"pricing"}"#.to_owned()),
+            t(6, r#""type":"track","event":"Product Viewed""#.to_owned()),
+            t(7, r#""type":"track","event":"Subscription Cancelled","properties":{"reason":"price"}"#.to_owned()),
+            t(8, r#""type":"track","event":"Order Completed","properties":{"revenue":20}"#.to_owned()),
+            t(9, r#""type":"screen","name":"Home""#.to_owned()),
+        ]);
+    }
+    out
+}
+
+/// Reads `n` messages of `topic` with a fresh group; returns the seconds
+/// from the first message to the last.
+fn consume_only(brokers: &str, topic: &str, n: usize) -> f64 {
+    let consumer: BaseConsumer = client(brokers)
+        .set("group.id", format!("bench-raw-{topic}"))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    let mut read = 0;
+    let mut first = None;
+    while read < n {
+        if let Some(m) = consumer.poll(Duration::from_millis(500)) {
+            m.unwrap();
+            first.get_or_insert_with(Instant::now);
+            read += 1;
+        }
+    }
+    first.unwrap().elapsed().as_secs_f64()
+}
+
+fn write_config(
+    dir: &Path,
+    journeys: &[PathBuf],
+    templates: &Path,
+    brokers: &str,
+    base: &str,
+    ops: &str,
+) -> PathBuf {
+    let list = journeys
+        .iter()
+        .map(|p| format!("\"{}\"", p.display()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let text = format!(
+        r#"journeys = [{list}]
+templates = "{t}"
+[source]
+kind = "kafka"
+batch_size = 2000
+batch_wait_ms = 2
+[store]
+path = "{d}/store"
+[channels]
+default = "kafka"
+[runtime]
+tick_ms = 50
+[ops]
+listen = "{ops}"
+[kafka]
+brokers = "{brokers}"
+group_id = "{base}.group"
+create_topics = true
+[kafka.topics]
+input = ["{base}.events"]
+deliveries = "{base}.deliveries"
+analytics = "{base}.analytics"
+dead_letters = "{base}.dlq"
+journeys = "{base}.journeys"
+"#,
+        t = templates.display(),
+        d = dir.display(),
+    );
+    let path = dir.join("worker.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn start_worker(bin: &Path, config: &Path) -> Child {
+    Command::new(bin)
+        .arg("--config")
+        .arg(config)
+        .arg("--quiet")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap()
+}
+
+fn metric(ops: &str, name: &str) -> Option<f64> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(ops).ok()?;
+    write!(s, "GET /metrics HTTP/1.0\r\n\r\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    text.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+}
+
+fn stop(mut child: Child) {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let _ = child.wait();
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn main() {
+    let brokers = arg("--brokers", "127.0.0.1:19092");
+    let people: usize = arg("--people", "20000").parse().unwrap();
+    let latency_events: usize = arg("--latency-events", "20000").parse().unwrap();
+    let worker_bin = PathBuf::from(arg("--worker", "target/release/waymark-worker"));
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let journeys_dir = workspace.join("examples/journeys");
+    let mut journeys: Vec<PathBuf> = std::fs::read_dir(&journeys_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .collect();
+    journeys.sort();
+    let templates = journeys_dir.join("templates");
+    let stamp = chrono::Utc::now().timestamp_millis();
+    let ops = "127.0.0.1:19464";
+
+    // 1 + 2: the same topic, read by a plain consumer, then by the worker.
+    let base = format!("bench-{stamp}-a");
+    let input = format!("{base}.events");
+    create(&brokers, &[&input]);
+    let events = mixed_events(people);
+    let n = events.len();
+    let p = producer(&brokers);
+    for (key, payload) in &events {
+        send(&p, &input, key, payload.as_bytes());
+    }
+    p.flush(Duration::from_secs(120)).unwrap();
+    let raw_secs = consume_only(&brokers, &input, n);
+    let raw_rate = n as f64 / raw_secs;
+    println!("consume-only: {n} messages in {raw_secs:.2}s = {raw_rate:.0} msg/s");
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &journeys, &templates, &brokers, &base, ops);
+    let started = Instant::now();
+    let worker = start_worker(&worker_bin, &config);
+    let mut first: Option<Instant> = None;
+    loop {
+        let done = metric(ops, "waymark_events_in_total").unwrap_or(0.0);
+        if done > 0.0 {
+            first.get_or_insert_with(Instant::now);
+        }
+        if done as usize >= n {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "the worker stalled at {done}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let e2e_secs = first.unwrap().elapsed().as_secs_f64();
+    let e2e_rate = n as f64 / e2e_secs;
+    // Wait for the deliveries of those events to be published too.
+    while metric(ops, "waymark_outbox_pending").unwrap_or(1.0) > 0.0
+        || metric(ops, "waymark_records_pending").unwrap_or(1.0) > 0.0
+    {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let drained = first.unwrap().elapsed().as_secs_f64();
+    stop(worker);
+    println!(
+        "worker end to end: {n} events in {e2e_secs:.2}s = {e2e_rate:.0} events/s ({:.0}% of consume-only); outbox and records drained at {drained:.2}s",
+        100.0 * e2e_rate / raw_rate
+    );
+
+    // 3: latency at half the consume-only rate, one send per event.
+    let base = format!("bench-{stamp}-b");
+    let input = format!("{base}.events");
+    let deliveries = format!("{base}.deliveries");
+    create(&brokers, &[&input]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), &journeys, &templates, &brokers, &base, ops);
+    let worker = start_worker(&worker_bin, &config);
+    while metric(ops, "waymark_partitions_assigned").unwrap_or(0.0) < 1.0 {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let rate = raw_rate / 2.0;
+    let p = producer(&brokers);
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let started = Instant::now();
+    for i in 0..latency_events {
+        let due = Duration::from_secs_f64(i as f64 / rate);
+        if let Some(wait) = due.checked_sub(started.elapsed()) {
+            std::thread::sleep(wait);
+        }
+        let user = format!("lat-{i}");
+        let payload = format!(
+            r#"{{"type":"track","messageId":"{user}","userId":"{user}","event":"Signed Up","timestamp":"{now}","context":{{"traits":{{"email":"{user}@example.com"}}}}}}"#
+        );
+        send(&p, &input, &user, payload.as_bytes());
+    }
+    p.flush(Duration::from_secs(60)).unwrap();
+    let sent_secs = started.elapsed().as_secs_f64();
+    // Read the input's timestamps and the deliveries' back.
+    let produced = read_timestamps(&brokers, &input, latency_events, |m| {
+        String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned()
+    });
+    let delivered = read_timestamps(&brokers, &deliveries, latency_events, |m| {
+        let d: serde_json::Value = serde_json::from_slice(m.payload().unwrap_or_default()).unwrap();
+        d["user_id"].as_str().unwrap_or_default().to_owned()
+    });
+    stop(worker);
+    let mut latencies: Vec<f64> = delivered
+        .iter()
+        .filter_map(|(user, at)| produced.get(user).map(|from| (at - from) as f64))
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    println!(
+        "latency at {rate:.0} events/s ({latency_events} events sent in {sent_secs:.2}s): {} deliveries, p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        latencies.len(),
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99),
+        latencies.last().copied().unwrap_or_default(),
+    );
+}
+
+/// The first message timestamp (ms) per `key_of` among `n` messages.
+fn read_timestamps(
+    brokers: &str,
+    topic: &str,
+    n: usize,
+    key_of: impl Fn(&rdkafka::message::BorrowedMessage<'_>) -> String,
+) -> HashMap<String, i64> {
+    let consumer: BaseConsumer = client(brokers)
+        .set("group.id", format!("bench-ts-{topic}"))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    let mut out = HashMap::new();
+    let started = Instant::now();
+    while out.len() < n && started.elapsed() < Duration::from_secs(120) {
+        if let Some(m) = consumer.poll(Duration::from_millis(500)) {
+            let m = m.unwrap();
+            let at = m.timestamp().to_millis().unwrap_or_default();
+            out.entry(key_of(&m)).or_insert(at);
+        }
+    }
+    out
+}

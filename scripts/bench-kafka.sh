@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# The Kafka benchmark: consume-only rate, the worker's end-to-end rate and
+# event->delivery latency at half the consume-only rate, in one run on one
+# broker (docs/benchmarks.md records the results).
+#
+#   scripts/bench-kafka.sh [--people 20000] [--latency-events 20000]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release --locked -p waymark-worker -p waymark-benches --bin kafka-bench
+brokers="$(scripts/kafka-dev.sh start)"
+exec target/release/kafka-bench --brokers "$brokers" --worker target/release/waymark-worker "$@"
