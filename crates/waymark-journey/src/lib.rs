@@ -1,8 +1,9 @@
 //! `waymark-journey` owns the journey definition format: YAML or JSON files
 //! (the schema in `docs/journeys.md`) read into a validated [`Journey`] whose
 //! nodes form a petgraph-checked graph, CEL conditions compiled once
-//! ([`Expr`]), the message [`Templates`] that `send` nodes name, and exports
-//! to Graphviz DOT and Mermaid.
+//! ([`Expr`]), the message [`Templates`] that `send` nodes name (their
+//! fields Liquid templates, parsed at load and rendered with
+//! [`Template::render`]), and exports to Graphviz DOT and Mermaid.
 //!
 //! Validation reports every problem at once, each naming the node and field.
 //!
@@ -13,9 +14,11 @@
 mod decode;
 mod export;
 mod expr;
+mod liquid_view;
 mod load;
 mod model;
 mod problem;
+mod render;
 mod shape;
 mod template;
 
@@ -27,4 +30,5 @@ pub use model::{
     Entry, Goal, Journey, Node, NodeIndex, NodeKind, ReEntry, Trigger, Variant, WaitFor,
 };
 pub use problem::Problem;
+pub use render::RenderError;
 pub use template::{Template, Templates};

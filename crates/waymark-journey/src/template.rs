@@ -11,14 +11,32 @@ use waymark_core::Channel;
 use crate::load::{Error, parse_document};
 use crate::model::{Journey, NodeKind};
 use crate::problem::Problem;
+use crate::render::{Compiled, RenderError};
 
-/// One template file: its channel and its fields (subject, text, html, body, ...).
-#[derive(Debug, Clone, PartialEq)]
+/// One template file: its channel and its fields (subject, text, html,
+/// body, ...), each string a Liquid template.
+#[derive(Debug, Clone)]
 pub struct Template {
     pub name: String,
     pub channel: Channel,
     pub fields: Map<String, Value>,
     pub path: PathBuf,
+    compiled: Compiled,
+}
+
+impl PartialEq for Template {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.name, self.channel, &self.fields, &self.path)
+            == (&other.name, other.channel, &other.fields, &other.path)
+    }
+}
+
+impl Template {
+    /// The fields rendered with `scope` (`profile`, `event`, `journey`,
+    /// `unsubscribe_url`, ...); a missing value reads as `nil`.
+    pub fn render(&self, scope: &Value) -> Result<Map<String, Value>, RenderError> {
+        self.compiled.render(&self.name, &self.fields, scope)
+    }
 }
 
 /// The fields each channel needs.
@@ -157,11 +175,19 @@ fn parse_template(path: &Path, stem: &str, text: &str) -> Result<Template, Error
             ));
         }
     }
+    let compiled = Compiled::compile(&fields).map_err(|errors| Error::Invalid {
+        path: path.to_owned(),
+        problems: errors
+            .into_iter()
+            .map(|(field, message)| Problem::journey(field, format!("Liquid: {message}")))
+            .collect(),
+    })?;
     let name = stem.split('.').next().unwrap_or(stem).to_owned();
     Ok(Template {
         name,
         channel,
         fields,
         path: path.to_owned(),
+        compiled,
     })
 }

@@ -1,0 +1,219 @@
+//! The values Liquid templates see: JSON turned into Liquid values that
+//! read a missing key as `nil` instead of failing, as Shopify's Liquid does
+//! (so `{{ profile.traits.first_name | default: "friend" }}` works when the
+//! trait is absent). liquid-rust itself is strict about missing keys.
+
+use std::collections::BTreeMap;
+
+use liquid::model::{
+    ArrayView, DisplayCow, KStringCow, ObjectView, ScalarCow, State, Value, ValueView,
+};
+
+/// A JSON value as Liquid sees it.
+#[derive(Debug)]
+pub(crate) enum Lax {
+    Nil,
+    /// A scalar (string, number, boolean), as a Liquid value.
+    Scalar(Value),
+    Array(Vec<Lax>),
+    Object(BTreeMap<String, Lax>),
+}
+
+static NIL: Lax = Lax::Nil;
+
+impl Lax {
+    pub fn from_json(value: &serde_json::Value) -> Self {
+        use serde_json::Value as J;
+        match value {
+            J::Null => Lax::Nil,
+            J::Bool(b) => Lax::Scalar(Value::scalar(*b)),
+            J::Number(n) => match n.as_i64() {
+                Some(i) => Lax::Scalar(Value::scalar(i)),
+                None => Lax::Scalar(Value::scalar(n.as_f64().unwrap_or_default())),
+            },
+            J::String(s) => Lax::Scalar(Value::scalar(s.clone())),
+            J::Array(items) => Lax::Array(items.iter().map(Lax::from_json).collect()),
+            J::Object(map) => Lax::Object(
+                map.iter()
+                    .map(|(k, v)| (k.clone(), Lax::from_json(v)))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+impl ValueView for Lax {
+    fn as_debug(&self) -> &dyn std::fmt::Debug {
+        self
+    }
+
+    fn render(&self) -> DisplayCow<'_> {
+        match self {
+            Lax::Scalar(v) => v.render(),
+            _ => DisplayCow::Owned(Box::new(self.to_value().render().to_string())),
+        }
+    }
+
+    fn source(&self) -> DisplayCow<'_> {
+        match self {
+            Lax::Scalar(v) => v.source(),
+            _ => DisplayCow::Owned(Box::new(self.to_value().source().to_string())),
+        }
+    }
+
+    fn type_name(&self) -> &'static str {
+        match self {
+            Lax::Nil => "nil",
+            Lax::Scalar(v) => v.type_name(),
+            Lax::Array(_) => "array",
+            Lax::Object(_) => "object",
+        }
+    }
+
+    fn query_state(&self, state: State) -> bool {
+        match self {
+            Lax::Nil => !matches!(state, State::Truthy),
+            Lax::Scalar(v) => v.query_state(state),
+            Lax::Array(items) => match state {
+                State::Truthy => true,
+                State::DefaultValue | State::Empty | State::Blank => items.is_empty(),
+            },
+            Lax::Object(map) => match state {
+                State::Truthy => true,
+                State::DefaultValue | State::Empty | State::Blank => map.is_empty(),
+            },
+        }
+    }
+
+    fn to_kstr(&self) -> KStringCow<'_> {
+        match self {
+            Lax::Scalar(v) => v.to_kstr(),
+            _ => KStringCow::from_string(self.render().to_string()),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        match self {
+            Lax::Nil => Value::Nil,
+            Lax::Scalar(v) => v.clone(),
+            Lax::Array(items) => Value::Array(items.iter().map(Lax::to_value).collect()),
+            Lax::Object(map) => Value::Object(
+                map.iter()
+                    .map(|(k, v)| (k.clone().into(), v.to_value()))
+                    .collect(),
+            ),
+        }
+    }
+
+    fn as_scalar(&self) -> Option<ScalarCow<'_>> {
+        match self {
+            Lax::Scalar(v) => v.as_scalar(),
+            _ => None,
+        }
+    }
+
+    fn as_array(&self) -> Option<&dyn ArrayView> {
+        matches!(self, Lax::Array(_)).then_some(self as &dyn ArrayView)
+    }
+
+    /// `nil` answers every key with `nil`, so deep paths into missing
+    /// values stay `nil` too.
+    fn as_object(&self) -> Option<&dyn ObjectView> {
+        matches!(self, Lax::Object(_) | Lax::Nil).then_some(self as &dyn ObjectView)
+    }
+
+    fn is_nil(&self) -> bool {
+        matches!(self, Lax::Nil)
+    }
+}
+
+impl ArrayView for Lax {
+    fn as_value(&self) -> &dyn ValueView {
+        self
+    }
+
+    fn size(&self) -> i64 {
+        match self {
+            Lax::Array(items) => items.len() as i64,
+            _ => 0,
+        }
+    }
+
+    fn values<'k>(&'k self) -> Box<dyn Iterator<Item = &'k dyn ValueView> + 'k> {
+        match self {
+            Lax::Array(items) => Box::new(items.iter().map(|v| v as &dyn ValueView)),
+            _ => Box::new(std::iter::empty()),
+        }
+    }
+
+    fn contains_key(&self, index: i64) -> bool {
+        ArrayView::get(self, index).is_some()
+    }
+
+    fn get(&self, index: i64) -> Option<&dyn ValueView> {
+        let Lax::Array(items) = self else {
+            return None;
+        };
+        let len = items.len() as i64;
+        let at = if index < 0 { len + index } else { index };
+        usize::try_from(at)
+            .ok()
+            .and_then(|i| items.as_slice().get(i))
+            .map(|v| v as &dyn ValueView)
+    }
+}
+
+impl ObjectView for Lax {
+    fn as_value(&self) -> &dyn ValueView {
+        self
+    }
+
+    fn size(&self) -> i64 {
+        match self {
+            Lax::Object(map) => map.len() as i64,
+            _ => 0,
+        }
+    }
+
+    fn keys<'k>(&'k self) -> Box<dyn Iterator<Item = KStringCow<'k>> + 'k> {
+        match self {
+            Lax::Object(map) => Box::new(map.keys().map(|k| KStringCow::from_ref(k))),
+            _ => Box::new(std::iter::empty()),
+        }
+    }
+
+    fn values<'k>(&'k self) -> Box<dyn Iterator<Item = &'k dyn ValueView> + 'k> {
+        match self {
+            Lax::Object(map) => Box::new(map.values().map(|v| v as &dyn ValueView)),
+            _ => Box::new(std::iter::empty()),
+        }
+    }
+
+    fn iter<'k>(&'k self) -> Box<dyn Iterator<Item = (KStringCow<'k>, &'k dyn ValueView)> + 'k> {
+        match self {
+            Lax::Object(map) => Box::new(
+                map.iter()
+                    .map(|(k, v)| (KStringCow::from_ref(k), v as &dyn ValueView)),
+            ),
+            _ => Box::new(std::iter::empty()),
+        }
+    }
+
+    /// Every key is there: a missing one reads as `nil`.
+    fn contains_key(&self, _index: &str) -> bool {
+        true
+    }
+
+    fn get<'s>(&'s self, index: &str) -> Option<&'s dyn ValueView> {
+        let found = match self {
+            Lax::Object(map) => map.get(index),
+            _ => None,
+        };
+        match found {
+            Some(value) => Some(value),
+            // Liquid answers `size` itself when the object has no such key.
+            None if index == "size" => None,
+            None => Some(&NIL),
+        }
+    }
+}
