@@ -4,7 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Map, Value};
 use waymark_core::{Channel, ProfileId, Timestamp};
 
 /// One message to one person, with the key that makes it idempotent.
@@ -16,6 +16,9 @@ pub struct Delivery {
     pub profile: ProfileId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
+    /// The person's anonymous id, for people not identified yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anonymous_id: Option<String>,
     /// Where it goes: the email address, phone number, push token; none for webhooks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
@@ -27,6 +30,22 @@ pub struct Delivery {
     pub trigger: Value,
     /// When the journey decided to send it.
     pub decided_at: Timestamp,
+    /// The template's fields rendered for this person (subject, html, text,
+    /// body, title, data, url, headers, ...); filled in by the runtime just
+    /// before delivery, from the template named above.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub content: Map<String, Value>,
+    /// The one-click unsubscribe link for this person and channel, when the
+    /// runtime is configured to sign them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsubscribe_url: Option<String>,
+}
+
+impl Delivery {
+    /// A rendered field as text.
+    pub fn text(&self, field: &str) -> Option<&str> {
+        self.content.get(field).and_then(Value::as_str)
+    }
 }
 
 /// What a provider answers for an accepted message.

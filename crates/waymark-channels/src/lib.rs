@@ -11,11 +11,23 @@
 //! nothing here knows journeys' rules, the engine or the store.
 
 mod delivery;
+mod fcm;
+mod http;
 #[cfg(feature = "kafka")]
 pub mod kafka;
 mod log;
 mod memory;
+mod rate_limit;
+pub mod signing;
+mod smtp;
+mod twilio;
+mod webhook;
 
 pub use delivery::{Deliver, Delivery, DeliveryError, DeliveryFuture, Receipt};
+pub use fcm::{FcmChannel, FcmConfig, FcmSetupError, ServiceAccount};
 pub use log::LogChannel;
 pub use memory::MemoryChannel;
+pub use rate_limit::RateLimiter;
+pub use smtp::{SmtpChannel, SmtpConfig, SmtpSetupError, SmtpTls};
+pub use twilio::{TwilioChannel, TwilioConfig};
+pub use webhook::{WebhookChannel, WebhookConfig};

@@ -125,6 +125,9 @@ mod tests {
             node: "n".into(),
             trigger: Value::Null,
             decided_at: parse_timestamp("2026-01-01T00:00:00Z").unwrap(),
+            anonymous_id: None,
+            content: serde_json::Map::new(),
+            unsubscribe_url: None,
         }
     }
 

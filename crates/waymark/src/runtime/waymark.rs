@@ -912,5 +912,8 @@ fn delivery(send: &SendRequest, profile: &Profile, now: Timestamp) -> Delivery {
         node: send.node.to_string(),
         trigger: (*send.trigger).clone(),
         decided_at: now,
+        anonymous_id: profile.anonymous_id.clone(),
+        content: serde_json::Map::new(),
+        unsubscribe_url: None,
     }
 }
