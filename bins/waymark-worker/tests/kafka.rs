@@ -204,17 +204,22 @@ fn wait_exit(child: &mut std::process::Child, limit: Duration) -> std::process::
 fn run_until(config: &Path, expected: &Expected, topics: &Topics) {
     let mut worker = start_worker(config);
     let want_sends: usize = expected.0.values().sum();
-    eventually(Duration::from_secs(300), "every expected delivery", || {
-        if let Some(status) = worker.try_wait().unwrap() {
-            panic!("the worker exited ({status}): {}", stderr_of(&mut worker));
-        }
-        deliveries(&topics.deliveries).0.len() >= want_sends
-            && analytics(&topics.analytics) == expected.1
-    });
-    terminate(&mut worker);
+    eventually(
+        Duration::from_secs(300),
+        "every expected delivery",
+        config,
+        || {
+            if let Some(status) = worker.try_wait().unwrap() {
+                panic!("the worker exited ({status}): {}", log_of(config));
+            }
+            deliveries(&topics.deliveries).0.len() >= want_sends
+                && analytics(&topics.analytics) == expected.1
+        },
+    );
+    terminate(&mut worker, config);
 }
 
-fn terminate(worker: &mut std::process::Child) {
+fn terminate(worker: &mut std::process::Child, config: &Path) {
     let status = std::process::Command::new("kill")
         .arg("-TERM")
         .arg(worker.id().to_string())
@@ -225,7 +230,7 @@ fn terminate(worker: &mut std::process::Child) {
     assert!(
         status.success(),
         "SIGTERM: not a clean exit: {}",
-        stderr_of(worker)
+        log_of(config)
     );
 }
 
@@ -307,7 +312,7 @@ fn sigkill_three_times_mid_stream_loses_nothing_and_publishes_nothing_twice() {
         }
         std::thread::sleep(Duration::from_millis(delay_ms));
         if let Some(status) = worker.try_wait().unwrap() {
-            panic!("the worker exited ({status}): {}", stderr_of(&mut worker));
+            panic!("the worker exited ({status}): {}", log_of(&config));
         }
         worker.kill().unwrap(); // SIGKILL
         worker.wait().unwrap();
@@ -384,15 +389,16 @@ fn malformed_events_go_to_the_dead_letter_topic_byte_for_byte() {
     eventually(
         Duration::from_secs(120),
         "five dead letters and every send",
+        &config,
         || {
             if let Some(status) = worker.try_wait().unwrap() {
-                panic!("the worker exited ({status}): {}", stderr_of(&mut worker));
+                panic!("the worker exited ({status}): {}", log_of(&config));
             }
             read_all(&topics.dlq).len() >= bad.len()
                 && deliveries(&topics.deliveries).1 == expected.0
         },
     );
-    terminate(&mut worker);
+    terminate(&mut worker, &config);
 
     let dead = read_all(&topics.dlq);
     assert_eq!(dead.len(), bad.len(), "each bad event once");
@@ -455,6 +461,23 @@ fn http_get(address: &str, path: &str) -> (u16, String) {
     (status, body)
 }
 
+/// The admin binary beside the worker's, built when missing (this test
+/// runs alone with `cargo test -p waymark-worker`).
+fn admin_bin() -> PathBuf {
+    let path = PathBuf::from(
+        env!("CARGO_BIN_EXE_waymark-worker").replace("waymark-worker", "waymark-admin"),
+    );
+    if !path.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let status = std::process::Command::new(cargo)
+            .args(["build", "-p", "waymark-admin"])
+            .status()
+            .unwrap();
+        assert!(status.success(), "cannot build waymark-admin");
+    }
+    path
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -477,9 +500,9 @@ fn journeys_deploy_live_through_the_topic_and_the_ops_endpoint_reports() {
         &format!("[ops]\nlisten = \"{ops}\"\nready_max_lag = 0\n"),
     );
     let mut worker = start_worker(&config);
-    eventually(Duration::from_secs(60), "/healthz ready", || {
+    eventually(Duration::from_secs(60), "/healthz ready", &config, || {
         if let Some(status) = worker.try_wait().unwrap() {
-            panic!("the worker exited ({status}): {}", stderr_of(&mut worker));
+            panic!("the worker exited ({status}): {}", log_of(&config));
         }
         std::net::TcpStream::connect(&ops).is_ok() && http_get(&ops, "/healthz").0 == 200
     });
@@ -492,22 +515,20 @@ fn journeys_deploy_live_through_the_topic_and_the_ops_endpoint_reports() {
     )
     .unwrap();
     let admin = |file: &Path| {
-        std::process::Command::new(
-            env!("CARGO_BIN_EXE_waymark-worker").replace("waymark-worker", "waymark-admin"),
-        )
-        .args([
-            "journey",
-            "deploy",
-            "--kafka",
-            &brokers(),
-            "--topic",
-            &topics.journeys,
-            "--templates",
-        ])
-        .arg(&templates)
-        .arg(file)
-        .output()
-        .unwrap()
+        std::process::Command::new(admin_bin())
+            .args([
+                "journey",
+                "deploy",
+                "--kafka",
+                &brokers(),
+                "--topic",
+                &topics.journeys,
+                "--templates",
+            ])
+            .arg(&templates)
+            .arg(file)
+            .output()
+            .unwrap()
     };
     let out = admin(&live);
     assert!(
@@ -528,36 +549,52 @@ fn journeys_deploy_live_through_the_topic_and_the_ops_endpoint_reports() {
         &[("broken".to_owned(), serde_json::to_vec(&message).unwrap())],
     );
 
-    eventually(Duration::from_secs(30), "the journeys applied", || {
-        let (_, metrics) = http_get(&ops, "/metrics");
-        metrics.contains("waymark_journeys_deployed_total 1")
-            && metrics.contains("waymark_journey_refusals_total 1")
-    });
+    eventually(
+        Duration::from_secs(30),
+        "the journeys applied",
+        &config,
+        || {
+            let (_, metrics) = http_get(&ops, "/metrics");
+            metrics.contains("waymark_journeys_deployed_total 1")
+                && metrics.contains("waymark_journey_refusals_total 1")
+        },
+    );
     produce(
         &topics.input,
-        &[(
-            "user-1".to_owned(),
-            br#"{"type":"track","messageId":"d1","userId":"user-1","event":"Demo Booked","timestamp":"2026-11-23T08:00:00Z"}"#.to_vec(),
-        )],
+        &[
+            (
+                "user-1".to_owned(),
+                br#"{"type":"identify","messageId":"d0","userId":"user-1","traits":{"email":"one@example.com"},"timestamp":"2026-11-23T08:00:00Z"}"#.to_vec(),
+            ),
+            (
+                "user-1".to_owned(),
+                br#"{"type":"track","messageId":"d1","userId":"user-1","event":"Demo Booked","timestamp":"2026-11-23T08:00:01Z"}"#.to_vec(),
+            ),
+        ],
     );
-    eventually(Duration::from_secs(30), "the live journey's send", || {
-        deliveries(&topics.deliveries)
-            .1
-            .keys()
-            .any(|(journey, node, _)| journey == "live" && node == "thanks")
-    });
+    eventually(
+        Duration::from_secs(30),
+        "the live journey's send",
+        &config,
+        || {
+            deliveries(&topics.deliveries)
+                .1
+                .keys()
+                .any(|(journey, node, _)| journey == "live" && node == "thanks")
+        },
+    );
     let (status, metrics) = http_get(&ops, "/metrics");
     assert_eq!(status, 200);
     for name in [
-        "waymark_events_in_total 1",
+        "waymark_events_in_total 2",
         "waymark_consumer_lag{",
         "waymark_batch_commit_seconds_bucket",
         "waymark_sends_total{channel=\"email\",outcome=\"delivered\"} 1",
-        "waymark_dead_letters",
+        "waymark_dead_letters_total{reason=\"invalid\"} 0",
         "waymark_timers_pending",
         "waymark_instances_active",
     ] {
         assert!(metrics.contains(name), "/metrics lacks {name}:\n{metrics}");
     }
-    terminate(&mut worker);
+    terminate(&mut worker, &config);
 }

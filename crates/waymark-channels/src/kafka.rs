@@ -180,17 +180,24 @@ impl Publisher {
         let mut keys = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(120);
         let mut positions: Vec<(i32, i64)> = ends.iter().map(|(p, _)| (*p, -1)).collect();
-        while positions
-            .iter()
-            .zip(&ends)
-            .any(|((_, at), (_, high))| *at + 1 < *high)
-        {
+        // Past the high watermarks, read on until the topic is quiet: some
+        // brokers (tansu 0.6) report a watermark short of the last batch.
+        let mut quiet_since = Instant::now();
+        loop {
+            let reached = positions
+                .iter()
+                .zip(&ends)
+                .all(|((_, at), (_, high))| *at + 1 >= *high);
+            if reached && quiet_since.elapsed() >= Duration::from_secs(1) {
+                break;
+            }
             if Instant::now() > deadline {
                 return Err(failed("timed out before the end of the topic".to_owned()));
             }
-            let Some(message) = consumer.poll(Duration::from_millis(500)) else {
+            let Some(message) = consumer.poll(Duration::from_millis(200)) else {
                 continue;
             };
+            quiet_since = Instant::now();
             let message = message.map_err(|e| failed(e.to_string()))?;
             read += 1;
             if let Some(at) = positions

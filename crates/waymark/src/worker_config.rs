@@ -184,6 +184,11 @@ impl WorkerConfig {
             let Some(rest) = name.strip_prefix("WAYMARK_") else {
                 continue;
             };
+            // Other WAYMARK_ variables (WAYMARK_LOG, the tests' own) are not
+            // configuration: only sections and the top-level keys are.
+            if !rest.contains("__") && !["JOURNEYS", "TEMPLATES"].contains(&rest) {
+                continue;
+            }
             let keys: Vec<String> = rest.split("__").map(str::to_lowercase).collect();
             let value = format!("v = {raw}")
                 .parse::<toml::Table>()
@@ -273,6 +278,7 @@ mod tests {
                 ("WAYMARK_RUNTIME__EXIT_WHEN_IDLE", "true"),
                 ("WAYMARK_ENGINE__DEFAULT_TIMEZONE", "Europe/Paris"),
                 ("HOME", "/root"),
+                ("WAYMARK_LOG", "info"),
             ],
         )
         .unwrap();

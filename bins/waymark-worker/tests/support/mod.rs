@@ -161,19 +161,26 @@ pub fn read_all(topic: &str) -> Vec<Read> {
     let total: i64 = ends.iter().map(|(_, h)| h).sum();
     let mut last: Vec<(i32, i64)> = ends.iter().map(|(p, _)| (*p, -1)).collect();
     let start = Instant::now();
-    while last
-        .iter()
-        .zip(&ends)
-        .any(|((_, at), (_, high))| *at + 1 < *high)
-    {
+    // Past the high watermarks, read on until the topic is quiet: tansu 0.6
+    // reports a watermark short of the last batch.
+    let mut quiet_since = Instant::now();
+    loop {
+        let reached = last
+            .iter()
+            .zip(&ends)
+            .all(|((_, at), (_, high))| *at + 1 >= *high);
+        if reached && quiet_since.elapsed() >= Duration::from_millis(500) {
+            break;
+        }
         assert!(
             start.elapsed() < Duration::from_secs(120),
             "reading {topic}: {} of about {total} messages",
             out.len()
         );
-        let Some(message) = consumer.poll(Duration::from_millis(500)) else {
+        let Some(message) = consumer.poll(Duration::from_millis(100)) else {
             continue;
         };
+        quiet_since = Instant::now();
         let m = message.unwrap();
         if let Some(at) = last.iter_mut().find(|(p, _)| *p == m.partition()) {
             at.1 = m.offset();
@@ -255,6 +262,9 @@ group_id = "{group}"
 create_topics = true
 partitions = 3
 readback = 1000000
+[kafka.properties]
+"session.timeout.ms" = "6000"
+"heartbeat.interval.ms" = "500"
 [kafka.topics]
 input = ["{input}"]
 deliveries = "{deliveries}"
@@ -278,32 +288,67 @@ journeys = "{journeys}"
     path
 }
 
-pub fn start_worker(config: &Path) -> Child {
+/// A worker process, killed when dropped (a failing test leaves none behind).
+#[derive(Debug)]
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl std::ops::Deref for Running {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Running {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+/// Starts the worker on `config`; its log goes to `worker.log` beside it
+/// (appended across restarts).
+pub fn start_worker(config: &Path) -> Running {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(config.with_file_name("worker.log"))
+        .unwrap();
     Command::new(env!("CARGO_BIN_EXE_waymark-worker"))
         .arg("--config")
         .arg(config)
         .arg("--quiet")
         .env("WAYMARK_LOG", "info")
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(log)
         .spawn()
+        .map(Running)
         .unwrap()
 }
 
-/// Polls `check` until it holds, up to `limit`.
-pub fn eventually(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
+/// Polls `check` until it holds, up to `limit`; on timeout, shows the end
+/// of the worker log beside `config`.
+pub fn eventually(limit: Duration, what: &str, config: &Path, mut check: impl FnMut() -> bool) {
     let start = Instant::now();
     while !check() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < limit,
+            "timed out waiting for {what}; the worker log ends:\n{}",
+            log_of(config)
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
 
-/// The worker's stderr so far (it is dead or being killed).
-pub fn stderr_of(child: &mut Child) -> String {
-    let mut text = String::new();
-    if let Some(err) = child.stderr.as_mut() {
-        let _ = std::io::Read::read_to_string(err, &mut text);
-    }
-    text
+/// The end of the worker log beside `config`.
+pub fn log_of(config: &Path) -> String {
+    let text = std::fs::read_to_string(config.with_file_name("worker.log")).unwrap_or_default();
+    let start = text.len().saturating_sub(6000);
+    text.get(start..).unwrap_or(&text).to_owned()
 }

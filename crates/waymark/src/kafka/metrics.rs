@@ -150,6 +150,15 @@ impl Metrics {
             metrics.records_pending.clone(),
         );
         registry.register("profiles", "Profiles known", metrics.profiles.clone());
+        // Every reason shows, at 0 until it happens.
+        for reason in ["invalid", "not_utf8", "too_large", "empty"] {
+            metrics
+                .dead_letters
+                .get_or_create(&ReasonLabels {
+                    reason: reason.to_owned(),
+                })
+                .inc_by(0);
+        }
         Metrics {
             registry,
             ..metrics
