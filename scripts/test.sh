@@ -37,6 +37,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}"
 fi
 
+# The email tests talk to a real SMTP server: aiosmtpd, from PyPI.
+if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
+  step "installing aiosmtpd (PyPI) for the SMTP tests"
+  python3 -m pip install --quiet aiosmtpd
+fi
+
 step "Kafka-protocol broker for the Kafka tests (scripts/kafka-dev.sh)"
 WAYMARK_KAFKA_BROKERS="$(scripts/kafka-dev.sh start)"
 export WAYMARK_KAFKA_BROKERS

@@ -88,4 +88,11 @@ pub trait Deliver: Send + Sync + std::fmt::Debug {
     fn sync(&self) -> Result<(), DeliveryError> {
         Ok(())
     }
+
+    /// Whether outcomes are worth telling the journeys (`Email Delivered`,
+    /// `Email Bounced`, ...): true for providers that reach people, false
+    /// for the log and Kafka outbox channels, which only hand messages on.
+    fn reports_outcomes(&self) -> bool {
+        false
+    }
 }

@@ -281,4 +281,8 @@ impl Deliver for FcmChannel {
     fn deliver<'a>(&'a self, delivery: &'a Delivery) -> DeliveryFuture<'a> {
         Box::pin(self.send(delivery))
     }
+
+    fn reports_outcomes(&self) -> bool {
+        true
+    }
 }

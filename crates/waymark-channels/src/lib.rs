@@ -12,6 +12,7 @@
 
 mod delivery;
 mod fcm;
+mod feedback;
 mod http;
 #[cfg(feature = "kafka")]
 pub mod kafka;
@@ -25,6 +26,7 @@ mod webhook;
 
 pub use delivery::{Deliver, Delivery, DeliveryError, DeliveryFuture, Receipt};
 pub use fcm::{FcmChannel, FcmConfig, FcmSetupError, ServiceAccount};
+pub use feedback::feedback_event;
 pub use log::LogChannel;
 pub use memory::MemoryChannel;
 pub use rate_limit::RateLimiter;

@@ -13,11 +13,21 @@ use crate::delivery::{Deliver, Delivery, DeliveryError, DeliveryFuture, Receipt}
 pub struct MemoryChannel {
     delivered: Mutex<Vec<Delivery>>,
     failures: Mutex<VecDeque<DeliveryError>>,
+    reports_outcomes: bool,
 }
 
 impl MemoryChannel {
     pub fn new() -> Self {
         MemoryChannel::default()
+    }
+
+    /// A fake of a provider that reaches people: its outcomes become
+    /// feedback events.
+    pub fn reporting_outcomes() -> Self {
+        MemoryChannel {
+            reports_outcomes: true,
+            ..MemoryChannel::default()
+        }
     }
 
     /// Makes the next delivery attempt fail with `error`.
@@ -61,5 +71,9 @@ impl Deliver for MemoryChannel {
                 duplicate,
             })
         })
+    }
+
+    fn reports_outcomes(&self) -> bool {
+        self.reports_outcomes
     }
 }

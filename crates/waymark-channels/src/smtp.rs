@@ -213,4 +213,8 @@ impl Deliver for SmtpChannel {
     fn deliver<'a>(&'a self, delivery: &'a Delivery) -> DeliveryFuture<'a> {
         Box::pin(self.send(delivery))
     }
+
+    fn reports_outcomes(&self) -> bool {
+        true
+    }
 }

@@ -137,4 +137,8 @@ impl Deliver for TwilioChannel {
     fn deliver<'a>(&'a self, delivery: &'a Delivery) -> DeliveryFuture<'a> {
         Box::pin(self.send(delivery))
     }
+
+    fn reports_outcomes(&self) -> bool {
+        true
+    }
 }

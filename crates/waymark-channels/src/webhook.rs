@@ -112,4 +112,8 @@ impl Deliver for WebhookChannel {
     fn deliver<'a>(&'a self, delivery: &'a Delivery) -> DeliveryFuture<'a> {
         Box::pin(self.send(delivery))
     }
+
+    fn reports_outcomes(&self) -> bool {
+        true
+    }
 }

@@ -1,6 +1,6 @@
 //! The unified profile as the decision engine reads it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
@@ -88,6 +88,11 @@ pub struct Profile {
     /// Opens and clicks per local hour of day (0-23), for send-time choice.
     #[serde(default)]
     pub engagement_hours: [u32; 24],
+    /// Addresses (emails, phone numbers) a provider refused for good (a
+    /// hard bounce, an invalid number): the channel is unreachable until
+    /// the person has another address.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub undeliverable: BTreeSet<String>,
 }
 
 /// Counts of one event name on a profile.

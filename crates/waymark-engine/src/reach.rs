@@ -4,14 +4,15 @@ use serde_json::Value;
 use waymark_core::{Channel, Profile};
 
 /// Email needs the `email` trait, SMS and WhatsApp the `phone` trait, push a
-/// device token; webhooks need nothing.
+/// device token; webhooks need nothing. An address a provider refused for
+/// good (a hard bounce) does not count.
 pub fn reachable(profile: &Profile, channel: Channel) -> bool {
     let has_trait = |name: &str| {
         profile
             .traits
             .get(name)
             .and_then(Value::as_str)
-            .is_some_and(|v| !v.trim().is_empty())
+            .is_some_and(|v| !v.trim().is_empty() && !profile.undeliverable.contains(v))
     };
     match channel {
         Channel::Email => has_trait("email"),

@@ -25,6 +25,7 @@ pub fn absorb(winner: &mut Profile, loser: Profile) {
     if winner.timezone.is_none() {
         winner.timezone = loser.timezone;
     }
+    winner.undeliverable.extend(loser.undeliverable);
     for (device, token) in loser.push_tokens {
         winner.push_tokens.entry(device).or_insert(token);
     }

@@ -91,6 +91,29 @@ pub fn observe(profile: &mut Profile, event: &Event) {
             };
             set_consent(profile, key, false, event);
         }
+        // Delivery feedback: a hard bounce or an invalid number makes that
+        // address undeliverable; an unregistered device token is dropped.
+        "Email Bounced" | "SMS Failed" | "WhatsApp Failed" if flag(event, "permanent") => {
+            let trait_name = if name == "Email Bounced" {
+                "email"
+            } else {
+                "phone"
+            };
+            let address = event
+                .properties
+                .get("to")
+                .or_else(|| profile.traits.get(trait_name))
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            if let Some(address) = address {
+                profile.undeliverable.insert(address);
+            }
+        }
+        "Push Failed" if flag(event, "unregistered") => {
+            if let Some(token) = event.properties.get("to").and_then(Value::as_str) {
+                profile.push_tokens.retain(|_, t| t != token);
+            }
+        }
         "Email Marked as Spam" => set_consent(
             profile,
             Profile::channel_consent_key(Channel::Email),
@@ -108,6 +131,11 @@ pub fn observe(profile: &mut Profile, event: &Event) {
         }
         _ => {}
     }
+}
+
+/// Whether `properties[name]` is `true`.
+fn flag(event: &Event, name: &str) -> bool {
+    event.properties.get(name).and_then(Value::as_bool) == Some(true)
 }
 
 /// Records a consent answer unless a later one is already known.

@@ -36,5 +36,5 @@ pub use simulate::{Simulation, SimulationOptions};
 pub use trace::TraceLine;
 pub use worker_config::{
     DefaultChannel, LogChannelConfig, LoopConfig, SourceConfig, SourceKind, StoreConfig,
-    WorkerConfig,
+    UnsubscribeConfig, WorkerConfig,
 };

@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use waymark_channels::{Deliver, LogChannel};
+use waymark_core::Channel;
 use waymark_journey::load_journey_set;
 use waymark_store::{FjallStore, Store};
 
@@ -100,7 +101,7 @@ impl Worker {
         // Every problem in every file first, then each file deployed: a
         // changed file becomes a new version; paused or archived journeys
         // stay so across restarts.
-        load_journey_set(&config.journeys, config.templates.as_deref())
+        let (_, templates) = load_journey_set(&config.journeys, config.templates.as_deref())
             .map_err(WorkerError::Journeys)?;
         let engine = config.engine_config().map_err(WorkerError::Config)?;
         let store = Arc::new(FjallStore::open(&config.store.path)?);
@@ -120,7 +121,15 @@ impl Worker {
             .store(Arc::clone(&store) as Arc<dyn Store>)
             .deployed(deployed)
             .engine(engine)
-            .identity(config.identity.clone());
+            .identity(config.identity.clone())
+            .templates(templates);
+        if let Some(unsubscribe) = &config.unsubscribe {
+            builder = builder.unsubscribe(waymark_channels::signing::UnsubscribeSigner::new(
+                &unsubscribe.secret,
+                &unsubscribe.base_url,
+            ));
+        }
+
         let uses_kafka = config.source.kind == SourceKind::Kafka
             || config.channels.default == DefaultChannel::Kafka;
         #[cfg(feature = "kafka")]
@@ -154,6 +163,17 @@ impl Worker {
                 None => log,
             };
             builder = builder.default_channel(log);
+        }
+        for (channel, provider) in providers(&config)? {
+            #[cfg(feature = "kafka")]
+            let provider: Arc<dyn Deliver> = match &kafka {
+                Some(parts) => Arc::new(crate::kafka::CountingChannel::new(
+                    provider,
+                    Arc::clone(&parts.metrics),
+                )),
+                None => provider,
+            };
+            builder = builder.channel(channel, provider);
         }
         let waymark = builder.build()?;
         Ok(Worker {
@@ -196,6 +216,35 @@ fn io(path: &std::path::Path) -> impl Fn(std::io::Error) -> WorkerError + '_ {
         path: path.display().to_string(),
         source,
     }
+}
+
+/// The providers configured in `[channels.*]`.
+fn providers(config: &WorkerConfig) -> Result<Vec<(Channel, Arc<dyn Deliver>)>, WorkerError> {
+    use waymark_channels::{FcmChannel, SmtpChannel, TwilioChannel, WebhookChannel};
+    let c = &config.channels;
+    let mut out: Vec<(Channel, Arc<dyn Deliver>)> = Vec::new();
+    if let Some(email) = &c.email {
+        let smtp = SmtpChannel::new(email).map_err(|e| WorkerError::Config(e.to_string()))?;
+        out.push((Channel::Email, Arc::new(smtp)));
+    }
+    if let Some(sms) = &c.sms {
+        out.push((Channel::Sms, Arc::new(TwilioChannel::new(sms.clone()))));
+    }
+    if let Some(whatsapp) = &c.whatsapp {
+        out.push((
+            Channel::Whatsapp,
+            Arc::new(TwilioChannel::new(whatsapp.clone())),
+        ));
+    }
+    if let Some(push) = &c.push {
+        let fcm = FcmChannel::new(push)
+            .map_err(|e| WorkerError::Config(format!("channels.push: {e}")))?;
+        out.push((Channel::Push, Arc::new(fcm)));
+    }
+    if let Some(webhook) = &c.webhook {
+        out.push((Channel::Webhook, Arc::new(WebhookChannel::new(webhook))));
+    }
+    Ok(out)
 }
 
 /// Opens the Kafka side: topics (when configured to create them), the

@@ -30,6 +30,8 @@ pub struct WorkerConfig {
     pub engine: EngineSection,
     #[serde(default)]
     pub identity: waymark_identity::IdentityConfig,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsubscribe: Option<UnsubscribeConfig>,
     #[serde(default)]
     pub kafka: KafkaConfig,
     #[serde(default)]
@@ -92,10 +94,37 @@ impl Default for StoreConfig {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ChannelsConfig {
-    /// Where deliveries go: `log` (a JSONL file) or `kafka` (the deliveries
-    /// topic, for teams that send through their own services).
+    /// Where deliveries go when their channel has no provider below: `log`
+    /// (a JSONL file) or `kafka` (the deliveries topic, for teams that send
+    /// through their own services).
     pub default: DefaultChannel,
     pub log: LogChannelConfig,
+    /// Email over SMTP.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<waymark_channels::SmtpConfig>,
+    /// SMS through Twilio (or a compatible gateway).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sms: Option<waymark_channels::TwilioConfig>,
+    /// WhatsApp through Twilio.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub whatsapp: Option<waymark_channels::TwilioConfig>,
+    /// Push through FCM HTTP v1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub push: Option<waymark_channels::FcmConfig>,
+    /// Signed webhooks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<waymark_channels::WebhookConfig>,
+}
+
+/// One-click unsubscribe links: `<base_url>?token=<signed token>`, in the
+/// `List-Unsubscribe` header of every email and as `unsubscribe_url` in
+/// templates. The Segment HTTP example serves `base_url`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnsubscribeConfig {
+    pub base_url: String,
+    /// The signing secret, shared with whatever serves `base_url`.
+    pub secret: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

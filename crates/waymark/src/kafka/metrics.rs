@@ -222,4 +222,8 @@ impl Deliver for CountingChannel {
     fn sync(&self) -> Result<(), DeliveryError> {
         self.inner.sync()
     }
+
+    fn reports_outcomes(&self) -> bool {
+        self.inner.reports_outcomes()
+    }
 }

@@ -48,6 +48,9 @@ pub struct StoredProfile {
     rv: f64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     eh: Option<[u32; 24]>,
+    /// Undeliverable addresses.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
+    ud: std::collections::BTreeSet<String>,
 }
 
 fn is_zero(x: &f64) -> bool {
@@ -87,7 +90,7 @@ impl Serialize for StoredProfileRef<'_> {
             }
         }
         let p = self.0;
-        let mut out = serializer.serialize_struct("StoredProfile", 11)?;
+        let mut out = serializer.serialize_struct("StoredProfile", 12)?;
         out.serialize_field("id", &p.id)?;
         if let Some(u) = &p.user_id {
             out.serialize_field("u", u)?;
@@ -114,6 +117,9 @@ impl Serialize for StoredProfileRef<'_> {
         }
         if p.engagement_hours.iter().any(|h| *h > 0) {
             out.serialize_field("eh", &p.engagement_hours)?;
+        }
+        if !p.undeliverable.is_empty() {
+            out.serialize_field("ud", &p.undeliverable)?;
         }
         out.end()
     }
@@ -159,6 +165,7 @@ impl StoredProfile {
                 .collect(),
             revenue: self.rv,
             engagement_hours: self.eh.unwrap_or_default(),
+            undeliverable: self.ud,
         }
     }
 }

@@ -5,11 +5,12 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
 use serde_json::Value;
+use waymark_channels::signing::UnsubscribeSigner;
 use waymark_channels::{Deliver, Delivery, DeliveryError};
 use waymark_core::{Channel, Event, Identifier, Profile, ProfileId, Timestamp, stable_hash};
 use waymark_engine::{Effect, Engine, EngineConfig, Input, SendRequest};
 use waymark_identity::{Forgotten, IdentityConfig};
-use waymark_journey::Journey;
+use waymark_journey::{Journey, Templates};
 use waymark_store::{Space, Store, keys};
 
 use super::clock::{Clock, SystemClock};
@@ -103,6 +104,8 @@ pub struct WaymarkBuilder {
     channels: HashMap<Channel, Arc<dyn Deliver>>,
     default_channel: Option<Arc<dyn Deliver>>,
     records: Option<Arc<dyn RecordSink>>,
+    templates: Option<Templates>,
+    unsubscribe: Option<UnsubscribeSigner>,
     options: RuntimeOptions,
 }
 
@@ -161,6 +164,20 @@ impl WaymarkBuilder {
         self
     }
 
+    /// Renders each delivery's template (Liquid) just before it goes out;
+    /// without templates, channels get the delivery unrendered.
+    pub fn templates(mut self, templates: Templates) -> Self {
+        self.templates = Some(templates);
+        self
+    }
+
+    /// Signs a one-click unsubscribe link into each delivery
+    /// (`unsubscribe_url` in templates, `List-Unsubscribe` in email).
+    pub fn unsubscribe(mut self, signer: UnsubscribeSigner) -> Self {
+        self.unsubscribe = Some(signer);
+        self
+    }
+
     /// Publishes every journey record to `sink` (at least once, after the
     /// commit that made it).
     pub fn records(mut self, sink: Arc<dyn RecordSink>) -> Self {
@@ -207,6 +224,8 @@ impl WaymarkBuilder {
             channels: self.channels,
             default_channel: self.default_channel,
             records: self.records,
+            templates: self.templates,
+            unsubscribe: self.unsubscribe,
             options: self.options,
             state: Mutex::new(state),
             poisoned: std::sync::atomic::AtomicBool::new(false),
@@ -224,6 +243,8 @@ pub struct Waymark {
     channels: HashMap<Channel, Arc<dyn Deliver>>,
     default_channel: Option<Arc<dyn Deliver>>,
     records: Option<Arc<dyn RecordSink>>,
+    templates: Option<Templates>,
+    unsubscribe: Option<UnsubscribeSigner>,
     options: RuntimeOptions,
     state: Mutex<State>,
     poisoned: std::sync::atomic::AtomicBool,
@@ -530,16 +551,29 @@ impl Waymark {
             return Ok(report);
         }
         let mut outcomes = Vec::with_capacity(due.len());
+        let mut feedback = Vec::new();
         for entry in due {
-            let outcome = match self
+            let channel = self
                 .channels
                 .get(&entry.delivery.channel)
-                .or(self.default_channel.as_ref())
-            {
-                Some(channel) => channel.deliver(&entry.delivery).await.map(|_| ()),
-                None => Err(DeliveryError::Permanent {
+                .or(self.default_channel.as_ref());
+            let outcome = match (channel, self.prepare(&entry.delivery)) {
+                (None, _) => Err(DeliveryError::Permanent {
                     reason: format!("no channel configured for {}", entry.delivery.channel),
                 }),
+                // A render failure fails this delivery, never the process.
+                (Some(_), Err(error)) => Err(error),
+                (Some(channel), Ok(delivery)) => {
+                    let outcome = channel.deliver(&delivery).await;
+                    if channel.reports_outcomes()
+                        && let Some(event) =
+                            waymark_channels::feedback_event(&delivery, outcome.as_ref(), now)
+                                .and_then(|v| Event::from_json(&v).ok())
+                    {
+                        feedback.push(event);
+                    }
+                    outcome.map(|_| ())
+                }
             };
             outcomes.push((entry, outcome));
         }
@@ -590,7 +624,70 @@ impl Waymark {
             state.outbox.insert(entry.seq, entry);
         }
         self.commit(&state, writes)?;
+        drop(state);
+        // Outcomes go back to the journeys as events (deduplicated by their
+        // message id should a crash repeat a round).
+        if !feedback.is_empty() {
+            self.ingest_batch(&feedback, None)?;
+        }
         Ok(report)
+    }
+
+    /// The delivery as the channel gets it: the template rendered for the
+    /// person as they are now, and their unsubscribe link.
+    fn prepare(&self, delivery: &Delivery) -> Result<Delivery, DeliveryError> {
+        let mut delivery = delivery.clone();
+        if let Some(signer) = &self.unsubscribe
+            && delivery.channel != Channel::Webhook
+        {
+            let claim = match (&delivery.user_id, &delivery.anonymous_id) {
+                (Some(user), _) => Some((user.clone(), false)),
+                (None, Some(anonymous)) => Some((anonymous.clone(), true)),
+                (None, None) => None,
+            };
+            delivery.unsubscribe_url = claim.map(|(id, anonymous)| {
+                signer.url(&waymark_channels::signing::UnsubscribeClaim {
+                    id,
+                    anonymous,
+                    channel: delivery.channel.to_string(),
+                })
+            });
+        }
+        let Some(templates) = &self.templates else {
+            return Ok(delivery);
+        };
+        let template = templates
+            .resolve(&delivery.template, delivery.channel)
+            .ok_or_else(|| DeliveryError::Permanent {
+                reason: format!(
+                    "template `{}` not found for {}",
+                    delivery.template, delivery.channel
+                ),
+            })?;
+        let profile = {
+            let state = self.lock().map_err(|e| DeliveryError::Transient {
+                reason: e.to_string(),
+                retry_after: None,
+            })?;
+            state
+                .identity
+                .profile(&delivery.profile)
+                .map(serde_json::to_value)
+                .and_then(Result::ok)
+                .unwrap_or(Value::Null)
+        };
+        let scope = serde_json::json!({
+            "profile": profile,
+            "event": delivery.trigger,
+            "journey": {"id": delivery.journey, "node": delivery.node},
+            "unsubscribe_url": delivery.unsubscribe_url,
+        });
+        delivery.content = template
+            .render(&scope)
+            .map_err(|e| DeliveryError::Permanent {
+                reason: format!("render: {e}"),
+            })?;
+        Ok(delivery)
     }
 
     /// Exponential backoff with deterministic jitter (from the key).
