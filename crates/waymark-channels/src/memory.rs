@@ -13,6 +13,8 @@ use crate::delivery::{Deliver, Delivery, DeliveryError, DeliveryFuture, Receipt}
 pub struct MemoryChannel {
     delivered: Mutex<Vec<Delivery>>,
     failures: Mutex<VecDeque<DeliveryError>>,
+    sync_failures: Mutex<u32>,
+    calls: Mutex<Vec<String>>,
     reports_outcomes: bool,
 }
 
@@ -38,6 +40,22 @@ impl MemoryChannel {
             .push_back(error);
     }
 
+    /// Makes the next `sync` fail (as a provider that lost what it accepted).
+    pub fn fail_next_sync(&self) {
+        *self
+            .sync_failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
+    }
+
+    /// The key of every call to `deliver`, failed ones included.
+    pub fn calls(&self) -> Vec<String> {
+        self.calls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
     /// Everything delivered so far.
     pub fn delivered(&self) -> Vec<Delivery> {
         self.delivered
@@ -50,6 +68,10 @@ impl MemoryChannel {
 impl Deliver for MemoryChannel {
     fn deliver<'a>(&'a self, delivery: &'a Delivery) -> DeliveryFuture<'a> {
         Box::pin(async move {
+            self.calls
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .push(delivery.key.clone());
             if let Some(error) = self
                 .failures
                 .lock()
@@ -71,6 +93,21 @@ impl Deliver for MemoryChannel {
                 duplicate,
             })
         })
+    }
+
+    fn sync(&self) -> Result<(), DeliveryError> {
+        let mut failures = self
+            .sync_failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if *failures > 0 {
+            *failures -= 1;
+            return Err(DeliveryError::Transient {
+                reason: "sync failed".to_owned(),
+                retry_after: None,
+            });
+        }
+        Ok(())
     }
 
     fn reports_outcomes(&self) -> bool {

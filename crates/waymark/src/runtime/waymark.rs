@@ -557,6 +557,7 @@ impl Waymark {
                 .channels
                 .get(&entry.delivery.channel)
                 .or(self.default_channel.as_ref());
+            let channel_id = channel.map_or(0, |c| Arc::as_ptr(c).cast::<()>() as usize);
             let outcome = match (channel, self.prepare(&entry.delivery)) {
                 (None, _) => Err(DeliveryError::Permanent {
                     reason: format!("no channel configured for {}", entry.delivery.channel),
@@ -575,24 +576,34 @@ impl Waymark {
                     outcome.map(|_| ())
                 }
             };
-            outcomes.push((entry, outcome));
+            outcomes.push((entry, outcome, channel_id));
         }
-        // Make what the channels accepted durable before the outbox forgets it.
-        let mut synced: Vec<*const ()> = Vec::new();
+        // Make what the channels accepted durable before the outbox forgets
+        // it; what a channel could not make durable is retried.
+        let mut synced: Vec<usize> = Vec::new();
+        let mut unsynced: Vec<(usize, String)> = Vec::new();
         for channel in self.channels.values().chain(self.default_channel.iter()) {
-            let id = Arc::as_ptr(channel).cast::<()>();
+            let id = Arc::as_ptr(channel).cast::<()>() as usize;
             if synced.contains(&id) {
                 continue;
             }
             synced.push(id);
             if let Err(error) = channel.sync() {
-                tracing::warn!(%error, "a channel could not sync; its deliveries stay in the outbox");
-                return Ok(report);
+                tracing::warn!(%error, "a channel could not sync; its deliveries will be retried");
+                unsynced.push((id, error.to_string()));
             }
         }
         let mut state = self.lock()?;
         let mut writes = Writes::default();
-        for (mut entry, outcome) in outcomes {
+        for (mut entry, mut outcome, channel_id) in outcomes {
+            if let Some((_, reason)) = unsynced.iter().find(|(id, _)| *id == channel_id)
+                && outcome.is_ok()
+            {
+                outcome = Err(DeliveryError::Transient {
+                    reason: format!("not made durable: {reason}"),
+                    retry_after: None,
+                });
+            }
             let key = keys::seq(entry.seq).to_vec();
             match outcome {
                 Ok(()) => {
