@@ -75,6 +75,11 @@ enum Command {
         #[command(subcommand)]
         command: JourneyCommand,
     },
+    /// Message templates: preview one rendered for a person.
+    Template {
+        #[command(subcommand)]
+        command: TemplateCommand,
+    },
     /// Try the worker on Kafka: send an event file, read a topic.
     Kafka {
         /// `bootstrap.servers`.
@@ -82,6 +87,27 @@ enum Command {
         brokers: String,
         #[command(subcommand)]
         command: KafkaCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TemplateCommand {
+    /// Render template NAME (Liquid) for a profile in `--store`, or for a
+    /// sample file: JSON or YAML with `profile`, `event`, `journey` and
+    /// optionally `unsubscribe_url`.
+    Render {
+        name: String,
+        /// The template folder.
+        #[arg(long, default_value = "templates")]
+        templates: PathBuf,
+        /// The channel variant to render [default: the template's own].
+        #[arg(long)]
+        channel: Option<String>,
+        /// A person in `--store`: `user_id=ana`, `email=ana@example.com`, ...
+        #[arg(long, conflicts_with = "sample")]
+        profile: Option<String>,
+        #[arg(long)]
+        sample: Option<PathBuf>,
     },
 }
 
@@ -233,6 +259,48 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     match cli.command {
+        Command::Template {
+            command:
+                TemplateCommand::Render {
+                    name,
+                    templates,
+                    channel,
+                    profile,
+                    sample,
+                },
+        } => {
+            if !templates.is_dir() {
+                anyhow::bail!("{}: no such template folder", templates.display());
+            }
+            let catalog = waymark_journey::Templates::load_dir(&templates)?;
+            let channel = channel
+                .map(|c| c.parse::<waymark_core::Channel>())
+                .transpose()
+                .map_err(|e| anyhow::anyhow!("--channel: {e}"))?;
+            let template = catalog
+                .find(&name, channel)
+                .with_context(|| format!("no template `{name}` in {}", templates.display()))?;
+            let scope = match (profile, sample) {
+                (Some(identifier), None) => {
+                    let identifier: Identifier = identifier
+                        .parse()
+                        .map_err(|e: String| anyhow::anyhow!("--profile: {e}"))?;
+                    let waymark = open_store(cli.store.as_deref(), WorkspaceConfig::default())?;
+                    let export = waymark
+                        .export(&identifier)?
+                        .with_context(|| format!("no profile for {identifier}"))?;
+                    serde_json::json!({"profile": export["profile"], "event": {}, "journey": {}})
+                }
+                (None, Some(file)) => {
+                    let text = std::fs::read_to_string(&file)
+                        .with_context(|| format!("{}: cannot read", file.display()))?;
+                    waymark_journey::parse_document(&file, &text)?
+                }
+                _ => anyhow::bail!("give --profile ID (with --store) or --sample FILE"),
+            };
+            let rendered = template.render(&scope)?;
+            writeln!(out, "{}", serde_json::to_string_pretty(&rendered)?)?;
+        }
         Command::Kafka { brokers, command } => {
             let kafka = waymark::KafkaConfig {
                 brokers,

@@ -350,3 +350,80 @@ fn simulate_reads_identity_rules_and_seed_from_the_config() {
         "{err}"
     );
 }
+
+#[test]
+fn a_liquid_syntax_error_is_refused_with_file_field_and_position() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "templates/hello.yaml",
+        "channel: email\nsubject: 'Hi {{ profile.traits.first_name '\ntext: '{% if x %}unclosed'\n",
+    );
+    let journey = write(
+        dir.path(),
+        "j.yaml",
+        "id: j\nentry: { event: X }\nnodes:\n  - { id: s, type: send, channel: email, template: hello }\n",
+    );
+    let out = admin(&["journey", "validate", &journey]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("hello.yaml: invalid journey, 2 problems"),
+        "{err}"
+    );
+    assert!(err.contains("field `subject`: Liquid:"), "{err}");
+    assert!(err.contains("field `text`: Liquid:"), "{err}");
+    assert!(err.contains("1:"), "the position inside the field: {err}");
+}
+
+#[test]
+fn template_render_previews_a_template_for_a_sample_person() {
+    let dir = tempfile::tempdir().unwrap();
+    let sample = write(
+        dir.path(),
+        "sample.yaml",
+        "profile: { traits: { first_name: Ana } }\nevent: { properties: { total: 42 } }\njourney: { id: welcome }\n",
+    );
+    let templates = examples().join("journeys/templates");
+    let out = admin(&[
+        "template",
+        "render",
+        "welcome",
+        "--templates",
+        templates.to_str().unwrap(),
+        "--sample",
+        &sample,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rendered: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(rendered["subject"], "Welcome to Acme, Ana");
+    assert_eq!(rendered["channel"], "email");
+    // A channel variant, and a person without the trait.
+    write(dir.path(), "nobody.json", r#"{"profile": {"traits": {}}}"#);
+    let out = admin(&[
+        "template",
+        "render",
+        "welcome",
+        "--templates",
+        templates.to_str().unwrap(),
+        "--sample",
+        dir.path().join("nobody.json").to_str().unwrap(),
+    ]);
+    let rendered: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(rendered["subject"], "Welcome to Acme, friend");
+    let out = admin(&[
+        "template",
+        "render",
+        "nope",
+        "--templates",
+        templates.to_str().unwrap(),
+        "--sample",
+        &sample,
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("no template `nope`"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -104,6 +104,20 @@ impl Templates {
             .or_else(|| self.by_file_stem.get(name).filter(|t| t.channel == channel))
     }
 
+    /// Template `name`: its `channel` variant, or the one file of that
+    /// name whatever its channel.
+    pub fn find(&self, name: &str, channel: Option<Channel>) -> Option<&Template> {
+        match channel {
+            Some(channel) => self.resolve(name, channel),
+            None => self.by_file_stem.get(name).or_else(|| {
+                self.by_file_stem
+                    .iter()
+                    .find(|(stem, _)| stem.split('.').next() == Some(name))
+                    .map(|(_, t)| t)
+            }),
+        }
+    }
+
     /// Problems with the templates `journey` uses: missing files, or files for another channel.
     pub fn check(&self, journey: &Journey) -> Vec<Problem> {
         let mut problems = Vec::new();
