@@ -20,6 +20,31 @@ pub fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
     sign().unwrap_or_default()
 }
 
+/// Twilio's `X-Twilio-Signature` for a request to `url` with form
+/// `params`: base64 of HMAC-SHA1 (keyed by the auth token) over the URL
+/// followed by each parameter's name and value, sorted by name.
+pub fn twilio_signature(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
+    let mut sorted: Vec<&(String, String)> = params.iter().collect();
+    sorted.sort();
+    let mut data = url.to_owned();
+    for (name, value) in sorted {
+        data.push_str(name);
+        data.push_str(value);
+    }
+    let sign = || -> Result<Vec<u8>, openssl::error::ErrorStack> {
+        let key = PKey::hmac(auth_token.as_bytes())?;
+        let mut signer = Signer::new(MessageDigest::sha1(), &key)?;
+        signer.update(data.as_bytes())?;
+        signer.sign_to_vec()
+    };
+    STANDARD.encode(sign().unwrap_or_default())
+}
+
+/// Compares two signatures in constant time.
+pub fn same_signature(a: &str, b: &str) -> bool {
+    a.len() == b.len() && memcmp::eq(a.as_bytes(), b.as_bytes())
+}
+
 /// The key bytes of a Standard Webhooks secret (`whsec_<base64>`; a
 /// secret without the prefix is used as raw bytes).
 pub fn webhook_key(secret: &str) -> Vec<u8> {
@@ -124,6 +149,29 @@ mod tests {
             br#"{"test": 2432232314}"#,
         );
         assert_eq!(signature, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    }
+
+    #[test]
+    fn twilio_reference_signature() {
+        // The example of Twilio's webhook security documentation.
+        let params: Vec<(String, String)> = [
+            ("CallSid", "CA1234567890ABCDE"),
+            ("Caller", "+14158675310"),
+            ("Digits", "1234"),
+            ("From", "+14158675310"),
+            ("To", "+18005551212"),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        assert_eq!(
+            twilio_signature(
+                "12345",
+                "https://mycompany.com/myapp.php?foo=1&bar=2",
+                &params
+            ),
+            "GvWf1cFY/Q7PnoempGyD5oXAezc="
+        );
     }
 
     #[test]

@@ -98,7 +98,7 @@ impl TwilioChannel {
             }
         }
         if let Some(callback) = &self.config.status_callback {
-            form.push(("StatusCallback", callback.clone()));
+            form.push(("StatusCallback", status_callback(callback, delivery)));
         }
         let url = format!(
             "{}/2010-04-01/Accounts/{}/Messages.json",
@@ -131,6 +131,29 @@ impl TwilioChannel {
             duplicate: false,
         })
     }
+}
+
+/// The status callback for one message: who it was for and its key ride
+/// along in the query (Twilio signs the whole URL), so the report can be
+/// turned into an event about that person.
+fn status_callback(base: &str, delivery: &Delivery) -> String {
+    let encode = |s: &str| {
+        s.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (b as char).to_string()
+                }
+                _ => format!("%{b:02X}"),
+            })
+            .collect::<String>()
+    };
+    let who = match (&delivery.user_id, &delivery.anonymous_id) {
+        (Some(user), _) => format!("user={}", encode(user)),
+        (None, Some(anonymous)) => format!("anonymous={}", encode(anonymous)),
+        (None, None) => String::new(),
+    };
+    let separator = if base.contains('?') { '&' } else { '?' };
+    format!("{base}{separator}{who}&key={}", encode(&delivery.key))
 }
 
 impl Deliver for TwilioChannel {

@@ -93,7 +93,8 @@ async fn twilio_gets_the_exact_form_with_basic_auth_and_the_idempotency_token() 
     assert_eq!(field(&form, "Body").unwrap(), "Hi Ana");
     assert_eq!(
         field(&form, "StatusCallback").unwrap(),
-        "https://hooks.example.com/twilio/status"
+        "https://hooks.example.com/twilio/status?user=ana&key=welcome%3Ap_1%3A1%2F1%2Fsend%3Asms",
+        "who the message was for rides along, for the status report"
     );
     let form = seen[1].form();
     assert_eq!(field(&form, "To").unwrap(), "whatsapp:+15551234567");

@@ -3,18 +3,32 @@
 //! basic auth, 200 only once the events are durable, 400 with the reason
 //! for a bad payload. Segment, RudderStack and Jitsu SDKs can point at it
 //! unchanged.
+//!
+//! It also serves what the channels link back to:
+//! - `GET|POST /unsubscribe?token=...`: the one-click unsubscribe of
+//!   RFC 8058 (mail clients POST `List-Unsubscribe=One-Click`; a GET shows
+//!   a confirmation button, as link scanners must not unsubscribe anyone);
+//!   the signed token names the person and channel, and becomes an
+//!   `Unsubscribed` event;
+//! - `POST /twilio/status`: Twilio's status callbacks, signature checked,
+//!   as `SMS Delivered` / `SMS Failed` events (WhatsApp alike).
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::RawQuery;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::Html;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use base64::Engine as _;
 use serde_json::{Value, json};
 use waymark::Waymark;
+use waymark_channels::signing::{
+    UnsubscribeClaim, UnsubscribeSigner, same_signature, twilio_signature,
+};
 use waymark_core::{Event, format_timestamp, stable_hash};
 
 /// What the service shares between requests.
@@ -23,6 +37,19 @@ pub struct AppState {
     pub waymark: Arc<Waymark>,
     /// Accepted write keys.
     pub write_keys: Arc<Vec<String>>,
+    /// Checks unsubscribe tokens (the worker's `[unsubscribe]` secret).
+    pub unsubscribe: Option<UnsubscribeSigner>,
+    /// Checks Twilio's status callbacks.
+    pub twilio: Option<TwilioCallbacks>,
+}
+
+/// How Twilio's callbacks are checked.
+#[derive(Debug, Clone)]
+pub struct TwilioCallbacks {
+    pub auth_token: String,
+    /// This service's public base URL as Twilio calls it (the signature
+    /// covers the full URL), e.g. `https://hooks.example.com`.
+    pub public_url: String,
 }
 
 /// The routes.
@@ -30,6 +57,8 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/v1/batch", post(batch))
         .route("/v1/{kind}", post(single))
+        .route("/unsubscribe", get(unsubscribe_page).post(unsubscribe))
+        .route("/twilio/status", post(twilio_status))
         .with_state(state)
 }
 
@@ -169,4 +198,178 @@ async fn batch(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
         return error(StatusCode::BAD_REQUEST, problems.join("; "));
     }
     ingest(&state, events).await
+}
+
+/// The `token` of a query string.
+fn query_param(query: Option<&str>, name: &str) -> Option<String> {
+    form_pairs(query.unwrap_or_default())
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+}
+
+/// `a=1&b=2` decoded (`+` and `%XX`).
+fn form_pairs(text: &str) -> Vec<(String, String)> {
+    let decode = |s: &str| {
+        let bytes = s.replace('+', " ").into_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
+            match (bytes[i], hex) {
+                (b'%', Some(byte)) => {
+                    out.push(byte);
+                    i += 3;
+                }
+                (b, _) => {
+                    out.push(b);
+                    i += 1;
+                }
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    text.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+fn claim(state: &AppState, query: Option<&str>) -> Result<UnsubscribeClaim, Response> {
+    let Some(signer) = &state.unsubscribe else {
+        return Err(error(
+            StatusCode::NOT_FOUND,
+            "unsubscribe links are not configured",
+        ));
+    };
+    let token =
+        query_param(query, "token").ok_or_else(|| error(StatusCode::BAD_REQUEST, "no token"))?;
+    signer
+        .verify(&token)
+        .map_err(|reason| error(StatusCode::BAD_REQUEST, format!("invalid token: {reason}")))
+}
+
+/// A GET only asks: link scanners and previews fetch links.
+async fn unsubscribe_page(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+    match claim(&state, query.as_deref()) {
+        Ok(claim) => Html(format!(
+            "<!doctype html><title>Unsubscribe</title>\
+             <form method=post><p>Stop {} messages?</p>\
+             <button name=List-Unsubscribe value=One-Click>Unsubscribe</button></form>",
+            claim.channel
+        ))
+        .into_response(),
+        Err(response) => response,
+    }
+}
+
+/// The one-click unsubscribe (RFC 8058): an `Unsubscribed` event for the
+/// person and channel the token names; repeating it changes nothing.
+async fn unsubscribe(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+    let claim = match claim(&state, query.as_deref()) {
+        Ok(claim) => claim,
+        Err(response) => return response,
+    };
+    let who = if claim.anonymous {
+        "anonymousId"
+    } else {
+        "userId"
+    };
+    let value = json!({
+        "type": "track",
+        "event": "Unsubscribed",
+        who: claim.id,
+        "messageId": format!("unsubscribe:{}:{}", claim.id, claim.channel),
+        "properties": {"channel": claim.channel, "source": "one-click"},
+        "timestamp": format_timestamp(chrono::Utc::now()),
+    });
+    match Event::from_json(&value) {
+        Ok(event) => ingest(&state, vec![event]).await,
+        Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
+    }
+}
+
+/// Twilio error codes that mean the number will never work.
+const PERMANENT_TWILIO_ERRORS: [&str; 5] = ["21211", "21614", "30003", "30005", "30006"];
+
+/// Twilio's status callback, its `X-Twilio-Signature` checked, as an event
+/// about the person the message was for (named in the callback's query).
+async fn twilio_status(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(twilio) = &state.twilio else {
+        return error(StatusCode::NOT_FOUND, "Twilio callbacks are not configured");
+    };
+    let params = form_pairs(&String::from_utf8_lossy(&body));
+    let url = match &query {
+        Some(q) => format!(
+            "{}/twilio/status?{q}",
+            twilio.public_url.trim_end_matches('/')
+        ),
+        None => format!("{}/twilio/status", twilio.public_url.trim_end_matches('/')),
+    };
+    let expected = twilio_signature(&twilio.auth_token, &url, &params);
+    let given = headers
+        .get("x-twilio-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !same_signature(given, &expected) {
+        return error(StatusCode::FORBIDDEN, "bad X-Twilio-Signature");
+    }
+    let field = |name: &str| {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let status = field("MessageStatus").unwrap_or_default();
+    let outcome = match status.as_str() {
+        "delivered" => "Delivered",
+        "failed" | "undelivered" => "Failed",
+        // queued, sent, ...: nothing to tell the journeys yet.
+        _ => return (StatusCode::OK, "").into_response(),
+    };
+    let to = field("To").unwrap_or_default();
+    let channel = if to.starts_with("whatsapp:") {
+        "WhatsApp"
+    } else {
+        "SMS"
+    };
+    let (who, id) = match (
+        query_param(query.as_deref(), "user"),
+        query_param(query.as_deref(), "anonymous"),
+    ) {
+        (Some(user), _) => ("userId", user),
+        (None, Some(anonymous)) => ("anonymousId", anonymous),
+        (None, None) => return error(StatusCode::BAD_REQUEST, "the callback names nobody"),
+    };
+    let code = field("ErrorCode").unwrap_or_default();
+    let sid = field("MessageSid").unwrap_or_default();
+    let value = json!({
+        "type": "track",
+        "event": format!("{channel} {outcome}"),
+        who: id,
+        "messageId": format!("twilio:{sid}:{status}"),
+        "properties": {
+            "key": query_param(query.as_deref(), "key"),
+            "provider_id": sid,
+            "to": to.trim_start_matches("whatsapp:"),
+            "error_code": code,
+            "permanent": outcome == "Failed" && PERMANENT_TWILIO_ERRORS.contains(&code.as_str()),
+        },
+        "timestamp": format_timestamp(chrono::Utc::now()),
+    });
+    match Event::from_json(&value) {
+        Ok(event) => ingest(&state, vec![event]).await,
+        Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
+    }
 }

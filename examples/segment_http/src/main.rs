@@ -14,9 +14,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use segment_http::{AppState, app};
+use segment_http::{AppState, TwilioCallbacks, app};
 use waymark::Waymark;
 use waymark_channels::LogChannel;
+use waymark_channels::signing::UnsubscribeSigner;
 use waymark_journey::load_journey_set;
 use waymark_store::FjallStore;
 
@@ -35,6 +36,16 @@ struct Cli {
     /// Accepted write keys (repeat for several).
     #[arg(long = "write-key", required = true)]
     write_keys: Vec<String>,
+    /// The secret of unsubscribe links (the worker's `unsubscribe.secret`);
+    /// serves `/unsubscribe`.
+    #[arg(long, env = "WAYMARK_UNSUBSCRIBE_SECRET")]
+    unsubscribe_secret: Option<String>,
+    /// This service's public URL (for unsubscribe links and Twilio's signatures).
+    #[arg(long, default_value = "http://127.0.0.1:8088")]
+    public_url: String,
+    /// Twilio's auth token; serves `/twilio/status`.
+    #[arg(long, env = "TWILIO_AUTH_TOKEN")]
+    twilio_auth_token: Option<String>,
 }
 
 #[tokio::main]
@@ -71,6 +82,13 @@ async fn main() -> anyhow::Result<()> {
     let state = AppState {
         waymark,
         write_keys: Arc::new(cli.write_keys),
+        unsubscribe: cli.unsubscribe_secret.as_deref().map(|secret| {
+            UnsubscribeSigner::new(secret, &format!("{}/unsubscribe", cli.public_url))
+        }),
+        twilio: cli.twilio_auth_token.map(|auth_token| TwilioCallbacks {
+            auth_token,
+            public_url: cli.public_url.clone(),
+        }),
     };
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown())

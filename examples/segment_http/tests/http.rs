@@ -7,9 +7,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::sync::Arc;
 
-use segment_http::{AppState, app};
+use segment_http::{AppState, TwilioCallbacks, app};
 use waymark::Waymark;
 use waymark_channels::MemoryChannel;
+use waymark_channels::signing::{UnsubscribeClaim, UnsubscribeSigner, twilio_signature};
 use waymark_journey::parse_journey;
 use waymark_store::FjallStore;
 
@@ -54,6 +55,14 @@ async fn serve(dir: &Path) -> (SocketAddr, Arc<Waymark>) {
     let state = AppState {
         waymark: Arc::clone(&waymark),
         write_keys: Arc::new(vec!["dev-key".into()]),
+        unsubscribe: Some(UnsubscribeSigner::new(
+            "unsub-secret",
+            "http://127.0.0.1/unsubscribe",
+        )),
+        twilio: Some(TwilioCallbacks {
+            auth_token: "twilio-token".into(),
+            public_url: "https://hooks.example.com".into(),
+        }),
     };
     tokio::spawn(async move { axum::serve(listener, app(state)).await });
     (addr, waymark)
@@ -131,4 +140,157 @@ async fn segment_tracking_api() {
     );
     let (status, _) = call(addr, "/v1/track", AUTH, huge).await;
     assert_eq!(status, 413);
+}
+
+/// One request of any method with extra header lines; status and body.
+async fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: String,
+    headers: String,
+    body: String,
+) -> (u16, String) {
+    let method = method.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        let status = response[9..12].parse().unwrap();
+        let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+        (status, body)
+    })
+    .await
+    .unwrap()
+}
+
+fn profile(waymark: &Waymark, user: &str) -> serde_json::Value {
+    let id: waymark_core::Identifier = format!("user_id={user}").parse().unwrap();
+    waymark.export(&id).unwrap().unwrap()["profile"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_click_unsubscribe_with_a_signed_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let (addr, waymark) = serve(dir.path()).await;
+    let (status, _) = call(
+        addr,
+        "/v1/identify",
+        AUTH,
+        r#"{"userId":"ana","traits":{"email":"ana@example.com"}}"#.to_owned(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let signer = UnsubscribeSigner::new("unsub-secret", "http://127.0.0.1/unsubscribe");
+    let token = signer.token(&UnsubscribeClaim {
+        id: "ana".into(),
+        anonymous: false,
+        channel: "email".into(),
+    });
+    // A GET (a link scanner, a preview) only asks.
+    let (status, page) = request(
+        addr,
+        "GET",
+        format!("/unsubscribe?token={token}"),
+        String::new(),
+        String::new(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(page.contains("Stop email messages?"), "{page}");
+    assert!(profile(&waymark, "ana").get("consent").is_none());
+    // A forged token is refused.
+    let forged = UnsubscribeSigner::new("guess", "x").token(&UnsubscribeClaim {
+        id: "ana".into(),
+        anonymous: false,
+        channel: "email".into(),
+    });
+    let (status, body) = request(
+        addr,
+        "POST",
+        format!("/unsubscribe?token={forged}"),
+        String::new(),
+        "List-Unsubscribe=One-Click".into(),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    // The mail client's one-click POST (RFC 8058).
+    let (status, _) = request(
+        addr,
+        "POST",
+        format!("/unsubscribe?token={token}"),
+        String::new(),
+        "List-Unsubscribe=One-Click".into(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let consent = &profile(&waymark, "ana")["consent"]["channel:email"];
+    assert_eq!(consent["subscribed"], false, "{consent}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twilio_status_callbacks_are_checked_and_become_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let (addr, waymark) = serve(dir.path()).await;
+    let (status, _) = call(
+        addr,
+        "/v1/identify",
+        AUTH,
+        r#"{"userId":"bo","traits":{"phone":"+15550001111"}}"#.to_owned(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let query = "user=bo&key=j%3Ap%3A1%2F1%2Fsend%3Asms";
+    let params: Vec<(String, String)> = [
+        ("MessageSid", "SM77"),
+        ("MessageStatus", "undelivered"),
+        ("To", "+15550001111"),
+        ("ErrorCode", "30005"),
+        ("AccountSid", "AC123"),
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    let body = "MessageSid=SM77&MessageStatus=undelivered&To=%2B15550001111&ErrorCode=30005&AccountSid=AC123".to_owned();
+    let signature = twilio_signature(
+        "twilio-token",
+        &format!("https://hooks.example.com/twilio/status?{query}"),
+        &params,
+    );
+    // Unsigned or wrongly signed: refused, nothing recorded.
+    let (status, _) = request(
+        addr,
+        "POST",
+        format!("/twilio/status?{query}"),
+        "X-Twilio-Signature: AAAA\r\n".into(),
+        body.clone(),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert!(
+        profile(&waymark, "bo")["events"]
+            .get("SMS Failed")
+            .is_none()
+    );
+    let (status, reply) = request(
+        addr,
+        "POST",
+        format!("/twilio/status?{query}"),
+        format!("X-Twilio-Signature: {signature}\r\n"),
+        body,
+    )
+    .await;
+    assert_eq!(status, 200, "{reply}");
+    let bo = profile(&waymark, "bo");
+    assert_eq!(bo["events"]["SMS Failed"]["count"], 1, "{bo}");
+    assert_eq!(
+        bo["undeliverable"],
+        serde_json::json!(["+15550001111"]),
+        "an unknown destination is permanent: the number is undeliverable"
+    );
 }
