@@ -6,6 +6,7 @@
 #   scripts/bench-kafka.sh [--people 20000] [--latency-events 20000]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --locked -p waymark-worker -p waymark-benches --bin kafka-bench
+cargo build --release --locked -p waymark-worker
+cargo build --release --locked -p waymark-benches --bin kafka-bench
 brokers="$(scripts/kafka-dev.sh start)"
 exec target/release/kafka-bench --brokers "$brokers" --worker target/release/waymark-worker "$@"

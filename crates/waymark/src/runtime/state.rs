@@ -36,8 +36,9 @@ pub(super) struct State {
     pub expired_messages: Vec<Vec<u8>>,
     pub counters: HashMap<String, u64>,
     pub offsets: HashMap<String, u64>,
-    /// Journey records (JSON) waiting for the record sink, by sequence.
-    pub records: BTreeMap<u64, Vec<u8>>,
+    /// Journey records waiting for the record sink, by sequence: their key
+    /// and their JSON.
+    pub records: BTreeMap<u64, (String, Vec<u8>)>,
     pub next_record_seq: u64,
 }
 
@@ -112,7 +113,13 @@ impl State {
         }
         for (key, value) in store.scan(Space::Records, b"")? {
             if let Some(seq) = keys::decode_seq(&key) {
-                state.records.insert(seq, value);
+                let record: serde_json::Value = decode(Space::Records, &key, &value)?;
+                let id = record
+                    .get("key")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                state.records.insert(seq, (id, value));
                 state.next_record_seq = seq + 1;
             }
         }

@@ -43,6 +43,8 @@ pub struct RuntimeOptions {
     pub timer_batch: usize,
     /// How many outbox entries one delivery round sends at most.
     pub delivery_batch: usize,
+    /// How many provider calls one round has in flight at once.
+    pub delivery_concurrency: usize,
     /// How many journey records one publishing round hands to the sink.
     pub record_batch: usize,
 }
@@ -55,7 +57,8 @@ impl Default for RuntimeOptions {
             max_backoff: Duration::from_secs(300),
             dedupe_window: chrono::TimeDelta::days(7),
             timer_batch: 1000,
-            delivery_batch: 256,
+            delivery_batch: 2048,
+            delivery_concurrency: 32,
             record_batch: 4096,
         }
     }
@@ -501,7 +504,7 @@ impl Waymark {
                         writes
                             .batch
                             .put(Space::Records, keys::seq(seq).to_vec(), json.clone());
-                        state.records.insert(seq, json);
+                        state.records.insert(seq, (record.key, json));
                     }
                 }
             }
@@ -550,34 +553,22 @@ impl Waymark {
         if due.is_empty() {
             return Ok(report);
         }
-        let mut outcomes = Vec::with_capacity(due.len());
+        use futures_util::StreamExt as _;
+        // Up to `delivery_concurrency` calls in flight (providers answer in
+        // tens of milliseconds; one at a time would cap a channel at a few
+        // dozen messages a second).
+        let results: Vec<_> = futures_util::stream::iter(due)
+            .map(|entry| self.attempt(entry, now))
+            .buffered(self.options.delivery_concurrency.max(1))
+            .collect()
+            .await;
+        let mut outcomes = Vec::with_capacity(results.len());
         let mut feedback = Vec::new();
-        for entry in due {
-            let channel = self
-                .channels
-                .get(&entry.delivery.channel)
-                .or(self.default_channel.as_ref());
-            let channel_id = channel.map_or(0, |c| Arc::as_ptr(c).cast::<()>() as usize);
-            let outcome = match (channel, self.prepare(&entry.delivery)) {
-                (None, _) => Err(DeliveryError::Permanent {
-                    reason: format!("no channel configured for {}", entry.delivery.channel),
-                }),
-                // A render failure fails this delivery, never the process.
-                (Some(_), Err(error)) => Err(error),
-                (Some(channel), Ok(delivery)) => {
-                    let outcome = channel.deliver(&delivery).await;
-                    if channel.reports_outcomes()
-                        && let Some(event) =
-                            waymark_channels::feedback_event(&delivery, outcome.as_ref(), now)
-                                .and_then(|v| Event::from_json(&v).ok())
-                    {
-                        feedback.push(event);
-                    }
-                    outcome.map(|_| ())
-                }
-            };
+        for (entry, outcome, channel_id, event) in results {
+            feedback.extend(event);
             outcomes.push((entry, outcome, channel_id));
         }
+
         // Make what the channels accepted durable before the outbox forgets
         // it; what a channel could not make durable is retried.
         let mut synced: Vec<usize> = Vec::new();
@@ -642,6 +633,37 @@ impl Waymark {
             self.ingest_batch(&feedback, None)?;
         }
         Ok(report)
+    }
+
+    /// One delivery attempt: rendered, handed to its channel, the outcome
+    /// (with the channel's identity, for its sync) and any feedback event.
+    async fn attempt(
+        &self,
+        entry: OutboxEntry,
+        now: Timestamp,
+    ) -> (OutboxEntry, Result<(), DeliveryError>, usize, Option<Event>) {
+        let channel = self
+            .channels
+            .get(&entry.delivery.channel)
+            .or(self.default_channel.as_ref());
+        let channel_id = channel.map_or(0, |c| Arc::as_ptr(c).cast::<()>() as usize);
+        let mut feedback = None;
+        let outcome = match (channel, self.prepare(&entry.delivery)) {
+            (None, _) => Err(DeliveryError::Permanent {
+                reason: format!("no channel configured for {}", entry.delivery.channel),
+            }),
+            // A render failure fails this delivery, never the process.
+            (Some(_), Err(error)) => Err(error),
+            (Some(channel), Ok(delivery)) => {
+                let outcome = channel.deliver(&delivery).await;
+                if channel.reports_outcomes() {
+                    feedback = waymark_channels::feedback_event(&delivery, outcome.as_ref(), now)
+                        .and_then(|v| Event::from_json(&v).ok());
+                }
+                outcome.map(|_| ())
+            }
+        };
+        (entry, outcome, channel_id, feedback)
     }
 
     /// The delivery as the channel gets it: the template rendered for the
@@ -744,24 +766,20 @@ impl Waymark {
         };
         let mut published = 0;
         loop {
-            let batch: Vec<(u64, Vec<u8>)> = {
+            let batch: Vec<(u64, (String, Vec<u8>))> = {
                 let state = self.lock()?;
                 state
                     .records
                     .iter()
                     .take(self.options.record_batch)
-                    .map(|(seq, json)| (*seq, json.clone()))
+                    .map(|(seq, record)| (*seq, record.clone()))
                     .collect()
             };
             if batch.is_empty() {
                 return Ok(published);
             }
-            for (_, json) in &batch {
-                let key = serde_json::from_slice::<serde_json::Value>(json)
-                    .ok()
-                    .and_then(|v| v.get("key").and_then(Value::as_str).map(str::to_owned))
-                    .unwrap_or_default();
-                if let Err(error) = sink.publish(&key, json) {
+            for (_, (key, json)) in &batch {
+                if let Err(error) = sink.publish(key, json) {
                     tracing::warn!(%error, "the record sink refused a record; retrying later");
                     return Ok(published);
                 }
