@@ -259,7 +259,7 @@ fn main() {
             started.elapsed() < Duration::from_secs(600),
             "the worker stalled at {done}"
         );
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(100)); // /metrics reads counts under the runtime lock: not too often
     }
     let e2e_secs = first.unwrap().elapsed().as_secs_f64();
     let e2e_rate = n as f64 / e2e_secs;
@@ -267,7 +267,7 @@ fn main() {
     while metric(ops, "waymark_outbox_pending").unwrap_or(1.0) > 0.0
         || metric(ops, "waymark_records_pending").unwrap_or(1.0) > 0.0
     {
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(100)); // /metrics reads counts under the runtime lock: not too often
     }
     let drained = first.unwrap().elapsed().as_secs_f64();
     stop(worker);
