@@ -598,3 +598,32 @@ fn journeys_deploy_live_through_the_topic_and_the_ops_endpoint_reports() {
     }
     terminate(&mut worker, &config);
 }
+
+#[test]
+fn a_stream_of_garbage_stops_the_worker_instead_of_filling_the_dead_letter_topic() {
+    let dir = tempfile::tempdir().unwrap();
+    let topics = Topics::new("garbage");
+    let (journey, templates) = write_timer_journey(dir.path());
+    let config = write_config(
+        dir.path(),
+        &[journey],
+        &templates,
+        &topics,
+        "[kafka.dead_letters]\nmax_consecutive = 50\n",
+    );
+    create_topics(&[&topics.input], 3);
+    let garbage: Vec<(String, Vec<u8>)> = (0..300)
+        .map(|i| (format!("k{i}"), format!("<avro bytes {i}>").into_bytes()))
+        .collect();
+    produce(&topics.input, &garbage);
+    let mut worker = start_worker(&config);
+    let status = wait_exit(&mut worker, Duration::from_secs(60));
+    assert!(!status.success(), "the worker must stop with an error");
+    let log = log_of(&config);
+    assert!(
+        log.contains("50 events in a row could not be processed"),
+        "the error says why: {log}"
+    );
+    let dead = read_all(&topics.dlq).len();
+    assert!(dead < 300, "not the whole stream: {dead} dead letters");
+}

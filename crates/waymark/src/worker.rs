@@ -278,7 +278,7 @@ async fn open_kafka(
     let publisher =
         Arc::new(Publisher::new(&client, remember).map_err(|e| failed("producer", &e))?);
     let deliveries_on_kafka = config.channels.default == DefaultChannel::Kafka;
-    let mut topics = vec![kafka.topics.analytics.clone()];
+    let mut topics = Vec::new();
     if deliveries_on_kafka {
         topics.push(kafka.topics.deliveries.clone());
     }

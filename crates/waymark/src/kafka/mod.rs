@@ -31,8 +31,10 @@ use waymark_channels::kafka::{Outgoing, Publisher};
 
 use crate::runtime::RecordSink;
 
-/// Journey records published to the analytics topic, keyed and
-/// deduplicated by the record's key.
+/// Journey records published to the analytics topic, at least once, keyed
+/// by the record's key (also in the `idempotency-key` header): consumers
+/// deduplicate by it, and the topic can be compacted. Unlike deliveries,
+/// records are not tracked one by one (there are several per event).
 #[derive(Debug)]
 pub struct AnalyticsTopic {
     publisher: std::sync::Arc<Publisher>,
@@ -55,8 +57,8 @@ impl RecordSink for AnalyticsTopic {
                 topic: &self.topic,
                 key: Some(key.as_bytes()),
                 payload: json,
-                idempotency_key: Some(key),
-                headers: &[],
+                idempotency_key: None,
+                headers: &[(waymark_channels::kafka::IDEMPOTENCY_HEADER, key.as_bytes())],
             })
             .map(|_| ())
             .map_err(|e| e.to_string())

@@ -36,9 +36,9 @@ pub(super) struct State {
     pub expired_messages: Vec<Vec<u8>>,
     pub counters: HashMap<String, u64>,
     pub offsets: HashMap<String, u64>,
-    /// Journey records waiting for the record sink, by sequence: their key
-    /// and their JSON.
-    pub records: BTreeMap<u64, (String, Vec<u8>)>,
+    /// Journey records waiting for the record sink, by commit sequence:
+    /// each record's key and JSON.
+    pub records: BTreeMap<u64, Vec<(String, Vec<u8>)>>,
     pub next_record_seq: u64,
 }
 
@@ -113,13 +113,17 @@ impl State {
         }
         for (key, value) in store.scan(Space::Records, b"")? {
             if let Some(seq) = keys::decode_seq(&key) {
-                let record: serde_json::Value = decode(Space::Records, &key, &value)?;
-                let id = record
-                    .get("key")
-                    .and_then(serde_json::Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned();
-                state.records.insert(seq, (id, value));
+                let mut records = Vec::new();
+                for line in value.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                    let record: serde_json::Value = decode(Space::Records, &key, line)?;
+                    let id = record
+                        .get("key")
+                        .and_then(serde_json::Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned();
+                    records.push((id, line.to_vec()));
+                }
+                state.records.insert(seq, records);
                 state.next_record_seq = seq + 1;
             }
         }
@@ -214,6 +218,8 @@ pub(super) struct Writes<'e> {
     /// Profiles whose record must go (merged away, forgotten).
     pub removed: BTreeSet<ProfileId>,
     pub counters: BTreeSet<String>,
+    /// Journey records (key, JSON) for the record sink.
+    pub records: Vec<(String, Vec<u8>)>,
 }
 
 impl Writes<'_> {

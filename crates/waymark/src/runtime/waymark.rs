@@ -280,7 +280,24 @@ impl Waymark {
 
     /// Commits a batch; on failure the in-memory state is ahead of the
     /// store, so the runtime refuses further work until rebuilt.
-    fn commit(&self, state: &State, writes: Writes<'_>) -> Result<(), Error> {
+    fn commit(&self, state: &mut State, mut writes: Writes<'_>) -> Result<(), Error> {
+        // The batch's journey records, as one value (JSON lines): one write
+        // now and one delete once published, whatever their number.
+        if !writes.records.is_empty() {
+            let seq = state.next_record_seq;
+            state.next_record_seq += 1;
+            let mut lines = Vec::new();
+            for (_, json) in &writes.records {
+                lines.extend_from_slice(json);
+                lines.push(b'\n');
+            }
+            writes
+                .batch
+                .put(Space::Records, keys::seq(seq).to_vec(), lines);
+            state
+                .records
+                .insert(seq, std::mem::take(&mut writes.records));
+        }
         let batch = writes.finish(state);
         self.store.commit(batch).inspect_err(|error| {
             tracing::error!(%error, "commit failed; the runtime stops taking work");
@@ -387,7 +404,7 @@ impl Waymark {
                 encode(&position),
             );
         }
-        self.commit(&state, writes)?;
+        self.commit(&mut state, writes)?;
         drop(state);
         if report.sends > 0 || self.records.is_some() {
             self.wake.notify_one();
@@ -435,7 +452,7 @@ impl Waymark {
                 self.decide(&engine, &mut state, &mut writes, &profile, input, timer.due);
             }
             fired += due.len();
-            self.commit(&state, writes)?;
+            self.commit(&mut state, writes)?;
             drop(state);
             self.wake.notify_one();
         }
@@ -498,13 +515,8 @@ impl Waymark {
                     *state.counters.entry(key.clone()).or_default() += 1;
                     writes.counters.insert(key);
                     if self.records.is_some() {
-                        let seq = state.next_record_seq;
-                        state.next_record_seq += 1;
                         let json = encode(&record);
-                        writes
-                            .batch
-                            .put(Space::Records, keys::seq(seq).to_vec(), json.clone());
-                        state.records.insert(seq, (record.key, json));
+                        writes.records.push((record.key, json));
                     }
                 }
             }
@@ -625,7 +637,7 @@ impl Waymark {
             writes.batch.put(Space::Outbox, key, encode(&entry));
             state.outbox.insert(entry.seq, entry);
         }
-        self.commit(&state, writes)?;
+        self.commit(&mut state, writes)?;
         drop(state);
         // Outcomes go back to the journeys as events (deduplicated by their
         // message id should a crash repeat a round).
@@ -766,19 +778,25 @@ impl Waymark {
         };
         let mut published = 0;
         loop {
-            let batch: Vec<(u64, (String, Vec<u8>))> = {
+            // Whole commits' worth of records, up to about `record_batch`.
+            let batches: Vec<(u64, Vec<(String, Vec<u8>)>)> = {
                 let state = self.lock()?;
+                let mut taken = 0;
                 state
                     .records
                     .iter()
-                    .take(self.options.record_batch)
-                    .map(|(seq, record)| (*seq, record.clone()))
+                    .take_while(|(_, records)| {
+                        let take = taken < self.options.record_batch;
+                        taken += records.len();
+                        take
+                    })
+                    .map(|(seq, records)| (*seq, records.clone()))
                     .collect()
             };
-            if batch.is_empty() {
+            if batches.is_empty() {
                 return Ok(published);
             }
-            for (_, (key, json)) in &batch {
+            for (key, json) in batches.iter().flat_map(|(_, records)| records) {
                 if let Err(error) = sink.publish(key, json) {
                     tracing::warn!(%error, "the record sink refused a record; retrying later");
                     return Ok(published);
@@ -790,14 +808,14 @@ impl Waymark {
             }
             let mut state = self.lock()?;
             let mut writes = Writes::default();
-            for (seq, _) in &batch {
+            for (seq, records) in &batches {
                 state.records.remove(seq);
                 writes
                     .batch
                     .delete(Space::Records, keys::seq(*seq).to_vec());
+                published += records.len();
             }
-            self.commit(&state, writes)?;
-            published += batch.len();
+            self.commit(&mut state, writes)?;
         }
     }
 
@@ -838,7 +856,7 @@ impl Waymark {
                 .filter(|(k, _)| k.ends_with("\u{0}send"))
                 .map(|(_, n)| n)
                 .sum(),
-            records_pending: state.records.len(),
+            records_pending: state.records.values().map(Vec::len).sum(),
         }
     }
 
@@ -954,7 +972,7 @@ impl Waymark {
             );
         }
         writes.removed.insert(id);
-        self.commit(&state, writes)?;
+        self.commit(&mut state, writes)?;
         Ok(Some(forgotten))
     }
 
@@ -979,7 +997,7 @@ impl Waymark {
             );
             revived += 1;
         }
-        self.commit(&state, writes)?;
+        self.commit(&mut state, writes)?;
         Ok(revived)
     }
 
