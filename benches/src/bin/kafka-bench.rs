@@ -77,8 +77,11 @@ fn send(p: &ThreadedProducer<DefaultProducerContext>, topic: &str, key: &str, pa
     }
 }
 
-/// The example journeys' event mix: 10 events for each of `people`.
-fn mixed_events(people: usize) -> Vec<(String, String)> {
+/// 10 events for each of `people`. `journeys` (the default): 8 of 10 start
+/// or move a journey of the examples (a stress mix); `browsing`: an
+/// identify, a sign-up and a cart among page and screen views and product
+/// views, as a site's stream mostly is.
+fn mixed_events(people: usize, mix: &str) -> Vec<(String, String)> {
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let mut out = Vec::with_capacity(people * 10);
     for u in 0..people {
@@ -91,6 +94,30 @@ fn mixed_events(people: usize) -> Vec<(String, String)> {
                 ),
             )
         };
+        if mix == "browsing" {
+            out.extend([
+                t(
+                    0,
+                    format!(r#""type":"identify","traits":{{"email":"{user}@example.com"}}"#),
+                ),
+                t(1, r#""type":"page","name":"Home""#.to_owned()),
+                t(2, r#""type":"track","event":"Signed Up""#.to_owned()),
+                t(3, r#""type":"page","name":"Pricing""#.to_owned()),
+                t(4, r#""type":"track","event":"Product Viewed""#.to_owned()),
+                t(5, r#""type":"screen","name":"Catalog""#.to_owned()),
+                t(6, r#""type":"track","event":"Product Viewed""#.to_owned()),
+                t(
+                    7,
+                    format!(
+                        r#""type":"track","event":"Cart Updated","properties":{{"total":{}}}"#,
+                        u % 5 * 10
+                    ),
+                ),
+                t(8, r#""type":"page","name":"Checkout""#.to_owned()),
+                t(9, r#""type":"screen","name":"Home""#.to_owned()),
+            ]);
+            continue;
+        }
         out.extend([
             t(0, format!(r#""type":"identify","traits":{{"email":"{user}@example.com","phone":"+1555{u:07}"}}"#)),
             t(1, r#""type":"track","event":"Signed Up""#.to_owned()),
@@ -231,7 +258,9 @@ fn main() {
     let base = format!("bench-{stamp}-a");
     let input = format!("{base}.events");
     create(&brokers, &[&input]);
-    let events = mixed_events(people);
+    let mix = arg("--mix", "journeys");
+    println!("event mix: {mix}");
+    let events = mixed_events(people, &mix);
     let n = events.len();
     let p = producer(&brokers);
     for (key, payload) in &events {
@@ -287,7 +316,11 @@ fn main() {
     while metric(ops, "waymark_partitions_assigned").unwrap_or(0.0) < 1.0 {
         std::thread::sleep(Duration::from_millis(50));
     }
-    let rate = raw_rate / 2.0;
+    // Half the consume-only rate, as the target says; `--latency-rate`
+    // measures at another (one the worker sustains, say).
+    let rate: f64 = arg("--latency-rate", &(raw_rate / 2.0).to_string())
+        .parse()
+        .unwrap();
     let p = producer(&brokers);
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let started = Instant::now();
