@@ -551,15 +551,32 @@ impl Waymark {
     /// the outbox, failures retry with backoff until `max_attempts`.
     pub async fn deliver_due(&self) -> Result<DeliveryReport, Error> {
         let now = self.clock.now();
-        let due: Vec<OutboxEntry> = {
+        // The due entries and, for rendering, their people as they are now:
+        // taken under one lock, so the round never waits on ingest again.
+        let (due, people): (Vec<OutboxEntry>, HashMap<ProfileId, Value>) = {
             let state = self.lock()?;
-            state
+            let due: Vec<OutboxEntry> = state
                 .outbox
                 .values()
                 .filter(|e| e.status == OutboxStatus::Pending && e.next_attempt_at <= now)
                 .take(self.options.delivery_batch)
                 .cloned()
-                .collect()
+                .collect();
+            let mut people = HashMap::new();
+            if self.templates.is_some() {
+                for entry in &due {
+                    let id = &entry.delivery.profile;
+                    if !people.contains_key(id) {
+                        let profile = state
+                            .identity
+                            .profile(id)
+                            .and_then(|p| serde_json::to_value(p).ok())
+                            .unwrap_or(Value::Null);
+                        people.insert(id.clone(), profile);
+                    }
+                }
+            }
+            (due, people)
         };
         let mut report = DeliveryReport::default();
         if due.is_empty() {
@@ -570,7 +587,7 @@ impl Waymark {
         // tens of milliseconds; one at a time would cap a channel at a few
         // dozen messages a second).
         let results: Vec<_> = futures_util::stream::iter(due)
-            .map(|entry| self.attempt(entry, now))
+            .map(|entry| self.attempt(entry, &people, now))
             .buffered(self.options.delivery_concurrency.max(1))
             .collect()
             .await;
@@ -652,6 +669,7 @@ impl Waymark {
     async fn attempt(
         &self,
         entry: OutboxEntry,
+        people: &HashMap<ProfileId, Value>,
         now: Timestamp,
     ) -> (OutboxEntry, Result<(), DeliveryError>, usize, Option<Event>) {
         let channel = self
@@ -660,7 +678,8 @@ impl Waymark {
             .or(self.default_channel.as_ref());
         let channel_id = channel.map_or(0, |c| Arc::as_ptr(c).cast::<()>() as usize);
         let mut feedback = None;
-        let outcome = match (channel, self.prepare(&entry.delivery)) {
+        let person = people.get(&entry.delivery.profile).unwrap_or(&Value::Null);
+        let outcome = match (channel, self.prepare(&entry.delivery, person)) {
             (None, _) => Err(DeliveryError::Permanent {
                 reason: format!("no channel configured for {}", entry.delivery.channel),
             }),
@@ -680,7 +699,7 @@ impl Waymark {
 
     /// The delivery as the channel gets it: the template rendered for the
     /// person as they are now, and their unsubscribe link.
-    fn prepare(&self, delivery: &Delivery) -> Result<Delivery, DeliveryError> {
+    fn prepare(&self, delivery: &Delivery, profile: &Value) -> Result<Delivery, DeliveryError> {
         let mut delivery = delivery.clone();
         if let Some(signer) = &self.unsubscribe
             && delivery.channel != Channel::Webhook
@@ -709,18 +728,6 @@ impl Waymark {
                     delivery.template, delivery.channel
                 ),
             })?;
-        let profile = {
-            let state = self.lock().map_err(|e| DeliveryError::Transient {
-                reason: e.to_string(),
-                retry_after: None,
-            })?;
-            state
-                .identity
-                .profile(&delivery.profile)
-                .map(serde_json::to_value)
-                .and_then(Result::ok)
-                .unwrap_or(Value::Null)
-        };
         let scope = serde_json::json!({
             "profile": profile,
             "event": delivery.trigger,
