@@ -119,11 +119,16 @@ impl Publisher {
     pub fn new(config: &ClientConfig, remember: usize) -> Result<Self, PublishError> {
         let acks = Arc::new(Mutex::new(Acks::default()));
         let mut config = config.clone();
-        config
-            .set("message.max.bytes", "16777216")
-            .set("linger.ms", "2")
-            .set("enable.idempotence", "false")
-            .set("acks", "all");
+        // Defaults, unless the configuration says otherwise.
+        for (key, value) in [
+            ("message.max.bytes", "16777216"),
+            ("linger.ms", "2"),
+            ("acks", "all"),
+        ] {
+            if config.get(key).is_none() {
+                config.set(key, value);
+            }
+        }
         let producer = config.create_with_context(AckContext {
             acks: Arc::clone(&acks),
             capacity: remember.max(1),

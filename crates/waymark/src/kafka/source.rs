@@ -349,8 +349,18 @@ impl KafkaSource {
             .set("enable.auto.offset.store", "false")
             .set("auto.commit.interval.ms", "1000")
             .set("auto.offset.reset", "earliest")
-            .set("enable.partition.eof", "false")
-            .set("fetch.message.max.bytes", "16777216");
+            .set("enable.partition.eof", "false");
+        // Tuning defaults, unless `kafka.properties` says otherwise: a
+        // fetch returns as soon as there is something (the broker would
+        // otherwise hold it up to 500 ms, which is the event's latency).
+        for (key, value) in [
+            ("fetch.wait.max.ms", "10"),
+            ("fetch.message.max.bytes", "16777216"),
+        ] {
+            if config.get(key).is_none() {
+                config.set(key, value);
+            }
+        }
         let consumer: BaseConsumer<SourceContext> = config.create_with_context(SourceContext {
             pipeline: Arc::clone(&pipeline),
         })?;

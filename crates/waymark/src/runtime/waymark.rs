@@ -777,14 +777,16 @@ impl Waymark {
         Ok(())
     }
 
-    /// Hands committed journey records to the record sink, then forgets
-    /// them once the sink synced. Returns how many were published.
+    /// Hands committed journey records (up to about `record_batch`) to the
+    /// record sink, then forgets them once the sink synced. Returns how
+    /// many were published. One round at a time, so deliveries are not
+    /// kept waiting while ingest keeps making records.
     pub fn publish_records(&self) -> Result<usize, Error> {
         let Some(sink) = &self.records else {
             return Ok(0);
         };
         let mut published = 0;
-        loop {
+        {
             // Whole commits' worth of records, up to about `record_batch`.
             let batches: Vec<(u64, Vec<(String, Vec<u8>)>)> = {
                 let state = self.lock()?;
@@ -824,6 +826,7 @@ impl Waymark {
             }
             self.commit(&mut state, writes)?;
         }
+        Ok(published)
     }
 
     /// Starts using a journey version (just deployed, or changed status)
