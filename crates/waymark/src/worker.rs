@@ -219,7 +219,9 @@ fn io(path: &std::path::Path) -> impl Fn(std::io::Error) -> WorkerError + '_ {
 }
 
 /// The providers configured in `[channels.*]`.
-fn providers(config: &WorkerConfig) -> Result<Vec<(Channel, Arc<dyn Deliver>)>, WorkerError> {
+type Providers = Vec<(Channel, Arc<dyn Deliver>)>;
+
+fn providers(config: &WorkerConfig) -> Result<Providers, WorkerError> {
     use waymark_channels::{FcmChannel, SmtpChannel, TwilioChannel, WebhookChannel};
     let c = &config.channels;
     let mut out: Vec<(Channel, Arc<dyn Deliver>)> = Vec::new();

@@ -241,18 +241,21 @@ fn form_pairs(text: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-fn claim(state: &AppState, query: Option<&str>) -> Result<UnsubscribeClaim, Response> {
+fn claim(state: &AppState, query: Option<&str>) -> Result<UnsubscribeClaim, Box<Response>> {
     let Some(signer) = &state.unsubscribe else {
-        return Err(error(
+        return Err(Box::new(error(
             StatusCode::NOT_FOUND,
             "unsubscribe links are not configured",
-        ));
+        )));
     };
     let token =
         query_param(query, "token").ok_or_else(|| error(StatusCode::BAD_REQUEST, "no token"))?;
-    signer
-        .verify(&token)
-        .map_err(|reason| error(StatusCode::BAD_REQUEST, format!("invalid token: {reason}")))
+    signer.verify(&token).map_err(|reason| {
+        Box::new(error(
+            StatusCode::BAD_REQUEST,
+            format!("invalid token: {reason}"),
+        ))
+    })
 }
 
 /// A GET only asks: link scanners and previews fetch links.
@@ -265,7 +268,7 @@ async fn unsubscribe_page(State(state): State<AppState>, RawQuery(query): RawQue
             claim.channel
         ))
         .into_response(),
-        Err(response) => response,
+        Err(response) => *response,
     }
 }
 
@@ -274,7 +277,7 @@ async fn unsubscribe_page(State(state): State<AppState>, RawQuery(query): RawQue
 async fn unsubscribe(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
     let claim = match claim(&state, query.as_deref()) {
         Ok(claim) => claim,
-        Err(response) => return response,
+        Err(response) => return *response,
     };
     let who = if claim.anonymous {
         "anonymousId"

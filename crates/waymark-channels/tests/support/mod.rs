@@ -63,11 +63,14 @@ fn decode(s: &str) -> String {
 /// A scripted answer: status, headers, body.
 pub type Answer = (u16, Vec<(&'static str, String)>, String);
 
+/// Answers for the paths under a prefix.
+type Script = (String, VecDeque<Answer>);
+
 #[derive(Debug, Clone, Default)]
 pub struct Server {
     pub seen: Arc<Mutex<Vec<Seen>>>,
     /// Answers by path prefix, used in order; the last one repeats.
-    script: Arc<Mutex<Vec<(String, VecDeque<Answer>)>>>,
+    script: Arc<Mutex<Vec<Script>>>,
     pub base: String,
 }
 

@@ -18,6 +18,9 @@ pub(super) const OUTBOX_SEQ: &str = "seq:outbox";
 pub(super) const MERGE_SEQ: &str = "seq:merge";
 pub(super) const SOURCE_PREFIX: &str = "source:";
 
+/// One commit's journey records: each record's key and JSON.
+pub(super) type RecordLines = Vec<(String, Vec<u8>)>;
+
 /// Everything the runtime keeps between batches.
 #[derive(Debug, Default)]
 pub(super) struct State {
@@ -38,7 +41,7 @@ pub(super) struct State {
     pub offsets: HashMap<String, u64>,
     /// Journey records waiting for the record sink, by commit sequence:
     /// each record's key and JSON.
-    pub records: BTreeMap<u64, Vec<(String, Vec<u8>)>>,
+    pub records: BTreeMap<u64, RecordLines>,
     pub next_record_seq: u64,
 }
 

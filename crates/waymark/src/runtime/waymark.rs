@@ -788,7 +788,7 @@ impl Waymark {
         let mut published = 0;
         {
             // Whole commits' worth of records, up to about `record_batch`.
-            let batches: Vec<(u64, Vec<(String, Vec<u8>)>)> = {
+            let batches: Vec<(u64, super::state::RecordLines)> = {
                 let state = self.lock()?;
                 let mut taken = 0;
                 state
