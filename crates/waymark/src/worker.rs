@@ -499,7 +499,16 @@ impl Worker {
                     break;
                 }
                 result = &mut ingest, if !source_done => {
-                    result.map_err(|e| WorkerError::Task(e.to_string()))??;
+                    let outcome = result
+                        .map_err(|e| WorkerError::Task(e.to_string()))
+                        .and_then(|r| r);
+                    if let Err(error) = outcome {
+                        // Stop the sidecars too: the runtime waits for them on exit.
+                        stop.store(true, Ordering::SeqCst);
+                        done.notify_waiters();
+                        done.notify_one();
+                        return Err(error);
+                    }
                     source_done = true;
                     tracing::info!("source exhausted");
                 }
