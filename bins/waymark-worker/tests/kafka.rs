@@ -204,6 +204,7 @@ fn wait_exit(child: &mut std::process::Child, limit: Duration) -> std::process::
 fn run_until(config: &Path, expected: &Expected, topics: &Topics) {
     let mut worker = start_worker(config);
     let want_sends: usize = expected.0.values().sum();
+    let mut checks = 0;
     eventually(
         Duration::from_secs(300),
         "every expected delivery",
@@ -212,8 +213,29 @@ fn run_until(config: &Path, expected: &Expected, topics: &Topics) {
             if let Some(status) = worker.try_wait().unwrap() {
                 panic!("the worker exited ({status}): {}", log_of(config));
             }
-            deliveries(&topics.deliveries).0.len() >= want_sends
-                && analytics(&topics.analytics) == expected.1
+            let (by_key, by_send) = deliveries(&topics.deliveries);
+            let sent = by_key.len();
+            let records = analytics(&topics.analytics);
+            checks += 1;
+            if checks % 25 == 0 {
+                // Shown only when the test fails: how far it got.
+                let differ: Vec<_> = expected
+                    .1
+                    .iter()
+                    .filter(|(k, n)| records.get(*k) != Some(n))
+                    .map(|(k, n)| format!("{k:?}: want {n}, have {:?}", records.get(k)))
+                    .collect();
+                let missing: Vec<_> = expected
+                    .0
+                    .iter()
+                    .filter(|(k, n)| by_send.get(*k) != Some(n))
+                    .take(5)
+                    .collect();
+                eprintln!(
+                    "deliveries {sent}/{want_sends}, missing {missing:?}; analytics differ: {differ:?}"
+                );
+            }
+            sent >= want_sends && records == expected.1
         },
     );
     terminate(&mut worker, config);
@@ -303,12 +325,12 @@ fn sigkill_three_times_mid_stream_loses_nothing_and_publishes_nothing_twice() {
     let config = write_config(dir.path(), &journeys, &templates, &topics, "");
     // Half before the first start, half while the worker is being killed.
     let (first, second) = messages.split_at(messages.len() / 2);
-    produce(&topics.input, first);
+    produce_one_per_batch(&topics.input, first);
     let mut kills = 0;
     for (round, delay_ms) in [1500u64, 900, 1300].into_iter().enumerate() {
         let mut worker = start_worker(&config);
         if round == 1 {
-            produce(&topics.input, second);
+            produce_one_per_batch(&topics.input, second);
         }
         std::thread::sleep(Duration::from_millis(delay_ms));
         if let Some(status) = worker.try_wait().unwrap() {

@@ -89,7 +89,26 @@ pub fn producer() -> ThreadedProducer<DefaultProducerContext> {
 
 /// Produces (key, payload) messages in order and waits for them.
 pub fn produce(topic: &str, messages: &[(String, Vec<u8>)]) {
-    let producer = producer();
+    produce_with(producer(), topic, messages);
+}
+
+/// [`produce`], each message in a record batch of its own: tansu 0.6
+/// returns nothing to a fetch that starts inside a batch, so a consumer
+/// group resuming mid-batch (after a SIGKILL) would stall there
+/// (docs/kafka.md, "Known broker limits").
+pub fn produce_one_per_batch(topic: &str, messages: &[(String, Vec<u8>)]) {
+    let mut config = client();
+    config
+        .set("message.max.bytes", "16777216")
+        .set("batch.num.messages", "1");
+    produce_with(config.create().unwrap(), topic, messages);
+}
+
+fn produce_with(
+    producer: ThreadedProducer<DefaultProducerContext>,
+    topic: &str,
+    messages: &[(String, Vec<u8>)],
+) {
     for (key, payload) in messages {
         let mut record = BaseRecord::to(topic).key(key.as_bytes()).payload(payload);
         loop {

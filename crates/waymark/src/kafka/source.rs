@@ -10,7 +10,7 @@ use rdkafka::ClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
-use rdkafka::topic_partition_list::Offset;
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use waymark_channels::kafka::{Outgoing, PublishError, Publisher};
 use waymark_core::Event;
 
@@ -126,6 +126,7 @@ impl Pipeline {
     fn push(&self, message: &BorrowedMessage<'_>) -> Result<(), SourceError> {
         let (topic, partition, offset) = (message.topic(), message.partition(), message.offset());
         if offset < self.committed(topic, partition) {
+            tracing::trace!(topic, partition, offset, "replayed: skipped");
             self.counters.replayed.fetch_add(1, Ordering::Relaxed);
             self.metrics.events_replayed.inc();
             return Ok(());
@@ -234,6 +235,7 @@ impl Pipeline {
             .collect();
         let offsets: Vec<(&str, u64)> = names.iter().map(|(n, o)| (n.as_str(), *o)).collect();
         let report = self.waymark.ingest_batch_at(&batch.events, &offsets)?;
+        tracing::debug!(?offsets, events = batch.events.len(), "batch committed");
         self.metrics
             .batch_commit_seconds
             .observe(started.elapsed().as_secs_f64());
@@ -248,7 +250,14 @@ impl Pipeline {
         );
         let mut committed = lock(&self.committed);
         for ((topic, partition), next) in batch.next {
-            if let Err(error) = consumer.store_offset(&topic, partition, next) {
+            // The position to resume from, exactly: `store_offsets` stores
+            // what it is given (`store_offset` would store one past it, and
+            // a restart would skip a message).
+            let mut position = TopicPartitionList::new();
+            let stored = position
+                .add_partition_offset(&topic, partition, Offset::Offset(next))
+                .and_then(|()| consumer.store_offsets(&position));
+            if let Err(error) = stored {
                 // Not assigned any more: the store's position covers it.
                 tracing::debug!(%error, topic, partition, "offset not stored");
             }
@@ -304,10 +313,16 @@ fn commit<C: ConsumerContext>(consumer: &BaseConsumer<C>) {
     }
 }
 
+/// How long a worker holds only part of the partitions before it checks
+/// whether the group is broken (see [`KafkaSource::rejoin_if_orphaned`]).
+const ORPHANED_AFTER: Duration = Duration::from_secs(5);
+
 /// A consumer group member feeding the runtime.
 pub struct KafkaSource {
     consumer: BaseConsumer<SourceContext>,
     pipeline: Arc<Pipeline>,
+    group_id: String,
+    topics: Vec<String>,
     batch_size: usize,
     batch_wait: Duration,
 }
@@ -370,6 +385,8 @@ impl KafkaSource {
         Ok(KafkaSource {
             consumer,
             pipeline,
+            group_id: kafka.group_id.clone(),
+            topics: kafka.topics.input.clone(),
             batch_size: batch_size.max(1),
             batch_wait,
         })
@@ -379,6 +396,7 @@ impl KafkaSource {
     /// offsets and leaves the group) or an error.
     pub fn run(self, stop: &AtomicBool) -> Result<(), SourceError> {
         let mut measured = Instant::now() - Duration::from_secs(10);
+        let mut short_since: Option<Instant> = None;
         let result = loop {
             if stop.load(Ordering::SeqCst) {
                 break self.pipeline.flush(&self.consumer);
@@ -410,6 +428,7 @@ impl KafkaSource {
             }
             if measured.elapsed() >= Duration::from_secs(1) {
                 self.measure_lag();
+                self.rejoin_if_orphaned(&mut short_since);
                 measured = Instant::now();
             }
         };
@@ -418,6 +437,72 @@ impl KafkaSource {
             self.consumer.unsubscribe();
         }
         result
+    }
+
+    /// Rejoins the group when this worker has held only part of the input
+    /// partitions for a while and the group lists no other member: a sole
+    /// member must hold every partition, so the group's last rebalance went
+    /// wrong (tansu 0.6 completes rebalances with partitions left to members
+    /// that died, as a SIGKILLed worker does, and never tells the live
+    /// one). Never fires while other workers share the partitions.
+    fn rejoin_if_orphaned(&self, short_since: &mut Option<Instant>) {
+        let assigned = self.consumer.assignment().map_or(0, |a| a.count());
+        let topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
+        let total: usize = topics
+            .iter()
+            .filter_map(|topic| {
+                let metadata = self
+                    .consumer
+                    .fetch_metadata(Some(topic), Duration::from_secs(2))
+                    .ok()?;
+                Some(
+                    metadata
+                        .topics()
+                        .iter()
+                        .filter(|t| t.name() == *topic)
+                        .map(|t| t.partitions().len())
+                        .sum::<usize>(),
+                )
+            })
+            .sum();
+        if assigned >= total {
+            *short_since = None;
+            return;
+        }
+        let since = *short_since.get_or_insert_with(Instant::now);
+        if since.elapsed() < ORPHANED_AFTER {
+            return;
+        }
+        let members = match self
+            .consumer
+            .fetch_group_list(Some(&self.group_id), Duration::from_secs(2))
+        {
+            Ok(list) => list
+                .groups()
+                .iter()
+                .filter(|g| g.name() == self.group_id)
+                .map(|g| g.members().len())
+                .sum::<usize>(),
+            Err(error) => {
+                tracing::debug!(%error, "group not described");
+                return;
+            }
+        };
+        if members > 1 {
+            return;
+        }
+        tracing::warn!(
+            group = %self.group_id,
+            members,
+            assigned,
+            partitions = total,
+            "some partitions unassigned and no other member in the group: rejoining"
+        );
+        self.consumer.unsubscribe();
+        if let Err(error) = self.consumer.subscribe(&topics) {
+            tracing::warn!(%error, "subscribing again failed; retrying later");
+        }
+        *short_since = Some(Instant::now());
     }
 
     /// Lag per assigned partition: the high watermark minus the next
