@@ -201,6 +201,7 @@ fn wait_exit(child: &mut std::process::Child, limit: Duration) -> std::process::
 
 /// Runs the worker until the deliveries and analytics topics hold what
 /// the simulator expects (or a timeout), then stops it with SIGTERM.
+#[allow(clippy::print_stderr)] // progress, shown when the test fails
 fn run_until(config: &Path, expected: &Expected, topics: &Topics) {
     let mut worker = start_worker(config);
     let want_sends: usize = expected.0.values().sum();
