@@ -95,7 +95,7 @@ pub fn produce(topic: &str, messages: &[(String, Vec<u8>)]) {
 /// [`produce`], each message in a record batch of its own: tansu 0.6
 /// returns nothing to a fetch that starts inside a batch, so a consumer
 /// group resuming mid-batch (after a SIGKILL) would stall there
-/// (docs/kafka.md, "Known broker limits").
+/// (docs/kafka.md, "Known limits of tansu 0.6").
 pub fn produce_one_per_batch(topic: &str, messages: &[(String, Vec<u8>)]) {
     let mut config = client();
     config
