@@ -202,43 +202,15 @@ async fn batch(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
 
 /// The `token` of a query string.
 fn query_param(query: Option<&str>, name: &str) -> Option<String> {
-    form_pairs(query.unwrap_or_default())
+    form_pairs(query.unwrap_or_default().as_bytes())
         .into_iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v)
 }
 
 /// `a=1&b=2` decoded (`+` and `%XX`).
-fn form_pairs(text: &str) -> Vec<(String, String)> {
-    let decode = |s: &str| {
-        let bytes = s.replace('+', " ").into_bytes();
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut i = 0;
-        while i < bytes.len() {
-            let hex = bytes
-                .get(i + 1..i + 3)
-                .and_then(|h| std::str::from_utf8(h).ok())
-                .and_then(|h| u8::from_str_radix(h, 16).ok());
-            match (bytes[i], hex) {
-                (b'%', Some(byte)) => {
-                    out.push(byte);
-                    i += 3;
-                }
-                (b, _) => {
-                    out.push(b);
-                    i += 1;
-                }
-            }
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    };
-    text.split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            (decode(k), decode(v))
-        })
-        .collect()
+fn form_pairs(text: &[u8]) -> Vec<(String, String)> {
+    form_urlencoded::parse(text).into_owned().collect()
 }
 
 fn claim(state: &AppState, query: Option<&str>) -> Result<UnsubscribeClaim, Box<Response>> {
@@ -312,7 +284,7 @@ async fn twilio_status(
     let Some(twilio) = &state.twilio else {
         return error(StatusCode::NOT_FOUND, "Twilio callbacks are not configured");
     };
-    let params = form_pairs(&String::from_utf8_lossy(&body));
+    let params = form_pairs(&body);
     let url = match &query {
         Some(q) => format!(
             "{}/twilio/status?{q}",
