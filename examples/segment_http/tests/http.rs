@@ -17,12 +17,20 @@ use waymark_store::FjallStore;
 /// `dev-key:` in base64.
 const AUTH: &str = "Authorization: Basic ZGV2LWtleTo=\r\n";
 
-/// One HTTP/1.1 POST; returns the status and the body.
-fn post(addr: SocketAddr, path: &str, auth: &str, body: &str) -> (u16, String) {
+/// One HTTP/1.1 request with extra header lines (each ending in CRLF);
+/// returns the status and the body.
+fn exchange(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    headers: &str,
+    body: &str,
+) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).unwrap();
     write!(
         stream,
-        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n{auth}\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n{body}",
         body.len()
     )
     .unwrap();
@@ -74,9 +82,11 @@ async fn call(
     auth: &'static str,
     body: String,
 ) -> (u16, String) {
-    tokio::task::spawn_blocking(move || post(addr, path, auth, &body))
-        .await
-        .unwrap()
+    tokio::task::spawn_blocking(move || {
+        exchange(addr, "POST", path, "application/json", auth, &body)
+    })
+    .await
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -142,7 +152,7 @@ async fn segment_tracking_api() {
     assert_eq!(status, 413);
 }
 
-/// One request of any method with extra header lines; status and body.
+/// One form-encoded request of any method with extra header lines.
 async fn request(
     addr: SocketAddr,
     method: &str,
@@ -152,18 +162,14 @@ async fn request(
 ) -> (u16, String) {
     let method = method.to_owned();
     tokio::task::spawn_blocking(move || {
-        let mut stream = TcpStream::connect(addr).unwrap();
-        write!(
-            stream,
-            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n{body}",
-            body.len()
+        exchange(
+            addr,
+            &method,
+            &path,
+            "application/x-www-form-urlencoded",
+            &headers,
+            &body,
         )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        let status = response[9..12].parse().unwrap();
-        let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-        (status, body)
     })
     .await
     .unwrap()
