@@ -14,9 +14,9 @@ use std::time::{Duration, Instant};
 
 use rdkafka::ClientContext;
 use rdkafka::config::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header, Headers, Message, OwnedHeaders};
+use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
@@ -149,78 +149,33 @@ impl Publisher {
         topic: &str,
         per_partition: i64,
     ) -> Result<usize, PublishError> {
-        let failed = |reason: String| PublishError::Readback {
-            topic: topic.to_owned(),
-            reason,
-        };
         let mut config = config.clone();
         config
             .set("group.id", "waymark-readback")
             .set("enable.auto.commit", "false")
             .set("enable.partition.eof", "false");
         let consumer: BaseConsumer = config.create()?;
-        let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
-        let partitions: Vec<i32> = metadata
-            .topics()
-            .iter()
-            .filter(|t| t.name() == topic)
-            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-            .collect();
-        let mut list = TopicPartitionList::new();
-        let mut ends = Vec::new();
-        for partition in partitions {
-            let (low, high) =
-                consumer.fetch_watermarks(topic, partition, Duration::from_secs(10))?;
-            if high > low {
-                let from = (high - per_partition).max(low);
-                list.add_partition_offset(topic, partition, Offset::Offset(from))?;
-                ends.push((partition, high));
-            }
-        }
-        if ends.is_empty() {
-            return Ok(0);
-        }
-        consumer.assign(&list)?;
-        let mut read = 0;
         let mut keys = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(120);
-        let mut positions: Vec<(i32, i64)> = ends.iter().map(|(p, _)| (*p, -1)).collect();
-        // Past the high watermarks, read on until the topic is quiet: some
-        // brokers (tansu 0.6) report a watermark short of the last batch.
-        let mut quiet_since = Instant::now();
-        loop {
-            let reached = positions
-                .iter()
-                .zip(&ends)
-                .all(|((_, at), (_, high))| *at + 1 >= *high);
-            if reached && quiet_since.elapsed() >= Duration::from_secs(1) {
-                break;
-            }
-            if Instant::now() > deadline {
-                return Err(failed("timed out before the end of the topic".to_owned()));
-            }
-            let Some(message) = consumer.poll(Duration::from_millis(200)) else {
-                continue;
-            };
-            quiet_since = Instant::now();
-            let message = message.map_err(|e| failed(e.to_string()))?;
-            read += 1;
-            if let Some(at) = positions
-                .iter_mut()
-                .find(|(p, _)| *p == message.partition())
-            {
-                at.1 = message.offset();
-            }
-            if let Some(key) = message.headers().and_then(|headers| {
-                headers
-                    .iter()
-                    .find(|h| h.key == IDEMPOTENCY_HEADER)
-                    .and_then(|h| h.value)
-                    .and_then(|v| std::str::from_utf8(v).ok())
-                    .map(str::to_owned)
-            }) {
-                keys.push(slot(topic, &key));
-            }
+        let read = read_to_end(
+            &consumer,
+            topic,
+            |low, high| (high - per_partition).max(low),
+            (Duration::from_secs(1), Duration::from_secs(120)),
+            |message| {
+                if let Some(key) = message.headers().and_then(|headers| {
+                    headers
+                        .iter()
+                        .find(|h| h.key == IDEMPOTENCY_HEADER)
+                        .and_then(|h| h.value)
+                        .and_then(|v| std::str::from_utf8(v).ok())
+                        .map(str::to_owned)
+                }) {
+                    keys.push(slot(topic, &key));
+                }
+            },
+        )?;
+        if read == 0 {
+            return Ok(0);
         }
         let mut acks = lock(&self.acks);
         for key in keys {
@@ -289,6 +244,76 @@ impl Publisher {
             }),
         }
     }
+}
+
+/// Reads every partition of `topic` from `start(low, high)` (its
+/// watermarks) to its end, handing each message to `each`; returns how
+/// many it read. Past the high watermarks it reads on until no message
+/// came for `quiet` (tansu 0.6 reports a watermark short of the last
+/// batch), and fails after `limit`.
+pub fn read_to_end<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    topic: &str,
+    start: impl Fn(i64, i64) -> i64,
+    (quiet, limit): (Duration, Duration),
+    mut each: impl FnMut(&BorrowedMessage<'_>),
+) -> Result<usize, PublishError> {
+    let failed = |reason: String| PublishError::Readback {
+        topic: topic.to_owned(),
+        reason,
+    };
+    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
+    let partitions: Vec<i32> = metadata
+        .topics()
+        .iter()
+        .filter(|t| t.name() == topic)
+        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
+        .collect();
+    let mut list = TopicPartitionList::new();
+    let mut ends = Vec::new();
+    for partition in partitions {
+        let (low, high) = consumer.fetch_watermarks(topic, partition, Duration::from_secs(10))?;
+        if high > low {
+            list.add_partition_offset(topic, partition, Offset::Offset(start(low, high)))?;
+            ends.push((partition, high));
+        }
+    }
+    if ends.is_empty() {
+        return Ok(0);
+    }
+    consumer.assign(&list)?;
+    let mut read = 0;
+    let deadline = Instant::now() + limit;
+    let mut positions: Vec<(i32, i64)> = ends.iter().map(|(p, _)| (*p, -1)).collect();
+    let mut quiet_since = Instant::now();
+    loop {
+        let reached = positions
+            .iter()
+            .zip(&ends)
+            .all(|((_, at), (_, high))| *at + 1 >= *high);
+        if reached && quiet_since.elapsed() >= quiet {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(failed(format!(
+                "timed out before the end of the topic, {read} messages read"
+            )));
+        }
+        let Some(message) = consumer.poll(Duration::from_millis(100)) else {
+            continue;
+        };
+        quiet_since = Instant::now();
+        let message = message.map_err(|e| failed(e.to_string()))?;
+        read += 1;
+        if let Some(at) = positions
+            .iter_mut()
+            .find(|(p, _)| *p == message.partition())
+        {
+            at.1 = message.offset();
+        }
+        each(&message);
+    }
+    Ok(read)
 }
 
 /// The Kafka outbox channel: each delivery as a JSON message on a topic,

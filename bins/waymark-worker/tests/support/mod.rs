@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::BaseConsumer;
 use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
-use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use waymark_channels::kafka::read_to_end;
 
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -157,69 +157,31 @@ pub fn read_all(topic: &str) -> Vec<Read> {
         .set("fetch.message.max.bytes", "16777216")
         .create()
         .unwrap();
-    let metadata = consumer
-        .fetch_metadata(Some(topic), Duration::from_secs(10))
-        .unwrap();
-    let mut list = TopicPartitionList::new();
-    let mut ends = Vec::new();
-    for p in metadata.topics()[0].partitions() {
-        let (low, high) = consumer
-            .fetch_watermarks(topic, p.id(), Duration::from_secs(10))
-            .unwrap();
-        if high > low {
-            list.add_partition_offset(topic, p.id(), Offset::Beginning)
-                .unwrap();
-            ends.push((p.id(), high));
-        }
-    }
     let mut out = Vec::new();
-    if ends.is_empty() {
-        return out;
-    }
-    consumer.assign(&list).unwrap();
-    let total: i64 = ends.iter().map(|(_, h)| h).sum();
-    let mut last: Vec<(i32, i64)> = ends.iter().map(|(p, _)| (*p, -1)).collect();
-    let start = Instant::now();
-    // Past the high watermarks, read on until the topic is quiet: tansu 0.6
-    // reports a watermark short of the last batch.
-    let mut quiet_since = Instant::now();
-    loop {
-        let reached = last
-            .iter()
-            .zip(&ends)
-            .all(|((_, at), (_, high))| *at + 1 >= *high);
-        if reached && quiet_since.elapsed() >= Duration::from_millis(500) {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "reading {topic}: {} of about {total} messages",
-            out.len()
-        );
-        let Some(message) = consumer.poll(Duration::from_millis(100)) else {
-            continue;
-        };
-        quiet_since = Instant::now();
-        let m = message.unwrap();
-        if let Some(at) = last.iter_mut().find(|(p, _)| *p == m.partition()) {
-            at.1 = m.offset();
-        }
-        out.push(Read {
-            partition: m.partition(),
-            offset: m.offset(),
-            key: m.key().map(<[u8]>::to_vec),
-            payload: m.payload().unwrap_or_default().to_vec(),
-            headers: m
-                .headers()
-                .map(|h| {
-                    h.iter()
-                        .map(|h| (h.key.to_owned(), h.value.unwrap_or_default().to_vec()))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            timestamp_ms: m.timestamp().to_millis().unwrap_or_default(),
-        });
-    }
+    read_to_end(
+        &consumer,
+        topic,
+        |low, _| low,
+        (Duration::from_millis(500), Duration::from_secs(120)),
+        |m| {
+            out.push(Read {
+                partition: m.partition(),
+                offset: m.offset(),
+                key: m.key().map(<[u8]>::to_vec),
+                payload: m.payload().unwrap_or_default().to_vec(),
+                headers: m
+                    .headers()
+                    .map(|h| {
+                        h.iter()
+                            .map(|h| (h.key.to_owned(), h.value.unwrap_or_default().to_vec()))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                timestamp_ms: m.timestamp().to_millis().unwrap_or_default(),
+            });
+        },
+    )
+    .unwrap();
     out
 }
 
