@@ -27,7 +27,7 @@ mod webhook;
 pub use delivery::{Deliver, Delivery, DeliveryError, DeliveryFuture, Receipt};
 pub use fcm::{FcmChannel, FcmConfig, FcmSetupError, ServiceAccount};
 pub use feedback::feedback_event;
-pub use log::LogChannel;
+pub use log::{LogChannel, reopen_jsonl};
 pub use memory::MemoryChannel;
 pub use rate_limit::RateLimiter;
 pub use smtp::{SmtpChannel, SmtpConfig, SmtpSetupError, SmtpTls};

@@ -11,6 +11,34 @@ use serde_json::Value;
 
 use crate::delivery::{Deliver, Delivery, DeliveryError, DeliveryFuture, Receipt};
 
+/// Opens a JSON-lines file for appending (creating it and its folder),
+/// first handing each complete line already in it, parsed, to `each`
+/// (lines that are not JSON are skipped) and cutting a last line torn by a
+/// crash.
+pub fn reopen_jsonl(path: &Path, mut each: impl FnMut(&Value)) -> std::io::Result<File> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut complete_bytes = 0u64;
+    if let Ok(existing) = File::open(path) {
+        let mut reader = BufReader::new(existing);
+        let mut line = String::new();
+        while reader.read_line(&mut line)? > 0 {
+            if !line.ends_with('\n') {
+                break; // a line torn by a crash: cut below
+            }
+            complete_bytes += line.len() as u64;
+            if let Ok(value) = serde_json::from_str::<Value>(&line) {
+                each(&value);
+            }
+            line.clear();
+        }
+    }
+    let file = OpenOptions::new().create(true).append(true).open(path)?;
+    file.set_len(complete_bytes)?;
+    Ok(file)
+}
+
 /// Writes each delivery as one JSON line (synced to disk by [`Deliver::sync`],
 /// once per delivery round). On open it reads the keys already in the file
 /// (ignoring a torn last line), so a delivery retried after a crash is
@@ -29,30 +57,12 @@ struct LogFile {
 
 impl LogChannel {
     pub fn open(path: &Path) -> std::io::Result<Self> {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)?;
-        }
         let mut keys = HashSet::new();
-        let mut complete_bytes = 0u64;
-        if let Ok(existing) = File::open(path) {
-            let mut reader = BufReader::new(existing);
-            let mut line = String::new();
-            while reader.read_line(&mut line)? > 0 {
-                if !line.ends_with('\n') {
-                    break; // a line torn by a crash: dropped below
-                }
-                complete_bytes += line.len() as u64;
-                if let Some(key) = serde_json::from_str::<Value>(&line)
-                    .ok()
-                    .and_then(|v| v["key"].as_str().map(str::to_owned))
-                {
-                    keys.insert(key);
-                }
-                line.clear();
+        let file = reopen_jsonl(path, |line| {
+            if let Some(key) = line["key"].as_str() {
+                keys.insert(key.to_owned());
             }
-        }
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
-        file.set_len(complete_bytes)?;
+        })?;
         Ok(LogChannel {
             path: path.to_owned(),
             inner: Mutex::new(LogFile { file, keys }),

@@ -2,8 +2,8 @@
 //! refused lines written to a rejects file, never dropped silently.
 
 use std::collections::HashSet;
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
+use std::fs::File;
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
 use std::time::{Duration, Instant};
@@ -162,30 +162,12 @@ pub struct Rejects {
 
 impl Rejects {
     pub fn open(path: &Path) -> std::io::Result<Self> {
-        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent)?;
-        }
         let mut lines = HashSet::new();
-        let mut complete = 0u64;
-        if let Ok(existing) = File::open(path) {
-            let mut reader = BufReader::new(existing);
-            let mut text = String::new();
-            while reader.read_line(&mut text)? > 0 {
-                if !text.ends_with('\n') {
-                    break;
-                }
-                complete += text.len() as u64;
-                if let Some(n) = serde_json::from_str::<serde_json::Value>(&text)
-                    .ok()
-                    .and_then(|v| v["line"].as_u64())
-                {
-                    lines.insert(n);
-                }
-                text.clear();
+        let file = waymark_channels::reopen_jsonl(path, |reject| {
+            if let Some(n) = reject["line"].as_u64() {
+                lines.insert(n);
             }
-        }
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
-        file.set_len(complete)?;
+        })?;
         Ok(Rejects {
             path: path.to_owned(),
             file,
@@ -248,7 +230,7 @@ mod tests {
     fn a_slow_source_is_batched_by_time() {
         // A pipe whose writer sends one line and then waits.
         let (reader, mut writer) = std::io::pipe().unwrap();
-        let mut source = JsonlReader::spawn(BufReader::new(reader), 0);
+        let mut source = JsonlReader::spawn(std::io::BufReader::new(reader), 0);
         let wait = Duration::from_millis(30);
         let nothing = source.next_batch(1000, wait).unwrap().unwrap();
         assert!(
