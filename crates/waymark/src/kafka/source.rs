@@ -248,21 +248,18 @@ impl Pipeline {
             (batch.dead.len() + report.unresolvable) as u64,
             Ordering::Relaxed,
         );
-        let mut committed = lock(&self.committed);
-        for ((topic, partition), next) in batch.next {
-            // The position to resume from, exactly: `store_offsets` stores
-            // what it is given (`store_offset` would store one past it, and
-            // a restart would skip a message).
-            let mut position = TopicPartitionList::new();
-            let stored = position
-                .add_partition_offset(&topic, partition, Offset::Offset(next))
-                .and_then(|()| consumer.store_offsets(&position));
-            if let Err(error) = stored {
-                // Not assigned any more: the store's position covers it.
-                tracing::debug!(%error, topic, partition, "offset not stored");
-            }
-            committed.insert((topic, partition), next);
+        // The positions to resume from, exactly: `store_offsets` stores
+        // what it is given (`store_offset` would store one past it, and a
+        // restart would skip a message). A partition no longer assigned is
+        // not stored; the store's position covers it.
+        let mut positions = TopicPartitionList::new();
+        for ((topic, partition), next) in &batch.next {
+            positions.add_partition_offset(topic, *partition, Offset::Offset(*next))?;
         }
+        if let Err(error) = consumer.store_offsets(&positions) {
+            tracing::debug!(%error, "offsets not stored");
+        }
+        lock(&self.committed).extend(batch.next);
         Ok(())
     }
 
