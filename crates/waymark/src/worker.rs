@@ -379,26 +379,38 @@ impl Worker {
             }));
         }
         if let Some(listen) = &self.config.ops.listen {
-            let listener = tokio::net::TcpListener::bind(listen)
-                .await
-                .map_err(|source| WorkerError::Io {
-                    path: format!("ops.listen {listen}"),
-                    source,
-                })?;
+            let failed = |source| WorkerError::Io {
+                path: format!("ops.listen {listen}"),
+                source,
+            };
+            let listener = std::net::TcpListener::bind(listen).map_err(failed)?;
+            listener.set_nonblocking(true).map_err(failed)?;
             tracing::info!(%listen, "serving /healthz and /metrics");
-            let done = Arc::clone(done);
-            let serve = crate::kafka::serve_ops(
-                listener,
+            let (done, health, metrics, waymark) = (
+                Arc::clone(done),
                 Arc::clone(&parts.health),
                 Arc::clone(&parts.metrics),
                 Arc::clone(&self.waymark),
-                async move { done.notified().await },
             );
-            tasks.push(tokio::spawn(async move {
-                serve.await.map_err(|source| WorkerError::Io {
+            // Its own thread and runtime: probes and scrapes are answered
+            // while ingest and deliveries keep the worker's threads busy.
+            tasks.push(tokio::task::spawn_blocking(move || {
+                let io = |source| WorkerError::Io {
                     path: "ops endpoint".to_owned(),
                     source,
+                };
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(io)?;
+                runtime.block_on(async move {
+                    let listener = tokio::net::TcpListener::from_std(listener)?;
+                    crate::kafka::serve_ops(listener, health, metrics, waymark, async move {
+                        done.notified().await;
+                    })
+                    .await
                 })
+                .map_err(io)
             }));
         }
         Ok(tasks)
