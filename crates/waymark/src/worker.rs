@@ -403,14 +403,15 @@ impl Worker {
                     .enable_all()
                     .build()
                     .map_err(io)?;
-                runtime.block_on(async move {
-                    let listener = tokio::net::TcpListener::from_std(listener)?;
-                    crate::kafka::serve_ops(listener, health, metrics, waymark, async move {
-                        done.notified().await;
+                runtime
+                    .block_on(async move {
+                        let listener = tokio::net::TcpListener::from_std(listener)?;
+                        crate::kafka::serve_ops(listener, health, metrics, waymark, async move {
+                            done.notified().await;
+                        })
+                        .await
                     })
-                    .await
-                })
-                .map_err(io)
+                    .map_err(io)
             }));
         }
         Ok(tasks)

@@ -18,7 +18,7 @@ use super::dead_letter::{DeadLetterGuard, DeadLetterReason};
 use super::metrics::{Metrics, PartitionLabels, ReasonLabels};
 use super::ops_http::Health;
 use crate::kafka_config::KafkaConfig;
-use crate::runtime::Waymark;
+use crate::runtime::{Ticket, Waymark};
 use crate::worker::SourceCounters;
 
 /// Why the source stopped.
@@ -32,6 +32,8 @@ pub enum SourceError {
     Runtime(#[from] crate::runtime::Error),
     #[error("stopping: {0}")]
     TooManyDeadLetters(String),
+    #[error("starting the committer thread: {0}")]
+    Committer(String),
 }
 
 /// An event that could not be processed, with what the dead-letter topic
@@ -58,6 +60,18 @@ struct Pending {
     first_at: Option<Instant>,
 }
 
+/// A batch decided and staged, waiting to be durable before its
+/// positions are stored for the group commit.
+#[derive(Debug)]
+struct InFlight {
+    ticket: Ticket,
+    next: HashMap<(String, i32), i64>,
+    started: Instant,
+}
+
+/// How many staged batches the poll thread may be ahead of the store.
+const MAX_IN_FLIGHT: usize = 2;
+
 /// Turns messages into committed batches; shared with the rebalance
 /// callback, which drains it before partitions are given up.
 struct Pipeline {
@@ -68,6 +82,13 @@ struct Pipeline {
     dead_letter_topic: String,
     max_event_bytes: usize,
     pending: Mutex<Pending>,
+    /// Staged batches, oldest first; the committer thread makes them
+    /// durable while the poll thread reads and decides the next.
+    in_flight: Mutex<std::collections::VecDeque<InFlight>>,
+    /// Signalled when a batch is staged, settled, or the source stops.
+    in_flight_changed: std::sync::Condvar,
+    /// One settler at a time, so positions are stored in order.
+    settling: Mutex<()>,
     guard: Mutex<DeadLetterGuard>,
     /// (topic, partition) -> the offset after the last committed message,
     /// from the store (messages below it are replays).
@@ -181,10 +202,11 @@ impl Pipeline {
         lock(&self.pending).first_at
     }
 
-    /// Commits the batch in hand: dead letters acknowledged first, then
-    /// state and positions in one store commit, then offsets stored for
-    /// the group commit.
-    fn flush<C: ConsumerContext>(&self, consumer: &BaseConsumer<C>) -> Result<(), SourceError> {
+    /// Stages the batch in hand: dead letters acknowledged first, then
+    /// its decisions and positions staged as one store commit, made
+    /// durable by [`Pipeline::settle`] (on the committer thread). Waits
+    /// while [`MAX_IN_FLIGHT`] batches are already staged.
+    fn flush(&self) -> Result<(), SourceError> {
         let batch = std::mem::take(&mut *lock(&self.pending));
         if batch.read == 0 {
             return Ok(());
@@ -234,11 +256,8 @@ impl Pipeline {
             })
             .collect();
         let offsets: Vec<(&str, u64)> = names.iter().map(|(n, o)| (n.as_str(), *o)).collect();
-        let report = self.waymark.ingest_batch_at(&batch.events, &offsets)?;
-        tracing::debug!(?offsets, events = batch.events.len(), "batch committed");
-        self.metrics
-            .batch_commit_seconds
-            .observe(started.elapsed().as_secs_f64());
+        let (report, ticket) = self.waymark.stage_batch_at(&batch.events, &offsets)?;
+        tracing::debug!(?offsets, events = batch.events.len(), "batch staged");
         let c = &self.counters;
         c.events
             .fetch_add(report.processed as u64, Ordering::Relaxed);
@@ -248,23 +267,69 @@ impl Pipeline {
             (batch.dead.len() + report.unresolvable) as u64,
             Ordering::Relaxed,
         );
-        // The positions to resume from, exactly: `store_offsets` stores
-        // what it is given (`store_offset` would store one past it, and a
-        // restart would skip a message). A partition no longer assigned is
-        // not stored; the store's position covers it.
-        let mut positions = TopicPartitionList::new();
-        for ((topic, partition), next) in &batch.next {
-            positions.add_partition_offset(topic, *partition, Offset::Offset(*next))?;
+        let mut in_flight = lock(&self.in_flight);
+        in_flight.push_back(InFlight {
+            ticket,
+            next: batch.next,
+            started,
+        });
+        self.in_flight_changed.notify_all();
+        while in_flight.len() > MAX_IN_FLIGHT && lock(&self.failure).is_none() {
+            in_flight = self
+                .in_flight_changed
+                .wait(in_flight)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
         }
-        if let Err(error) = consumer.store_offsets(&positions) {
-            tracing::debug!(%error, "offsets not stored");
-        }
-        lock(&self.committed).extend(batch.next);
         Ok(())
+    }
+
+    /// Makes every staged batch durable, then stores their positions for
+    /// the group commit, in order.
+    fn settle<C: ConsumerContext>(&self, consumer: &BaseConsumer<C>) -> Result<(), SourceError> {
+        let _one = lock(&self.settling);
+        let Some(last) = lock(&self.in_flight).back().map(|b| b.ticket) else {
+            return Ok(());
+        };
+        self.waymark.wait_durable(last)?;
+        let settled: Vec<InFlight> = {
+            let mut in_flight = lock(&self.in_flight);
+            let n = in_flight.iter().take_while(|b| b.ticket <= last).count();
+            let settled = in_flight.drain(..n).collect();
+            self.in_flight_changed.notify_all();
+            settled
+        };
+        for batch in settled {
+            self.metrics
+                .batch_commit_seconds
+                .observe(batch.started.elapsed().as_secs_f64());
+            // The positions to resume from, exactly: `store_offsets` stores
+            // what it is given (`store_offset` would store one past it, and
+            // a restart would skip a message). A partition no longer
+            // assigned is not stored; the store's position covers it.
+            let mut positions = TopicPartitionList::new();
+            for ((topic, partition), next) in &batch.next {
+                positions.add_partition_offset(topic, *partition, Offset::Offset(*next))?;
+            }
+            if let Err(error) = consumer.store_offsets(&positions) {
+                tracing::debug!(%error, "offsets not stored");
+            }
+            tracing::debug!(positions = ?batch.next, "batch committed");
+            lock(&self.committed).extend(batch.next);
+        }
+        Ok(())
+    }
+
+    /// Stages the batch in hand and makes everything staged durable.
+    fn drain<C: ConsumerContext>(&self, consumer: &BaseConsumer<C>) -> Result<(), SourceError> {
+        self.flush()?;
+        self.settle(consumer)
     }
 
     fn fail(&self, error: SourceError) {
         lock(&self.failure).get_or_insert(error);
+        // A poll thread waiting for room must see it.
+        let _in_flight = lock(&self.in_flight);
+        self.in_flight_changed.notify_all();
     }
 }
 
@@ -279,7 +344,7 @@ impl ConsumerContext for SourceContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(list) = rebalance {
             tracing::info!(partitions = list.count(), "partitions revoked: draining");
-            if let Err(error) = self.pipeline.flush(consumer) {
+            if let Err(error) = self.pipeline.drain(consumer) {
                 self.pipeline.fail(error);
                 return;
             }
@@ -349,6 +414,9 @@ impl KafkaSource {
             dead_letter_topic: kafka.topics.dead_letters.clone(),
             max_event_bytes: kafka.max_event_bytes,
             pending: Mutex::default(),
+            in_flight: Mutex::default(),
+            in_flight_changed: std::sync::Condvar::new(),
+            settling: Mutex::default(),
             guard: Mutex::new(DeadLetterGuard::new(kafka.dead_letters.clone())),
             committed: Mutex::default(),
             failure: Mutex::default(),
@@ -392,11 +460,54 @@ impl KafkaSource {
     /// Consumes until `stop` is set (then commits the batch in hand and the
     /// offsets and leaves the group) or an error.
     pub fn run(self, stop: &AtomicBool) -> Result<(), SourceError> {
+        let stopping = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            // Staged batches are written to the store here while the poll
+            // loop reads and decides the next one.
+            let committer = std::thread::Builder::new()
+                .name("waymark-commit".to_owned())
+                .spawn_scoped(scope, || self.settle_until(&stopping));
+            let result = match committer {
+                Ok(_) => self.poll_until(stop),
+                Err(error) => Err(SourceError::Committer(error.to_string())),
+            };
+            let _in_flight = lock(&self.pipeline.in_flight);
+            stopping.store(true, Ordering::SeqCst);
+            self.pipeline.in_flight_changed.notify_all();
+            result
+        })
+    }
+
+    /// The committer thread: settles staged batches until `stopping`.
+    fn settle_until(&self, stopping: &AtomicBool) {
+        let pipeline = &self.pipeline;
+        loop {
+            {
+                let mut in_flight = lock(&pipeline.in_flight);
+                while in_flight.is_empty() && !stopping.load(Ordering::SeqCst) {
+                    in_flight = pipeline
+                        .in_flight_changed
+                        .wait(in_flight)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                }
+                if in_flight.is_empty() {
+                    return;
+                }
+            }
+            if let Err(error) = pipeline.settle(&self.consumer) {
+                pipeline.fail(error);
+                return;
+            }
+        }
+    }
+
+    /// The poll loop: reads, batches and stages until `stop` or an error.
+    fn poll_until(&self, stop: &AtomicBool) -> Result<(), SourceError> {
         let mut measured = Instant::now() - Duration::from_secs(10);
         let mut short_since: Option<Instant> = None;
         let result = loop {
             if stop.load(Ordering::SeqCst) {
-                break self.pipeline.flush(&self.consumer);
+                break self.pipeline.drain(&self.consumer);
             }
             let wait = match self.pipeline.pending_since() {
                 Some(since) => self.batch_wait.saturating_sub(since.elapsed()),
@@ -419,7 +530,7 @@ impl KafkaSource {
                 .pending_since()
                 .is_some_and(|since| since.elapsed() >= self.batch_wait);
             if (due || self.pipeline.pending_len() >= self.batch_size)
-                && let Err(error) = self.pipeline.flush(&self.consumer)
+                && let Err(error) = self.pipeline.flush()
             {
                 break Err(error);
             }

@@ -17,5 +17,5 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use records::{OutboxEntry, OutboxStatus, ProfileRecord};
 pub use sink::RecordSink;
 pub use waymark::{
-    DeliveryReport, Error, IngestReport, RuntimeOptions, Stats, Waymark, WaymarkBuilder,
+    DeliveryReport, Error, IngestReport, RuntimeOptions, Stats, Ticket, Waymark, WaymarkBuilder,
 };

@@ -1,6 +1,7 @@
 //! The runtime's API: build, ingest, fire timers, deliver, run.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use std::time::Duration;
 
@@ -220,6 +221,11 @@ impl WaymarkBuilder {
             }
             engine.insert(loaded.journey, loaded.active);
         }
+        let durable = DurableMarks {
+            outbox_below: AtomicU64::new(state.next_outbox_seq),
+            records_below: AtomicU64::new(state.next_record_seq),
+            ..DurableMarks::default()
+        };
         Ok(Waymark {
             store,
             engine: RwLock::new(engine),
@@ -233,6 +239,9 @@ impl WaymarkBuilder {
             state: Mutex::new(state),
             poisoned: std::sync::atomic::AtomicBool::new(false),
             wake: tokio::sync::Notify::new(),
+            staged: Mutex::default(),
+            committing: Mutex::new(()),
+            durable,
         })
     }
 }
@@ -253,6 +262,43 @@ pub struct Waymark {
     poisoned: std::sync::atomic::AtomicBool,
     /// Wakes [`Waymark::run`] when a commit left something to deliver or publish.
     wake: tokio::sync::Notify,
+    /// Batches decided but not yet in the store, in the order they were
+    /// decided (see [`Waymark::stage_batch_at`]).
+    staged: Mutex<Staged>,
+    /// Held by the one thread writing staged batches to the store.
+    committing: Mutex<()>,
+    durable: DurableMarks,
+}
+
+/// A staged batch's place in line: durable once [`Waymark::wait_durable`]
+/// returns for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Ticket(u64);
+
+/// Staged batches, oldest first.
+#[derive(Default)]
+struct Staged {
+    last_ticket: u64,
+    batches: std::collections::VecDeque<StagedBatch>,
+}
+
+struct StagedBatch {
+    ticket: u64,
+    batch: waymark_store::Batch,
+    /// The outbox and record sequences the state had reached: everything
+    /// below them is durable once this batch is.
+    outbox_below: u64,
+    records_below: u64,
+}
+
+/// How far the store has caught up with the state: only what is durable
+/// is delivered or published (a crash must not lose a decision whose
+/// message went out).
+#[derive(Default)]
+struct DurableMarks {
+    ticket: AtomicU64,
+    outbox_below: AtomicU64,
+    records_below: AtomicU64,
 }
 
 impl std::fmt::Debug for Waymark {
@@ -278,9 +324,9 @@ impl Waymark {
             .unwrap_or_else(std::sync::PoisonError::into_inner))
     }
 
-    /// Commits a batch; on failure the in-memory state is ahead of the
-    /// store, so the runtime refuses further work until rebuilt.
-    fn commit(&self, state: &mut State, mut writes: Writes<'_>) -> Result<(), Error> {
+    /// Stages a batch for the store, in the order of the state changes it
+    /// holds (so under the state lock); [`Waymark::wait_durable`] writes it.
+    fn stage(&self, state: &mut State, mut writes: Writes<'_>) -> Ticket {
         // The batch's journey records, as one value (JSON lines): one write
         // now and one delete once published, whatever their number.
         if !writes.records.is_empty() {
@@ -299,12 +345,69 @@ impl Waymark {
                 .insert(seq, std::mem::take(&mut writes.records));
         }
         let batch = writes.finish(state);
-        self.store.commit(batch).inspect_err(|error| {
-            tracing::error!(%error, "commit failed; the runtime stops taking work");
-            self.poisoned
-                .store(true, std::sync::atomic::Ordering::SeqCst);
-        })?;
+        let mut staged = self
+            .staged
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        staged.last_ticket += 1;
+        let ticket = staged.last_ticket;
+        staged.batches.push_back(StagedBatch {
+            ticket,
+            batch,
+            outbox_below: state.next_outbox_seq,
+            records_below: state.next_record_seq,
+        });
+        Ticket(ticket)
+    }
+
+    /// Writes staged batches to the store, oldest first, until the one of
+    /// `ticket` is durable (another thread may have written it already).
+    /// On failure the in-memory state is ahead of the store, so the
+    /// runtime refuses further work until rebuilt.
+    pub fn wait_durable(&self, ticket: Ticket) -> Result<(), Error> {
+        let _one_writer = self
+            .committing
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut woke = false;
+        while self.durable.ticket.load(Ordering::SeqCst) < ticket.0 {
+            if self.poisoned.load(Ordering::SeqCst) {
+                return Err(Error::Poisoned);
+            }
+            let next = self
+                .staged
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .batches
+                .pop_front();
+            let Some(next) = next else {
+                break; // cannot happen: a ticket is staged before it is handed out
+            };
+            self.store.commit(next.batch).inspect_err(|error| {
+                tracing::error!(%error, "commit failed; the runtime stops taking work");
+                self.poisoned.store(true, Ordering::SeqCst);
+            })?;
+            let marks = &self.durable;
+            woke |=
+                marks.outbox_below.swap(next.outbox_below, Ordering::SeqCst) < next.outbox_below;
+            woke |= marks
+                .records_below
+                .swap(next.records_below, Ordering::SeqCst)
+                < next.records_below;
+            marks.ticket.store(next.ticket, Ordering::SeqCst);
+        }
+        if woke {
+            self.wake.notify_one();
+        }
         Ok(())
+    }
+
+    /// Stages `writes` and waits until they are durable.
+    fn commit(&self, state: MutexGuard<'_, State>, writes: Writes<'_>) -> Result<(), Error> {
+        let mut state = state;
+        let ticket = self.stage(&mut state, writes);
+        drop(state);
+        self.wait_durable(ticket)
     }
 
     /// Processes one event; durable when it returns.
@@ -331,6 +434,21 @@ impl Waymark {
         events: &[Event],
         offsets: &[(&str, u64)],
     ) -> Result<IngestReport, Error> {
+        let (report, ticket) = self.stage_batch_at(events, offsets)?;
+        self.wait_durable(ticket)?;
+        Ok(report)
+    }
+
+    /// [`Waymark::ingest_batch_at`] without waiting for the store: the
+    /// batch is decided (later batches see its state) and staged; it is
+    /// durable once [`Waymark::wait_durable`] returns for the ticket, and
+    /// nothing it decided is delivered or published before. A source can
+    /// so read and decide the next batch while this one is written.
+    pub fn stage_batch_at(
+        &self,
+        events: &[Event],
+        offsets: &[(&str, u64)],
+    ) -> Result<(IngestReport, Ticket), Error> {
         let now = self.clock.now();
         let engine = self.engine();
         let mut state = self.lock()?;
@@ -404,12 +522,8 @@ impl Waymark {
                 encode(&position),
             );
         }
-        self.commit(&mut state, writes)?;
-        drop(state);
-        if report.sends > 0 || self.records.is_some() {
-            self.wake.notify_one();
-        }
-        Ok(report)
+        let ticket = self.stage(&mut state, writes);
+        Ok((report, ticket))
     }
 
     /// Fires the timers due by now, in due order, a batch per commit.
@@ -452,9 +566,8 @@ impl Waymark {
                 self.decide(&engine, &mut state, &mut writes, &profile, input, timer.due);
             }
             fired += due.len();
-            self.commit(&mut state, writes)?;
-            drop(state);
-            self.wake.notify_one();
+            drop(engine);
+            self.commit(state, writes)?;
         }
     }
 
@@ -551,13 +664,18 @@ impl Waymark {
     /// the outbox, failures retry with backoff until `max_attempts`.
     pub async fn deliver_due(&self) -> Result<DeliveryReport, Error> {
         let now = self.clock.now();
+        let started = std::time::Instant::now();
         // The due entries and, for rendering, their people as they are now:
         // taken under one lock, so the round never waits on ingest again.
         let (due, people): (Vec<OutboxEntry>, HashMap<ProfileId, Value>) = {
             let state = self.lock()?;
+            // Only what the store holds: a crash must not lose a decision
+            // whose message went out.
+            let durable = self.durable.outbox_below.load(Ordering::SeqCst);
             let due: Vec<OutboxEntry> = state
                 .outbox
-                .values()
+                .range(..durable)
+                .map(|(_, e)| e)
                 .filter(|e| e.status == OutboxStatus::Pending && e.next_attempt_at <= now)
                 .take(self.options.delivery_batch)
                 .cloned()
@@ -586,11 +704,13 @@ impl Waymark {
         // Up to `delivery_concurrency` calls in flight (providers answer in
         // tens of milliseconds; one at a time would cap a channel at a few
         // dozen messages a second).
+        let taken = started.elapsed();
         let results: Vec<_> = futures_util::stream::iter(due)
             .map(|entry| self.attempt(entry, &people, now))
             .buffered(self.options.delivery_concurrency.max(1))
             .collect()
             .await;
+        let attempted = started.elapsed();
         let mut outcomes = Vec::with_capacity(results.len());
         let mut feedback = Vec::new();
         for (entry, outcome, channel_id, event) in results {
@@ -613,6 +733,7 @@ impl Waymark {
                 unsynced.push((id, error.to_string()));
             }
         }
+        let synced = started.elapsed();
         let mut state = self.lock()?;
         let mut writes = Writes::default();
         for (mut entry, mut outcome, channel_id) in outcomes {
@@ -654,8 +775,17 @@ impl Waymark {
             writes.batch.put(Space::Outbox, key, encode(&entry));
             state.outbox.insert(entry.seq, entry);
         }
-        self.commit(&mut state, writes)?;
-        drop(state);
+        self.commit(state, writes)?;
+        tracing::debug!(
+            delivered = report.delivered,
+            retried = report.retried,
+            failed = report.failed,
+            taken_ms = taken.as_millis(),
+            attempted_ms = attempted.as_millis(),
+            synced_ms = synced.as_millis(),
+            committed_ms = started.elapsed().as_millis(),
+            "delivery round"
+        );
         // Outcomes go back to the journeys as events (deduplicated by their
         // message id should a crash repeat a round).
         if !feedback.is_empty() {
@@ -791,9 +921,10 @@ impl Waymark {
             let batches: Vec<(u64, super::state::RecordLines)> = {
                 let state = self.lock()?;
                 let mut taken = 0;
+                let durable = self.durable.records_below.load(Ordering::SeqCst);
                 state
                     .records
-                    .iter()
+                    .range(..durable)
                     .take_while(|(_, records)| {
                         let take = taken < self.options.record_batch;
                         taken += records.len();
@@ -824,7 +955,7 @@ impl Waymark {
                     .delete(Space::Records, keys::seq(*seq).to_vec());
                 published += records.len();
             }
-            self.commit(&mut state, writes)?;
+            self.commit(state, writes)?;
         }
         Ok(published)
     }
@@ -982,7 +1113,7 @@ impl Waymark {
             );
         }
         writes.removed.insert(id);
-        self.commit(&mut state, writes)?;
+        self.commit(state, writes)?;
         Ok(Some(forgotten))
     }
 
@@ -1007,7 +1138,7 @@ impl Waymark {
             );
             revived += 1;
         }
-        self.commit(&mut state, writes)?;
+        self.commit(state, writes)?;
         Ok(revived)
     }
 
