@@ -9,7 +9,7 @@
 //! still holds is not published twice.
 
 use std::collections::{HashSet, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientContext;
@@ -50,6 +50,8 @@ struct Acks {
 #[derive(Debug)]
 struct AckContext {
     acks: Arc<Mutex<Acks>>,
+    /// Signalled after each delivery report (see [`Publisher::sync`]).
+    reported: Arc<Condvar>,
     capacity: usize,
 }
 
@@ -74,6 +76,7 @@ impl ProducerContext for AckContext {
             }
             Err((error, _)) => acks.failures.push(format!("{slot}: {error}")),
         }
+        self.reported.notify_all();
     }
 }
 
@@ -90,6 +93,7 @@ fn slot(topic: &str, key: &str) -> String {
 pub struct Publisher {
     producer: ThreadedProducer<AckContext>,
     acks: Arc<Mutex<Acks>>,
+    reported: Arc<Condvar>,
     flush_timeout: Duration,
 }
 
@@ -118,6 +122,7 @@ impl Publisher {
     /// `remember` published keys.
     pub fn new(config: &ClientConfig, remember: usize) -> Result<Self, PublishError> {
         let acks = Arc::new(Mutex::new(Acks::default()));
+        let reported = Arc::new(Condvar::new());
         let mut config = config.clone();
         // Defaults, unless the configuration says otherwise.
         for (key, value) in [
@@ -131,11 +136,13 @@ impl Publisher {
         }
         let producer = config.create_with_context(AckContext {
             acks: Arc::clone(&acks),
+            reported: Arc::clone(&reported),
             capacity: remember.max(1),
         })?;
         Ok(Publisher {
             producer,
             acks,
+            reported,
             flush_timeout: Duration::from_secs(30),
         })
     }
@@ -234,8 +241,29 @@ impl Publisher {
     /// Waits until everything queued is acknowledged (or failed). Fails
     /// when any message since the last sync was not acknowledged.
     pub fn sync(&self) -> Result<(), PublishError> {
-        self.producer.flush(self.flush_timeout)?;
-        let failures = std::mem::take(&mut lock(&self.acks).failures);
+        // Not `flush` with a timeout: with the producer's own polling
+        // thread serving delivery reports, rdkafka's flush waits in steps
+        // of 100 ms on a queue nothing arrives on, which made every sync
+        // cost 100 ms. A zero-timeout flush only wakes the broker threads
+        // to send what lingers; then wait for the reports.
+        let _ = self.producer.flush(Duration::ZERO);
+        let deadline = Instant::now() + self.flush_timeout;
+        let mut acks = lock(&self.acks);
+        while self.producer.in_flight_count() > 0 {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut).into());
+            }
+            // Short waits: the count drops just after a report's callback.
+            let wait = (deadline - now).min(Duration::from_millis(1));
+            acks = self
+                .reported
+                .wait_timeout(acks, wait)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
+        let failures = std::mem::take(&mut acks.failures);
+        drop(acks);
         match failures.first() {
             None => Ok(()),
             Some(first) => Err(PublishError::NotAcknowledged {
