@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 
 use serde_json::{Map, Value};
 
-use crate::liquid_view::Lax;
+use crate::liquid_view::Scope;
 
 /// Why a template did not render.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -145,17 +145,27 @@ impl Compiled {
         fields: &Map<String, Value>,
         scope: &Value,
     ) -> Result<Map<String, Value>, RenderError> {
-        let globals = Lax::from_json(scope);
-        let globals: &dyn liquid::ObjectView = match &globals {
-            Lax::Object(_) => &globals,
-            _ => {
-                return Err(RenderError {
-                    template: name.to_owned(),
-                    field: String::new(),
-                    message: "the scope is not an object".to_owned(),
-                });
-            }
+        let Value::Object(map) = scope else {
+            return Err(RenderError {
+                template: name.to_owned(),
+                field: String::new(),
+                message: "the scope is not an object".to_owned(),
+            });
         };
+        let scope = map
+            .iter()
+            .fold(Scope::new(), |scope, (key, value)| scope.json(key, value));
+        self.render_scope(name, fields, &scope)
+    }
+
+    /// [`Compiled::render`] with a scope whose values are converted already.
+    pub fn render_scope(
+        &self,
+        name: &str,
+        fields: &Map<String, Value>,
+        scope: &Scope,
+    ) -> Result<Map<String, Value>, RenderError> {
+        let globals = scope.globals();
         let mut out = Value::Object(fields.clone());
         for part in &self.parts {
             let text = part.template.render(globals).map_err(|e| RenderError {
@@ -177,7 +187,42 @@ impl Compiled {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::liquid_view::SharedValue;
     use serde_json::json;
+
+    #[test]
+    fn a_shared_value_renders_as_the_json_it_was_made_from() {
+        let Value::Object(fields) = json!({
+            "channel": "email",
+            "subject": "Hi {{ profile.traits.first_name | default: \"friend\" }} ({{ profile.tags | size }})",
+            "text": "{% if profile.traits.vip %}vip{% endif %}{{ profile.traits.missing.deeper }}{{ journey.id }}{{ nothing.here }}",
+        }) else {
+            panic!("fields must be an object")
+        };
+        let compiled = Compiled::compile(&fields).unwrap();
+        let profile = json!({"traits": {"first_name": "ana", "vip": true}, "tags": ["a", "b"]});
+        let journey = json!({"id": "welcome"});
+        let from_json = compiled
+            .render(
+                "t",
+                &fields,
+                &json!({"profile": profile, "journey": journey}),
+            )
+            .unwrap();
+        let shared = SharedValue::from_json(&profile);
+        let scope = Scope::new()
+            .shared("profile", &shared)
+            .json("journey", &journey);
+        let from_scope = compiled.render_scope("t", &fields, &scope).unwrap();
+        assert_eq!(from_json, from_scope);
+        assert_eq!(from_scope["subject"], "Hi ana (2)");
+        assert_eq!(from_scope["text"], "vipwelcome");
+        // The same shared value serves another render unchanged.
+        let again = Scope::new().shared("profile", &shared);
+        let other = compiled.render_scope("t", &fields, &again).unwrap();
+        assert_eq!(other["subject"], "Hi ana (2)");
+        assert_eq!(other["text"], "vip");
+    }
 
     fn render(fields: Value, scope: Value) -> Result<Map<String, Value>, String> {
         let Value::Object(fields) = fields else {

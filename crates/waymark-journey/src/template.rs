@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 use waymark_core::Channel;
 
+use crate::liquid_view::Scope;
 use crate::load::{Error, parse_document};
 use crate::model::{Journey, NodeKind};
 use crate::problem::Problem;
@@ -36,6 +37,12 @@ impl Template {
     /// `unsubscribe_url`, ...); a missing value reads as `nil`.
     pub fn render(&self, scope: &Value) -> Result<Map<String, Value>, RenderError> {
         self.compiled.render(&self.name, &self.fields, scope)
+    }
+
+    /// [`Template::render`] with a [`Scope`] whose values are converted
+    /// already (a person's profile shared by their deliveries).
+    pub fn render_scope(&self, scope: &Scope) -> Result<Map<String, Value>, RenderError> {
+        self.compiled.render_scope(&self.name, &self.fields, scope)
     }
 }
 

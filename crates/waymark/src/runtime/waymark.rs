@@ -11,7 +11,7 @@ use waymark_channels::{Deliver, Delivery, DeliveryError};
 use waymark_core::{Channel, Event, Identifier, Profile, ProfileId, Timestamp, stable_hash};
 use waymark_engine::{Effect, Engine, EngineConfig, Input, SendRequest};
 use waymark_identity::{Forgotten, IdentityConfig};
-use waymark_journey::{Journey, Templates};
+use waymark_journey::{Journey, Scope, SharedValue, Templates};
 use waymark_store::{Space, Store, keys};
 
 use super::clock::{Clock, SystemClock};
@@ -696,6 +696,11 @@ impl Waymark {
             }
             (due, people)
         };
+        // Each person converted once for all their deliveries of the round.
+        let people: HashMap<ProfileId, SharedValue> = people
+            .into_iter()
+            .map(|(id, profile)| (id, SharedValue::from_json(&profile)))
+            .collect();
         let mut report = DeliveryReport::default();
         if due.is_empty() {
             return Ok(report);
@@ -799,7 +804,7 @@ impl Waymark {
     async fn attempt(
         &self,
         entry: OutboxEntry,
-        people: &HashMap<ProfileId, Value>,
+        people: &HashMap<ProfileId, SharedValue>,
         now: Timestamp,
     ) -> (OutboxEntry, Result<(), DeliveryError>, usize, Option<Event>) {
         let channel = self
@@ -808,7 +813,7 @@ impl Waymark {
             .or(self.default_channel.as_ref());
         let channel_id = channel.map_or(0, |c| Arc::as_ptr(c).cast::<()>() as usize);
         let mut feedback = None;
-        let person = people.get(&entry.delivery.profile).unwrap_or(&Value::Null);
+        let person = people.get(&entry.delivery.profile);
         let outcome = match (channel, self.prepare(&entry.delivery, person)) {
             (None, _) => Err(DeliveryError::Permanent {
                 reason: format!("no channel configured for {}", entry.delivery.channel),
@@ -829,7 +834,11 @@ impl Waymark {
 
     /// The delivery as the channel gets it: the template rendered for the
     /// person as they are now, and their unsubscribe link.
-    fn prepare(&self, delivery: &Delivery, profile: &Value) -> Result<Delivery, DeliveryError> {
+    fn prepare(
+        &self,
+        delivery: &Delivery,
+        profile: Option<&SharedValue>,
+    ) -> Result<Delivery, DeliveryError> {
         let mut delivery = delivery.clone();
         if let Some(signer) = &self.unsubscribe
             && delivery.channel != Channel::Webhook
@@ -858,14 +867,25 @@ impl Waymark {
                     delivery.template, delivery.channel
                 ),
             })?;
-        let scope = serde_json::json!({
-            "profile": profile,
-            "event": delivery.trigger,
-            "journey": {"id": delivery.journey, "node": delivery.node},
-            "unsubscribe_url": delivery.unsubscribe_url,
-        });
+        let scope = Scope::new()
+            .json(
+                "event",
+                &serde_json::to_value(&delivery.trigger).unwrap_or_default(),
+            )
+            .json(
+                "journey",
+                &serde_json::json!({"id": delivery.journey, "node": delivery.node}),
+            )
+            .json(
+                "unsubscribe_url",
+                &serde_json::to_value(&delivery.unsubscribe_url).unwrap_or_default(),
+            );
+        let scope = match profile {
+            Some(profile) => scope.shared("profile", profile),
+            None => scope.json("profile", &Value::Null),
+        };
         delivery.content = template
-            .render(&scope)
+            .render_scope(&scope)
             .map_err(|e| DeliveryError::Permanent {
                 reason: format!("render: {e}"),
             })?;
