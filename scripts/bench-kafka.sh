@@ -3,7 +3,7 @@
 # event->delivery latency at half the consume-only rate, in one run on one
 # broker (docs/benchmarks.md records the results).
 #
-#   scripts/bench-kafka.sh [--people 20000] [--latency-events 20000]
+#   scripts/bench-kafka.sh [--people 20000] [--latency-events 20000] [--batch-size 2000]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked -p waymark-worker

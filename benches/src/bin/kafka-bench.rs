@@ -174,7 +174,7 @@ fn write_config(
 templates = "{t}"
 [source]
 kind = "kafka"
-batch_size = 2000
+batch_size = {batch}
 batch_wait_ms = 2
 [store]
 path = "{d}/store"
@@ -197,6 +197,7 @@ journeys = "{base}.journeys"
 "#,
         t = templates.display(),
         d = dir.display(),
+        batch = arg("--batch-size", "2000"),
     );
     let path = dir.join("worker.toml");
     std::fs::write(&path, text).unwrap();
