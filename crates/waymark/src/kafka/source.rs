@@ -379,6 +379,19 @@ fn commit<C: ConsumerContext>(consumer: &BaseConsumer<C>) {
 /// whether the group is broken (see [`KafkaSource::rejoin_if_orphaned`]).
 const ORPHANED_AFTER: Duration = Duration::from_secs(5);
 
+/// How often the orphaned-group check asks the broker how many partitions
+/// the input topics have (partitions are added rarely).
+const PARTITIONS_REFRESH: Duration = Duration::from_secs(30);
+
+/// What [`KafkaSource::rejoin_if_orphaned`] keeps between checks.
+#[derive(Debug, Default)]
+struct OrphanCheck {
+    /// Since when this worker has held fewer than all the partitions.
+    short_since: Option<Instant>,
+    /// The input topics' partition count, and when it was asked.
+    partitions: Option<(usize, Instant)>,
+}
+
 /// A consumer group member feeding the runtime.
 pub struct KafkaSource {
     consumer: BaseConsumer<SourceContext>,
@@ -504,7 +517,7 @@ impl KafkaSource {
     /// The poll loop: reads, batches and stages until `stop` or an error.
     fn poll_until(&self, stop: &AtomicBool) -> Result<(), SourceError> {
         let mut measured = Instant::now() - Duration::from_secs(10);
-        let mut short_since: Option<Instant> = None;
+        let mut orphan_check = OrphanCheck::default();
         let result = loop {
             if stop.load(Ordering::SeqCst) {
                 break self.pipeline.drain(&self.consumer);
@@ -536,7 +549,7 @@ impl KafkaSource {
             }
             if measured.elapsed() >= Duration::from_secs(1) {
                 self.measure_lag();
-                self.rejoin_if_orphaned(&mut short_since);
+                self.rejoin_if_orphaned(&mut orphan_check);
                 measured = Instant::now();
             }
         };
@@ -553,26 +566,19 @@ impl KafkaSource {
     /// wrong (tansu 0.6 completes rebalances with partitions left to members
     /// that died, as a SIGKILLed worker does, and never tells the live
     /// one). Never fires while other workers share the partitions.
-    fn rejoin_if_orphaned(&self, short_since: &mut Option<Instant>) {
+    fn rejoin_if_orphaned(&self, check: &mut OrphanCheck) {
         let assigned = self.consumer.assignment().map_or(0, |a| a.count());
         let topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
-        let total: usize = topics
-            .iter()
-            .filter_map(|topic| {
-                let metadata = self
-                    .consumer
-                    .fetch_metadata(Some(topic), Duration::from_secs(2))
-                    .ok()?;
-                Some(
-                    metadata
-                        .topics()
-                        .iter()
-                        .filter(|t| t.name() == *topic)
-                        .map(|t| t.partitions().len())
-                        .sum::<usize>(),
-                )
-            })
-            .sum();
+        let total = match check.partitions {
+            Some((total, at)) if at.elapsed() < PARTITIONS_REFRESH => total,
+            _ => {
+                let total = self.input_partitions(&topics);
+                // An unanswered fetch (0) is asked again next time.
+                check.partitions = (total > 0).then(|| (total, Instant::now()));
+                total
+            }
+        };
+        let short_since = &mut check.short_since;
         if assigned >= total {
             *short_since = None;
             return;
@@ -611,6 +617,27 @@ impl KafkaSource {
             tracing::warn!(%error, "subscribing again failed; retrying later");
         }
         *short_since = Some(Instant::now());
+    }
+
+    /// How many partitions the input topics have, from the broker.
+    fn input_partitions(&self, topics: &[&str]) -> usize {
+        topics
+            .iter()
+            .filter_map(|topic| {
+                let metadata = self
+                    .consumer
+                    .fetch_metadata(Some(topic), Duration::from_secs(2))
+                    .ok()?;
+                Some(
+                    metadata
+                        .topics()
+                        .iter()
+                        .filter(|t| t.name() == *topic)
+                        .map(|t| t.partitions().len())
+                        .sum::<usize>(),
+                )
+            })
+            .sum()
     }
 
     /// Lag per assigned partition: the high watermark minus the next
