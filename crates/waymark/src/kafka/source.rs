@@ -274,12 +274,18 @@ impl Pipeline {
             started,
         });
         self.in_flight_changed.notify_all();
+        let full = Instant::now();
         while in_flight.len() > MAX_IN_FLIGHT && lock(&self.failure).is_none() {
             in_flight = self
                 .in_flight_changed
                 .wait(in_flight)
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
         }
+        tracing::debug!(
+            room_wait_us = full.elapsed().as_micros(),
+            flush_us = started.elapsed().as_micros(),
+            "batch handed to the committer"
+        );
         Ok(())
     }
 

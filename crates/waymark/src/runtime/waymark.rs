@@ -451,7 +451,9 @@ impl Waymark {
     ) -> Result<(IngestReport, Ticket), Error> {
         let now = self.clock.now();
         let engine = self.engine();
+        let asked = std::time::Instant::now();
         let mut state = self.lock()?;
+        let lock_wait = asked.elapsed();
         let mut writes = Writes::default();
         let mut report = IngestReport::default();
         for event in events {
@@ -523,6 +525,13 @@ impl Waymark {
             );
         }
         let ticket = self.stage(&mut state, writes);
+        drop(state);
+        tracing::debug!(
+            events = events.len(),
+            lock_wait_us = lock_wait.as_micros(),
+            held_us = (asked.elapsed() - lock_wait).as_micros(),
+            "batch decided"
+        );
         Ok((report, ticket))
     }
 
