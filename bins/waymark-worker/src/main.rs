@@ -13,7 +13,9 @@ use waymark::WorkerConfig;
 use waymark::worker::Worker;
 
 /// mimalloc: the runtime allocates and frees many small values per event,
-/// where glibc's allocator spent a third of the ingest time.
+/// where glibc's allocator spent a third of the ingest time. Built without
+/// transparent huge pages (`no_thp`): zeroing fresh huge pages cost a
+/// quarter of the delivery loop's CPU (docs/benchmarks.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
