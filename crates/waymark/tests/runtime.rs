@@ -227,3 +227,48 @@ async fn message_ids_are_remembered_for_the_dedupe_window_only() {
     let batches = waymark_store::Store::scan(&store, waymark_store::Space::Messages, b"").unwrap();
     assert_eq!(batches.len(), 1, "only the latest batch of ids is kept");
 }
+
+#[tokio::test]
+async fn a_staged_batch_is_decided_but_nothing_goes_out_until_it_is_durable() {
+    let (dir, clock, channel) = start();
+    {
+        let waymark = runtime(dir.path(), &clock, &channel);
+        let (first, first_ticket) = waymark
+            .stage_batch_at(&signed_up("cy", "e5"), &[("kafka:in:0", 2)])
+            .unwrap();
+        assert_eq!(first.sends, 1);
+        // Later batches see the staged one's state (a duplicate is one).
+        let (again, second_ticket) = waymark
+            .stage_batch_at(&signed_up("cy", "e5"), &[("kafka:in:0", 4)])
+            .unwrap();
+        assert_eq!(again.duplicates, 2);
+        assert!(second_ticket > first_ticket);
+        assert_eq!(waymark.stats().outbox_pending, 1);
+        assert_eq!(
+            waymark.deliver_due().await.unwrap().delivered,
+            0,
+            "not durable yet: nothing is delivered"
+        );
+        assert!(channel.delivered().is_empty());
+        // Crash before the store has it: nothing of it survives.
+    }
+    {
+        let waymark = runtime(dir.path(), &clock, &channel);
+        assert_eq!(waymark.source_offset("kafka:in:0"), None);
+        assert_eq!(waymark.stats().outbox_pending, 0);
+        let (replayed, ticket) = waymark
+            .stage_batch_at(&signed_up("cy", "e5"), &[("kafka:in:0", 2)])
+            .unwrap();
+        assert_eq!(replayed.sends, 1, "the replay decides it again");
+        // Waiting for a later ticket writes the earlier ones first.
+        let (_, later) = waymark.stage_batch_at(&[], &[("kafka:in:0", 3)]).unwrap();
+        assert!(later > ticket);
+        waymark.wait_durable(later).unwrap();
+        waymark.wait_durable(ticket).unwrap();
+        assert_eq!(waymark.deliver_due().await.unwrap().delivered, 1);
+    }
+    let waymark = runtime(dir.path(), &clock, &channel);
+    assert_eq!(waymark.source_offset("kafka:in:0"), Some(3));
+    assert_eq!(channel.delivered().len(), 1, "delivered once in all");
+    assert_eq!(waymark.stats().outbox_pending, 0);
+}
