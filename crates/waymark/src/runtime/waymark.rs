@@ -676,7 +676,7 @@ impl Waymark {
         let started = std::time::Instant::now();
         // The due entries and, for rendering, their people as they are now:
         // taken under one lock, so the round never waits on ingest again.
-        let (due, people): (Vec<OutboxEntry>, HashMap<ProfileId, Value>) = {
+        let (due, people): (Vec<OutboxEntry>, HashMap<ProfileId, Option<Profile>>) = {
             let state = self.lock()?;
             // Only what the store holds: a crash must not lose a decision
             // whose message went out.
@@ -694,12 +694,8 @@ impl Waymark {
                 for entry in &due {
                     let id = &entry.delivery.profile;
                     if !people.contains_key(id) {
-                        let profile = state
-                            .identity
-                            .profile(id)
-                            .and_then(|p| serde_json::to_value(p).ok())
-                            .unwrap_or(Value::Null);
-                        people.insert(id.clone(), profile);
+                        // A copy: turned into template values after the lock.
+                        people.insert(id.clone(), state.identity.profile(id).cloned());
                     }
                 }
             }
@@ -708,7 +704,12 @@ impl Waymark {
         // Each person converted once for all their deliveries of the round.
         let people: HashMap<ProfileId, SharedValue> = people
             .into_iter()
-            .map(|(id, profile)| (id, SharedValue::from_json(&profile)))
+            .map(|(id, profile)| {
+                let json = profile
+                    .and_then(|p| serde_json::to_value(p).ok())
+                    .unwrap_or(Value::Null);
+                (id, SharedValue::from_json(&json))
+            })
             .collect();
         let mut report = DeliveryReport::default();
         if due.is_empty() {
