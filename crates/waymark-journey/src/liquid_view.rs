@@ -55,11 +55,6 @@ impl Scope {
             .insert(name.to_owned(), Lax::Shared(Arc::clone(&value.0)));
         self
     }
-
-    /// The scope as Liquid's globals.
-    pub(crate) fn globals(&self) -> &dyn ObjectView {
-        self
-    }
 }
 
 impl ObjectView for Scope {

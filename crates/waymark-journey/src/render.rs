@@ -165,7 +165,7 @@ impl Compiled {
         fields: &Map<String, Value>,
         scope: &Scope,
     ) -> Result<Map<String, Value>, RenderError> {
-        let globals = scope.globals();
+        let globals: &dyn liquid::ObjectView = scope;
         let mut out = Value::Object(fields.clone());
         for part in &self.parts {
             let text = part.template.render(globals).map_err(|e| RenderError {

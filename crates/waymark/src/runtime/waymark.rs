@@ -403,8 +403,7 @@ impl Waymark {
     }
 
     /// Stages `writes` and waits until they are durable.
-    fn commit(&self, state: MutexGuard<'_, State>, writes: Writes<'_>) -> Result<(), Error> {
-        let mut state = state;
+    fn commit(&self, mut state: MutexGuard<'_, State>, writes: Writes<'_>) -> Result<(), Error> {
         let ticket = self.stage(&mut state, writes);
         drop(state);
         self.wait_durable(ticket)
@@ -877,7 +876,7 @@ impl Waymark {
                     delivery.template, delivery.channel
                 ),
             })?;
-        let scope = Scope::new()
+        let mut scope = Scope::new()
             .json(
                 "event",
                 &serde_json::to_value(&delivery.trigger).unwrap_or_default(),
@@ -890,10 +889,10 @@ impl Waymark {
                 "unsubscribe_url",
                 &serde_json::to_value(&delivery.unsubscribe_url).unwrap_or_default(),
             );
-        let scope = match profile {
-            Some(profile) => scope.shared("profile", profile),
-            None => scope.json("profile", &Value::Null),
-        };
+        // Without a profile, `profile` reads as nil like any missing name.
+        if let Some(profile) = profile {
+            scope = scope.shared("profile", profile);
+        }
         delivery.content = template
             .render_scope(&scope)
             .map_err(|e| DeliveryError::Permanent {
