@@ -82,8 +82,8 @@ enum Command {
     },
     /// Try the worker on Kafka: send an event file, read a topic.
     Kafka {
-        /// `bootstrap.servers`.
-        #[arg(long, default_value = "127.0.0.1:19092")]
+        /// `bootstrap.servers` (before or after the subcommand).
+        #[arg(long, global = true, default_value = "127.0.0.1:19092")]
         brokers: String,
         #[command(subcommand)]
         command: KafkaCommand,
