@@ -621,3 +621,43 @@ fn load(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The brokers as the README writes them (after the subcommand) and
+    /// before it.
+    #[test]
+    fn brokers_go_before_or_after_the_kafka_subcommand() {
+        for args in [
+            [
+                "waymark-admin",
+                "kafka",
+                "produce",
+                "--brokers",
+                "h:1",
+                "t",
+                "f",
+            ],
+            [
+                "waymark-admin",
+                "kafka",
+                "--brokers",
+                "h:1",
+                "produce",
+                "t",
+                "f",
+            ],
+        ] {
+            let Ok(Cli {
+                command: Command::Kafka { brokers, .. },
+                ..
+            }) = Cli::try_parse_from(args)
+            else {
+                panic!("{args:?} not understood");
+            };
+            assert_eq!(brokers, "h:1", "{args:?}");
+        }
+    }
+}
