@@ -255,10 +255,32 @@ fn main() {
     let stamp = chrono::Utc::now().timestamp_millis();
     let ops = "127.0.0.1:19464";
 
-    // 1 + 2: the same topic, read by a plain consumer, then by the worker.
+    // 1 + 2: the same topic, read by a plain consumer, then by the worker
+    // (`--latency-only RATE` skips both and measures latency at RATE).
+    let latency_only = arg("--latency-only", "");
+    let raw_rate = if latency_only.is_empty() {
+        throughput(&brokers, people, &journeys, &templates, &worker_bin, stamp, ops)
+    } else {
+        2.0 * latency_only.parse::<f64>().unwrap()
+    };
+
+    // 3: latency at half the consume-only rate, one send per event.
+    latency(&brokers, latency_events, raw_rate, &journeys, &templates, &worker_bin, stamp, ops);
+}
+
+/// Phases 1 and 2; returns the consume-only rate.
+fn throughput(
+    brokers: &str,
+    people: usize,
+    journeys: &[PathBuf],
+    templates: &Path,
+    worker_bin: &Path,
+    stamp: i64,
+    ops: &str,
+) -> f64 {
     let base = format!("bench-{stamp}-a");
     let input = format!("{base}.events");
-    create(&brokers, &[&input]);
+    create(brokers, &[&input]);
     let mix = arg("--mix", "journeys");
     println!("event mix: {mix}");
     let events = mixed_events(people, &mix);
@@ -306,7 +328,21 @@ fn main() {
         100.0 * e2e_rate / raw_rate
     );
 
-    // 3: latency at half the consume-only rate, one send per event.
+    raw_rate
+}
+
+/// Phase 3: event -> delivery latency at half of `raw_rate` (or `--latency-rate`).
+#[allow(clippy::too_many_arguments)]
+fn latency(
+    brokers: &str,
+    latency_events: usize,
+    raw_rate: f64,
+    journeys: &[PathBuf],
+    templates: &Path,
+    worker_bin: &Path,
+    stamp: i64,
+    ops: &str,
+) {
     let base = format!("bench-{stamp}-b");
     let input = format!("{base}.events");
     let deliveries = format!("{base}.deliveries");
