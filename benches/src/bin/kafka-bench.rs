@@ -259,13 +259,30 @@ fn main() {
     // (`--latency-only RATE` skips both and measures latency at RATE).
     let latency_only = arg("--latency-only", "");
     let raw_rate = if latency_only.is_empty() {
-        throughput(&brokers, people, &journeys, &templates, &worker_bin, stamp, ops)
+        throughput(
+            &brokers,
+            people,
+            &journeys,
+            &templates,
+            &worker_bin,
+            stamp,
+            ops,
+        )
     } else {
         2.0 * latency_only.parse::<f64>().unwrap()
     };
 
     // 3: latency at half the consume-only rate, one send per event.
-    latency(&brokers, latency_events, raw_rate, &journeys, &templates, &worker_bin, stamp, ops);
+    latency(
+        &brokers,
+        latency_events,
+        raw_rate,
+        &journeys,
+        &templates,
+        &worker_bin,
+        stamp,
+        ops,
+    );
 }
 
 /// Phases 1 and 2; returns the consume-only rate.

@@ -1,7 +1,12 @@
-//! The values Liquid templates see: JSON turned into Liquid values that
-//! read a missing key as `nil` instead of failing, as Shopify's Liquid does
-//! (so `{{ profile.traits.first_name | default: "friend" }}` works when the
-//! trait is absent). liquid-rust itself is strict about missing keys.
+//! The values Liquid templates see: JSON read in place (no conversion into
+//! Liquid's own values), where a missing key reads as `nil` instead of
+//! failing, as Shopify's Liquid does (so `{{ profile.traits.first_name |
+//! default: "friend" }}` works when the trait is absent). liquid-rust
+//! itself is strict about missing keys.
+//!
+//! A template reads a handful of keys; converting a whole profile or event
+//! into Liquid values for each delivery cost more than rendering it, so
+//! [`Json`] is a view: a `serde_json::Value` seen through Liquid's traits.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -9,55 +14,82 @@ use std::sync::Arc;
 use liquid::model::{
     ArrayView, DisplayCow, KStringCow, ObjectView, ScalarCow, State, Value, ValueView,
 };
+use ref_cast::RefCast;
+use serde_json::Value as JsonValue;
 
-/// A JSON value as Liquid sees it.
-#[derive(Debug)]
-pub(crate) enum Lax {
-    Nil,
-    /// A scalar (string, number, boolean), as a Liquid value.
-    Scalar(Value),
-    Array(Vec<Lax>),
-    Object(BTreeMap<String, Lax>),
-    /// A value converted once and seen by many renders.
-    Shared(Arc<Lax>),
-}
+/// A JSON value as Liquid sees it: borrowed, never converted.
+#[derive(Debug, RefCast)]
+#[repr(transparent)]
+pub(crate) struct Json(JsonValue);
 
-/// A JSON value converted once for many renders: each person's profile in
-/// a delivery round, say (see [`Scope::shared`]).
+/// `nil`: what a missing name or key reads as.
+static NIL: Json = Json(JsonValue::Null);
+
+/// A JSON value shared by many renders: each person's profile in a
+/// delivery round, say (see [`Scope::shared`]).
 #[derive(Debug, Clone)]
-pub struct SharedValue(Arc<Lax>);
+pub struct SharedValue(Arc<JsonValue>);
 
 impl SharedValue {
-    pub fn from_json(value: &serde_json::Value) -> Self {
-        SharedValue(Arc::new(Lax::from_json(value)))
+    pub fn new(value: JsonValue) -> Self {
+        SharedValue(Arc::new(value))
+    }
+
+    /// A copy of `value`, shared.
+    pub fn from_json(value: &JsonValue) -> Self {
+        SharedValue::new(value.clone())
+    }
+}
+
+/// One named value of a [`Scope`].
+#[derive(Debug)]
+enum Held<'a> {
+    Borrowed(&'a JsonValue),
+    Owned(JsonValue),
+    Shared(Arc<JsonValue>),
+}
+
+impl Held<'_> {
+    fn view(&self) -> &Json {
+        Json::ref_cast(match self {
+            Held::Borrowed(value) => value,
+            Held::Owned(value) => value,
+            Held::Shared(value) => value,
+        })
     }
 }
 
 /// What a template sees: named values (`profile`, `event`, `journey`,
 /// `unsubscribe_url`, ...); a missing one reads as `nil`.
 #[derive(Debug, Default)]
-pub struct Scope(BTreeMap<String, Lax>);
+pub struct Scope<'a>(BTreeMap<String, Held<'a>>);
 
-impl Scope {
+impl<'a> Scope<'a> {
     pub fn new() -> Self {
         Scope::default()
     }
 
-    /// `name` is `value`, converted now.
-    pub fn json(mut self, name: &str, value: &serde_json::Value) -> Self {
-        self.0.insert(name.to_owned(), Lax::from_json(value));
+    /// `name` is `value`, borrowed.
+    pub fn json(mut self, name: &str, value: &'a JsonValue) -> Self {
+        self.0.insert(name.to_owned(), Held::Borrowed(value));
         self
     }
 
-    /// `name` is `value`, converted already: no copy.
+    /// `name` is `value`, owned by the scope.
+    pub fn owned(mut self, name: &str, value: JsonValue) -> Self {
+        self.0.insert(name.to_owned(), Held::Owned(value));
+        self
+    }
+
+    /// `name` is `value`, shared with other scopes: no copy.
     pub fn shared(mut self, name: &str, value: &SharedValue) -> Self {
         self.0
-            .insert(name.to_owned(), Lax::Shared(Arc::clone(&value.0)));
+            .insert(name.to_owned(), Held::Shared(Arc::clone(&value.0)));
         self
     }
 }
 
-impl ObjectView for Scope {
+impl ObjectView for Scope<'_> {
     fn as_value(&self) -> &dyn ValueView {
         self
     }
@@ -71,14 +103,14 @@ impl ObjectView for Scope {
     }
 
     fn values<'k>(&'k self) -> Box<dyn Iterator<Item = &'k dyn ValueView> + 'k> {
-        Box::new(self.0.values().map(|v| v as &dyn ValueView))
+        Box::new(self.0.values().map(|v| v.view() as &dyn ValueView))
     }
 
     fn iter<'k>(&'k self) -> Box<dyn Iterator<Item = (KStringCow<'k>, &'k dyn ValueView)> + 'k> {
         Box::new(
             self.0
                 .iter()
-                .map(|(k, v)| (KStringCow::from_ref(k), v as &dyn ValueView)),
+                .map(|(k, v)| (KStringCow::from_ref(k), v.view() as &dyn ValueView)),
         )
     }
 
@@ -87,11 +119,11 @@ impl ObjectView for Scope {
     }
 
     fn get<'s>(&'s self, index: &str) -> Option<&'s dyn ValueView> {
-        Some(self.0.get(index).unwrap_or(&NIL))
+        Some(self.0.get(index).map_or(&NIL, Held::view) as &dyn ValueView)
     }
 }
 
-impl ValueView for Scope {
+impl ValueView for Scope<'_> {
     fn as_debug(&self) -> &dyn std::fmt::Debug {
         self
     }
@@ -123,7 +155,7 @@ impl ValueView for Scope {
         Value::Object(
             self.0
                 .iter()
-                .map(|(k, v)| (k.clone().into(), v.to_value()))
+                .map(|(k, v)| (k.clone().into(), v.view().to_value()))
                 .collect(),
         )
     }
@@ -133,145 +165,125 @@ impl ValueView for Scope {
     }
 }
 
-static NIL: Lax = Lax::Nil;
-
-impl Lax {
-    pub fn from_json(value: &serde_json::Value) -> Self {
-        use serde_json::Value as J;
-        match value {
-            J::Null => Lax::Nil,
-            J::Bool(b) => Lax::Scalar(Value::scalar(*b)),
-            J::Number(n) => match n.as_i64() {
-                Some(i) => Lax::Scalar(Value::scalar(i)),
-                None => Lax::Scalar(Value::scalar(n.as_f64().unwrap_or_default())),
-            },
-            J::String(s) => Lax::Scalar(Value::scalar(s.clone())),
-            J::Array(items) => Lax::Array(items.iter().map(Lax::from_json).collect()),
-            J::Object(map) => Lax::Object(
-                map.iter()
-                    .map(|(k, v)| (k.clone(), Lax::from_json(v)))
-                    .collect(),
-            ),
+impl Json {
+    /// The scalar this value is (a string borrowed), if it is one.
+    fn scalar(&self) -> Option<ScalarCow<'_>> {
+        match &self.0 {
+            JsonValue::Bool(b) => Some(ScalarCow::new(*b)),
+            JsonValue::Number(n) => Some(match n.as_i64() {
+                Some(i) => ScalarCow::new(i),
+                None => ScalarCow::new(n.as_f64().unwrap_or_default()),
+            }),
+            JsonValue::String(s) => Some(ScalarCow::new(s.as_str())),
+            _ => None,
         }
     }
 }
 
-impl ValueView for Lax {
+impl ValueView for Json {
     fn as_debug(&self) -> &dyn std::fmt::Debug {
         self
     }
 
     fn render(&self) -> DisplayCow<'_> {
-        match self {
-            Lax::Shared(inner) => inner.render(),
-            Lax::Scalar(v) => v.render(),
+        match &self.0 {
+            JsonValue::String(s) => DisplayCow::Borrowed(s),
+            JsonValue::Null => DisplayCow::Borrowed(&""),
             _ => DisplayCow::Owned(Box::new(self.to_value().render().to_string())),
         }
     }
 
     fn source(&self) -> DisplayCow<'_> {
-        match self {
-            Lax::Shared(inner) => inner.source(),
-            Lax::Scalar(v) => v.source(),
-            _ => DisplayCow::Owned(Box::new(self.to_value().source().to_string())),
-        }
+        DisplayCow::Owned(Box::new(self.to_value().source().to_string()))
     }
 
     fn type_name(&self) -> &'static str {
-        match self {
-            Lax::Shared(inner) => inner.type_name(),
-            Lax::Nil => "nil",
-            Lax::Scalar(v) => v.type_name(),
-            Lax::Array(_) => "array",
-            Lax::Object(_) => "object",
+        match &self.0 {
+            JsonValue::Null => "nil",
+            JsonValue::Array(_) => "array",
+            JsonValue::Object(_) => "object",
+            _ => self.scalar().map_or("nil", |s| s.type_name()),
         }
     }
 
     fn query_state(&self, state: State) -> bool {
-        match self {
-            Lax::Shared(inner) => inner.query_state(state),
-            Lax::Nil => !matches!(state, State::Truthy),
-            Lax::Scalar(v) => v.query_state(state),
-            Lax::Array(items) => match state {
+        match &self.0 {
+            JsonValue::Null => !matches!(state, State::Truthy),
+            JsonValue::Array(items) => match state {
                 State::Truthy => true,
                 State::DefaultValue | State::Empty | State::Blank => items.is_empty(),
             },
-            Lax::Object(map) => match state {
+            JsonValue::Object(map) => match state {
                 State::Truthy => true,
                 State::DefaultValue | State::Empty | State::Blank => map.is_empty(),
             },
+            _ => self.scalar().is_some_and(|s| s.query_state(state)),
         }
     }
 
     fn to_kstr(&self) -> KStringCow<'_> {
-        match self {
-            Lax::Shared(inner) => inner.to_kstr(),
-            Lax::Scalar(v) => v.to_kstr(),
+        match &self.0 {
+            JsonValue::String(s) => KStringCow::from_ref(s),
             _ => KStringCow::from_string(self.render().to_string()),
         }
     }
 
     fn to_value(&self) -> Value {
-        match self {
-            Lax::Shared(inner) => inner.to_value(),
-            Lax::Nil => Value::Nil,
-            Lax::Scalar(v) => v.clone(),
-            Lax::Array(items) => Value::Array(items.iter().map(Lax::to_value).collect()),
-            Lax::Object(map) => Value::Object(
+        match &self.0 {
+            JsonValue::Null => Value::Nil,
+            JsonValue::Bool(b) => Value::scalar(*b),
+            JsonValue::Number(n) => match n.as_i64() {
+                Some(i) => Value::scalar(i),
+                None => Value::scalar(n.as_f64().unwrap_or_default()),
+            },
+            JsonValue::String(s) => Value::scalar(s.clone()),
+            JsonValue::Array(items) => {
+                Value::Array(items.iter().map(|v| Json::ref_cast(v).to_value()).collect())
+            }
+            JsonValue::Object(map) => Value::Object(
                 map.iter()
-                    .map(|(k, v)| (k.clone().into(), v.to_value()))
+                    .map(|(k, v)| (k.clone().into(), Json::ref_cast(v).to_value()))
                     .collect(),
             ),
         }
     }
 
     fn as_scalar(&self) -> Option<ScalarCow<'_>> {
-        match self {
-            Lax::Shared(inner) => inner.as_scalar(),
-            Lax::Scalar(v) => v.as_scalar(),
-            _ => None,
-        }
+        self.scalar()
     }
 
     fn as_array(&self) -> Option<&dyn ArrayView> {
-        if let Lax::Shared(inner) = self {
-            return inner.as_array();
-        }
-        matches!(self, Lax::Array(_)).then_some(self as &dyn ArrayView)
+        matches!(self.0, JsonValue::Array(_)).then_some(self as &dyn ArrayView)
     }
 
     /// `nil` answers every key with `nil`, so deep paths into missing
     /// values stay `nil` too.
     fn as_object(&self) -> Option<&dyn ObjectView> {
-        if let Lax::Shared(inner) = self {
-            return inner.as_object();
-        }
-        matches!(self, Lax::Object(_) | Lax::Nil).then_some(self as &dyn ObjectView)
+        matches!(self.0, JsonValue::Object(_) | JsonValue::Null).then_some(self as &dyn ObjectView)
     }
 
     fn is_nil(&self) -> bool {
-        if let Lax::Shared(inner) = self {
-            return inner.is_nil();
-        }
-        matches!(self, Lax::Nil)
+        self.0.is_null()
     }
 }
 
-impl ArrayView for Lax {
+impl ArrayView for Json {
     fn as_value(&self) -> &dyn ValueView {
         self
     }
 
     fn size(&self) -> i64 {
-        match self {
-            Lax::Array(items) => items.len() as i64,
+        match &self.0 {
+            JsonValue::Array(items) => items.len() as i64,
             _ => 0,
         }
     }
 
     fn values<'k>(&'k self) -> Box<dyn Iterator<Item = &'k dyn ValueView> + 'k> {
-        match self {
-            Lax::Array(items) => Box::new(items.iter().map(|v| v as &dyn ValueView)),
+        match &self.0 {
+            JsonValue::Array(items) => {
+                Box::new(items.iter().map(|v| Json::ref_cast(v) as &dyn ValueView))
+            }
             _ => Box::new(std::iter::empty()),
         }
     }
@@ -281,49 +293,51 @@ impl ArrayView for Lax {
     }
 
     fn get(&self, index: i64) -> Option<&dyn ValueView> {
-        let Lax::Array(items) = self else {
+        let JsonValue::Array(items) = &self.0 else {
             return None;
         };
         let len = items.len() as i64;
         let at = if index < 0 { len + index } else { index };
         usize::try_from(at)
             .ok()
-            .and_then(|i| items.as_slice().get(i))
-            .map(|v| v as &dyn ValueView)
+            .and_then(|i| items.get(i))
+            .map(|v| Json::ref_cast(v) as &dyn ValueView)
     }
 }
 
-impl ObjectView for Lax {
+impl ObjectView for Json {
     fn as_value(&self) -> &dyn ValueView {
         self
     }
 
     fn size(&self) -> i64 {
-        match self {
-            Lax::Object(map) => map.len() as i64,
+        match &self.0 {
+            JsonValue::Object(map) => map.len() as i64,
             _ => 0,
         }
     }
 
     fn keys<'k>(&'k self) -> Box<dyn Iterator<Item = KStringCow<'k>> + 'k> {
-        match self {
-            Lax::Object(map) => Box::new(map.keys().map(|k| KStringCow::from_ref(k))),
+        match &self.0 {
+            JsonValue::Object(map) => Box::new(map.keys().map(|k| KStringCow::from_ref(k))),
             _ => Box::new(std::iter::empty()),
         }
     }
 
     fn values<'k>(&'k self) -> Box<dyn Iterator<Item = &'k dyn ValueView> + 'k> {
-        match self {
-            Lax::Object(map) => Box::new(map.values().map(|v| v as &dyn ValueView)),
+        match &self.0 {
+            JsonValue::Object(map) => {
+                Box::new(map.values().map(|v| Json::ref_cast(v) as &dyn ValueView))
+            }
             _ => Box::new(std::iter::empty()),
         }
     }
 
     fn iter<'k>(&'k self) -> Box<dyn Iterator<Item = (KStringCow<'k>, &'k dyn ValueView)> + 'k> {
-        match self {
-            Lax::Object(map) => Box::new(
+        match &self.0 {
+            JsonValue::Object(map) => Box::new(
                 map.iter()
-                    .map(|(k, v)| (KStringCow::from_ref(k), v as &dyn ValueView)),
+                    .map(|(k, v)| (KStringCow::from_ref(k), Json::ref_cast(v) as &dyn ValueView)),
             ),
             _ => Box::new(std::iter::empty()),
         }
@@ -335,12 +349,12 @@ impl ObjectView for Lax {
     }
 
     fn get<'s>(&'s self, index: &str) -> Option<&'s dyn ValueView> {
-        let found = match self {
-            Lax::Object(map) => map.get(index),
+        let found = match &self.0 {
+            JsonValue::Object(map) => map.get(index),
             _ => None,
         };
         match found {
-            Some(value) => Some(value),
+            Some(value) => Some(Json::ref_cast(value)),
             // Liquid answers `size` itself when the object has no such key.
             None if index == "size" => None,
             None => Some(&NIL),

@@ -163,7 +163,7 @@ impl Compiled {
         &self,
         name: &str,
         fields: &Map<String, Value>,
-        scope: &Scope,
+        scope: &Scope<'_>,
     ) -> Result<Map<String, Value>, RenderError> {
         let globals: &dyn liquid::ObjectView = scope;
         let mut out = Value::Object(fields.clone());

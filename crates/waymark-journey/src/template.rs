@@ -41,7 +41,7 @@ impl Template {
 
     /// [`Template::render`] with a [`Scope`] whose values are converted
     /// already (a person's profile shared by their deliveries).
-    pub fn render_scope(&self, scope: &Scope) -> Result<Map<String, Value>, RenderError> {
+    pub fn render_scope(&self, scope: &Scope<'_>) -> Result<Map<String, Value>, RenderError> {
         self.compiled.render_scope(&self.name, &self.fields, scope)
     }
 }

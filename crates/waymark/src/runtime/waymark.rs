@@ -707,7 +707,7 @@ impl Waymark {
                 let json = profile
                     .and_then(|p| serde_json::to_value(p).ok())
                     .unwrap_or(Value::Null);
-                (id, SharedValue::from_json(&json))
+                (id, SharedValue::new(json))
             })
             .collect();
         let mut report = DeliveryReport::default();
@@ -877,17 +877,20 @@ impl Waymark {
                 ),
             })?;
         let mut scope = Scope::new()
-            .json(
+            .owned(
                 "event",
-                &serde_json::to_value(&delivery.trigger).unwrap_or_default(),
+                serde_json::to_value(&delivery.trigger).unwrap_or_default(),
             )
-            .json(
+            .owned(
                 "journey",
-                &serde_json::json!({"id": delivery.journey, "node": delivery.node}),
+                serde_json::json!({"id": delivery.journey, "node": delivery.node}),
             )
-            .json(
+            .owned(
                 "unsubscribe_url",
-                &serde_json::to_value(&delivery.unsubscribe_url).unwrap_or_default(),
+                delivery
+                    .unsubscribe_url
+                    .as_ref()
+                    .map_or(Value::Null, |url| Value::String(url.clone())),
             );
         // Without a profile, `profile` reads as nil like any missing name.
         if let Some(profile) = profile {
