@@ -43,8 +43,36 @@ struct Acks {
     /// in `order` (bounded: the oldest are forgotten first).
     acked: HashSet<String>,
     order: VecDeque<String>,
-    /// Failures since the last [`Publisher::sync`].
+    /// Per lane (see [`Lane`]): messages not yet reported, and failures
+    /// since the lane's last sync.
+    lanes: Vec<LaneAcks>,
+}
+
+#[derive(Debug, Default)]
+struct LaneAcks {
+    in_flight: usize,
     failures: Vec<String>,
+}
+
+/// A stream of messages whose [`Publisher::sync_lane`] waits for its own
+/// messages only and sees only its own failures: threads publishing
+/// through one producer (deliveries, journey records, dead letters) do
+/// not wait for one another's acknowledgements, nor take one another's
+/// failures for theirs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lane(usize);
+
+impl Lane {
+    /// The lane of [`Publisher::send`] and [`Publisher::sync`].
+    pub const DEFAULT: Lane = Lane(0);
+}
+
+/// What a message carries to its delivery report.
+#[derive(Debug)]
+pub struct Opaque {
+    lane: usize,
+    /// `topic NUL key` for keyed messages, empty for the others.
+    slot: String,
 }
 
 #[derive(Debug)]
@@ -58,15 +86,15 @@ struct AckContext {
 impl ClientContext for AckContext {}
 
 impl ProducerContext for AckContext {
-    /// `topic NUL key` for keyed messages, empty for the others.
-    type DeliveryOpaque = Box<String>;
+    type DeliveryOpaque = Box<Opaque>;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, slot: Box<String>) {
+    fn delivery(&self, result: &DeliveryResult<'_>, opaque: Box<Opaque>) {
         let mut acks = lock(&self.acks);
+        let Opaque { lane, slot } = *opaque;
         match result {
             Ok(_) => {
-                if !slot.is_empty() && acks.acked.insert((*slot).clone()) {
-                    acks.order.push_back(*slot);
+                if !slot.is_empty() && acks.acked.insert(slot.clone()) {
+                    acks.order.push_back(slot);
                     while acks.order.len() > self.capacity {
                         if let Some(old) = acks.order.pop_front() {
                             acks.acked.remove(&old);
@@ -74,7 +102,14 @@ impl ProducerContext for AckContext {
                     }
                 }
             }
-            Err((error, _)) => acks.failures.push(format!("{slot}: {error}")),
+            Err((error, _)) => {
+                if let Some(lane) = acks.lanes.get_mut(lane) {
+                    lane.failures.push(format!("{slot}: {error}"));
+                }
+            }
+        }
+        if let Some(lane) = acks.lanes.get_mut(lane) {
+            lane.in_flight = lane.in_flight.saturating_sub(1);
         }
         self.reported.notify_all();
     }
@@ -121,7 +156,10 @@ impl Publisher {
     /// A producer from `config` (brokers, security), remembering up to
     /// `remember` published keys.
     pub fn new(config: &ClientConfig, remember: usize) -> Result<Self, PublishError> {
-        let acks = Arc::new(Mutex::new(Acks::default()));
+        let acks = Arc::new(Mutex::new(Acks {
+            lanes: vec![LaneAcks::default()],
+            ..Acks::default()
+        }));
         let reported = Arc::new(Condvar::new());
         let mut config = config.clone();
         // Defaults, unless the configuration says otherwise.
@@ -199,10 +237,23 @@ impl Publisher {
         lock(&self.acks).acked.contains(&slot(topic, key))
     }
 
-    /// Queues one message. Returns false (and queues nothing) when its
-    /// idempotency key was already published.
+    /// A new lane: its own in-flight count and failures.
+    pub fn lane(&self) -> Lane {
+        let mut acks = lock(&self.acks);
+        acks.lanes.push(LaneAcks::default());
+        Lane(acks.lanes.len() - 1)
+    }
+
+    /// Queues one message on the default lane. Returns false (and queues
+    /// nothing) when its idempotency key was already published.
     pub fn send(&self, message: Outgoing<'_>) -> Result<bool, PublishError> {
-        let opaque = match message.idempotency_key {
+        self.send_on(Lane::DEFAULT, message)
+    }
+
+    /// Queues one message on `lane`. Returns false (and queues nothing)
+    /// when its idempotency key was already published.
+    pub fn send_on(&self, lane: Lane, message: Outgoing<'_>) -> Result<bool, PublishError> {
+        let slot = match message.idempotency_key {
             Some(key) if self.published(message.topic, key) => return Ok(false),
             Some(key) => slot(message.topic, key),
             None => String::new(),
@@ -220,11 +271,16 @@ impl Publisher {
                 value: Some(*value),
             });
         }
-        let mut record = BaseRecord::with_opaque_to(message.topic, Box::new(opaque))
+        let opaque = Box::new(Opaque { lane: lane.0, slot });
+        let mut record = BaseRecord::with_opaque_to(message.topic, opaque)
             .payload(message.payload)
             .headers(headers);
         if let Some(key) = message.key {
             record = record.key(key);
+        }
+        // Counted before the producer can report it.
+        if let Some(lane) = lock(&self.acks).lanes.get_mut(lane.0) {
+            lane.in_flight += 1;
         }
         loop {
             match self.producer.send(record) {
@@ -233,14 +289,26 @@ impl Publisher {
                     record = back;
                     std::thread::sleep(Duration::from_millis(5));
                 }
-                Err((error, _)) => return Err(error.into()),
+                Err((error, _)) => {
+                    if let Some(lane) = lock(&self.acks).lanes.get_mut(lane.0) {
+                        lane.in_flight = lane.in_flight.saturating_sub(1);
+                    }
+                    return Err(error.into());
+                }
             }
         }
     }
 
-    /// Waits until everything queued is acknowledged (or failed). Fails
-    /// when any message since the last sync was not acknowledged.
+    /// Waits until everything queued on the default lane is acknowledged
+    /// (or failed). Fails when any of its messages since its last sync was
+    /// not acknowledged.
     pub fn sync(&self) -> Result<(), PublishError> {
+        self.sync_lane(Lane::DEFAULT)
+    }
+
+    /// [`Publisher::sync`] for `lane`: other lanes' messages are neither
+    /// waited for nor reported.
+    pub fn sync_lane(&self, lane: Lane) -> Result<(), PublishError> {
         // Not `flush` with a timeout: with the producer's own polling
         // thread serving delivery reports, rdkafka's flush waits in steps
         // of 100 ms on a queue nothing arrives on, which made every sync
@@ -249,12 +317,12 @@ impl Publisher {
         let _ = self.producer.flush(Duration::ZERO);
         let deadline = Instant::now() + self.flush_timeout;
         let mut acks = lock(&self.acks);
-        while self.producer.in_flight_count() > 0 {
+        while acks.lanes.get(lane.0).is_some_and(|l| l.in_flight > 0) {
             let now = Instant::now();
             if now >= deadline {
                 return Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut).into());
             }
-            // Short waits: the count drops just after a report's callback.
+            // Short waits: a report may come between the check and the wait.
             let wait = (deadline - now).min(Duration::from_millis(1));
             acks = self
                 .reported
@@ -262,7 +330,11 @@ impl Publisher {
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .0;
         }
-        let failures = std::mem::take(&mut acks.failures);
+        let failures = acks
+            .lanes
+            .get_mut(lane.0)
+            .map(|l| std::mem::take(&mut l.failures))
+            .unwrap_or_default();
         drop(acks);
         match failures.first() {
             None => Ok(()),
@@ -350,12 +422,14 @@ pub fn read_to_end<C: ConsumerContext>(
 #[derive(Debug)]
 pub struct KafkaChannel {
     publisher: Arc<Publisher>,
+    lane: Lane,
     topic: String,
 }
 
 impl KafkaChannel {
     pub fn new(publisher: Arc<Publisher>, topic: impl Into<String>) -> Self {
         KafkaChannel {
+            lane: publisher.lane(),
             publisher,
             topic: topic.into(),
         }
@@ -371,13 +445,16 @@ impl Deliver for KafkaChannel {
             let channel = delivery.channel.to_string();
             let sent = self
                 .publisher
-                .send(Outgoing {
-                    topic: &self.topic,
-                    key: Some(delivery.profile.as_str().as_bytes()),
-                    payload: &payload,
-                    idempotency_key: Some(&delivery.key),
-                    headers: &[("channel", channel.as_bytes())],
-                })
+                .send_on(
+                    self.lane,
+                    Outgoing {
+                        topic: &self.topic,
+                        key: Some(delivery.profile.as_str().as_bytes()),
+                        payload: &payload,
+                        idempotency_key: Some(&delivery.key),
+                        headers: &[("channel", channel.as_bytes())],
+                    },
+                )
                 .map_err(|e| DeliveryError::Transient {
                     reason: e.to_string(),
                     retry_after: None,
@@ -390,9 +467,11 @@ impl Deliver for KafkaChannel {
     }
 
     fn sync(&self) -> Result<(), DeliveryError> {
-        self.publisher.sync().map_err(|e| DeliveryError::Transient {
-            reason: e.to_string(),
-            retry_after: None,
-        })
+        self.publisher
+            .sync_lane(self.lane)
+            .map_err(|e| DeliveryError::Transient {
+                reason: e.to_string(),
+                retry_after: None,
+            })
     }
 }

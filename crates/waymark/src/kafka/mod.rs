@@ -27,7 +27,7 @@ pub use ops_http::{Health, serve_ops};
 pub use source::{KafkaSource, SourceError};
 pub use topics::ensure_topics;
 
-use waymark_channels::kafka::{Outgoing, Publisher};
+use waymark_channels::kafka::{Lane, Outgoing, Publisher};
 
 use crate::runtime::RecordSink;
 
@@ -38,12 +38,15 @@ use crate::runtime::RecordSink;
 #[derive(Debug)]
 pub struct AnalyticsTopic {
     publisher: std::sync::Arc<Publisher>,
+    /// Its own lane: a record round's sync waits for records only.
+    lane: Lane,
     topic: String,
 }
 
 impl AnalyticsTopic {
     pub fn new(publisher: std::sync::Arc<Publisher>, topic: impl Into<String>) -> Self {
         AnalyticsTopic {
+            lane: publisher.lane(),
             publisher,
             topic: topic.into(),
         }
@@ -53,18 +56,23 @@ impl AnalyticsTopic {
 impl RecordSink for AnalyticsTopic {
     fn publish(&self, key: &str, json: &[u8]) -> Result<(), String> {
         self.publisher
-            .send(Outgoing {
-                topic: &self.topic,
-                key: Some(key.as_bytes()),
-                payload: json,
-                idempotency_key: None,
-                headers: &[(waymark_channels::kafka::IDEMPOTENCY_HEADER, key.as_bytes())],
-            })
+            .send_on(
+                self.lane,
+                Outgoing {
+                    topic: &self.topic,
+                    key: Some(key.as_bytes()),
+                    payload: json,
+                    idempotency_key: None,
+                    headers: &[(waymark_channels::kafka::IDEMPOTENCY_HEADER, key.as_bytes())],
+                },
+            )
             .map(|_| ())
             .map_err(|e| e.to_string())
     }
 
     fn sync(&self) -> Result<(), String> {
-        self.publisher.sync().map_err(|e| e.to_string())
+        self.publisher
+            .sync_lane(self.lane)
+            .map_err(|e| e.to_string())
     }
 }

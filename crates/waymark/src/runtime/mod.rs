@@ -11,6 +11,7 @@ mod clock;
 mod records;
 mod sink;
 mod state;
+mod wake;
 mod waymark;
 
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -239,6 +239,7 @@ impl WaymarkBuilder {
             state: Mutex::new(state),
             poisoned: std::sync::atomic::AtomicBool::new(false),
             wake: tokio::sync::Notify::new(),
+            records_wake: super::wake::Wake::default(),
             staged: Mutex::default(),
             committing: Mutex::new(()),
             durable,
@@ -260,8 +261,10 @@ pub struct Waymark {
     options: RuntimeOptions,
     state: Mutex<State>,
     poisoned: std::sync::atomic::AtomicBool,
-    /// Wakes [`Waymark::run`] when a commit left something to deliver or publish.
+    /// Wakes [`Waymark::run`]'s delivery loop when a commit left something to deliver.
     wake: tokio::sync::Notify,
+    /// Wakes its record publisher when a commit left records to publish.
+    records_wake: super::wake::Wake,
     /// Batches decided but not yet in the store, in the order they were
     /// decided (see [`Waymark::stage_batch_at`]).
     staged: Mutex<Staged>,
@@ -390,10 +393,13 @@ impl Waymark {
             let marks = &self.durable;
             woke |=
                 marks.outbox_below.swap(next.outbox_below, Ordering::SeqCst) < next.outbox_below;
-            woke |= marks
+            if marks
                 .records_below
                 .swap(next.records_below, Ordering::SeqCst)
-                < next.records_below;
+                < next.records_below
+            {
+                self.records_wake.raise();
+            }
             marks.ticket.store(next.ticket, Ordering::SeqCst);
         }
         if woke {
@@ -915,8 +921,30 @@ impl Waymark {
         capped.mul_f64(0.75 + jitter as f64 / 4000.0)
     }
 
-    /// Fires due timers and delivers due messages until `shutdown` resolves.
+    /// Fires due timers, delivers due messages and publishes journey
+    /// records until `shutdown` resolves; then drains what is due. Records
+    /// are published on a thread of their own, so a delivery round never
+    /// waits for a record round's acknowledgements and commit (nor the
+    /// other way round).
     pub async fn run(
+        self: Arc<Self>,
+        shutdown: impl std::future::Future<Output = ()>,
+        tick: Duration,
+    ) -> Result<(), Error> {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let publisher = {
+            let (waymark, stop) = (Arc::clone(&self), Arc::clone(&stop));
+            tokio::task::spawn_blocking(move || waymark.publish_records_until(&stop, tick))
+        };
+        let delivered = self.deliver_until(shutdown, tick).await;
+        stop.store(true, Ordering::SeqCst);
+        self.records_wake.raise();
+        let published = publisher.await.unwrap_or(Err(Error::Poisoned));
+        delivered.and(published)
+    }
+
+    /// The delivery loop of [`Waymark::run`].
+    async fn deliver_until(
         &self,
         shutdown: impl std::future::Future<Output = ()>,
         tick: Duration,
@@ -925,7 +953,6 @@ impl Waymark {
         loop {
             self.fire_due_timers()?;
             self.deliver_due().await?;
-            self.publish_records()?;
             tokio::select! {
                 () = &mut shutdown => break,
                 () = tokio::time::sleep(tick) => {}
@@ -935,7 +962,22 @@ impl Waymark {
         // Drain: what is due now still goes out before stopping.
         self.fire_due_timers()?;
         self.deliver_due().await?;
-        self.publish_records()?;
+        Ok(())
+    }
+
+    /// The record publisher of [`Waymark::run`]: publishes whenever a
+    /// commit leaves records (or every `tick`) until `stop`, then
+    /// publishes what is left.
+    fn publish_records_until(
+        &self,
+        stop: &std::sync::atomic::AtomicBool,
+        tick: Duration,
+    ) -> Result<(), Error> {
+        while !stop.load(Ordering::SeqCst) {
+            while self.publish_records()? > 0 {}
+            self.records_wake.wait(tick);
+        }
+        while self.publish_records()? > 0 {}
         Ok(())
     }
 

@@ -1,0 +1,50 @@
+//! A wake-up call for a thread that sleeps between rounds of work (the
+//! record publisher): raised when there is something to do, waited on
+//! with a timeout.
+
+use std::sync::{Condvar, Mutex};
+use std::time::Duration;
+
+#[derive(Debug, Default)]
+pub(super) struct Wake {
+    raised: Mutex<bool>,
+    changed: Condvar,
+}
+
+impl Wake {
+    /// Wakes the waiter (or the next wait returns at once).
+    pub fn raise(&self) {
+        *self
+            .raised
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = true;
+        self.changed.notify_all();
+    }
+
+    /// Waits until raised or `timeout` passed, and lowers it.
+    pub fn wait(&self, timeout: Duration) {
+        let raised = self
+            .raised
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (mut raised, _) = self
+            .changed
+            .wait_timeout_while(raised, timeout, |raised| !*raised)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *raised = false;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_raise_before_the_wait_is_not_lost() {
+        let wake = Wake::default();
+        wake.raise();
+        let started = std::time::Instant::now();
+        wake.wait(Duration::from_secs(30));
+        assert!(started.elapsed() < Duration::from_secs(30));
+    }
+}
