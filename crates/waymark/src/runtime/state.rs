@@ -30,7 +30,8 @@ pub(super) struct State {
     pub timers: BTreeMap<(Timestamp, Arc<str>, u64), Timer>,
     /// Processed message ids (dedupe) and when they were processed.
     pub seen: HashMap<String, Timestamp>,
-    pub outbox: BTreeMap<u64, OutboxEntry>,
+    /// Shared with the delivery round that is sending them (no copy under the lock).
+    pub outbox: BTreeMap<u64, Arc<OutboxEntry>>,
     pub next_outbox_seq: u64,
     pub next_merge_seq: u64,
     /// Numbers the per-batch values of processed message ids.
@@ -41,7 +42,7 @@ pub(super) struct State {
     pub offsets: HashMap<String, u64>,
     /// Journey records waiting for the record sink, by commit sequence:
     /// each record's key and JSON.
-    pub records: BTreeMap<u64, RecordLines>,
+    pub records: BTreeMap<u64, Arc<RecordLines>>,
     pub next_record_seq: u64,
 }
 
@@ -112,7 +113,7 @@ impl State {
         }
         for (key, value) in store.scan(Space::Outbox, b"")? {
             let entry: OutboxEntry = decode(Space::Outbox, &key, &value)?;
-            state.outbox.insert(entry.seq, entry);
+            state.outbox.insert(entry.seq, Arc::new(entry));
         }
         for (key, value) in store.scan(Space::Records, b"")? {
             if let Some(seq) = keys::decode_seq(&key) {
@@ -126,7 +127,7 @@ impl State {
                         .to_owned();
                     records.push((id, line.to_vec()));
                 }
-                state.records.insert(seq, records);
+                state.records.insert(seq, Arc::new(records));
                 state.next_record_seq = seq + 1;
             }
         }

@@ -345,7 +345,7 @@ impl Waymark {
                 .put(Space::Records, keys::seq(seq).to_vec(), lines);
             state
                 .records
-                .insert(seq, std::mem::take(&mut writes.records));
+                .insert(seq, Arc::new(std::mem::take(&mut writes.records)));
         }
         let batch = writes.finish(state);
         let mut staged = self
@@ -669,7 +669,7 @@ impl Waymark {
             writes
                 .batch
                 .put(Space::Outbox, keys::seq(seq).to_vec(), encode(&entry));
-            state.outbox.insert(seq, entry);
+            state.outbox.insert(seq, Arc::new(entry));
         }
         sends.len()
     }
@@ -681,12 +681,12 @@ impl Waymark {
         let started = std::time::Instant::now();
         // The due entries and, for rendering, their people as they are now:
         // taken under one lock, so the round never waits on ingest again.
-        let (due, people): (Vec<OutboxEntry>, HashMap<ProfileId, Option<Profile>>) = {
+        let (due, people): (Vec<Arc<OutboxEntry>>, HashMap<ProfileId, Option<Profile>>) = {
             let state = self.lock()?;
             // Only what the store holds: a crash must not lose a decision
             // whose message went out.
             let durable = self.durable.outbox_below.load(Ordering::SeqCst);
-            let due: Vec<OutboxEntry> = state
+            let due: Vec<Arc<OutboxEntry>> = state
                 .outbox
                 .range(..durable)
                 .map(|(_, e)| e)
@@ -756,7 +756,7 @@ impl Waymark {
         let synced = started.elapsed();
         let mut state = self.lock()?;
         let mut writes = Writes::default();
-        for (mut entry, mut outcome, channel_id) in outcomes {
+        for (entry, mut outcome, channel_id) in outcomes {
             if let Some((_, reason)) = unsynced.iter().find(|(id, _)| *id == channel_id)
                 && outcome.is_ok()
             {
@@ -766,17 +766,22 @@ impl Waymark {
                 });
             }
             let key = keys::seq(entry.seq).to_vec();
-            match outcome {
+            let error = match outcome {
                 Ok(()) => {
                     state.outbox.remove(&entry.seq);
                     writes.batch.delete(Space::Outbox, key);
                     report.delivered += 1;
                     continue;
                 }
-                Err(DeliveryError::Transient {
+                Err(error) => error,
+            };
+            // Still shared with the outbox: copied only to be changed.
+            let mut entry = Arc::unwrap_or_clone(entry);
+            match error {
+                DeliveryError::Transient {
                     reason,
                     retry_after,
-                }) if entry.attempts + 1 < self.options.max_attempts => {
+                } if entry.attempts + 1 < self.options.max_attempts => {
                     entry.attempts += 1;
                     let wait = retry_after.unwrap_or_else(|| self.backoff(&entry));
                     entry.next_attempt_at =
@@ -784,7 +789,7 @@ impl Waymark {
                     entry.last_error = Some(reason);
                     report.retried += 1;
                 }
-                Err(error) => {
+                error => {
                     entry.attempts += 1;
                     entry.status = OutboxStatus::Failed;
                     entry.last_error = Some(error.to_string());
@@ -793,7 +798,7 @@ impl Waymark {
                 }
             }
             writes.batch.put(Space::Outbox, key, encode(&entry));
-            state.outbox.insert(entry.seq, entry);
+            state.outbox.insert(entry.seq, Arc::new(entry));
         }
         self.commit(state, writes)?;
         tracing::debug!(
@@ -818,10 +823,15 @@ impl Waymark {
     /// (with the channel's identity, for its sync) and any feedback event.
     async fn attempt(
         &self,
-        entry: OutboxEntry,
+        entry: Arc<OutboxEntry>,
         people: &HashMap<ProfileId, SharedValue>,
         now: Timestamp,
-    ) -> (OutboxEntry, Result<(), DeliveryError>, usize, Option<Event>) {
+    ) -> (
+        Arc<OutboxEntry>,
+        Result<(), DeliveryError>,
+        usize,
+        Option<Event>,
+    ) {
         let channel = self
             .channels
             .get(&entry.delivery.channel)
@@ -992,7 +1002,7 @@ impl Waymark {
         let mut published = 0;
         {
             // Whole commits' worth of records, up to about `record_batch`.
-            let batches: Vec<(u64, super::state::RecordLines)> = {
+            let batches: Vec<(u64, Arc<super::state::RecordLines>)> = {
                 let state = self.lock()?;
                 let mut taken = 0;
                 let durable = self.durable.records_below.load(Ordering::SeqCst);
@@ -1004,13 +1014,13 @@ impl Waymark {
                         taken += records.len();
                         take
                     })
-                    .map(|(seq, records)| (*seq, records.clone()))
+                    .map(|(seq, records)| (*seq, Arc::clone(records)))
                     .collect()
             };
             if batches.is_empty() {
                 return Ok(published);
             }
-            for (key, json) in batches.iter().flat_map(|(_, records)| records) {
+            for (key, json) in batches.iter().flat_map(|(_, records)| records.iter()) {
                 if let Err(error) = sink.publish(key, json) {
                     tracing::warn!(%error, "the record sink refused a record; retrying later");
                     return Ok(published);
@@ -1071,7 +1081,7 @@ impl Waymark {
                 .filter(|(k, _)| k.ends_with("\u{0}send"))
                 .map(|(_, n)| n)
                 .sum(),
-            records_pending: state.records.values().map(Vec::len).sum(),
+            records_pending: state.records.values().map(|r| r.len()).sum(),
         }
     }
 
@@ -1202,6 +1212,7 @@ impl Waymark {
             .values_mut()
             .filter(|e| e.status == OutboxStatus::Failed)
         {
+            let entry = Arc::make_mut(entry);
             entry.status = OutboxStatus::Pending;
             entry.attempts = 0;
             entry.next_attempt_at = now;
@@ -1240,7 +1251,7 @@ impl Waymark {
             .outbox
             .values()
             .filter(|e| e.status == status)
-            .cloned()
+            .map(|e| OutboxEntry::clone(e))
             .collect()
     }
 }
