@@ -42,6 +42,22 @@ impl FjallStore {
         &self.spaces[&space]
     }
 
+    /// One atomic write batch, persisted as `durability` says.
+    fn write(&self, batch: Batch, durability: Option<PersistMode>) -> Result<(), Error> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let mut writes = self.db.batch().durability(durability);
+        for op in batch.into_ops() {
+            match op {
+                Op::Put { space, key, value } => writes.insert(self.space(space), key, value),
+                Op::Delete { space, key } => writes.remove(self.space(space), key),
+            }
+        }
+        writes.commit()?;
+        Ok(())
+    }
+
     /// Bytes the store takes on disk.
     pub fn disk_space(&self) -> Result<u64, Error> {
         Ok(self.db.disk_space()?)
@@ -57,18 +73,13 @@ impl FjallStore {
 
 impl Store for FjallStore {
     fn commit(&self, batch: Batch) -> Result<(), Error> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let mut writes = self.db.batch().durability(Some(PersistMode::SyncAll));
-        for op in batch.into_ops() {
-            match op {
-                Op::Put { space, key, value } => writes.insert(self.space(space), key, value),
-                Op::Delete { space, key } => writes.remove(self.space(space), key),
-            }
-        }
-        writes.commit()?;
-        Ok(())
+        self.write(batch, Some(PersistMode::SyncAll))
+    }
+
+    /// Written to the journal, synced by the next [`Store::commit`] (the
+    /// journal is one sequence: syncing it makes everything before durable).
+    fn commit_unsynced(&self, batch: Batch) -> Result<(), Error> {
+        self.write(batch, None)
     }
 
     fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {

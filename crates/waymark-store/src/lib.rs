@@ -45,6 +45,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// before returning (one sync for the whole batch).
     fn commit(&self, batch: Batch) -> Result<(), Error>;
 
+    /// Applies every write of `batch` atomically without waiting for the
+    /// disk: it is durable once a later [`Store::commit`] returns, and a
+    /// crash before may lose it (never part of it). For writes whose loss
+    /// only repeats work that is idempotent anyway, such as forgetting
+    /// deliveries the channel acknowledged.
+    fn commit_unsynced(&self, batch: Batch) -> Result<(), Error> {
+        self.commit(batch)
+    }
+
     /// The value at `key`, if any.
     fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, Error>;
 

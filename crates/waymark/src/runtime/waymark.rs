@@ -415,6 +415,25 @@ impl Waymark {
         self.wait_durable(ticket)
     }
 
+    /// Writes `writes` without waiting for the disk or for staged batches:
+    /// for forgetting what a channel or the record sink acknowledged. A
+    /// crash may lose it, which only sends or publishes those again with
+    /// the same keys (deduplicated downstream); it never touches what a
+    /// staged batch writes (outbox and record sequences are never reused).
+    fn commit_unsynced(
+        &self,
+        state: MutexGuard<'_, State>,
+        writes: Writes<'_>,
+    ) -> Result<(), Error> {
+        let batch = writes.finish(&state);
+        drop(state);
+        self.store.commit_unsynced(batch).inspect_err(|error| {
+            tracing::error!(%error, "commit failed; the runtime stops taking work");
+            self.poisoned.store(true, Ordering::SeqCst);
+        })?;
+        Ok(())
+    }
+
     /// Processes one event; durable when it returns.
     pub fn ingest(&self, event: &Event) -> Result<IngestReport, Error> {
         self.ingest_batch(std::slice::from_ref(event), None)
@@ -775,6 +794,9 @@ impl Waymark {
                 }
                 Err(error) => error,
             };
+            if !state.outbox.contains_key(&entry.seq) {
+                continue; // forgotten meanwhile (`forget`): not put back
+            }
             // Still shared with the outbox: copied only to be changed.
             let mut entry = Arc::unwrap_or_clone(entry);
             match error {
@@ -800,7 +822,7 @@ impl Waymark {
             writes.batch.put(Space::Outbox, key, encode(&entry));
             state.outbox.insert(entry.seq, Arc::new(entry));
         }
-        self.commit(state, writes)?;
+        self.commit_unsynced(state, writes)?;
         tracing::debug!(
             delivered = report.delivered,
             retried = report.retried,
@@ -1039,7 +1061,7 @@ impl Waymark {
                     .delete(Space::Records, keys::seq(*seq).to_vec());
                 published += records.len();
             }
-            self.commit(state, writes)?;
+            self.commit_unsynced(state, writes)?;
         }
         Ok(published)
     }
