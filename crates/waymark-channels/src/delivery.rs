@@ -25,9 +25,10 @@ pub struct Delivery {
     pub template: String,
     pub journey: String,
     pub node: String,
-    /// The event that made the person enter the journey.
+    /// The event that made the person enter the journey (shared with the
+    /// journey instance: a delivery is copied without copying it).
     #[serde(default)]
-    pub trigger: Value,
+    pub trigger: std::sync::Arc<Value>,
     /// When the journey decided to send it.
     pub decided_at: Timestamp,
     /// The template's fields rendered for this person (subject, html, text,

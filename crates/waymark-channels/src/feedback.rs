@@ -95,7 +95,7 @@ mod tests {
             template: "t".into(),
             journey: "j".into(),
             node: "n".into(),
-            trigger: Value::Null,
+            trigger: Default::default(),
             decided_at: Timestamp::default(),
             content: Map::new(),
             unsubscribe_url: None,

@@ -133,7 +133,7 @@ mod tests {
             template: "welcome".into(),
             journey: "j".into(),
             node: "n".into(),
-            trigger: Value::Null,
+            trigger: Default::default(),
             decided_at: parse_timestamp("2026-01-01T00:00:00Z").unwrap(),
             anonymous_id: None,
             content: serde_json::Map::new(),

@@ -31,7 +31,7 @@ fn delivery(channel: Channel, to: &str, content: Value) -> Delivery {
         template: "welcome".into(),
         journey: "welcome".into(),
         node: "hello".into(),
-        trigger: Value::Null,
+        trigger: Default::default(),
         decided_at: Timestamp::default(),
         content,
         unsubscribe_url: None,

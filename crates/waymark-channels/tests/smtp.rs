@@ -76,7 +76,7 @@ fn delivery(to: &str) -> Delivery {
         template: "welcome".into(),
         journey: "welcome".into(),
         node: "hello".into(),
-        trigger: Value::Null,
+        trigger: Default::default(),
         decided_at: Timestamp::default(),
         content,
         unsubscribe_url: Some("https://acme.example/unsubscribe?token=abc.def".into()),

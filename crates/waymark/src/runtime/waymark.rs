@@ -883,10 +883,10 @@ impl Waymark {
     /// person as they are now, and their unsubscribe link.
     fn prepare(
         &self,
-        delivery: &Delivery,
+        source: &Delivery,
         profile: Option<&SharedValue>,
     ) -> Result<Delivery, DeliveryError> {
-        let mut delivery = delivery.clone();
+        let mut delivery = source.clone();
         if let Some(signer) = &self.unsubscribe
             && delivery.channel != Channel::Webhook
         {
@@ -915,10 +915,7 @@ impl Waymark {
                 ),
             })?;
         let mut scope = Scope::new()
-            .owned(
-                "event",
-                serde_json::to_value(&delivery.trigger).unwrap_or_default(),
-            )
+            .json("event", &source.trigger)
             .owned(
                 "journey",
                 serde_json::json!({"id": delivery.journey, "node": delivery.node}),
@@ -1302,7 +1299,7 @@ fn delivery(send: &SendRequest, profile: &Profile, now: Timestamp) -> Delivery {
         template: send.template.to_string(),
         journey: send.journey.to_string(),
         node: send.node.to_string(),
-        trigger: (*send.trigger).clone(),
+        trigger: Arc::clone(&send.trigger),
         decided_at: now,
         anonymous_id: profile.anonymous_id.clone(),
         content: serde_json::Map::new(),
