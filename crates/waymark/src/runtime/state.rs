@@ -21,6 +21,56 @@ pub(super) const SOURCE_PREFIX: &str = "source:";
 /// One commit's journey records: each record's key and JSON.
 pub(super) type RecordLines = Vec<(String, Vec<u8>)>;
 
+/// One commit's journey records, encoded once, by the thread that writes
+/// the commit (not under the state lock; the record publisher reads them
+/// only once that commit is durable).
+#[derive(Debug)]
+pub(super) struct RecordBatch {
+    records: Vec<waymark_engine::Record>,
+    lines: std::sync::OnceLock<RecordLines>,
+}
+
+impl RecordBatch {
+    pub fn new(records: Vec<waymark_engine::Record>) -> Self {
+        RecordBatch {
+            records,
+            lines: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Records read back from the store, encoded already.
+    pub fn encoded(lines: RecordLines) -> Self {
+        RecordBatch {
+            records: Vec::new(),
+            lines: std::sync::OnceLock::from(lines),
+        }
+    }
+
+    /// Each record's key and JSON.
+    pub fn lines(&self) -> &RecordLines {
+        self.lines.get_or_init(|| {
+            self.records
+                .iter()
+                .map(|record| (record.key.clone(), encode(record)))
+                .collect()
+        })
+    }
+
+    /// The store's value: the records as JSON lines.
+    pub fn value(&self) -> Vec<u8> {
+        let mut value = Vec::new();
+        for (_, json) in self.lines() {
+            value.extend_from_slice(json);
+            value.push(b'\n');
+        }
+        value
+    }
+
+    pub fn len(&self) -> usize {
+        self.lines.get().map_or(self.records.len(), Vec::len)
+    }
+}
+
 /// Everything the runtime keeps between batches.
 #[derive(Debug, Default)]
 pub(super) struct State {
@@ -42,7 +92,7 @@ pub(super) struct State {
     pub offsets: HashMap<String, u64>,
     /// Journey records waiting for the record sink, by commit sequence:
     /// each record's key and JSON.
-    pub records: BTreeMap<u64, Arc<RecordLines>>,
+    pub records: BTreeMap<u64, Arc<RecordBatch>>,
     pub next_record_seq: u64,
 }
 
@@ -127,7 +177,9 @@ impl State {
                         .to_owned();
                     records.push((id, line.to_vec()));
                 }
-                state.records.insert(seq, Arc::new(records));
+                state
+                    .records
+                    .insert(seq, Arc::new(RecordBatch::encoded(records)));
                 state.next_record_seq = seq + 1;
             }
         }
@@ -222,8 +274,10 @@ pub(super) struct Writes<'e> {
     /// Profiles whose record must go (merged away, forgotten).
     pub removed: BTreeSet<ProfileId>,
     pub counters: BTreeSet<String>,
-    /// Journey records (key, JSON) for the record sink.
-    pub records: Vec<(String, Vec<u8>)>,
+    /// Journey records for the record sink (encoded by the committer).
+    pub records: Vec<waymark_engine::Record>,
+    /// Outbox entries made by this batch (encoded by the committer).
+    pub outbox: Vec<Arc<OutboxEntry>>,
 }
 
 impl Writes<'_> {

@@ -17,7 +17,7 @@ use waymark_store::{Space, Store, keys};
 use super::clock::{Clock, SystemClock};
 use super::records::{OutboxEntry, OutboxStatus};
 use super::sink::RecordSink;
-use super::state::{SOURCE_PREFIX, State, Writes, encode, encode_timer};
+use super::state::{RecordBatch, SOURCE_PREFIX, State, Writes, encode, encode_timer};
 
 /// Why the runtime failed.
 #[derive(Debug, thiserror::Error)]
@@ -288,6 +288,10 @@ struct Staged {
 struct StagedBatch {
     ticket: u64,
     batch: waymark_store::Batch,
+    /// Outbox entries and journey records the batch made: encoded into
+    /// `batch` by the thread that commits it, off the state lock.
+    outbox: Vec<Arc<OutboxEntry>>,
+    records: Option<(u64, Arc<RecordBatch>)>,
     /// The outbox and record sequences the state had reached: everything
     /// below them is durable once this batch is.
     outbox_below: u64,
@@ -332,21 +336,14 @@ impl Waymark {
     fn stage(&self, state: &mut State, mut writes: Writes<'_>) -> Ticket {
         // The batch's journey records, as one value (JSON lines): one write
         // now and one delete once published, whatever their number.
-        if !writes.records.is_empty() {
+        let records = (!writes.records.is_empty()).then(|| {
             let seq = state.next_record_seq;
             state.next_record_seq += 1;
-            let mut lines = Vec::new();
-            for (_, json) in &writes.records {
-                lines.extend_from_slice(json);
-                lines.push(b'\n');
-            }
-            writes
-                .batch
-                .put(Space::Records, keys::seq(seq).to_vec(), lines);
-            state
-                .records
-                .insert(seq, Arc::new(std::mem::take(&mut writes.records)));
-        }
+            let records = Arc::new(RecordBatch::new(std::mem::take(&mut writes.records)));
+            state.records.insert(seq, Arc::clone(&records));
+            (seq, records)
+        });
+        let outbox = std::mem::take(&mut writes.outbox);
         let batch = writes.finish(state);
         let mut staged = self
             .staged
@@ -357,6 +354,8 @@ impl Waymark {
         staged.batches.push_back(StagedBatch {
             ticket,
             batch,
+            outbox,
+            records,
             outbox_below: state.next_outbox_seq,
             records_below: state.next_record_seq,
         });
@@ -386,7 +385,14 @@ impl Waymark {
             let Some(next) = next else {
                 break; // cannot happen: a ticket is staged before it is handed out
             };
-            self.store.commit(next.batch).inspect_err(|error| {
+            let mut batch = next.batch;
+            for entry in &next.outbox {
+                batch.put(Space::Outbox, keys::seq(entry.seq).to_vec(), encode(&**entry));
+            }
+            if let Some((seq, records)) = &next.records {
+                batch.put(Space::Records, keys::seq(*seq).to_vec(), records.value());
+            }
+            self.store.commit(batch).inspect_err(|error| {
                 tracing::error!(%error, "commit failed; the runtime stops taking work");
                 self.poisoned.store(true, Ordering::SeqCst);
             })?;
@@ -425,6 +431,10 @@ impl Waymark {
         state: MutexGuard<'_, State>,
         writes: Writes<'_>,
     ) -> Result<(), Error> {
+        debug_assert!(
+            writes.outbox.is_empty() && writes.records.is_empty(),
+            "new outbox entries and records go through staged commits"
+        );
         let batch = writes.finish(&state);
         drop(state);
         self.store.commit_unsynced(batch).inspect_err(|error| {
@@ -661,8 +671,7 @@ impl Waymark {
                     *state.counters.entry(key.clone()).or_default() += 1;
                     writes.counters.insert(key);
                     if self.records.is_some() {
-                        let json = encode(&record);
-                        writes.records.push((record.key, json));
+                        writes.records.push(record);
                     }
                 }
             }
@@ -685,10 +694,9 @@ impl Waymark {
                 next_attempt_at: now,
                 last_error: None,
             };
-            writes
-                .batch
-                .put(Space::Outbox, keys::seq(seq).to_vec(), encode(&entry));
-            state.outbox.insert(seq, Arc::new(entry));
+            let entry = Arc::new(entry);
+            writes.outbox.push(Arc::clone(&entry));
+            state.outbox.insert(seq, entry);
         }
         sends.len()
     }
@@ -1021,7 +1029,7 @@ impl Waymark {
         let mut published = 0;
         {
             // Whole commits' worth of records, up to about `record_batch`.
-            let batches: Vec<(u64, Arc<super::state::RecordLines>)> = {
+            let batches: Vec<(u64, Arc<RecordBatch>)> = {
                 let state = self.lock()?;
                 let mut taken = 0;
                 let durable = self.durable.records_below.load(Ordering::SeqCst);
@@ -1039,7 +1047,7 @@ impl Waymark {
             if batches.is_empty() {
                 return Ok(published);
             }
-            for (key, json) in batches.iter().flat_map(|(_, records)| records.iter()) {
+            for (key, json) in batches.iter().flat_map(|(_, records)| records.lines()) {
                 if let Err(error) = sink.publish(key, json) {
                     tracing::warn!(%error, "the record sink refused a record; retrying later");
                     return Ok(published);
