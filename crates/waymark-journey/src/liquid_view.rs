@@ -9,13 +9,14 @@
 //! [`Json`] is a view: a `serde_json::Value` seen through Liquid's traits.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use liquid::model::{
     ArrayView, DisplayCow, KStringCow, ObjectView, ScalarCow, State, Value, ValueView,
 };
 use ref_cast::RefCast;
-use serde_json::Value as JsonValue;
+use serde_json::{Map, Value as JsonValue};
+use waymark_core::Profile;
 
 /// A JSON value as Liquid sees it: borrowed, never converted.
 #[derive(Debug, RefCast)]
@@ -25,19 +26,52 @@ pub(crate) struct Json(JsonValue);
 /// `nil`: what a missing name or key reads as.
 static NIL: Json = Json(JsonValue::Null);
 
-/// A JSON value shared by many renders: each person's profile in a
-/// delivery round, say (see [`Scope::shared`]).
+/// A value shared by many renders: each person's profile in a delivery
+/// round, say (see [`Scope::shared`]).
 #[derive(Debug, Clone)]
-pub struct SharedValue(Arc<JsonValue>);
+pub struct SharedValue(Shared);
+
+#[derive(Debug, Clone)]
+enum Shared {
+    Json(Arc<JsonValue>),
+    Profile(Arc<ProfileView>),
+}
 
 impl SharedValue {
     pub fn new(value: JsonValue) -> Self {
-        SharedValue(Arc::new(value))
+        SharedValue(Shared::Json(Arc::new(value)))
     }
 
     /// A copy of `value`, shared.
     pub fn from_json(value: &JsonValue) -> Self {
         SharedValue::new(value.clone())
+    }
+
+    /// A profile as templates see it: exactly its JSON (`traits`, `id`,
+    /// `user_id`, `events`, ...), but `traits` and the ids are read in
+    /// place and the rest is made JSON only if a template reads it.
+    pub fn profile(profile: Profile) -> Self {
+        SharedValue(Shared::Profile(Arc::new(ProfileView {
+            profile,
+            json: OnceLock::new(),
+        })))
+    }
+}
+
+/// See [`SharedValue::profile`].
+#[derive(Debug)]
+pub(crate) struct ProfileView {
+    profile: Profile,
+    /// The whole profile as JSON, for what is not read in place.
+    json: OnceLock<JsonValue>,
+}
+
+impl ProfileView {
+    fn json(&self) -> &Json {
+        Json::ref_cast(
+            self.json
+                .get_or_init(|| serde_json::to_value(&self.profile).unwrap_or_default()),
+        )
     }
 }
 
@@ -46,16 +80,17 @@ impl SharedValue {
 enum Held<'a> {
     Borrowed(&'a JsonValue),
     Owned(JsonValue),
-    Shared(Arc<JsonValue>),
+    Shared(Shared),
 }
 
 impl Held<'_> {
-    fn view(&self) -> &Json {
-        Json::ref_cast(match self {
-            Held::Borrowed(value) => value,
-            Held::Owned(value) => value,
-            Held::Shared(value) => value,
-        })
+    fn view(&self) -> &dyn ValueView {
+        match self {
+            Held::Borrowed(value) => Json::ref_cast(value),
+            Held::Owned(value) => Json::ref_cast(value),
+            Held::Shared(Shared::Json(value)) => Json::ref_cast(value),
+            Held::Shared(Shared::Profile(profile)) => &**profile,
+        }
     }
 }
 
@@ -84,7 +119,7 @@ impl<'a> Scope<'a> {
     /// `name` is `value`, shared with other scopes: no copy.
     pub fn shared(mut self, name: &str, value: &SharedValue) -> Self {
         self.0
-            .insert(name.to_owned(), Held::Shared(Arc::clone(&value.0)));
+            .insert(name.to_owned(), Held::Shared(value.0.clone()));
         self
     }
 }
@@ -103,14 +138,14 @@ impl ObjectView for Scope<'_> {
     }
 
     fn values<'k>(&'k self) -> Box<dyn Iterator<Item = &'k dyn ValueView> + 'k> {
-        Box::new(self.0.values().map(|v| v.view() as &dyn ValueView))
+        Box::new(self.0.values().map(Held::view))
     }
 
     fn iter<'k>(&'k self) -> Box<dyn Iterator<Item = (KStringCow<'k>, &'k dyn ValueView)> + 'k> {
         Box::new(
             self.0
                 .iter()
-                .map(|(k, v)| (KStringCow::from_ref(k), v.view() as &dyn ValueView)),
+                .map(|(k, v)| (KStringCow::from_ref(k), v.view())),
         )
     }
 
@@ -119,7 +154,7 @@ impl ObjectView for Scope<'_> {
     }
 
     fn get<'s>(&'s self, index: &str) -> Option<&'s dyn ValueView> {
-        Some(self.0.get(index).map_or(&NIL, Held::view) as &dyn ValueView)
+        Some(self.0.get(index).map_or(&NIL as &dyn ValueView, Held::view))
     }
 }
 
@@ -354,6 +389,211 @@ impl ObjectView for Json {
             _ => None,
         };
         match found {
+            Some(value) => Some(Json::ref_cast(value)),
+            // Liquid answers `size` itself when the object has no such key.
+            None if index == "size" => None,
+            None => Some(&NIL),
+        }
+    }
+}
+
+/// A string as Liquid sees it: borrowed (`String` or `Arc<str>`).
+#[derive(Debug, RefCast)]
+#[repr(transparent)]
+struct Text<S>(S);
+
+impl<S> ValueView for Text<S>
+where
+    S: AsRef<str> + std::fmt::Display + std::fmt::Debug + Send + Sync,
+{
+    fn as_debug(&self) -> &dyn std::fmt::Debug {
+        self
+    }
+
+    fn render(&self) -> DisplayCow<'_> {
+        DisplayCow::Borrowed(&self.0)
+    }
+
+    fn source(&self) -> DisplayCow<'_> {
+        DisplayCow::Owned(Box::new(self.to_value().source().to_string()))
+    }
+
+    fn type_name(&self) -> &'static str {
+        "string"
+    }
+
+    fn query_state(&self, state: State) -> bool {
+        ScalarCow::new(self.0.as_ref()).query_state(state)
+    }
+
+    fn to_kstr(&self) -> KStringCow<'_> {
+        KStringCow::from_ref(self.0.as_ref())
+    }
+
+    fn to_value(&self) -> Value {
+        Value::scalar(self.0.as_ref().to_owned())
+    }
+
+    fn as_scalar(&self) -> Option<ScalarCow<'_>> {
+        Some(ScalarCow::new(self.0.as_ref()))
+    }
+}
+
+/// `profile`: `traits`, `id`, `user_id` and `anonymous_id` in place, the
+/// rest from the profile's JSON (made once, on first use).
+impl ValueView for ProfileView {
+    fn as_debug(&self) -> &dyn std::fmt::Debug {
+        self
+    }
+
+    fn render(&self) -> DisplayCow<'_> {
+        self.json().render()
+    }
+
+    fn source(&self) -> DisplayCow<'_> {
+        self.json().source()
+    }
+
+    fn type_name(&self) -> &'static str {
+        "object"
+    }
+
+    fn query_state(&self, state: State) -> bool {
+        self.json().query_state(state)
+    }
+
+    fn to_kstr(&self) -> KStringCow<'_> {
+        self.json().to_kstr()
+    }
+
+    fn to_value(&self) -> Value {
+        self.json().to_value()
+    }
+
+    fn as_object(&self) -> Option<&dyn ObjectView> {
+        Some(self)
+    }
+}
+
+impl ObjectView for ProfileView {
+    fn as_value(&self) -> &dyn ValueView {
+        self
+    }
+
+    fn size(&self) -> i64 {
+        ObjectView::size(self.json())
+    }
+
+    fn keys<'k>(&'k self) -> Box<dyn Iterator<Item = KStringCow<'k>> + 'k> {
+        self.json().keys()
+    }
+
+    fn values<'k>(&'k self) -> Box<dyn Iterator<Item = &'k dyn ValueView> + 'k> {
+        ObjectView::values(self.json())
+    }
+
+    fn iter<'k>(&'k self) -> Box<dyn Iterator<Item = (KStringCow<'k>, &'k dyn ValueView)> + 'k> {
+        self.json().iter()
+    }
+
+    fn contains_key(&self, _index: &str) -> bool {
+        true
+    }
+
+    fn get<'s>(&'s self, index: &str) -> Option<&'s dyn ValueView> {
+        let text = |value: Option<&'s String>| -> &'s dyn ValueView {
+            value.map_or(&NIL, |v| Text::ref_cast(v))
+        };
+        let p = &self.profile;
+        Some(match index {
+            "traits" => JsonObject::ref_cast(&p.traits),
+            "id" => Text::ref_cast(&p.id.0),
+            "user_id" => text(p.user_id.as_ref()),
+            "anonymous_id" => text(p.anonymous_id.as_ref()),
+            _ => return ObjectView::get(self.json(), index),
+        })
+    }
+}
+
+/// A JSON object as Liquid sees it: borrowed (a profile's traits).
+#[derive(Debug, RefCast)]
+#[repr(transparent)]
+struct JsonObject(Map<String, JsonValue>);
+
+impl ValueView for JsonObject {
+    fn as_debug(&self) -> &dyn std::fmt::Debug {
+        self
+    }
+
+    fn render(&self) -> DisplayCow<'_> {
+        DisplayCow::Owned(Box::new(self.to_value().render().to_string()))
+    }
+
+    fn source(&self) -> DisplayCow<'_> {
+        DisplayCow::Owned(Box::new(self.to_value().source().to_string()))
+    }
+
+    fn type_name(&self) -> &'static str {
+        "object"
+    }
+
+    fn query_state(&self, state: State) -> bool {
+        match state {
+            State::Truthy => true,
+            State::DefaultValue | State::Empty | State::Blank => self.0.is_empty(),
+        }
+    }
+
+    fn to_kstr(&self) -> KStringCow<'_> {
+        KStringCow::from_string(self.render().to_string())
+    }
+
+    fn to_value(&self) -> Value {
+        Value::Object(
+            self.0
+                .iter()
+                .map(|(k, v)| (k.clone().into(), Json::ref_cast(v).to_value()))
+                .collect(),
+        )
+    }
+
+    fn as_object(&self) -> Option<&dyn ObjectView> {
+        Some(self)
+    }
+}
+
+impl ObjectView for JsonObject {
+    fn as_value(&self) -> &dyn ValueView {
+        self
+    }
+
+    fn size(&self) -> i64 {
+        self.0.len() as i64
+    }
+
+    fn keys<'k>(&'k self) -> Box<dyn Iterator<Item = KStringCow<'k>> + 'k> {
+        Box::new(self.0.keys().map(|k| KStringCow::from_ref(k)))
+    }
+
+    fn values<'k>(&'k self) -> Box<dyn Iterator<Item = &'k dyn ValueView> + 'k> {
+        Box::new(self.0.values().map(|v| Json::ref_cast(v) as &dyn ValueView))
+    }
+
+    fn iter<'k>(&'k self) -> Box<dyn Iterator<Item = (KStringCow<'k>, &'k dyn ValueView)> + 'k> {
+        Box::new(
+            self.0
+                .iter()
+                .map(|(k, v)| (KStringCow::from_ref(k), Json::ref_cast(v) as &dyn ValueView)),
+        )
+    }
+
+    /// Every key is there: a missing one reads as `nil`.
+    fn contains_key(&self, _index: &str) -> bool {
+        true
+    }
+
+    fn get<'s>(&'s self, index: &str) -> Option<&'s dyn ValueView> {
+        match self.0.get(index) {
             Some(value) => Some(Json::ref_cast(value)),
             // Liquid answers `size` itself when the object has no such key.
             None if index == "size" => None,

@@ -191,6 +191,44 @@ mod tests {
     use serde_json::json;
 
     #[test]
+    fn a_profile_renders_as_its_json_does() {
+        use waymark_core::{Profile, ProfileId, Timestamp};
+        let Value::Object(fields) = json!({
+            "subject": "{{ profile.traits.first_name | default: \"friend\" }}|{{ profile.traits.missing | default: \"none\" }}|{{ profile.traits.plan.tier }}|{{ profile.traits.age | plus: 1 }}",
+            "text": "{{ profile.id }}|{{ profile.user_id }}|{{ profile.anonymous_id | default: \"anon\" }}|{{ profile.events[\"Signed Up\"].count }}|{{ profile.revenue }}|{{ profile.traits | size }}|{% if profile.user_id %}known{% endif %}",
+        }) else {
+            panic!("fields must be an object")
+        };
+        let compiled = Compiled::compile(&fields).unwrap();
+        let mut profile = Profile {
+            id: ProfileId::from("p_1"),
+            user_id: Some("ana".to_owned()),
+            revenue: 42.5,
+            ..Profile::default()
+        };
+        let at = Timestamp::default();
+        profile.set_trait("first_name", json!("Ana"), at);
+        profile.set_trait("age", json!(30), at);
+        profile.set_trait("plan", json!({"tier": "gold"}), at);
+        profile.events.insert(
+            "Signed Up".to_owned(),
+            waymark_core::EventStats {
+                count: 2,
+                first_seen: at,
+                last_seen: at,
+            },
+        );
+        let as_json = json!({ "profile": serde_json::to_value(&profile).unwrap() });
+        let from_json = compiled.render("t", &fields, &as_json).unwrap();
+        let shared = SharedValue::profile(profile);
+        let scope = Scope::new().shared("profile", &shared);
+        let in_place = compiled.render_scope("t", &fields, &scope).unwrap();
+        assert_eq!(in_place, from_json);
+        assert_eq!(in_place["subject"], "Ana|none|gold|31");
+        assert_eq!(in_place["text"], "p_1|ana|anon|2|42.5|3|known");
+    }
+
+    #[test]
     fn a_shared_value_renders_as_the_json_it_was_made_from() {
         let Value::Object(fields) = json!({
             "channel": "email",

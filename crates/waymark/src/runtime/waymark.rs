@@ -387,7 +387,11 @@ impl Waymark {
             };
             let mut batch = next.batch;
             for entry in &next.outbox {
-                batch.put(Space::Outbox, keys::seq(entry.seq).to_vec(), encode(&**entry));
+                batch.put(
+                    Space::Outbox,
+                    keys::seq(entry.seq).to_vec(),
+                    encode(&**entry),
+                );
             }
             if let Some((seq, records)) = &next.records {
                 batch.put(Space::Records, keys::seq(*seq).to_vec(), records.value());
@@ -733,14 +737,16 @@ impl Waymark {
             }
             (due, people)
         };
-        // Each person converted once for all their deliveries of the round.
+        // Each person made a template value once for all their deliveries
+        // of the round (read in place: no JSON copy of the profile).
         let people: HashMap<ProfileId, SharedValue> = people
             .into_iter()
             .map(|(id, profile)| {
-                let json = profile
-                    .and_then(|p| serde_json::to_value(p).ok())
-                    .unwrap_or(Value::Null);
-                (id, SharedValue::new(json))
+                let value = match profile {
+                    Some(profile) => SharedValue::profile(profile),
+                    None => SharedValue::new(Value::Null),
+                };
+                (id, value)
             })
             .collect();
         let mut report = DeliveryReport::default();
