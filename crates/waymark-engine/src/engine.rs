@@ -13,6 +13,9 @@ use crate::input::Input;
 use crate::instance::Instance;
 use crate::step::Step;
 
+/// The hasher of the engine's lookups (one or more per event): not SipHash.
+type Fast = foldhash::fast::RandomState;
+
 /// Workspace-wide settings the engine decides with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EngineConfig {
@@ -44,18 +47,18 @@ pub struct Engine {
     config: EngineConfig,
     env: Arc<Env>,
     /// Every version of every journey, by id then version.
-    versions: HashMap<Arc<str>, BTreeMap<u32, Arc<Journey>>>,
+    versions: HashMap<Arc<str>, BTreeMap<u32, Arc<Journey>>, Fast>,
     /// Active versions (the ones people enter), by id, in deploy order.
     active: Vec<Arc<Journey>>,
     /// Active journeys entered by a given event name.
-    by_entry_event: HashMap<String, Vec<Arc<Journey>>>,
+    by_entry_event: HashMap<String, Vec<Arc<Journey>>, Fast>,
     /// Active journeys entered by a segment condition.
     by_segment: Vec<Arc<Journey>>,
     /// Event names any version of any journey reacts to: entries, exits,
     /// goals and waits. Other events only update profiles.
-    relevant: HashSet<String>,
+    relevant: HashSet<String, Fast>,
     /// Journeys paused with `hold`: their instances do not move.
-    held: HashSet<Arc<str>>,
+    held: HashSet<Arc<str>, Fast>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -80,12 +83,12 @@ impl Engine {
         let mut engine = Engine {
             config,
             env: Arc::new(Env::stdlib()),
-            versions: HashMap::new(),
+            versions: HashMap::default(),
             active: Vec::new(),
-            by_entry_event: HashMap::new(),
+            by_entry_event: HashMap::default(),
             by_segment: Vec::new(),
-            relevant: HashSet::new(),
-            held: HashSet::new(),
+            relevant: HashSet::default(),
+            held: HashSet::default(),
         };
         for journey in journeys {
             engine.activate(journey);

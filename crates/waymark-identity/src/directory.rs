@@ -34,14 +34,14 @@ pub struct Forgotten {
 #[derive(Debug, Clone, Default)]
 pub struct Identity {
     graph: IdentityGraph,
-    profiles: HashMap<ProfileId, Profile>,
+    profiles: HashMap<ProfileId, Profile, foldhash::fast::RandomState>,
 }
 
 impl Identity {
     pub fn new(config: IdentityConfig) -> Self {
         Identity {
             graph: IdentityGraph::new(config),
-            profiles: HashMap::new(),
+            profiles: HashMap::default(),
         }
     }
 

@@ -71,15 +71,19 @@ impl RecordBatch {
     }
 }
 
+/// The hasher of the state's maps: looked up several times per event; not
+/// SipHash, which took a few percent of ingest (keys are random-seeded).
+type Fast = foldhash::fast::RandomState;
+
 /// Everything the runtime keeps between batches.
 #[derive(Debug, Default)]
 pub(super) struct State {
     pub identity: Identity,
-    pub instances: HashMap<ProfileId, Vec<Instance>>,
+    pub instances: HashMap<ProfileId, Vec<Instance>, Fast>,
     /// Pending timers in due order.
     pub timers: BTreeMap<(Timestamp, Arc<str>, u64), Timer>,
     /// Processed message ids (dedupe) and when they were processed.
-    pub seen: HashMap<String, Timestamp>,
+    pub seen: HashMap<String, Timestamp, Fast>,
     /// Shared with the delivery round that is sending them (no copy under the lock).
     pub outbox: BTreeMap<u64, Arc<OutboxEntry>>,
     pub next_outbox_seq: u64,
@@ -88,7 +92,7 @@ pub(super) struct State {
     pub next_batch_seq: u64,
     /// Keys of message-id batches older than the dedupe window, to delete.
     pub expired_messages: Vec<Vec<u8>>,
-    pub counters: HashMap<String, u64>,
+    pub counters: HashMap<String, u64, Fast>,
     pub offsets: HashMap<String, u64>,
     /// Journey records waiting for the record sink, by commit sequence:
     /// each record's key and JSON.
