@@ -199,6 +199,18 @@ journeys = "{base}.journeys"
         d = dir.display(),
         batch = arg("--batch-size", "2000"),
     );
+    // `--properties k=v,k=v`: librdkafka properties for the worker's clients.
+    let properties = arg("--properties", "");
+    let text = if properties.is_empty() {
+        text
+    } else {
+        let lines: String = properties
+            .split(',')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| format!("\"{k}\" = \"{v}\"\n"))
+            .collect();
+        format!("{text}[kafka.properties]\n{lines}")
+    };
     let path = dir.join("worker.toml");
     std::fs::write(&path, text).unwrap();
     path

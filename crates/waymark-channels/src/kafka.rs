@@ -108,10 +108,14 @@ impl ProducerContext for AckContext {
                 }
             }
         }
+        // A sync waits for its lane to have nothing in flight: wake it then
+        // only (a wake-up per message was a system call per message).
         if let Some(lane) = acks.lanes.get_mut(lane) {
             lane.in_flight = lane.in_flight.saturating_sub(1);
+            if lane.in_flight == 0 {
+                self.reported.notify_all();
+            }
         }
-        self.reported.notify_all();
     }
 }
 
@@ -322,8 +326,7 @@ impl Publisher {
             if now >= deadline {
                 return Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut).into());
             }
-            // Short waits: a report may come between the check and the wait.
-            let wait = (deadline - now).min(Duration::from_millis(1));
+            let wait = deadline - now;
             acks = self
                 .reported
                 .wait_timeout(acks, wait)
