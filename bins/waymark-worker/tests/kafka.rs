@@ -650,3 +650,45 @@ fn a_stream_of_garbage_stops_the_worker_instead_of_filling_the_dead_letter_topic
     let dead = read_all(&topics.dlq).len();
     assert!(dead < 300, "not the whole stream: {dead} dead letters");
 }
+
+#[test]
+fn a_publisher_lane_waits_for_and_answers_for_its_own_messages_only() {
+    use waymark_channels::kafka::{Outgoing, Publisher};
+    let delivered = unique("lanes-delivered");
+    create_topics(&[&delivered], 1);
+    // Never created (the broker does not create topics on first use): its
+    // message fails once it times out.
+    let missing = unique("lanes-missing");
+    let mut config = rdkafka::ClientConfig::new();
+    config
+        .set("bootstrap.servers", brokers())
+        .set("message.timeout.ms", "20000");
+    let publisher = Publisher::new(&config, 100).unwrap();
+    let (records, deliveries) = (publisher.lane(), publisher.lane());
+    let message = |topic, key| Outgoing {
+        topic,
+        key: Some(b"p1"),
+        payload: b"{}",
+        idempotency_key: Some(key),
+        headers: &[],
+    };
+    assert!(publisher.send_on(records, message(&missing, "r1")).unwrap());
+    assert!(
+        publisher
+            .send_on(deliveries, message(&delivered, "d1"))
+            .unwrap()
+    );
+    // The deliveries lane is synced while the records lane still waits for
+    // the broker, and its sync is not failed by the other lane's message.
+    publisher.sync_lane(deliveries).unwrap();
+    assert!(publisher.published(&delivered, "d1"));
+    assert_eq!(publisher.in_flight(deliveries), 0);
+    assert_eq!(publisher.in_flight(records), 1, "not waited for");
+    // The records lane answers for its own failure.
+    let failed = publisher.sync_lane(records).unwrap_err().to_string();
+    assert!(failed.contains("not acknowledged"), "{failed}");
+    assert!(!publisher.published(&missing, "r1"));
+    // Nothing left over for the next syncs.
+    publisher.sync_lane(records).unwrap();
+    publisher.sync().unwrap();
+}

@@ -248,6 +248,14 @@ impl Publisher {
         Lane(acks.lanes.len() - 1)
     }
 
+    /// Messages of `lane` queued and not yet reported by the broker.
+    pub fn in_flight(&self, lane: Lane) -> usize {
+        lock(&self.acks)
+            .lanes
+            .get(lane.0)
+            .map_or(0, |l| l.in_flight)
+    }
+
     /// Queues one message on the default lane. Returns false (and queues
     /// nothing) when its idempotency key was already published.
     pub fn send(&self, message: Outgoing<'_>) -> Result<bool, PublishError> {

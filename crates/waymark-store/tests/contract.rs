@@ -91,6 +91,21 @@ fn contract(store: &dyn Store) {
         [&b"p2"[..], &b"p3"[..]]
     );
     store.commit(Batch::new()).unwrap();
+
+    // An unsynced batch is applied at once and whole; a later synced
+    // commit makes it durable with itself.
+    let mut batch = Batch::new();
+    batch.delete(Space::Profiles, "p2");
+    batch.put(Space::Outbox, "o1", "sent");
+    store.commit_unsynced(batch).unwrap();
+    assert_eq!(store.get(Space::Profiles, b"p2").unwrap(), None);
+    assert_eq!(
+        store.get(Space::Outbox, b"o1").unwrap().as_deref(),
+        Some(&b"sent"[..])
+    );
+    let mut batch = Batch::new();
+    batch.put(Space::Meta, "after", "1");
+    store.commit(batch).unwrap();
 }
 
 #[test]
@@ -112,4 +127,10 @@ fn fjall_store_keeps_the_contract_and_survives_reopening() {
     );
     assert_eq!(store.get(Space::Profiles, b"p1").unwrap(), None);
     assert_eq!(store.scan(Space::Timers, b"").unwrap().len(), 3);
+    // The unsynced batch, made durable by the synced one after it.
+    assert_eq!(store.get(Space::Profiles, b"p2").unwrap(), None);
+    assert_eq!(
+        store.get(Space::Outbox, b"o1").unwrap().as_deref(),
+        Some(&b"sent"[..])
+    );
 }
