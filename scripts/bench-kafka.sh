@@ -4,6 +4,9 @@
 # broker (docs/benchmarks.md records the results).
 #
 #   scripts/bench-kafka.sh [--people 20000] [--latency-events 20000] [--batch-size 2000]
+#                          [--mix journeys|browsing] [--latency-rate N]
+#                          [--latency-only RATE]      (the latency phase alone, at RATE)
+#                          [--properties k=v,k=v]     (librdkafka settings for the worker)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked -p waymark-worker

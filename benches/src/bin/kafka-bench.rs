@@ -314,19 +314,19 @@ fn throughput(
     println!("event mix: {mix}");
     let events = mixed_events(people, &mix);
     let n = events.len();
-    let p = producer(&brokers);
+    let p = producer(brokers);
     for (key, payload) in &events {
         send(&p, &input, key, payload.as_bytes());
     }
     p.flush(Duration::from_secs(120)).unwrap();
-    let raw_secs = consume_only(&brokers, &input, n);
+    let raw_secs = consume_only(brokers, &input, n);
     let raw_rate = n as f64 / raw_secs;
     println!("consume-only: {n} messages in {raw_secs:.2}s = {raw_rate:.0} msg/s");
 
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &journeys, &templates, &brokers, &base, ops);
+    let config = write_config(dir.path(), journeys, templates, brokers, &base, ops);
     let started = Instant::now();
-    let worker = start_worker(&worker_bin, &config);
+    let worker = start_worker(worker_bin, &config);
     let mut first: Option<Instant> = None;
     loop {
         let done = metric(ops, "waymark_events_in_total").unwrap_or(0.0);
@@ -375,10 +375,10 @@ fn latency(
     let base = format!("bench-{stamp}-b");
     let input = format!("{base}.events");
     let deliveries = format!("{base}.deliveries");
-    create(&brokers, &[&input]);
+    create(brokers, &[&input]);
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), &journeys, &templates, &brokers, &base, ops);
-    let worker = start_worker(&worker_bin, &config);
+    let config = write_config(dir.path(), journeys, templates, brokers, &base, ops);
+    let worker = start_worker(worker_bin, &config);
     while metric(ops, "waymark_partitions_assigned").unwrap_or(0.0) < 1.0 {
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -387,7 +387,7 @@ fn latency(
     let rate: f64 = arg("--latency-rate", &(raw_rate / 2.0).to_string())
         .parse()
         .unwrap();
-    let p = producer(&brokers);
+    let p = producer(brokers);
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let started = Instant::now();
     for i in 0..latency_events {
@@ -404,10 +404,10 @@ fn latency(
     p.flush(Duration::from_secs(60)).unwrap();
     let sent_secs = started.elapsed().as_secs_f64();
     // Read the input's timestamps and the deliveries' back.
-    let produced = read_timestamps(&brokers, &input, latency_events, |m| {
+    let produced = read_timestamps(brokers, &input, latency_events, |m| {
         String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned()
     });
-    let delivered = read_timestamps(&brokers, &deliveries, latency_events, |m| {
+    let delivered = read_timestamps(brokers, &deliveries, latency_events, |m| {
         let d: serde_json::Value = serde_json::from_slice(m.payload().unwrap_or_default()).unwrap();
         d["user_id"].as_str().unwrap_or_default().to_owned()
     });

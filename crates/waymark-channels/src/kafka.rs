@@ -69,7 +69,7 @@ impl Lane {
 
 /// What a message carries to its delivery report.
 #[derive(Debug)]
-pub struct Opaque {
+struct Opaque {
     lane: usize,
     /// `topic NUL key` for keyed messages, empty for the others.
     slot: String,
