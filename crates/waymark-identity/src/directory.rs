@@ -124,6 +124,11 @@ impl Identity {
         self.graph.lookup(&normalize(identifier))
     }
 
+    /// How many profiles there are (merged-away ones not counted).
+    pub fn profile_count(&self) -> usize {
+        self.profiles.len()
+    }
+
     pub fn profiles(&self) -> impl Iterator<Item = &Profile> {
         self.profiles.values()
     }

@@ -160,6 +160,11 @@ async fn transient_failures_retry_with_backoff_and_permanent_ones_fail() {
         1,
         "failures are kept, with their reason, for `outbox retry`"
     );
+    assert_eq!(waymark.retry_failed().unwrap(), 1);
+    let stats = waymark.stats();
+    assert_eq!((stats.outbox_failed, stats.outbox_pending), (0, 1));
+    assert_eq!(waymark.deliver_due().await.unwrap().delivered, 1);
+    assert_eq!(waymark.stats().outbox_pending, 0);
 }
 
 #[tokio::test]

@@ -79,7 +79,15 @@ type Fast = foldhash::fast::RandomState;
 #[derive(Debug, Default)]
 pub(super) struct State {
     pub identity: Identity,
+    /// Journey instances by profile; change them through
+    /// [`State::take_instances`] and [`State::put_instances`], which keep
+    /// `running` (the count `/metrics` reads) up to date.
     pub instances: HashMap<ProfileId, Vec<Instance>, Fast>,
+    /// Running instances, counted as they change (not by a scan: stats are
+    /// read under the lock, every scrape).
+    pub running: usize,
+    /// Outbox entries marked failed, counted likewise.
+    pub outbox_failed: usize,
     /// Pending timers in due order.
     pub timers: BTreeMap<(Timestamp, Arc<str>, u64), Timer>,
     /// Processed message ids (dedupe) and when they were processed.
@@ -221,17 +229,50 @@ impl State {
         state.next_outbox_seq = state
             .next_outbox_seq
             .max(state.outbox.keys().next_back().map_or(0, |s| s + 1));
+        state.recount();
         Ok(state)
     }
 
     /// Number of running journey instances.
     pub fn instances_active(&self) -> usize {
-        self.instances
-            .values()
-            .flatten()
-            .filter(|i| i.is_running())
-            .count()
+        self.running
     }
+
+    /// Removes and returns a profile's instances.
+    pub fn take_instances(&mut self, id: &ProfileId) -> Vec<Instance> {
+        let instances = self.instances.remove(id).unwrap_or_default();
+        self.running -= running(&instances);
+        instances
+    }
+
+    /// Sets a profile's instances (none: removes the entry).
+    pub fn put_instances(&mut self, id: &ProfileId, instances: Vec<Instance>) {
+        self.running += running(&instances);
+        if instances.is_empty() {
+            self.instances.remove(id);
+        } else {
+            self.instances.insert(id.clone(), instances);
+        }
+    }
+
+    /// Recounts `running` and `outbox_failed` from scratch (after loading).
+    fn recount(&mut self) {
+        (self.running, self.outbox_failed) = self.recount_scan();
+    }
+
+    /// Running instances and failed outbox entries, by a scan.
+    pub fn recount_scan(&self) -> (usize, usize) {
+        let failed = self
+            .outbox
+            .values()
+            .filter(|e| e.status == super::records::OutboxStatus::Failed)
+            .count();
+        (self.instances.values().map(|i| running(i)).sum(), failed)
+    }
+}
+
+fn running(instances: &[Instance]) -> usize {
+    instances.iter().filter(|i| i.is_running()).count()
 }
 
 /// A [`ProfileRecord`] serialized from borrows: no copy of the profile.

@@ -518,7 +518,7 @@ impl Waymark {
                     encode(&merge.winner.as_str()),
                 );
                 writes.removed.insert(merge.loser.clone());
-                let theirs = state.instances.remove(&merge.loser).unwrap_or_default();
+                let theirs = state.take_instances(&merge.loser);
                 if !theirs.is_empty() {
                     let input = Input::ProfileMerged {
                         from: &merge.loser,
@@ -630,14 +630,13 @@ impl Waymark {
         input: Input<'_>,
         now: Timestamp,
     ) -> usize {
+        let instances = state.take_instances(id);
         let Some(profile) = state.identity.profile(id) else {
+            state.put_instances(id, instances);
             return 0;
         };
-        let instances = state.instances.remove(id).unwrap_or_default();
         let decision = engine.decide(profile, instances, input, now);
-        if !decision.instances.is_empty() {
-            state.instances.insert(id.clone(), decision.instances);
-        }
+        state.put_instances(id, decision.instances);
         writes.dirty.insert(id.clone());
         let mut sends = Vec::new();
         for effect in decision.effects {
@@ -828,6 +827,7 @@ impl Waymark {
                 error => {
                     entry.attempts += 1;
                     entry.status = OutboxStatus::Failed;
+                    state.outbox_failed += 1;
                     entry.last_error = Some(error.to_string());
                     tracing::warn!(key = %entry.delivery.key, error = %error, "delivery failed");
                     report.failed += 1;
@@ -1097,13 +1097,14 @@ impl Waymark {
             .state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let failed = state
-            .outbox
-            .values()
-            .filter(|e| e.status == OutboxStatus::Failed)
-            .count();
+        let failed = state.outbox_failed;
+        debug_assert_eq!(
+            (state.running, failed),
+            state.recount_scan(),
+            "running instances and failed deliveries counted as they change"
+        );
         Stats {
-            profiles: state.identity.profiles().count(),
+            profiles: state.identity.profile_count(),
             instances_active: state.instances_active(),
             timers_pending: state.timers.len(),
             outbox_pending: state.outbox.len() - failed,
@@ -1215,10 +1216,16 @@ impl Waymark {
             .map(|e| e.seq)
             .collect();
         for seq in undelivered {
-            state.outbox.remove(&seq);
+            if state
+                .outbox
+                .remove(&seq)
+                .is_some_and(|e| e.status == OutboxStatus::Failed)
+            {
+                state.outbox_failed -= 1;
+            }
             writes.batch.delete(Space::Outbox, keys::seq(seq).to_vec());
         }
-        state.instances.remove(&id);
+        state.take_instances(&id);
         let Some(forgotten) = state.identity.forget(identifier) else {
             return Ok(None);
         };
@@ -1256,6 +1263,7 @@ impl Waymark {
             );
             revived += 1;
         }
+        state.outbox_failed -= revived;
         self.commit(state, writes)?;
         Ok(revived)
     }
