@@ -2,6 +2,7 @@
 //! in-memory façade the runtime and the admin use.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 use waymark_core::{Event, EventType, Identifier, IdentifierKind, Profile, ProfileId};
@@ -34,7 +35,10 @@ pub struct Forgotten {
 #[derive(Debug, Clone, Default)]
 pub struct Identity {
     graph: IdentityGraph,
-    profiles: HashMap<ProfileId, Profile, foldhash::fast::RandomState>,
+    /// Shared (copy on write): a reader such as a delivery round takes a
+    /// profile without copying it; the next change copies it only if that
+    /// reader still holds it.
+    profiles: HashMap<ProfileId, Arc<Profile>, foldhash::fast::RandomState>,
 }
 
 impl Identity {
@@ -53,7 +57,10 @@ impl Identity {
     pub fn restore(graph: IdentityGraph, profiles: impl IntoIterator<Item = Profile>) -> Self {
         Identity {
             graph,
-            profiles: profiles.into_iter().map(|p| (p.id.clone(), p)).collect(),
+            profiles: profiles
+                .into_iter()
+                .map(|p| (p.id.clone(), Arc::new(p)))
+                .collect(),
         }
     }
 
@@ -85,17 +92,20 @@ impl Identity {
             .graph
             .resolve(&ids, event.timestamp, &event.message_id)?;
         let id = resolution.profile.clone();
-        let mut profile = self
-            .profiles
-            .remove(&id)
-            .unwrap_or_else(|| Profile::new(id.clone()));
-        for merge in &resolution.merges {
-            if let Some(loser) = self.profiles.remove(&merge.loser) {
-                absorb(&mut profile, loser);
-            }
+        let losers: Vec<Arc<Profile>> = resolution
+            .merges
+            .iter()
+            .filter_map(|merge| self.profiles.remove(&merge.loser))
+            .collect();
+        let profile = Arc::make_mut(
+            self.profiles
+                .entry(id)
+                .or_insert_with_key(|id| Arc::new(Profile::new(id.clone()))),
+        );
+        for loser in losers {
+            absorb(profile, Arc::unwrap_or_clone(loser));
         }
-        observe(&mut profile, event);
-        self.profiles.insert(id, profile);
+        observe(profile, event);
         Some(Resolved {
             profile: resolution.profile,
             created: resolution.created,
@@ -110,12 +120,18 @@ impl Identity {
     }
 
     pub fn profile(&self, id: &ProfileId) -> Option<&Profile> {
-        self.profiles.get(&self.canonical(id)?)
+        self.profiles.get(&self.canonical(id)?).map(Arc::as_ref)
+    }
+
+    /// The profile, shared: no copy now, and none later unless it changes
+    /// while still held.
+    pub fn shared_profile(&self, id: &ProfileId) -> Option<Arc<Profile>> {
+        self.profiles.get(&self.canonical(id)?).map(Arc::clone)
     }
 
     pub fn profile_mut(&mut self, id: &ProfileId) -> Option<&mut Profile> {
         let id = self.canonical(id)?;
-        self.profiles.get_mut(&id)
+        self.profiles.get_mut(&id).map(Arc::make_mut)
     }
 
     /// The profile an identifier belongs to (emails and phones are
@@ -130,14 +146,14 @@ impl Identity {
     }
 
     pub fn profiles(&self) -> impl Iterator<Item = &Profile> {
-        self.profiles.values()
+        self.profiles.values().map(Arc::as_ref)
     }
 
     /// Everything held about the person `identifier` belongs to, as JSON:
     /// the profile, its identifiers and the merges that built it.
     pub fn export(&self, identifier: &Identifier) -> Option<Value> {
         let id = self.lookup(identifier)?;
-        let profile = self.profiles.get(&id)?;
+        let profile: &Profile = self.profiles.get(&id)?;
         let merges: Vec<&MergeRecord> = self
             .graph
             .merge_log()

@@ -50,7 +50,7 @@ impl SharedValue {
     /// A profile as templates see it: exactly its JSON (`traits`, `id`,
     /// `user_id`, `events`, ...), but `traits` and the ids are read in
     /// place and the rest is made JSON only if a template reads it.
-    pub fn profile(profile: Profile) -> Self {
+    pub fn profile(profile: Arc<Profile>) -> Self {
         SharedValue(Shared::Profile(Arc::new(ProfileView {
             profile,
             json: OnceLock::new(),
@@ -61,7 +61,7 @@ impl SharedValue {
 /// See [`SharedValue::profile`].
 #[derive(Debug)]
 pub(crate) struct ProfileView {
-    profile: Profile,
+    profile: Arc<Profile>,
     /// The whole profile as JSON, for what is not read in place.
     json: OnceLock<JsonValue>,
 }

@@ -220,7 +220,7 @@ mod tests {
         );
         let as_json = json!({ "profile": serde_json::to_value(&profile).unwrap() });
         let from_json = compiled.render("t", &fields, &as_json).unwrap();
-        let shared = SharedValue::profile(profile);
+        let shared = SharedValue::profile(std::sync::Arc::new(profile));
         let scope = Scope::new().shared("profile", &shared);
         let in_place = compiled.render_scope("t", &fields, &scope).unwrap();
         assert_eq!(in_place, from_json);

@@ -711,7 +711,10 @@ impl Waymark {
         let started = std::time::Instant::now();
         // The due entries and, for rendering, their people as they are now:
         // taken under one lock, so the round never waits on ingest again.
-        let (due, people): (Vec<Arc<OutboxEntry>>, HashMap<ProfileId, Option<Profile>>) = {
+        let (due, people): (
+            Vec<Arc<OutboxEntry>>,
+            HashMap<ProfileId, Option<Arc<Profile>>>,
+        ) = {
             let state = self.lock()?;
             // Only what the store holds: a crash must not lose a decision
             // whose message went out.
@@ -729,8 +732,8 @@ impl Waymark {
                 for entry in &due {
                     let id = &entry.delivery.profile;
                     if !people.contains_key(id) {
-                        // A copy: turned into template values after the lock.
-                        people.insert(id.clone(), state.identity.profile(id).cloned());
+                        // Shared, not copied: read by the templates after the lock.
+                        people.insert(id.clone(), state.identity.shared_profile(id));
                     }
                 }
             }
