@@ -711,10 +711,7 @@ impl Waymark {
         let started = std::time::Instant::now();
         // The due entries and, for rendering, their people as they are now:
         // taken under one lock, so the round never waits on ingest again.
-        let (due, people): (
-            Vec<Arc<OutboxEntry>>,
-            HashMap<ProfileId, Option<Arc<Profile>>>,
-        ) = {
+        let (due, people): (Vec<Arc<OutboxEntry>>, People) = {
             let state = self.lock()?;
             // Only what the store holds: a crash must not lose a decision
             // whose message went out.
@@ -1299,6 +1296,9 @@ impl Waymark {
             .collect()
     }
 }
+
+/// The people a delivery round renders for, as they are now (shared).
+type People = HashMap<ProfileId, Option<Arc<Profile>>>;
 
 /// The delivery for a send: the address comes from the profile.
 fn delivery(send: &SendRequest, profile: &Profile, now: Timestamp) -> Delivery {
