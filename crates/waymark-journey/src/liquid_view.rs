@@ -201,6 +201,14 @@ impl ValueView for Scope<'_> {
 }
 
 impl Json {
+    /// The object this value is, if it is one.
+    fn object(&self) -> Option<&JsonObject> {
+        match &self.0 {
+            JsonValue::Object(map) => Some(JsonObject::ref_cast(map)),
+            _ => None,
+        }
+    }
+
     /// The scalar this value is (a string borrowed), if it is one.
     fn scalar(&self) -> Option<ScalarCow<'_>> {
         match &self.0 {
@@ -248,10 +256,7 @@ impl ValueView for Json {
                 State::Truthy => true,
                 State::DefaultValue | State::Empty | State::Blank => items.is_empty(),
             },
-            JsonValue::Object(map) => match state {
-                State::Truthy => true,
-                State::DefaultValue | State::Empty | State::Blank => map.is_empty(),
-            },
+            JsonValue::Object(map) => JsonObject::ref_cast(map).query_state(state),
             _ => self.scalar().is_some_and(|s| s.query_state(state)),
         }
     }
@@ -275,11 +280,7 @@ impl ValueView for Json {
             JsonValue::Array(items) => {
                 Value::Array(items.iter().map(|v| Json::ref_cast(v).to_value()).collect())
             }
-            JsonValue::Object(map) => Value::Object(
-                map.iter()
-                    .map(|(k, v)| (k.clone().into(), Json::ref_cast(v).to_value()))
-                    .collect(),
-            ),
+            JsonValue::Object(map) => JsonObject::ref_cast(map).to_value(),
         }
     }
 
@@ -340,59 +341,47 @@ impl ArrayView for Json {
     }
 }
 
+/// An object's keys through [`JsonObject`]; `nil` has none and answers
+/// every key with `nil`.
 impl ObjectView for Json {
     fn as_value(&self) -> &dyn ValueView {
         self
     }
 
     fn size(&self) -> i64 {
-        match &self.0 {
-            JsonValue::Object(map) => map.len() as i64,
-            _ => 0,
-        }
+        self.object().map_or(0, ObjectView::size)
     }
 
     fn keys<'k>(&'k self) -> Box<dyn Iterator<Item = KStringCow<'k>> + 'k> {
-        match &self.0 {
-            JsonValue::Object(map) => Box::new(map.keys().map(|k| KStringCow::from_ref(k))),
-            _ => Box::new(std::iter::empty()),
+        match self.object() {
+            Some(object) => object.keys(),
+            None => Box::new(std::iter::empty()),
         }
     }
 
     fn values<'k>(&'k self) -> Box<dyn Iterator<Item = &'k dyn ValueView> + 'k> {
-        match &self.0 {
-            JsonValue::Object(map) => {
-                Box::new(map.values().map(|v| Json::ref_cast(v) as &dyn ValueView))
-            }
-            _ => Box::new(std::iter::empty()),
+        match self.object() {
+            Some(object) => ObjectView::values(object),
+            None => Box::new(std::iter::empty()),
         }
     }
 
     fn iter<'k>(&'k self) -> Box<dyn Iterator<Item = (KStringCow<'k>, &'k dyn ValueView)> + 'k> {
-        match &self.0 {
-            JsonValue::Object(map) => Box::new(
-                map.iter()
-                    .map(|(k, v)| (KStringCow::from_ref(k), Json::ref_cast(v) as &dyn ValueView)),
-            ),
-            _ => Box::new(std::iter::empty()),
+        match self.object() {
+            Some(object) => object.iter(),
+            None => Box::new(std::iter::empty()),
         }
     }
 
-    /// Every key is there: a missing one reads as `nil`.
     fn contains_key(&self, _index: &str) -> bool {
         true
     }
 
     fn get<'s>(&'s self, index: &str) -> Option<&'s dyn ValueView> {
-        let found = match &self.0 {
-            JsonValue::Object(map) => map.get(index),
-            _ => None,
-        };
-        match found {
-            Some(value) => Some(Json::ref_cast(value)),
+        match self.object() {
+            Some(object) => ObjectView::get(object, index),
             // Liquid answers `size` itself when the object has no such key.
-            None if index == "size" => None,
-            None => Some(&NIL),
+            None => (index != "size").then_some(&NIL as &dyn ValueView),
         }
     }
 }
