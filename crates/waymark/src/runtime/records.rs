@@ -207,37 +207,6 @@ pub struct StoredInstance {
     ts: Option<i64>,
 }
 
-/// Splits the type and the timestamp out of a trigger (see `StoredInstance::tr`).
-fn pack_trigger(trigger: &Value) -> (Value, Option<String>, Option<i64>) {
-    let Value::Object(fields) = trigger else {
-        return (trigger.clone(), None, None);
-    };
-    let mut rest = serde_json::Map::with_capacity(fields.len());
-    let (mut ty, mut ts) = (None, None);
-    for (key, value) in fields {
-        match (key.as_str(), value) {
-            ("type", Value::String(t)) if t == "track" => {}
-            ("type", Value::String(t)) => ty = Some(t.clone()),
-            ("timestamp", Value::String(text)) => {
-                let exact = waymark_core::parse_timestamp(text)
-                    .ok()
-                    .map(millis)
-                    .filter(|ms| waymark_core::format_timestamp(instant(*ms)) == *text);
-                match exact {
-                    Some(ms) => ts = Some(ms),
-                    None => {
-                        rest.insert(key.clone(), value.clone());
-                    }
-                }
-            }
-            _ => {
-                rest.insert(key.clone(), value.clone());
-            }
-        }
-    }
-    (Value::Object(rest), ty, ts)
-}
-
 /// Puts a trigger back together, keys in their original order (`type`
 /// first, `timestamp` last).
 fn unpack_trigger(rest: Value, ty: Option<String>, ts: Option<i64>) -> Value {
@@ -268,30 +237,6 @@ fn instant(ms: i64) -> Timestamp {
 }
 
 impl StoredInstance {
-    pub fn store(instance: &Instance) -> Self {
-        let (tr, ty, ts) = pack_trigger(&instance.trigger);
-        StoredInstance {
-            j: Arc::clone(&instance.journey),
-            v: instance.version,
-            q: instance.entry_seq,
-            n: Arc::clone(&instance.node),
-            i: instance.node_index,
-            e: millis(instance.entered_at),
-            c: instance.control,
-            x: match &instance.status {
-                InstanceStatus::Running => None,
-                InstanceStatus::Ended { reason, at } => Some((reason.clone(), millis(*at))),
-            },
-            t: instance.timer.map(|t| (t.token, millis(t.due))),
-            nt: instance.next_token,
-            k: instance.steps,
-            g: instance.goal_reached,
-            tr,
-            ty,
-            ts,
-        }
-    }
-
     /// The instance of `profile` this record stands for.
     pub fn load(self, profile: &ProfileId) -> Instance {
         Instance {
@@ -319,6 +264,98 @@ impl StoredInstance {
             goal_reached: self.g,
             trigger: Arc::new(unpack_trigger(self.tr, self.ty, self.ts)),
         }
+    }
+}
+
+/// Serializes an instance in the [`StoredInstance`] layout from a borrow:
+/// no copy of its entering event (a profile record is rewritten with all
+/// its instances at every event of the person).
+pub struct StoredInstanceRef<'a>(pub &'a Instance);
+
+impl Serialize for StoredInstanceRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let instance = self.0;
+        let (ty, ts) = trigger_parts(&instance.trigger);
+        let mut out = serializer.serialize_struct("StoredInstance", 15)?;
+        out.serialize_field("j", &instance.journey)?;
+        out.serialize_field("v", &instance.version)?;
+        out.serialize_field("q", &instance.entry_seq)?;
+        out.serialize_field("n", &instance.node)?;
+        out.serialize_field("i", &instance.node_index)?;
+        out.serialize_field("e", &millis(instance.entered_at))?;
+        if instance.control {
+            out.serialize_field("c", &true)?;
+        }
+        if let InstanceStatus::Ended { reason, at } = &instance.status {
+            out.serialize_field("x", &(reason, millis(*at)))?;
+        }
+        if let Some(timer) = instance.timer {
+            out.serialize_field("t", &(timer.token, millis(timer.due)))?;
+        }
+        out.serialize_field("nt", &instance.next_token)?;
+        out.serialize_field("k", &instance.steps)?;
+        if instance.goal_reached {
+            out.serialize_field("g", &true)?;
+        }
+        out.serialize_field(
+            "tr",
+            &PackedTrigger {
+                trigger: &instance.trigger,
+                ts_apart: ts.is_some(),
+            },
+        )?;
+        if let Some(ty) = ty {
+            out.serialize_field("ty", ty)?;
+        }
+        if let Some(ts) = ts {
+            out.serialize_field("ts", &ts)?;
+        }
+        out.end()
+    }
+}
+
+/// What is stored apart from a trigger (see `StoredInstance::tr`): its
+/// type unless `track`, and its timestamp in milliseconds when that is exact.
+fn trigger_parts(trigger: &Value) -> (Option<&str>, Option<i64>) {
+    let Value::Object(fields) = trigger else {
+        return (None, None);
+    };
+    let ty = match fields.get("type") {
+        Some(Value::String(t)) if t != "track" => Some(t.as_str()),
+        _ => None,
+    };
+    let ts = match fields.get("timestamp") {
+        Some(Value::String(text)) => waymark_core::parse_timestamp(text)
+            .ok()
+            .map(millis)
+            .filter(|ms| waymark_core::format_timestamp(instant(*ms)) == *text),
+        _ => None,
+    };
+    (ty, ts)
+}
+
+/// A trigger without what [`trigger_parts`] takes out, serialized in place.
+struct PackedTrigger<'a> {
+    trigger: &'a Value,
+    /// The timestamp is stored apart (`ts`).
+    ts_apart: bool,
+}
+
+impl Serialize for PackedTrigger<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let Value::Object(fields) = self.trigger else {
+            return self.trigger.serialize(serializer);
+        };
+        serializer.collect_map(
+            fields
+                .iter()
+                .filter(|(key, value)| match (key.as_str(), value) {
+                    ("type", Value::String(_)) => false,
+                    ("timestamp", Value::String(_)) => !self.ts_apart,
+                    _ => true,
+                }),
+        )
     }
 }
 
@@ -385,10 +422,15 @@ mod tests {
                 goal_reached: true,
                 trigger: Arc::new(trigger),
             };
-            let stored: StoredInstance = serde_json::from_slice(
-                &serde_json::to_vec(&StoredInstance::store(&instance)).unwrap(),
-            )
-            .unwrap();
+            let written = serde_json::to_string(&StoredInstanceRef(&instance)).unwrap();
+            if trigger_parts(&instance.trigger).1.is_some() {
+                // The stored layout, which stores written earlier hold too.
+                assert_eq!(
+                    written,
+                    r#"{"j":"welcome","v":3,"q":2,"n":"wait","i":1,"e":1795424401000,"c":true,"x":["goal",1795510800000],"t":[4,1795428001000],"nt":5,"k":7,"g":true,"tr":{"event":"Signed Up","messageId":"m1","properties":{"plan":"trial"}},"ts":1795424401000}"#
+                );
+            }
+            let stored: StoredInstance = serde_json::from_str(&written).unwrap();
             let loaded = stored.load(&ProfileId::from("p_1"));
             assert_eq!(loaded, instance);
             assert_eq!(

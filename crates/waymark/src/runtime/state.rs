@@ -11,7 +11,9 @@ use waymark_engine::{Instance, Timer};
 use waymark_identity::{Identity, IdentityConfig, IdentityGraph, MergeRecord};
 use waymark_store::{Batch, Error as StoreError, Space, Store, keys};
 
-use super::records::{OutboxEntry, ProfileRecord, StoredInstance, StoredProfileRef, StoredTimer};
+use super::records::{
+    OutboxEntry, ProfileRecord, StoredInstanceRef, StoredProfileRef, StoredTimer,
+};
 
 /// Meta keys.
 pub(super) const OUTBOX_SEQ: &str = "seq:outbox";
@@ -281,7 +283,16 @@ struct ProfileRecordRef<'a> {
     profile: StoredProfileRef<'a>,
     created: u64,
     identifiers: &'a [Identifier],
-    instances: Vec<StoredInstance>,
+    instances: Instances<'a>,
+}
+
+/// A profile's instances in the stored layout, written from borrows.
+struct Instances<'a>(&'a [Instance]);
+
+impl Serialize for Instances<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(StoredInstanceRef))
+    }
 }
 
 /// A timer from its key (due, instance, NUL, token) and stored value.
@@ -341,10 +352,7 @@ impl Writes<'_> {
                 profile: StoredProfileRef(profile),
                 created: graph.created_order(id).unwrap_or_default(),
                 identifiers: graph.identifiers(id),
-                instances: state
-                    .instances
-                    .get(id)
-                    .map_or_else(Vec::new, |i| i.iter().map(StoredInstance::store).collect()),
+                instances: Instances(state.instances.get(id).map_or(&[], Vec::as_slice)),
             };
             self.batch
                 .put(Space::Profiles, id.as_str().as_bytes(), encode(&record));
