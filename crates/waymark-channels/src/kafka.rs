@@ -265,11 +265,19 @@ impl Publisher {
     /// Queues one message on `lane`. Returns false (and queues nothing)
     /// when its idempotency key was already published.
     pub fn send_on(&self, lane: Lane, message: Outgoing<'_>) -> Result<bool, PublishError> {
-        let slot = match message.idempotency_key {
-            Some(key) if self.published(message.topic, key) => return Ok(false),
-            Some(key) => slot(message.topic, key),
-            None => String::new(),
-        };
+        let slot = message
+            .idempotency_key
+            .map_or_else(String::new, |key| slot(message.topic, key));
+        {
+            let mut acks = lock(&self.acks);
+            if !slot.is_empty() && acks.acked.contains(&slot) {
+                return Ok(false); // published already
+            }
+            // Counted before the producer can report it.
+            if let Some(lane) = acks.lanes.get_mut(lane.0) {
+                lane.in_flight += 1;
+            }
+        }
         let mut headers = OwnedHeaders::new_with_capacity(message.headers.len() + 1);
         if let Some(key) = message.idempotency_key {
             headers = headers.insert(Header {
@@ -289,10 +297,6 @@ impl Publisher {
             .headers(headers);
         if let Some(key) = message.key {
             record = record.key(key);
-        }
-        // Counted before the producer can report it.
-        if let Some(lane) = lock(&self.acks).lanes.get_mut(lane.0) {
-            lane.in_flight += 1;
         }
         loop {
             match self.producer.send(record) {
