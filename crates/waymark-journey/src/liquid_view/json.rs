@@ -205,47 +205,7 @@ impl ObjectView for Json {
 #[repr(transparent)]
 pub(super) struct JsonObject(Map<String, JsonValue>);
 
-impl ValueView for JsonObject {
-    fn as_debug(&self) -> &dyn std::fmt::Debug {
-        self
-    }
-
-    fn render(&self) -> DisplayCow<'_> {
-        DisplayCow::Owned(Box::new(self.to_value().render().to_string()))
-    }
-
-    fn source(&self) -> DisplayCow<'_> {
-        DisplayCow::Owned(Box::new(self.to_value().source().to_string()))
-    }
-
-    fn type_name(&self) -> &'static str {
-        "object"
-    }
-
-    fn query_state(&self, state: State) -> bool {
-        match state {
-            State::Truthy => true,
-            State::DefaultValue | State::Empty | State::Blank => self.0.is_empty(),
-        }
-    }
-
-    fn to_kstr(&self) -> KStringCow<'_> {
-        KStringCow::from_string(self.render().to_string())
-    }
-
-    fn to_value(&self) -> Value {
-        Value::Object(
-            self.0
-                .iter()
-                .map(|(k, v)| (k.clone().into(), Json::ref_cast(v).to_value()))
-                .collect(),
-        )
-    }
-
-    fn as_object(&self) -> Option<&dyn ObjectView> {
-        Some(self)
-    }
-}
+object_value_view!(JsonObject);
 
 impl ObjectView for JsonObject {
     fn as_value(&self) -> &dyn ValueView {

@@ -9,13 +9,62 @@
 //! the values are views: [`json`] sees a `serde_json::Value` through
 //! Liquid's traits, [`profile`] a shared `Profile`.
 
+/// `ValueView` for a type whose `ObjectView` says everything: an object
+/// renders, reads as empty and converts through its keys and values.
+macro_rules! object_value_view {
+    ($ty:ty) => {
+        impl liquid::model::ValueView for $ty {
+            fn as_debug(&self) -> &dyn std::fmt::Debug {
+                self
+            }
+
+            fn render(&self) -> liquid::model::DisplayCow<'_> {
+                liquid::model::DisplayCow::Owned(Box::new(self.to_value().render().to_string()))
+            }
+
+            fn source(&self) -> liquid::model::DisplayCow<'_> {
+                liquid::model::DisplayCow::Owned(Box::new(self.to_value().source().to_string()))
+            }
+
+            fn type_name(&self) -> &'static str {
+                "object"
+            }
+
+            fn query_state(&self, state: liquid::model::State) -> bool {
+                match state {
+                    liquid::model::State::Truthy => true,
+                    liquid::model::State::DefaultValue
+                    | liquid::model::State::Empty
+                    | liquid::model::State::Blank => liquid::model::ObjectView::size(self) == 0,
+                }
+            }
+
+            fn to_kstr(&self) -> liquid::model::KStringCow<'_> {
+                liquid::model::KStringCow::from_string(self.render().to_string())
+            }
+
+            fn to_value(&self) -> liquid::model::Value {
+                liquid::model::Value::Object(
+                    liquid::model::ObjectView::iter(self)
+                        .map(|(k, v)| (k.into_owned(), v.to_value()))
+                        .collect(),
+                )
+            }
+
+            fn as_object(&self) -> Option<&dyn liquid::model::ObjectView> {
+                Some(self)
+            }
+        }
+    };
+}
+
 mod json;
 mod profile;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use liquid::model::{DisplayCow, KStringCow, ObjectView, State, Value, ValueView};
+use liquid::model::{KStringCow, ObjectView, ValueView};
 use ref_cast::RefCast;
 use serde_json::Value as JsonValue;
 use waymark_core::Profile;
@@ -135,44 +184,4 @@ impl ObjectView for Scope<'_> {
     }
 }
 
-impl ValueView for Scope<'_> {
-    fn as_debug(&self) -> &dyn std::fmt::Debug {
-        self
-    }
-
-    fn render(&self) -> DisplayCow<'_> {
-        DisplayCow::Owned(Box::new(self.to_value().render().to_string()))
-    }
-
-    fn source(&self) -> DisplayCow<'_> {
-        DisplayCow::Owned(Box::new(self.to_value().source().to_string()))
-    }
-
-    fn type_name(&self) -> &'static str {
-        "object"
-    }
-
-    fn query_state(&self, state: State) -> bool {
-        match state {
-            State::Truthy => true,
-            State::DefaultValue | State::Empty | State::Blank => self.0.is_empty(),
-        }
-    }
-
-    fn to_kstr(&self) -> KStringCow<'_> {
-        KStringCow::from_string(self.render().to_string())
-    }
-
-    fn to_value(&self) -> Value {
-        Value::Object(
-            self.0
-                .iter()
-                .map(|(k, v)| (k.clone().into(), v.view().to_value()))
-                .collect(),
-        )
-    }
-
-    fn as_object(&self) -> Option<&dyn ObjectView> {
-        Some(self)
-    }
-}
+object_value_view!(Scope<'_>);
