@@ -104,8 +104,8 @@ pub(super) struct State {
     pub expired_messages: Vec<Vec<u8>>,
     pub counters: HashMap<String, u64, Fast>,
     pub offsets: HashMap<String, u64>,
-    /// Journey records waiting for the record sink, by commit sequence:
-    /// each record's key and JSON.
+    /// Journey records waiting for the record sink, a batch per commit,
+    /// by commit sequence.
     pub records: BTreeMap<u64, Arc<RecordBatch>>,
     pub next_record_seq: u64,
 }

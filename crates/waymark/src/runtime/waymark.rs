@@ -396,10 +396,7 @@ impl Waymark {
             if let Some((seq, records)) = &next.records {
                 batch.put(Space::Records, keys::seq(*seq).to_vec(), records.value());
             }
-            self.store.commit(batch).inspect_err(|error| {
-                tracing::error!(%error, "commit failed; the runtime stops taking work");
-                self.poisoned.store(true, Ordering::SeqCst);
-            })?;
+            self.written(self.store.commit(batch))?;
             let marks = &self.durable;
             woke |=
                 marks.outbox_below.swap(next.outbox_below, Ordering::SeqCst) < next.outbox_below;
@@ -441,7 +438,13 @@ impl Waymark {
         );
         let batch = writes.finish(&state);
         drop(state);
-        self.store.commit_unsynced(batch).inspect_err(|error| {
+        self.written(self.store.commit_unsynced(batch))
+    }
+
+    /// A store write's outcome; a failed one leaves memory ahead of disk,
+    /// so the runtime refuses further work until rebuilt.
+    fn written(&self, outcome: Result<(), waymark_store::Error>) -> Result<(), Error> {
+        outcome.inspect_err(|error| {
             tracing::error!(%error, "commit failed; the runtime stops taking work");
             self.poisoned.store(true, Ordering::SeqCst);
         })?;
@@ -1026,8 +1029,8 @@ impl Waymark {
 
     /// Hands committed journey records (up to about `record_batch`) to the
     /// record sink, then forgets them once the sink synced. Returns how
-    /// many were published. One round at a time, so deliveries are not
-    /// kept waiting while ingest keeps making records.
+    /// many were published (a round at a time: whole commits' worth, up
+    /// to about `record_batch`).
     pub fn publish_records(&self) -> Result<usize, Error> {
         let Some(sink) = &self.records else {
             return Ok(0);
