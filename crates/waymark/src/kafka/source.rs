@@ -32,7 +32,7 @@ pub enum SourceError {
     Runtime(#[from] crate::runtime::Error),
     #[error("stopping: {0}")]
     TooManyDeadLetters(String),
-    #[error("starting the committer thread: {0}")]
+    #[error("starting the source's committer or watch thread: {0}")]
     Committer(String),
 }
 
@@ -486,9 +486,14 @@ impl KafkaSource {
             let committer = std::thread::Builder::new()
                 .name("waymark-commit".to_owned())
                 .spawn_scoped(scope, || self.settle_until(&stopping));
-            let result = match committer {
-                Ok(_) => self.poll_until(stop),
-                Err(error) => Err(SourceError::Committer(error.to_string())),
+            // Lag and group checks ask the broker and wait for its answer:
+            // on the poll thread they held up every event behind them.
+            let watch = std::thread::Builder::new()
+                .name("waymark-watch".to_owned())
+                .spawn_scoped(scope, || self.watch_until(stop, &stopping));
+            let result = match (committer, watch) {
+                (Ok(_), Ok(_)) => self.poll_until(stop),
+                (Err(error), _) | (_, Err(error)) => Err(SourceError::Committer(error.to_string())),
             };
             let _in_flight = lock(&self.pipeline.in_flight);
             stopping.store(true, Ordering::SeqCst);
@@ -520,10 +525,26 @@ impl KafkaSource {
         }
     }
 
+    /// The watch thread: measures lag and checks the group's assignment
+    /// once a second until `stop` or `stopping`.
+    fn watch_until(&self, stop: &AtomicBool, stopping: &AtomicBool) {
+        let mut orphan_check = OrphanCheck::default();
+        let halted = || stop.load(Ordering::SeqCst) || stopping.load(Ordering::SeqCst);
+        while !halted() {
+            self.measure_lag();
+            if halted() {
+                return;
+            }
+            self.rejoin_if_orphaned(&mut orphan_check);
+            let started = Instant::now();
+            while !halted() && started.elapsed() < Duration::from_secs(1) {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+
     /// The poll loop: reads, batches and stages until `stop` or an error.
     fn poll_until(&self, stop: &AtomicBool) -> Result<(), SourceError> {
-        let mut measured = Instant::now() - Duration::from_secs(10);
-        let mut orphan_check = OrphanCheck::default();
         let result = loop {
             if stop.load(Ordering::SeqCst) {
                 break self.pipeline.drain(&self.consumer);
@@ -552,11 +573,6 @@ impl KafkaSource {
                 && let Err(error) = self.pipeline.flush()
             {
                 break Err(error);
-            }
-            if measured.elapsed() >= Duration::from_secs(1) {
-                self.measure_lag();
-                self.rejoin_if_orphaned(&mut orphan_check);
-                measured = Instant::now();
             }
         };
         if result.is_ok() {
