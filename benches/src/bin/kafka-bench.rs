@@ -216,15 +216,31 @@ journeys = "{base}.journeys"
     path
 }
 
-fn start_worker(bin: &Path, config: &Path) -> Child {
-    Command::new(bin)
-        .arg("--config")
-        .arg(config)
-        .arg("--quiet")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap()
+/// A worker process, stopped (SIGTERM, then waited for) when dropped, so
+/// a failed run leaves no worker behind holding the ops port.
+struct Worker(Child);
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.0.id().to_string())
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_worker(bin: &Path, config: &Path) -> Worker {
+    Worker(
+        Command::new(bin)
+            .arg("--config")
+            .arg(config)
+            .arg("--quiet")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap(),
+    )
 }
 
 fn metric(ops: &str, name: &str) -> Option<f64> {
@@ -238,12 +254,8 @@ fn metric(ops: &str, name: &str) -> Option<f64> {
         .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
 }
 
-fn stop(mut child: Child) {
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status();
-    let _ = child.wait();
+fn stop(worker: Worker) {
+    drop(worker);
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -361,6 +373,13 @@ fn throughput(
 }
 
 /// Phase 3: event -> delivery latency at half of `raw_rate` (or `--latency-rate`).
+///
+/// `--warmup N` sign-ups (500 by default) go first, slowly, and are waited
+/// for: the first fetches after a consumer joins its group take ~100 ms to
+/// find their positions, and a run's first events would otherwise measure
+/// that start-up rather than the rate. `--relay` puts [`relay`] (a bare
+/// Kafka relay with no journeys and no store) in the worker's place: the
+/// floor any worker reaches on this broker and machine.
 #[allow(clippy::too_many_arguments)]
 fn latency(
     brokers: &str,
@@ -377,18 +396,47 @@ fn latency(
     let deliveries = format!("{base}.deliveries");
     create(brokers, &[&input]);
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(dir.path(), journeys, templates, brokers, &base, ops);
-    let worker = start_worker(worker_bin, &config);
-    while metric(ops, "waymark_partitions_assigned").unwrap_or(0.0) < 1.0 {
-        std::thread::sleep(Duration::from_millis(50));
+    let bare = std::env::args().any(|a| a == "--relay");
+    let (worker, relay_stop) = if bare {
+        create(brokers, &[&deliveries, &format!("{base}.analytics")]);
+        let records: usize = arg("--relay-records", "4").parse().unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let thread = {
+            let (brokers, base, stop) = (brokers.to_owned(), base.clone(), stop.clone());
+            std::thread::spawn(move || relay(&brokers, &base, records, &stop))
+        };
+        (None, Some((stop, thread)))
+    } else {
+        let config = write_config(dir.path(), journeys, templates, brokers, &base, ops);
+        let worker = start_worker(worker_bin, &config);
+        while metric(ops, "waymark_partitions_assigned").unwrap_or(0.0) < 1.0 {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        (Some(worker), None)
+    };
+    let payload = |user: &str, now: &str| {
+        format!(
+            r#"{{"type":"track","messageId":"{user}","userId":"{user}","event":"Signed Up","timestamp":"{now}","context":{{"traits":{{"email":"{user}@example.com"}}}}}}"#
+        )
+    };
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let p = producer(brokers);
+    // Warm-up: a trickle, then wait until its deliveries are out.
+    let warmup: usize = arg("--warmup", "500").parse().unwrap();
+    for i in 0..warmup {
+        let user = format!("warm-{i}");
+        send(&p, &input, &user, payload(&user, &now).as_bytes());
+        std::thread::sleep(Duration::from_micros(500));
+    }
+    p.flush(Duration::from_secs(60)).unwrap();
+    if warmup > 0 {
+        wait_for_messages(brokers, &deliveries, warmup);
     }
     // Half the consume-only rate, as the target says; `--latency-rate`
     // measures at another (one the worker sustains, say).
     let rate: f64 = arg("--latency-rate", &(raw_rate / 2.0).to_string())
         .parse()
         .unwrap();
-    let p = producer(brokers);
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let started = Instant::now();
     for i in 0..latency_events {
         let due = Duration::from_secs_f64(i as f64 / rate);
@@ -396,34 +444,109 @@ fn latency(
             std::thread::sleep(wait);
         }
         let user = format!("lat-{i}");
-        let payload = format!(
-            r#"{{"type":"track","messageId":"{user}","userId":"{user}","event":"Signed Up","timestamp":"{now}","context":{{"traits":{{"email":"{user}@example.com"}}}}}}"#
-        );
-        send(&p, &input, &user, payload.as_bytes());
+        send(&p, &input, &user, payload(&user, &now).as_bytes());
     }
     p.flush(Duration::from_secs(60)).unwrap();
     let sent_secs = started.elapsed().as_secs_f64();
     // Read the input's timestamps and the deliveries' back.
-    let produced = read_timestamps(brokers, &input, latency_events, |m| {
+    let total = warmup + latency_events;
+    let produced = read_timestamps(brokers, &input, total, |m| {
         String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned()
     });
-    let delivered = read_timestamps(brokers, &deliveries, latency_events, |m| {
+    let delivered = read_timestamps(brokers, &deliveries, total, |m| {
         let d: serde_json::Value = serde_json::from_slice(m.payload().unwrap_or_default()).unwrap();
         d["user_id"].as_str().unwrap_or_default().to_owned()
     });
-    stop(worker);
+    if let Some(worker) = worker {
+        stop(worker);
+    }
+    if let Some((flag, thread)) = relay_stop {
+        flag.store(true, std::sync::atomic::Ordering::SeqCst);
+        thread.join().unwrap();
+    }
     let mut latencies: Vec<f64> = delivered
         .iter()
+        .filter(|(user, _)| user.starts_with("lat-"))
         .filter_map(|(user, at)| produced.get(user).map(|from| (at - from) as f64))
         .collect();
     latencies.sort_by(f64::total_cmp);
     println!(
-        "latency at {rate:.0} events/s ({latency_events} events sent in {sent_secs:.2}s): {} deliveries, p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        "latency{} at {rate:.0} events/s ({latency_events} events sent in {sent_secs:.2}s, after {warmup} warm-up): {} deliveries, p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        if bare { " (bare relay)" } else { "" },
         latencies.len(),
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.99),
         latencies.last().copied().unwrap_or_default(),
     );
+}
+
+/// Waits until `n` messages can be read from `topic` (read, not taken
+/// from its watermarks: tansu's high watermark can trail the last batch).
+fn wait_for_messages(brokers: &str, topic: &str, n: usize) {
+    let consumer: BaseConsumer = client(brokers)
+        .set("group.id", format!("bench-wait-{topic}"))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[topic]).unwrap();
+    let (mut read, started) = (0, Instant::now());
+    while read < n {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "{topic}: {read} of {n} messages after 120 s"
+        );
+        if let Some(m) = consumer.poll(Duration::from_millis(100)) {
+            m.unwrap();
+            read += 1;
+        }
+    }
+}
+
+/// The floor of any Kafka worker here: consumes `{base}.events` with the
+/// worker's consumer settings and, for each event, produces one delivery
+/// (carrying the event's key as `user_id`) and `records` analytics
+/// messages with the worker's producer settings, storing offsets as it
+/// goes. No journeys, no store, no fsync, no waiting for acknowledgements.
+fn relay(brokers: &str, base: &str, records: usize, stop: &std::sync::atomic::AtomicBool) {
+    let consumer: BaseConsumer = client(brokers)
+        .set("group.id", format!("{base}.relay"))
+        .set("enable.auto.commit", "true")
+        .set("enable.auto.offset.store", "false")
+        .set("auto.offset.reset", "earliest")
+        .set("fetch.wait.max.ms", "10")
+        .set("fetch.message.max.bytes", "16777216")
+        .create()
+        .unwrap();
+    consumer.subscribe(&[&format!("{base}.events")]).unwrap();
+    let producer: ThreadedProducer<DefaultProducerContext> = client(brokers)
+        .set("linger.ms", "2")
+        .set("acks", "all")
+        .set("queue.buffering.max.messages", "1000000")
+        .create()
+        .unwrap();
+    let (deliveries, analytics) = (format!("{base}.deliveries"), format!("{base}.analytics"));
+    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+        let Some(message) = consumer.poll(Duration::from_millis(10)) else {
+            continue;
+        };
+        let message = message.unwrap();
+        let user = String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned();
+        let delivery = serde_json::json!({
+            "key": format!("{user}:welcome"), "channel": "email", "user_id": user,
+            "content": {"subject": "Welcome", "body": format!("Hello {user}, welcome aboard.")},
+        })
+        .to_string();
+        send(&producer, &deliveries, &user, delivery.as_bytes());
+        for i in 0..records {
+            let record = format!(
+                r#"{{"kind":"node_reached","profile":"{user}","journey":"welcome","seq":{i}}}"#
+            );
+            send(&producer, &analytics, &user, record.as_bytes());
+        }
+        consumer.store_offset_from_message(&message).unwrap();
+    }
+    producer.flush(Duration::from_secs(30)).unwrap();
 }
 
 /// The first message timestamp (ms) per `key_of` among `n` messages.
