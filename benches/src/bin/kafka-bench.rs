@@ -399,7 +399,7 @@ fn latency(
     let bare = std::env::args().any(|a| a == "--relay");
     let (worker, relay_stop) = if bare {
         create(brokers, &[&deliveries, &format!("{base}.analytics")]);
-        let records: usize = arg("--relay-records", "4").parse().unwrap();
+        let records: usize = arg("--relay-records", "3").parse().unwrap();
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let thread = {
             let (brokers, base, stop) = (brokers.to_owned(), base.clone(), stop.clone());
@@ -506,7 +506,8 @@ fn wait_for_messages(brokers: &str, topic: &str, n: usize) {
 /// The floor of any Kafka worker here: consumes `{base}.events` with the
 /// worker's consumer settings and, for each event, produces one delivery
 /// (carrying the event's key as `user_id`) and `records` analytics
-/// messages with the worker's producer settings, storing offsets as it
+/// messages (3 by default: a sign-up in `welcome` records entered, send
+/// and wait) with the worker's producer settings, storing offsets as it
 /// goes. No journeys, no store, no fsync, no waiting for acknowledgements.
 fn relay(brokers: &str, base: &str, records: usize, stop: &std::sync::atomic::AtomicBool) {
     let consumer: BaseConsumer = client(brokers)
