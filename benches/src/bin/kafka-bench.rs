@@ -175,7 +175,7 @@ templates = "{t}"
 [source]
 kind = "kafka"
 batch_size = {batch}
-batch_wait_ms = 2
+batch_wait_ms = {wait}
 [store]
 path = "{d}/store"
 [channels]
@@ -198,6 +198,7 @@ journeys = "{base}.journeys"
         t = templates.display(),
         d = dir.display(),
         batch = arg("--batch-size", "2000"),
+        wait = arg("--batch-wait-ms", "2"),
     );
     // `--properties k=v,k=v`: librdkafka properties for the worker's clients.
     let properties = arg("--properties", "");
