@@ -535,7 +535,7 @@ impl KafkaSource {
             if halted() {
                 return;
             }
-            self.rejoin_if_orphaned(&mut orphan_check);
+            self.rejoin_if_orphaned(&mut orphan_check, &halted);
             let started = Instant::now();
             while !halted() && started.elapsed() < Duration::from_secs(1) {
                 std::thread::sleep(Duration::from_millis(50));
@@ -588,7 +588,10 @@ impl KafkaSource {
     /// wrong (tansu 0.6 completes rebalances with partitions left to members
     /// that died, as a SIGKILLed worker does, and never tells the live
     /// one). Never fires while other workers share the partitions.
-    fn rejoin_if_orphaned(&self, check: &mut OrphanCheck) {
+    ///
+    /// `halted` is asked again just before rejoining: the check asks the
+    /// broker first, and the poll thread may be leaving the group meanwhile.
+    fn rejoin_if_orphaned(&self, check: &mut OrphanCheck, halted: &dyn Fn() -> bool) {
         let assigned = self.consumer.assignment().map_or(0, |a| a.count());
         let topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
         let total = match check.partitions {
@@ -624,7 +627,7 @@ impl KafkaSource {
                 return;
             }
         };
-        if members > 1 {
+        if members > 1 || halted() {
             return;
         }
         tracing::warn!(
