@@ -7,6 +7,9 @@
 #                          [--mix journeys|browsing] [--latency-rate N]
 #                          [--latency-only RATE]      (the latency phase alone, at RATE)
 #                          [--properties k=v,k=v]     (librdkafka settings for the worker)
+#                          [--warmup 500]             (sign-ups sent and delivered before latency is measured)
+#                          [--relay [--relay-records 3]]  (a bare Kafka relay in the worker's place: the floor)
+#                          [--batch-wait-ms 2]        (the worker's source.batch_wait_ms)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked -p waymark-worker

@@ -6,7 +6,9 @@
 //!    through the example journeys, deliveries and records published;
 //! 3. latency: events produced at half the consume-only rate, each making
 //!    a send; event -> delivery time from the input message's timestamp to
-//!    the delivery message's, p50/p99.
+//!    the delivery message's, p50/p99, after a warm-up (`--warmup N`).
+//!    `--relay` measures a bare Kafka relay in the worker's place instead:
+//!    the floor of any worker on this broker and machine.
 //!
 //! `scripts/bench-kafka.sh` builds the release binaries, starts the broker
 //! and runs this; see docs/benchmarks.md.
