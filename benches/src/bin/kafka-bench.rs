@@ -136,16 +136,23 @@ fn mixed_events(people: usize, mix: &str) -> Vec<(String, String)> {
     out
 }
 
-/// Reads `n` messages of `topic` with a fresh group; returns the seconds
-/// from the first message to the last.
-fn consume_only(brokers: &str, topic: &str, n: usize) -> f64 {
+/// A consumer reading `topic` from its start, in a group of its own
+/// (`{purpose}-{topic}`) that commits nothing.
+fn reader(brokers: &str, purpose: &str, topic: &str) -> BaseConsumer {
     let consumer: BaseConsumer = client(brokers)
-        .set("group.id", format!("bench-raw-{topic}"))
+        .set("group.id", format!("{purpose}-{topic}"))
         .set("auto.offset.reset", "earliest")
         .set("enable.auto.commit", "false")
         .create()
         .unwrap();
     consumer.subscribe(&[topic]).unwrap();
+    consumer
+}
+
+/// Reads `n` messages of `topic` with a fresh group; returns the seconds
+/// from the first message to the last.
+fn consume_only(brokers: &str, topic: &str, n: usize) -> f64 {
+    let consumer = reader(brokers, "bench-raw", topic);
     let mut read = 0;
     let mut first = None;
     while read < n {
@@ -486,13 +493,7 @@ fn latency(
 /// Waits until `n` messages can be read from `topic` (read, not taken
 /// from its watermarks: tansu's high watermark can trail the last batch).
 fn wait_for_messages(brokers: &str, topic: &str, n: usize) {
-    let consumer: BaseConsumer = client(brokers)
-        .set("group.id", format!("bench-wait-{topic}"))
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
-    consumer.subscribe(&[topic]).unwrap();
+    let consumer = reader(brokers, "bench-wait", topic);
     let (mut read, started) = (0, Instant::now());
     while read < n {
         assert!(
@@ -560,13 +561,7 @@ fn read_timestamps(
     n: usize,
     key_of: impl Fn(&rdkafka::message::BorrowedMessage<'_>) -> String,
 ) -> HashMap<String, i64> {
-    let consumer: BaseConsumer = client(brokers)
-        .set("group.id", format!("bench-ts-{topic}"))
-        .set("auto.offset.reset", "earliest")
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
-    consumer.subscribe(&[topic]).unwrap();
+    let consumer = reader(brokers, "bench-ts", topic);
     let mut out = HashMap::new();
     let started = Instant::now();
     while out.len() < n && started.elapsed() < Duration::from_secs(120) {
