@@ -82,12 +82,12 @@ fn send(p: &ThreadedProducer<DefaultProducerContext>, topic: &str, key: &str, pa
 /// 10 events for each of `people`. `journeys` (the default): 8 of 10 start
 /// or move a journey of the examples (a stress mix); `browsing`: an
 /// identify, a sign-up and a cart among page and screen views and product
-/// views, as a site's stream mostly is.
-fn mixed_events(people: usize, mix: &str) -> Vec<(String, String)> {
+/// views, as a site's stream mostly is. People are named `{prefix}-{n}`.
+fn mixed_events(people: usize, mix: &str, prefix: &str) -> Vec<(String, String)> {
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let mut out = Vec::with_capacity(people * 10);
     for u in 0..people {
-        let user = format!("user-{u}");
+        let user = format!("{prefix}-{u}");
         let t = |i: usize, body: String| {
             (
                 user.clone(),
@@ -334,7 +334,7 @@ fn throughput(
     create(brokers, &[&input]);
     let mix = arg("--mix", "journeys");
     println!("event mix: {mix}");
-    let events = mixed_events(people, &mix);
+    let events = mixed_events(people, &mix, "user");
     let n = events.len();
     let p = producer(brokers);
     for (key, payload) in &events {
@@ -447,25 +447,48 @@ fn latency(
     let rate: f64 = arg("--latency-rate", &(raw_rate / 2.0).to_string())
         .parse()
         .unwrap();
+    // `--latency-mix signups` (the default): every event a sign-up making
+    // one email, the worst case; `browsing` or `journeys`: the streams of
+    // phase 1 (a tenth of browsing events make an email at once).
+    let mix = arg("--latency-mix", "signups");
+    let events: Vec<(String, String)> = if mix == "signups" {
+        (0..latency_events)
+            .map(|i| {
+                let user = format!("lat-{i}");
+                let body = payload(&user, &now);
+                (user, body)
+            })
+            .collect()
+    } else {
+        assert!(!bare, "--relay measures sign-ups only");
+        mixed_events(latency_events.div_ceil(10), &mix, "lat")
+    };
     let started = Instant::now();
-    for i in 0..latency_events {
+    for (i, (key, body)) in events.iter().enumerate() {
         let due = Duration::from_secs_f64(i as f64 / rate);
         if let Some(wait) = due.checked_sub(started.elapsed()) {
             std::thread::sleep(wait);
         }
-        let user = format!("lat-{i}");
-        send(&p, &input, &user, payload(&user, &now).as_bytes());
+        send(&p, &input, key, body.as_bytes());
     }
     p.flush(Duration::from_secs(60)).unwrap();
     let sent_secs = started.elapsed().as_secs_f64();
-    // Read the input's timestamps and the deliveries' back.
-    let total = warmup + latency_events;
+    // Read the input's timestamps and the deliveries' back, by message id
+    // (a delivery names the event that started its journey).
+    let total = warmup + events.len();
     let produced = read_timestamps(brokers, &input, total, |m| {
-        String::from_utf8_lossy(m.key().unwrap_or_default()).into_owned()
+        let e: serde_json::Value = serde_json::from_slice(m.payload().unwrap_or_default()).unwrap();
+        e["messageId"].as_str().unwrap_or_default().to_owned()
     });
-    let delivered = read_timestamps(brokers, &deliveries, total, |m| {
+    let expected = (mix == "signups").then_some(total);
+    let delivered = read_timestamps(brokers, &deliveries, expected.unwrap_or(usize::MAX), |m| {
         let d: serde_json::Value = serde_json::from_slice(m.payload().unwrap_or_default()).unwrap();
-        d["user_id"].as_str().unwrap_or_default().to_owned()
+        // The bare relay's deliveries carry no trigger: their user is the message id.
+        d["trigger"]["messageId"]
+            .as_str()
+            .or(d["user_id"].as_str())
+            .unwrap_or_default()
+            .to_owned()
     });
     if let Some(worker) = worker {
         stop(worker);
@@ -476,13 +499,14 @@ fn latency(
     }
     let mut latencies: Vec<f64> = delivered
         .iter()
-        .filter(|(user, _)| user.starts_with("lat-"))
-        .filter_map(|(user, at)| produced.get(user).map(|from| (at - from) as f64))
+        .filter(|(id, _)| id.starts_with("lat-"))
+        .filter_map(|(id, at)| produced.get(id).map(|from| (at - from) as f64))
         .collect();
     latencies.sort_by(f64::total_cmp);
     println!(
-        "latency{} at {rate:.0} events/s ({latency_events} events sent in {sent_secs:.2}s, after {warmup} warm-up): {} deliveries, p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        "latency{} at {rate:.0} events/s ({mix}: {} events sent in {sent_secs:.2}s, after {warmup} warm-up): {} deliveries, p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
         if bare { " (bare relay)" } else { "" },
+        events.len(),
         latencies.len(),
         percentile(&latencies, 0.5),
         percentile(&latencies, 0.99),
@@ -554,7 +578,9 @@ fn relay(brokers: &str, base: &str, records: usize, stop: &std::sync::atomic::At
     producer.flush(Duration::from_secs(30)).unwrap();
 }
 
-/// The first message timestamp (ms) per `key_of` among `n` messages.
+/// The first message timestamp (ms) per `key_of` among `n` messages, or
+/// among all the topic holds (`n` = `usize::MAX`: read until nothing new
+/// came for 3 s).
 fn read_timestamps(
     brokers: &str,
     topic: &str,
@@ -563,9 +589,13 @@ fn read_timestamps(
 ) -> HashMap<String, i64> {
     let consumer = reader(brokers, "bench-ts", topic);
     let mut out = HashMap::new();
-    let started = Instant::now();
+    let (started, mut last) = (Instant::now(), Instant::now());
     while out.len() < n && started.elapsed() < Duration::from_secs(120) {
+        if n == usize::MAX && last.elapsed() > Duration::from_secs(3) {
+            break;
+        }
         if let Some(m) = consumer.poll(Duration::from_millis(500)) {
+            last = Instant::now();
             let m = m.unwrap();
             let at = m.timestamp().to_millis().unwrap_or_default();
             out.entry(key_of(&m)).or_insert(at);
