@@ -122,6 +122,41 @@ impl Batch {
         self.ops
     }
 
+    /// Appends `later`'s writes after this batch's: committing the result
+    /// is committing the two in order (see [`Batch::superseded_dropped`]).
+    pub fn append(&mut self, later: Batch) {
+        self.ops.extend(later.ops);
+    }
+
+    /// The batch with only the last write to each key: what committing it
+    /// leaves is the same, with fewer writes (a person changed by several
+    /// appended batches is written once). Stores may then apply the writes
+    /// in any order.
+    pub fn superseded_dropped(self) -> Batch {
+        let keep: Vec<bool> = {
+            let mut seen = std::collections::HashSet::with_capacity(self.ops.len());
+            let mut keep: Vec<bool> = self
+                .ops
+                .iter()
+                .rev()
+                .map(|op| match op {
+                    Op::Put { space, key, .. } | Op::Delete { space, key } => {
+                        seen.insert((*space, key.as_slice()))
+                    }
+                })
+                .collect();
+            keep.reverse();
+            keep
+        };
+        let ops = self
+            .ops
+            .into_iter()
+            .zip(keep)
+            .filter_map(|(op, keep)| keep.then_some(op))
+            .collect();
+        Batch { ops }
+    }
+
     /// Bytes of keys and values written (for metrics and batch bounds).
     pub fn bytes(&self) -> usize {
         self.ops
@@ -131,5 +166,50 @@ impl Batch {
                 Op::Delete { key, .. } => key.len(),
             })
             .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn superseded_writes_are_dropped_keeping_the_last_per_key() {
+        let mut first = Batch::new();
+        first.put(Space::Profiles, "p1", "old");
+        first.put(Space::Outbox, "1", "send");
+        first.put(Space::Timers, "t", "timer");
+        let mut second = Batch::new();
+        second.put(Space::Profiles, "p1", "new");
+        second.delete(Space::Timers, "t");
+        second.put(Space::Messages, "p1", "same key, other space");
+        first.append(second);
+        assert_eq!(first.len(), 6);
+
+        let merged = first.superseded_dropped();
+        assert_eq!(
+            merged.into_ops(),
+            vec![
+                Op::Put {
+                    space: Space::Outbox,
+                    key: b"1".to_vec(),
+                    value: b"send".to_vec()
+                },
+                Op::Put {
+                    space: Space::Profiles,
+                    key: b"p1".to_vec(),
+                    value: b"new".to_vec()
+                },
+                Op::Delete {
+                    space: Space::Timers,
+                    key: b"t".to_vec()
+                },
+                Op::Put {
+                    space: Space::Messages,
+                    key: b"p1".to_vec(),
+                    value: b"same key, other space".to_vec()
+                },
+            ]
+        );
     }
 }

@@ -277,3 +277,99 @@ async fn a_staged_batch_is_decided_but_nothing_goes_out_until_it_is_durable() {
     assert_eq!(channel.delivered().len(), 1, "delivered once in all");
     assert_eq!(waymark.stats().outbox_pending, 0);
 }
+
+/// A fjall store that counts synced commits and the writes they carry.
+#[derive(Debug)]
+struct Counting {
+    inner: FjallStore,
+    commits: std::sync::Mutex<Vec<usize>>,
+}
+
+impl waymark_store::Store for Counting {
+    fn commit(&self, batch: waymark_store::Batch) -> Result<(), waymark_store::Error> {
+        self.commits.lock().unwrap().push(batch.len());
+        self.inner.commit(batch)
+    }
+    fn get(
+        &self,
+        space: waymark_store::Space,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, waymark_store::Error> {
+        self.inner.get(space, key)
+    }
+    fn scan(
+        &self,
+        space: waymark_store::Space,
+        prefix: &[u8],
+    ) -> Result<Vec<waymark_store::Entry>, waymark_store::Error> {
+        self.inner.scan(space, prefix)
+    }
+    fn range(
+        &self,
+        space: waymark_store::Space,
+        from: &[u8],
+        to: &[u8],
+        limit: usize,
+    ) -> Result<Vec<waymark_store::Entry>, waymark_store::Error> {
+        self.inner.range(space, from, to, limit)
+    }
+}
+
+#[tokio::test]
+async fn batches_staged_meanwhile_are_written_in_one_commit_with_each_person_once() {
+    let (dir, clock, channel) = start();
+    {
+        let store = Arc::new(Counting {
+            inner: FjallStore::open(dir.path()).unwrap(),
+            commits: std::sync::Mutex::new(Vec::new()),
+        });
+        let waymark = Waymark::builder()
+            .store(store.clone())
+            .journeys([parse_journey(Path::new("welcome.yaml"), JOURNEY).unwrap()])
+            .clock(clock.clone())
+            .default_channel(channel.clone())
+            .build()
+            .unwrap();
+        let before = store.commits.lock().unwrap().len();
+        // Three batches of one person while the committer is busy elsewhere.
+        let (_, _) = waymark
+            .stage_batch_at(&signed_up("kim", "e1"), &[("kafka:in:0", 2)])
+            .unwrap();
+        let (_, _) = waymark
+            .stage_batch_at(&signed_up("lee", "e2"), &[("kafka:in:0", 4)])
+            .unwrap();
+        let (_, last) = waymark
+            .stage_batch_at(
+                &[event(
+                    r#"{"type":"identify","messageId":"i-9","userId":"kim","traits":{"plan":"pro"},"timestamp":"2026-10-01T09:05:00Z"}"#,
+                )],
+                &[("kafka:in:0", 5)],
+            )
+            .unwrap();
+        waymark.wait_durable(last).unwrap();
+        let commits = store.commits.lock().unwrap()[before..].to_vec();
+        assert_eq!(
+            commits.len(),
+            1,
+            "one synced commit for the three: {commits:?}"
+        );
+        assert_eq!(waymark.deliver_due().await.unwrap().delivered, 2);
+    }
+    // What the one commit left is what the three would have.
+    let waymark = runtime(dir.path(), &clock, &channel);
+    assert_eq!(waymark.source_offset("kafka:in:0"), Some(5));
+    assert_eq!(waymark.stats().instances_active, 2);
+    assert_eq!(waymark.stats().timers_pending, 2);
+    let kim = waymark
+        .export(&waymark_core::Identifier::new(
+            waymark_core::IdentifierKind::UserId,
+            "kim",
+        ))
+        .unwrap()
+        .unwrap();
+    assert_eq!(kim["profile"]["traits"]["plan"], "pro", "{kim}");
+    assert_eq!(
+        kim["profile"]["traits"]["email"], "kim@example.com",
+        "{kim}"
+    );
+}

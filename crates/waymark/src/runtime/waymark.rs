@@ -12,7 +12,7 @@ use waymark_core::{Channel, Event, Identifier, Profile, ProfileId, Timestamp, st
 use waymark_engine::{Effect, Engine, EngineConfig, Input, SendRequest};
 use waymark_identity::{Forgotten, IdentityConfig};
 use waymark_journey::{Journey, Scope, SharedValue, Templates};
-use waymark_store::{Space, Store, keys};
+use waymark_store::{Batch, Space, Store, keys};
 
 use super::clock::{Clock, SystemClock};
 use super::records::{OutboxEntry, OutboxStatus};
@@ -376,38 +376,41 @@ impl Waymark {
             if self.poisoned.load(Ordering::SeqCst) {
                 return Err(Error::Poisoned);
             }
-            let next = self
+            // Group commit: every batch staged by now, oldest first, in one
+            // write and one sync (a person changed by several is written once).
+            let group: Vec<StagedBatch> = self
                 .staged
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .batches
-                .pop_front();
-            let Some(next) = next else {
+                .drain(..)
+                .collect();
+            let Some(last) = group.last() else {
                 break; // cannot happen: a ticket is staged before it is handed out
             };
-            let mut batch = next.batch;
-            for entry in &next.outbox {
-                batch.put(
-                    Space::Outbox,
-                    keys::seq(entry.seq).to_vec(),
-                    encode(&**entry),
-                );
+            let (ticket, outbox_below, records_below) =
+                (last.ticket, last.outbox_below, last.records_below);
+            let mut batch = Batch::new();
+            for next in group {
+                batch.append(next.batch);
+                for entry in &next.outbox {
+                    batch.put(
+                        Space::Outbox,
+                        keys::seq(entry.seq).to_vec(),
+                        encode(&**entry),
+                    );
+                }
+                if let Some((seq, records)) = &next.records {
+                    batch.put(Space::Records, keys::seq(*seq).to_vec(), records.value());
+                }
             }
-            if let Some((seq, records)) = &next.records {
-                batch.put(Space::Records, keys::seq(*seq).to_vec(), records.value());
-            }
-            self.written(self.store.commit(batch))?;
+            self.written(self.store.commit(batch.superseded_dropped()))?;
             let marks = &self.durable;
-            woke |=
-                marks.outbox_below.swap(next.outbox_below, Ordering::SeqCst) < next.outbox_below;
-            if marks
-                .records_below
-                .swap(next.records_below, Ordering::SeqCst)
-                < next.records_below
-            {
+            woke |= marks.outbox_below.swap(outbox_below, Ordering::SeqCst) < outbox_below;
+            if marks.records_below.swap(records_below, Ordering::SeqCst) < records_below {
                 self.records_wake.raise();
             }
-            marks.ticket.store(next.ticket, Ordering::SeqCst);
+            marks.ticket.store(ticket, Ordering::SeqCst);
         }
         if woke {
             self.wake.notify_one();
