@@ -5,6 +5,8 @@
 #
 #   scripts/bench-kafka.sh [--people 20000] [--latency-events 20000] [--batch-size 2000]
 #                          [--mix journeys|browsing] [--latency-rate N]
+#                          [--latency-mix signups|browsing|journeys]  (the latency phase's stream;
+#                                                    signups: every event makes an email, the worst case)
 #                          [--latency-only RATE]      (the latency phase alone, at RATE)
 #                          [--properties k=v,k=v]     (librdkafka settings for the worker)
 #                          [--warmup 500]             (sign-ups sent and delivered before latency is measured)
