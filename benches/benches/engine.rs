@@ -233,5 +233,17 @@ fn mixed_stream(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, steps, mixed_stream);
+/// Parsing one event as Segment sends it (`Event::from_json_str`: JSON,
+/// then the checks of the spec), what a source does for every message.
+fn parse(c: &mut Criterion) {
+    let line = r#"{"type":"page","messageId":"ajs-next-1732712345-6f1c","anonymousId":"a1f3c2d4-5e6f-4a7b-8c9d-0e1f2a3b4c5d","userId":"u-48213","name":"Pricing","properties":{"path":"/pricing","referrer":"https://www.google.com/","search":"?plan=pro","title":"Pricing - Example","url":"https://www.example.com/pricing?plan=pro"},"context":{"library":{"name":"analytics.js","version":"next-1.74.0"},"locale":"en-US","page":{"path":"/pricing","referrer":"https://www.google.com/","search":"?plan=pro","title":"Pricing - Example","url":"https://www.example.com/pricing?plan=pro"},"userAgent":"Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15","timezone":"Europe/Berlin","ip":"203.0.113.7","campaign":{"name":"spring","source":"newsletter","medium":"email"}},"timestamp":"2026-11-27T10:15:30.123Z","sentAt":"2026-11-27T10:15:30.456Z","receivedAt":"2026-11-27T10:15:31.001Z"}"#;
+    let mut group = c.benchmark_group("event");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("parse_segment_page_view", |b| {
+        b.iter(|| Event::from_json_str(std::hint::black_box(line)).expect("a valid event"))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, steps, mixed_stream, parse);
 criterion_main!(benches);

@@ -115,67 +115,82 @@ impl Event {
     pub fn from_json_str(text: &str) -> Result<Self, EventError> {
         let value: Value = serde_json::from_str(text)
             .map_err(|e| EventError::new("(json)", format!("not valid JSON: {e}")))?;
-        Self::from_json(&value)
+        Self::from_json_value(value)
     }
 
     /// Validates a JSON value against the Segment spec.
     pub fn from_json(value: &Value) -> Result<Self, EventError> {
-        let object = value
-            .as_object()
-            .ok_or_else(|| EventError::new("(json)", "an event must be a JSON object"))?;
-        let kind_text = required_string(object, "type")?;
+        Self::from_json_value(value.clone())
+    }
+
+    /// [`Event::from_json`] taking the value: its strings and objects move
+    /// into the event instead of being copied (what a source parsing each
+    /// message does).
+    pub fn from_json_value(value: Value) -> Result<Self, EventError> {
+        let Value::Object(mut object) = value else {
+            return Err(EventError::new("(json)", "an event must be a JSON object"));
+        };
+        // Checked on the borrowed object first, so that an error names the
+        // first field at fault in the same order as ever; then moved out.
+        let kind_text = required_string(&object, "type")?;
         let kind = EventType::parse(kind_text).ok_or_else(|| {
             EventError::new(
                 "type",
                 format!("unknown type {kind_text:?} (expected track, identify, page, screen, group or alias)"),
             )
         })?;
-        let message_id = required_string(object, "messageId")?.to_owned();
-        let user_id = optional_string(object, "userId")?;
-        let anonymous_id = optional_string(object, "anonymousId")?;
-        if user_id.is_none() && anonymous_id.is_none() {
+        required_string(&object, "messageId")?;
+        let has_user = optional_string(&object, "userId")?.is_some();
+        let has_anonymous = optional_string(&object, "anonymousId")?.is_some();
+        if !has_user && !has_anonymous {
             return Err(EventError::new(
                 "userId",
                 "either userId or anonymousId is required",
             ));
         }
-        let previous_id = optional_string(object, "previousId")?;
-        let group_id = optional_string(object, "groupId")?;
-        let event = match kind {
-            EventType::Track => Some(required_string(object, "event")?.to_owned()),
-            EventType::Page | EventType::Screen => optional_string(object, "name")?,
+        let has_previous = optional_string(&object, "previousId")?.is_some();
+        let has_group = optional_string(&object, "groupId")?.is_some();
+        let name_field = match kind {
+            EventType::Track => Some(required_string(&object, "event").map(|_| "event")?),
+            EventType::Page | EventType::Screen => {
+                optional_string(&object, "name")?;
+                Some("name")
+            }
             _ => None,
         };
         match kind {
-            EventType::Alias if previous_id.is_none() => {
+            EventType::Alias if !has_previous => {
                 return Err(EventError::new("previousId", "required for an alias call"));
             }
-            EventType::Alias if user_id.is_none() => {
+            EventType::Alias if !has_user => {
                 return Err(EventError::new("userId", "required for an alias call"));
             }
-            EventType::Group if group_id.is_none() => {
+            EventType::Group if !has_group => {
                 return Err(EventError::new("groupId", "required for a group call"));
             }
             _ => {}
         }
-        let timestamp_text = required_string(object, "timestamp")?;
+        let timestamp_text = required_string(&object, "timestamp")?;
         let timestamp = parse_timestamp(timestamp_text).map_err(|e| {
             EventError::new(
                 "timestamp",
                 format!("{timestamp_text:?} is not an RFC 3339 timestamp: {e}"),
             )
         })?;
+        let properties = take_object(&mut object, "properties")?;
+        let traits = take_object(&mut object, "traits")?;
+        let context = take_object(&mut object, "context")?;
         Ok(Event {
             kind,
-            message_id,
-            user_id,
-            anonymous_id,
-            previous_id,
-            group_id,
-            event,
-            properties: optional_object(object, "properties")?,
-            traits: optional_object(object, "traits")?,
-            context: optional_object(object, "context")?,
+            message_id: take_string(&mut object, "messageId").unwrap_or_default(),
+            user_id: take_string(&mut object, "userId"),
+            anonymous_id: take_string(&mut object, "anonymousId"),
+            previous_id: take_string(&mut object, "previousId"),
+            group_id: take_string(&mut object, "groupId"),
+            event: name_field.and_then(|field| take_string(&mut object, field)),
+            properties,
+            traits,
+            context,
             timestamp,
         })
     }
@@ -228,11 +243,14 @@ fn required_string<'a>(object: &'a Map<String, Value>, field: &str) -> Result<&'
     }
 }
 
-fn optional_string(object: &Map<String, Value>, field: &str) -> Result<Option<String>, EventError> {
+fn optional_string<'a>(
+    object: &'a Map<String, Value>,
+    field: &str,
+) -> Result<Option<&'a str>, EventError> {
     match object.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
-        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(Value::String(s)) => Ok(Some(s)),
         Some(other) => Err(EventError::new(
             field,
             format!("must be a string, found {}", type_name(other)),
@@ -240,16 +258,25 @@ fn optional_string(object: &Map<String, Value>, field: &str) -> Result<Option<St
     }
 }
 
-fn optional_object(
-    object: &Map<String, Value>,
+/// A string field already checked by [`required_string`] or
+/// [`optional_string`], moved out (`None` where those read none).
+fn take_string(object: &mut Map<String, Value>, field: &str) -> Option<String> {
+    match object.remove(field) {
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(s),
+        _ => None,
+    }
+}
+
+fn take_object(
+    object: &mut Map<String, Value>,
     field: &str,
 ) -> Result<Map<String, Value>, EventError> {
-    match object.get(field) {
+    match object.remove(field) {
         None | Some(Value::Null) => Ok(Map::new()),
-        Some(Value::Object(m)) => Ok(m.clone()),
+        Some(Value::Object(m)) => Ok(m),
         Some(other) => Err(EventError::new(
             field,
-            format!("must be an object, found {}", type_name(other)),
+            format!("must be an object, found {}", type_name(&other)),
         )),
     }
 }
@@ -367,6 +394,32 @@ mod tests {
             &format!(r#"{{"type":"group","messageId":"1","userId":"u",{TS}}}"#),
             Err(("groupId", "required")),
         );
+    }
+
+    #[test]
+    fn every_field_moves_into_the_event() {
+        let text = format!(
+            r#"{{"type":"page","messageId":"m1","userId":"u","anonymousId":" ","name":"Pricing","properties":{{"path":"/pricing"}},"traits":{{"plan":"pro"}},"context":{{"timezone":"Europe/Paris"}},"extra":1,{TS}}}"#
+        );
+        let value: Value = serde_json::from_str(&text).unwrap();
+        let borrowed = Event::from_json(&value).unwrap();
+        let owned = Event::from_json_value(value).unwrap();
+        assert_eq!(owned, borrowed);
+        assert_eq!(owned, Event::from_json_str(&text).unwrap());
+        assert_eq!(owned.message_id, "m1");
+        assert_eq!(owned.user_id.as_deref(), Some("u"));
+        assert_eq!(owned.anonymous_id, None, "blank ids read as absent");
+        assert_eq!(owned.event.as_deref(), Some("Pricing"));
+        assert_eq!(owned.properties["path"], "/pricing");
+        assert_eq!(owned.traits["plan"], "pro");
+        assert_eq!(owned.timezone(), Some("Europe/Paris"));
+        let track = Event::from_json_str(&format!(
+            r#"{{"type":"track","messageId":"m2","anonymousId":"a","event":"Signed Up","name":"ignored",{TS}}}"#
+        ))
+        .unwrap();
+        assert_eq!(track.event.as_deref(), Some("Signed Up"));
+        assert_eq!(track.user_id, None);
+        assert_eq!(track.anonymous_id.as_deref(), Some("a"));
     }
 
     #[test]

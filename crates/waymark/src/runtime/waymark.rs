@@ -891,7 +891,7 @@ impl Waymark {
                 let outcome = channel.deliver(&delivery).await;
                 if channel.reports_outcomes() {
                     feedback = waymark_channels::feedback_event(&delivery, outcome.as_ref(), now)
-                        .and_then(|v| Event::from_json(&v).ok());
+                        .and_then(|v| Event::from_json_value(v).ok());
                 }
                 outcome.map(|_| ())
             }
