@@ -1,9 +1,10 @@
 //! The unified profile as the decision engine reads it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::Arc;
 
+use litemap::LiteMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -69,19 +70,19 @@ pub struct Profile {
     /// When each trait was last written, so an older event never overwrites
     /// a newer value.
     #[serde(default)]
-    pub trait_times: BTreeMap<String, Timestamp>,
+    pub trait_times: LiteMap<String, Timestamp>,
     /// Push tokens by device id (`context.device.token`, kept per device).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub push_tokens: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "LiteMap::is_empty")]
+    pub push_tokens: LiteMap<String, String>,
     /// IANA time zone, from `context.timezone` or the `timezone` trait.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timezone: Option<String>,
     /// Consent per channel (`channel:email`) and per topic (`topic:newsletter`).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub consent: BTreeMap<String, Consent>,
+    #[serde(default, skip_serializing_if = "LiteMap::is_empty")]
+    pub consent: LiteMap<String, Consent>,
     /// Per event name: how often, first and last seen.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub events: BTreeMap<String, EventStats>,
+    #[serde(default, skip_serializing_if = "LiteMap::is_empty")]
+    pub events: LiteMap<String, EventStats>,
     /// Lifetime revenue, the sum of `properties.revenue`.
     #[serde(default)]
     pub revenue: f64,

@@ -311,6 +311,10 @@ impl<'a> Step<'a> {
                 p
             }
             None => {
+                // Most people are in one or two journeys: grow by one, not
+                // to Vec's first four (an instance is ~170 bytes, kept in
+                // memory for as long as the person is in the journey).
+                self.instances.reserve_exact(1);
                 self.instances.push(instance);
                 self.instances.len() - 1
             }

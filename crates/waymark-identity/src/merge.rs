@@ -125,11 +125,14 @@ mod tests {
         assert_eq!(winner.traits["plan"], "pro", "the newer write wins");
         assert_eq!(winner.traits["city"], "Berlin", "the newer write wins");
         assert!(
-            !winner.consent["channel:email"].subscribed,
+            !winner.consent.get("channel:email").unwrap().subscribed,
             "the most restrictive answer wins"
         );
-        assert_eq!(winner.events["Login"].count, 3);
-        assert_eq!(winner.events["Login"].first_seen, t("2026-01-01T00:00:00Z"));
+        assert_eq!(winner.events.get("Login").unwrap().count, 3);
+        assert_eq!(
+            winner.events.get("Login").unwrap().first_seen,
+            t("2026-01-01T00:00:00Z")
+        );
         assert_eq!(winner.revenue, 15.5);
         assert_eq!(winner.engagement_hours[9], 3);
         assert_eq!(winner.user_id.as_deref(), Some("u1"));

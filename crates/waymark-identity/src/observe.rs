@@ -175,7 +175,7 @@ mod tests {
             r#"{"type":"track","messageId":"2","userId":"u","event":"Order Completed","properties":{"revenue":10},"timestamp":"2026-01-01T00:00:00Z"}"#,
             r#"{"type":"page","messageId":"3","userId":"u","timestamp":"2026-01-03T00:00:00Z"}"#,
         ]);
-        let orders = p.events["Order Completed"];
+        let orders = p.events.get("Order Completed").unwrap();
         assert_eq!(orders.count, 2);
         assert_eq!(
             waymark_core::format_timestamp(orders.first_seen),
@@ -186,7 +186,7 @@ mod tests {
             "2026-01-02T00:00:00Z"
         );
         assert_eq!(p.revenue, 30.5);
-        assert_eq!(p.events["Page Viewed"].count, 1);
+        assert_eq!(p.events.get("Page Viewed").unwrap().count, 1);
     }
 
     #[test]
@@ -199,8 +199,8 @@ mod tests {
         assert!(!p.allows_channel(Channel::Sms));
         assert!(!p.allows_channel(Channel::Email));
         assert!(p.allows_channel(Channel::Push));
-        assert!(p.consent["topic:newsletter"].subscribed);
-        assert!(!p.consent["topic:weekly"].subscribed);
+        assert!(p.consent.get("topic:newsletter").unwrap().subscribed);
+        assert!(!p.consent.get("topic:weekly").unwrap().subscribed);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! What the runtime writes to the store.
 
 use std::collections::BTreeMap;
+
+use litemap::LiteMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -63,13 +65,13 @@ pub struct StoredProfileRef<'a>(pub &'a Profile);
 impl Serialize for StoredProfileRef<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        struct Times<'a>(&'a BTreeMap<String, Timestamp>);
+        struct Times<'a>(&'a LiteMap<String, Timestamp>);
         impl Serialize for Times<'_> {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.collect_map(self.0.iter().map(|(k, t)| (k, millis(*t))))
             }
         }
-        struct Consents<'a>(&'a BTreeMap<String, waymark_core::Consent>);
+        struct Consents<'a>(&'a LiteMap<String, waymark_core::Consent>);
         impl Serialize for Consents<'_> {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.collect_map(
@@ -79,7 +81,7 @@ impl Serialize for StoredProfileRef<'_> {
                 )
             }
         }
-        struct Events<'a>(&'a BTreeMap<String, waymark_core::EventStats>);
+        struct Events<'a>(&'a LiteMap<String, waymark_core::EventStats>);
         impl Serialize for Events<'_> {
             fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
                 s.collect_map(
@@ -134,7 +136,7 @@ impl StoredProfile {
             anonymous_id: self.a,
             traits: self.tr,
             trait_times: self.tt.into_iter().map(|(k, t)| (k, instant(t))).collect(),
-            push_tokens: self.pt,
+            push_tokens: self.pt.into_iter().collect(),
             timezone: self.tz,
             consent: self
                 .c
