@@ -72,7 +72,7 @@ pub struct ProfileUpdate {
 }
 
 /// What kind of analytics fact a [`Record`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RecordKind {
     Entered,
@@ -97,6 +97,22 @@ impl RecordKind {
             RecordKind::Goal => "goal",
             RecordKind::Exited => "exited",
         }
+    }
+
+    /// The kind [`RecordKind::as_str`] names.
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            RecordKind::Entered,
+            RecordKind::Wait,
+            RecordKind::Branch,
+            RecordKind::Split,
+            RecordKind::Send,
+            RecordKind::Suppressed,
+            RecordKind::Goal,
+            RecordKind::Exited,
+        ]
+        .into_iter()
+        .find(|kind| kind.as_str() == name)
     }
 }
 
@@ -131,4 +147,31 @@ pub struct Record {
     /// Whether the instance is in the control group.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub control: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RecordKind;
+
+    #[test]
+    fn every_record_kind_parses_from_its_name() {
+        for kind in [
+            RecordKind::Entered,
+            RecordKind::Wait,
+            RecordKind::Branch,
+            RecordKind::Split,
+            RecordKind::Send,
+            RecordKind::Suppressed,
+            RecordKind::Goal,
+            RecordKind::Exited,
+        ] {
+            assert_eq!(RecordKind::parse(kind.as_str()), Some(kind));
+            // The name is also the kind's JSON form on the analytics topic.
+            assert_eq!(
+                serde_json::to_value(kind).unwrap(),
+                serde_json::Value::from(kind.as_str())
+            );
+        }
+        assert_eq!(RecordKind::parse("sent"), None);
+    }
 }

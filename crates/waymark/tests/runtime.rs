@@ -373,3 +373,27 @@ async fn batches_staged_meanwhile_are_written_in_one_commit_with_each_person_onc
         "{kim}"
     );
 }
+
+#[tokio::test]
+async fn record_counters_survive_a_restart_and_keep_counting() {
+    let (dir, clock, channel) = start();
+    {
+        let waymark = runtime(dir.path(), &clock, &channel);
+        waymark.ingest_batch(&signed_up("ana", "e1"), None).unwrap();
+        waymark.ingest_batch(&signed_up("bo", "e2"), None).unwrap();
+        assert_eq!(waymark.stats().sends_total, 2);
+    }
+    let waymark = runtime(dir.path(), &clock, &channel);
+    assert_eq!(waymark.stats().sends_total, 2, "loaded from the store");
+    waymark.ingest_batch(&signed_up("cy", "e3"), None).unwrap();
+    assert_eq!(waymark.stats().sends_total, 3);
+    drop(waymark);
+    let store = FjallStore::open(dir.path()).unwrap();
+    let counters = waymark_store::Store::scan(&store, waymark_store::Space::Counters, b"").unwrap();
+    let keys: Vec<String> = counters
+        .iter()
+        .map(|(k, _)| String::from_utf8_lossy(k).into_owned())
+        .collect();
+    assert!(keys.contains(&"welcome\u{0}send".to_owned()), "{keys:?}");
+    assert!(keys.contains(&"welcome\u{0}entered".to_owned()), "{keys:?}");
+}

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use waymark_core::{Identifier, ProfileId, Timestamp};
-use waymark_engine::{Instance, Timer};
+use waymark_engine::{Instance, RecordKind, Timer};
 use waymark_identity::{Identity, IdentityConfig, IdentityGraph, MergeRecord};
 use waymark_store::{Batch, Error as StoreError, Space, Store, keys};
 
@@ -77,6 +77,9 @@ impl RecordBatch {
 /// SipHash, which took a few percent of ingest (keys are random-seeded).
 type Fast = foldhash::fast::RandomState;
 
+/// A journey and a kind of record: what the runtime counts.
+pub type CounterKey = (Arc<str>, RecordKind);
+
 /// Everything the runtime keeps between batches.
 #[derive(Debug, Default)]
 pub(super) struct State {
@@ -102,7 +105,8 @@ pub(super) struct State {
     pub next_batch_seq: u64,
     /// Keys of message-id batches older than the dedupe window, to delete.
     pub expired_messages: Vec<Vec<u8>>,
-    pub counters: HashMap<String, u64, Fast>,
+    /// Records counted per (journey, kind); stored under `journey\0kind`.
+    pub counters: HashMap<CounterKey, u64, Fast>,
     pub offsets: HashMap<String, u64>,
     /// Journey records waiting for the record sink, a batch per commit,
     /// by commit sequence.
@@ -211,9 +215,18 @@ impl State {
         }
         for (key, value) in store.scan(Space::Counters, b"")? {
             let n: u64 = decode(Space::Counters, &key, &value)?;
-            state
-                .counters
-                .insert(String::from_utf8_lossy(&key).into_owned(), n);
+            let text = String::from_utf8_lossy(&key);
+            let parsed = text
+                .split_once('\u{0}')
+                .and_then(|(journey, kind)| Some((Arc::from(journey), RecordKind::parse(kind)?)));
+            match parsed {
+                Some(counter) => {
+                    state.counters.insert(counter, n);
+                }
+                None => {
+                    tracing::warn!(key = %text.escape_debug(), "unknown counter in the store; ignored")
+                }
+            }
         }
         for (key, value) in store.scan(Space::Meta, b"")? {
             let key = String::from_utf8_lossy(&key).into_owned();
@@ -329,7 +342,7 @@ pub(super) struct Writes<'e> {
     pub dirty: BTreeSet<ProfileId>,
     /// Profiles whose record must go (merged away, forgotten).
     pub removed: BTreeSet<ProfileId>,
-    pub counters: BTreeSet<String>,
+    pub counters: BTreeSet<CounterKey>,
     /// Journey records for the record sink (encoded by the committer).
     pub records: Vec<waymark_engine::Record>,
     /// Outbox entries made by this batch (encoded by the committer).
@@ -359,7 +372,9 @@ impl Writes<'_> {
         }
         for key in &self.counters {
             let n = state.counters.get(key).copied().unwrap_or_default();
-            self.batch.put(Space::Counters, key.as_bytes(), encode(&n));
+            let (journey, kind) = key;
+            let stored = format!("{journey}\u{0}{}", kind.as_str());
+            self.batch.put(Space::Counters, stored, encode(&n));
         }
         self.batch
             .put(Space::Meta, OUTBOX_SEQ, encode(&state.next_outbox_seq));

@@ -9,7 +9,7 @@ use serde_json::Value;
 use waymark_channels::signing::UnsubscribeSigner;
 use waymark_channels::{Deliver, Delivery, DeliveryError};
 use waymark_core::{Channel, Event, Identifier, Profile, ProfileId, Timestamp, stable_hash};
-use waymark_engine::{Effect, Engine, EngineConfig, Input, SendRequest};
+use waymark_engine::{Effect, Engine, EngineConfig, Input, RecordKind, SendRequest};
 use waymark_identity::{Forgotten, IdentityConfig};
 use waymark_journey::{Journey, Scope, SharedValue, Templates};
 use waymark_store::{Batch, Space, Store, keys};
@@ -676,7 +676,7 @@ impl Waymark {
                 // Addressed below, from the profile as the step left it.
                 Effect::Send(send) => sends.push(send),
                 Effect::Record(record) => {
-                    let key = format!("{}\u{0}{}", record.journey, record.kind.as_str());
+                    let key = (Arc::clone(&record.journey), record.kind);
                     *state.counters.entry(key.clone()).or_default() += 1;
                     writes.counters.insert(key);
                     if self.records.is_some() {
@@ -1118,7 +1118,7 @@ impl Waymark {
             sends_total: state
                 .counters
                 .iter()
-                .filter(|(k, _)| k.ends_with("\u{0}send"))
+                .filter(|((_, kind), _)| *kind == RecordKind::Send)
                 .map(|(_, n)| n)
                 .sum(),
             records_pending: state.records.values().map(|r| r.len()).sum(),
