@@ -397,3 +397,25 @@ async fn record_counters_survive_a_restart_and_keep_counting() {
     assert!(keys.contains(&"welcome\u{0}send".to_owned()), "{keys:?}");
     assert!(keys.contains(&"welcome\u{0}entered".to_owned()), "{keys:?}");
 }
+
+#[tokio::test]
+async fn a_running_runtime_forgets_ids_past_the_dedupe_window_without_a_restart() {
+    let (dir, clock, channel) = start();
+    let waymark = runtime(dir.path(), &clock, &channel);
+    waymark.ingest_batch(&signed_up("ed", "e5"), None).unwrap();
+    clock.advance(chrono::TimeDelta::days(6));
+    let again = waymark.ingest_batch(&signed_up("ed", "e5"), None).unwrap();
+    assert_eq!(again.duplicates, 2, "inside the window");
+    clock.advance(chrono::TimeDelta::days(2));
+    let past = waymark.ingest_batch(&signed_up("ed", "e5"), None).unwrap();
+    assert_eq!(past.duplicates, 0, "past the window");
+    waymark.ingest_batch(&signed_up("flo", "e6"), None).unwrap();
+    drop(waymark);
+    let store = FjallStore::open(dir.path()).unwrap();
+    let batches = waymark_store::Store::scan(&store, waymark_store::Space::Messages, b"").unwrap();
+    assert_eq!(
+        batches.len(),
+        2,
+        "the forgotten batch left the store too; ed's new one and flo's stay"
+    );
+}

@@ -9,6 +9,7 @@
 
 mod clock;
 mod records;
+mod seen;
 mod sink;
 mod state;
 mod wake;

@@ -14,6 +14,7 @@ use waymark_store::{Batch, Error as StoreError, Space, Store, keys};
 use super::records::{
     OutboxEntry, ProfileRecord, StoredInstanceRef, StoredProfileRef, StoredTimer,
 };
+use super::seen::SeenMessages;
 
 /// Meta keys.
 pub(super) const OUTBOX_SEQ: &str = "seq:outbox";
@@ -131,7 +132,7 @@ pub(super) struct State {
     /// Pending timers in due order.
     pub timers: BTreeMap<(Timestamp, Arc<str>, u64), Timer>,
     /// Processed message ids (dedupe) and when they were processed.
-    pub seen: HashMap<String, Timestamp, Fast>,
+    pub seen: SeenMessages,
     /// Shared with the delivery round that is sending them (no copy under the lock).
     pub outbox: BTreeMap<u64, Arc<OutboxEntry>>,
     pub next_outbox_seq: u64,
@@ -249,7 +250,10 @@ impl State {
                 .max(keys::decode_seq(key.get(8..).unwrap_or_default()).map_or(0, |s| s + 1));
             if at >= seen_after {
                 let ids: Vec<String> = decode(Space::Messages, &key, &value)?;
-                state.seen.extend(ids.into_iter().map(|id| (id, at)));
+                for id in &ids {
+                    state.seen.insert(id);
+                }
+                state.seen.close_batch(at, key);
             } else {
                 state.expired_messages.push(key);
             }

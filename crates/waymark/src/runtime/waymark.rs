@@ -500,12 +500,16 @@ impl Waymark {
         let lock_wait = asked.elapsed();
         let mut writes = Writes::default();
         let mut report = IngestReport::default();
+        // Ids past the dedupe window are forgotten as the window moves (a
+        // long-running worker would otherwise keep every id it ever saw).
+        for expired in state.seen.forget_before(now - self.options.dedupe_window) {
+            writes.batch.delete(Space::Messages, expired);
+        }
         for event in events {
-            if state.seen.contains_key(&event.message_id) {
+            if !state.seen.insert(&event.message_id) {
                 report.duplicates += 1;
                 continue;
             }
-            state.seen.insert(event.message_id.clone(), now);
             writes.messages.push(event.message_id.as_str());
             let Some(resolved) = state.identity.ingest(event) else {
                 report.unresolvable += 1;
@@ -558,8 +562,10 @@ impl Waymark {
             state.next_batch_seq += 1;
             writes
                 .batch
-                .put(Space::Messages, key, encode(&writes.messages));
+                .put(Space::Messages, key.clone(), encode(&writes.messages));
+            state.seen.close_batch(now, key);
         }
+
         for &(source, position) in offsets {
             state.offsets.insert(source.to_owned(), position);
             writes.batch.put(
