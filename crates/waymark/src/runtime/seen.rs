@@ -4,7 +4,7 @@
 //! Kept as 128-bit hashes (xxh3), not as the ids' text: an entry costs the
 //! same whatever the id's length, and checking an event allocates nothing.
 //! Two distinct ids collide with a probability of about n²/2¹²⁹ (n ids in
-//! the window): below 10⁻²² for a billion. Ids are remembered per batch,
+//! the window): about 1.5·10⁻²¹ for a billion. Ids are remembered per batch,
 //! in processing order, so that those past the window are forgotten from
 //! the oldest batch on, with the store value of each forgotten batch.
 
