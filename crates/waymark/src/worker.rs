@@ -386,8 +386,9 @@ impl Worker {
             let listener = std::net::TcpListener::bind(listen).map_err(failed)?;
             listener.set_nonblocking(true).map_err(failed)?;
             tracing::info!(%listen, "serving /healthz and /metrics");
+            // Listening for `done` from now on (see `run`).
             let (done, health, metrics, waymark) = (
-                Arc::clone(done),
+                Arc::clone(done).notified_owned(),
                 Arc::clone(&parts.health),
                 Arc::clone(&parts.metrics),
                 Arc::clone(&self.waymark),
@@ -406,10 +407,7 @@ impl Worker {
                 runtime
                     .block_on(async move {
                         let listener = tokio::net::TcpListener::from_std(listener)?;
-                        crate::kafka::serve_ops(listener, health, metrics, waymark, async move {
-                            done.notified().await;
-                        })
-                        .await
+                        crate::kafka::serve_ops(listener, health, metrics, waymark, done).await
                     })
                     .map_err(io)
             }));
@@ -491,8 +489,10 @@ impl Worker {
         let done = Arc::new(tokio::sync::Notify::new());
         let background = {
             let waymark = Arc::clone(&self.waymark);
-            let done = Arc::clone(&done);
-            tokio::spawn(async move { waymark.run(done.notified(), tick).await })
+            // Made now, not when the task first runs: `notify_waiters`
+            // reaches a `Notified` from its creation on.
+            let shutdown = Arc::clone(&done).notified_owned();
+            tokio::spawn(async move { waymark.run(shutdown, tick).await })
         };
         #[cfg(feature = "kafka")]
         let sidecars = self.start_kafka_sidecars(&stop, &done).await?;
@@ -516,10 +516,24 @@ impl Worker {
                         .map_err(|e| WorkerError::Task(e.to_string()))
                         .and_then(|r| r);
                     if let Err(error) = outcome {
-                        // Stop the sidecars too: the runtime waits for them on exit.
+                        // Stop the sidecars and the runtime loop too, and
+                        // wait for them (within the drain deadline): the
+                        // process exits only once their threads are done.
                         stop.store(true, Ordering::SeqCst);
                         done.notify_waiters();
                         done.notify_one();
+                        let deadline = Duration::from_millis(self.config.runtime.drain_timeout_ms);
+                        let wind_down = async {
+                            if let Err(loop_error) = background.await {
+                                tracing::warn!(error = %loop_error, "the runtime loop ended badly");
+                            }
+                            for task in sidecars {
+                                let _ = task.await;
+                            }
+                        };
+                        if tokio::time::timeout(deadline, wind_down).await.is_err() {
+                            tracing::warn!(?deadline, "the runtime loop did not stop in time");
+                        }
                         return Err(error);
                     }
                     source_done = true;

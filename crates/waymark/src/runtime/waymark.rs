@@ -991,9 +991,15 @@ impl Waymark {
             let (waymark, stop) = (Arc::clone(&self), Arc::clone(&stop));
             tokio::task::spawn_blocking(move || waymark.publish_records_until(&stop, tick))
         };
+        // Stops the publisher however this future ends: also when it is
+        // dropped (a runtime shutting down cancels it), since a runtime
+        // waits for its blocking threads before it lets the process exit.
+        let stop_publisher = StopPublisher {
+            waymark: &self,
+            stop: &stop,
+        };
         let delivered = self.deliver_until(shutdown, tick).await;
-        stop.store(true, Ordering::SeqCst);
-        self.records_wake.raise();
+        drop(stop_publisher);
         let published = publisher.await.unwrap_or(Err(Error::Poisoned));
         delivered.and(published)
     }
@@ -1313,6 +1319,19 @@ impl Waymark {
 type People = HashMap<ProfileId, Option<Arc<Profile>>>;
 
 /// The delivery for a send: the address comes from the profile.
+/// Tells the record publisher of [`Waymark::run`] to finish, when dropped.
+struct StopPublisher<'a> {
+    waymark: &'a Waymark,
+    stop: &'a std::sync::atomic::AtomicBool,
+}
+
+impl Drop for StopPublisher<'_> {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        self.waymark.records_wake.raise();
+    }
+}
+
 fn delivery(send: &SendRequest, profile: &Profile, now: Timestamp) -> Delivery {
     let text = |key: &str| {
         profile
