@@ -190,6 +190,13 @@ impl Worker {
         &self.waymark
     }
 
+    /// After [`Worker::run`] returned `Ok` (everything committed, every
+    /// task stopped), for a process about to exit: see
+    /// [`Waymark::leak_state_for_exit`].
+    pub fn leak_state_for_exit(&self) {
+        self.waymark.leak_state_for_exit();
+    }
+
     pub fn stats(&self) -> WorkerStats {
         let c = &self.counters;
         WorkerStats {

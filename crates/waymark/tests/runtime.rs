@@ -419,3 +419,21 @@ async fn a_running_runtime_forgets_ids_past_the_dedupe_window_without_a_restart(
         "the forgotten batch left the store too; ed's new one and flo's stay"
     );
 }
+
+#[tokio::test]
+async fn leaving_the_state_at_exit_loses_nothing_from_the_store() {
+    let (dir, clock, channel) = start();
+    {
+        let waymark = runtime(dir.path(), &clock, &channel);
+        waymark
+            .ingest_batch(&signed_up("ana", "e1"), Some(("file", 2)))
+            .unwrap();
+        waymark.leak_state_for_exit();
+        assert_eq!(waymark.stats().profiles, 0, "nothing left in memory");
+    }
+    let waymark = runtime(dir.path(), &clock, &channel);
+    assert_eq!(waymark.source_offset("file"), Some(2));
+    assert_eq!(waymark.stats().profiles, 1);
+    assert_eq!(waymark.stats().instances_active, 1);
+    assert_eq!(waymark.stats().outbox_pending, 1);
+}
