@@ -99,20 +99,21 @@ impl RecordKind {
         }
     }
 
+    /// Every kind.
+    pub const ALL: [RecordKind; 8] = [
+        RecordKind::Entered,
+        RecordKind::Wait,
+        RecordKind::Branch,
+        RecordKind::Split,
+        RecordKind::Send,
+        RecordKind::Suppressed,
+        RecordKind::Goal,
+        RecordKind::Exited,
+    ];
+
     /// The kind [`RecordKind::as_str`] names.
     pub fn parse(name: &str) -> Option<Self> {
-        [
-            RecordKind::Entered,
-            RecordKind::Wait,
-            RecordKind::Branch,
-            RecordKind::Split,
-            RecordKind::Send,
-            RecordKind::Suppressed,
-            RecordKind::Goal,
-            RecordKind::Exited,
-        ]
-        .into_iter()
-        .find(|kind| kind.as_str() == name)
+        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
     }
 }
 
@@ -155,16 +156,7 @@ mod tests {
 
     #[test]
     fn every_record_kind_parses_from_its_name() {
-        for kind in [
-            RecordKind::Entered,
-            RecordKind::Wait,
-            RecordKind::Branch,
-            RecordKind::Split,
-            RecordKind::Send,
-            RecordKind::Suppressed,
-            RecordKind::Goal,
-            RecordKind::Exited,
-        ] {
+        for kind in RecordKind::ALL {
             assert_eq!(RecordKind::parse(kind.as_str()), Some(kind));
             // The name is also the kind's JSON form on the analytics topic.
             assert_eq!(
