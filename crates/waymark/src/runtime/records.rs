@@ -1,10 +1,9 @@
 //! What the runtime writes to the store.
 
 use std::collections::BTreeMap;
-
-use litemap::LiteMap;
 use std::sync::Arc;
 
+use litemap::LiteMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use waymark_channels::Delivery;

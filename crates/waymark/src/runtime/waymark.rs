@@ -565,7 +565,6 @@ impl Waymark {
                 .put(Space::Messages, key.clone(), encode(&writes.messages));
             state.seen.close_batch(now, key);
         }
-
         for &(source, position) in offsets {
             state.offsets.insert(source.to_owned(), position);
             writes.batch.put(
@@ -1332,7 +1331,6 @@ impl Waymark {
 /// The people a delivery round renders for, as they are now (shared).
 type People = HashMap<ProfileId, Option<Arc<Profile>>>;
 
-/// The delivery for a send: the address comes from the profile.
 /// Tells the record publisher of [`Waymark::run`] to finish, when dropped.
 struct StopPublisher<'a> {
     waymark: &'a Waymark,
@@ -1346,6 +1344,7 @@ impl Drop for StopPublisher<'_> {
     }
 }
 
+/// The delivery for a send: the address comes from the profile.
 fn delivery(send: &SendRequest, profile: &Profile, now: Timestamp) -> Delivery {
     let text = |key: &str| {
         profile
