@@ -437,3 +437,66 @@ async fn leaving_the_state_at_exit_loses_nothing_from_the_store() {
     assert_eq!(waymark.stats().instances_active, 1);
     assert_eq!(waymark.stats().outbox_pending, 1);
 }
+
+/// A record sink that keeps what it was given.
+#[derive(Debug, Default)]
+struct KeptRecords(std::sync::Mutex<Vec<String>>);
+
+impl waymark::runtime::RecordSink for KeptRecords {
+    fn publish(&self, key: &str, _json: &[u8]) -> Result<(), String> {
+        self.0.lock().unwrap().push(key.to_owned());
+        Ok(())
+    }
+    fn sync(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_cancelled_run_loop_lets_its_tokio_runtime_shut_down() {
+    // Tokio's runtime waits for its blocking threads when dropped: the
+    // record publisher (one of them) must stop when `run` is cancelled,
+    // not only when it returns.
+    let (dir, clock, channel) = start();
+    let records = Arc::new(KeptRecords::default());
+    let waymark = Arc::new(
+        Waymark::builder()
+            .store(Arc::new(FjallStore::open(dir.path()).unwrap()))
+            .journeys([parse_journey(Path::new("welcome.yaml"), JOURNEY).unwrap()])
+            .clock(clock.clone())
+            .default_channel(channel.clone())
+            .records(records.clone())
+            .build()
+            .unwrap(),
+    );
+    waymark.ingest_batch(&signed_up("ana", "e1"), None).unwrap();
+    let (finished, stopped) = std::sync::mpsc::channel();
+    let runner = {
+        let waymark = Arc::clone(&waymark);
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            // Never told to stop: the runtime's shutdown cancels it.
+            runtime
+                .spawn(waymark.run(std::future::pending(), std::time::Duration::from_millis(10)));
+            runtime.block_on(async {
+                tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            });
+            drop(runtime);
+            finished.send(()).unwrap();
+        })
+    };
+    assert!(
+        stopped
+            .recv_timeout(std::time::Duration::from_secs(20))
+            .is_ok(),
+        "the runtime did not shut down: the record publisher kept running"
+    );
+    runner.join().unwrap();
+    assert!(
+        !records.0.lock().unwrap().is_empty(),
+        "the publisher ran before it was stopped"
+    );
+}
