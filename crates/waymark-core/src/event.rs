@@ -151,7 +151,10 @@ impl Event {
         let has_previous = optional_string(&object, "previousId")?.is_some();
         let has_group = optional_string(&object, "groupId")?.is_some();
         let name_field = match kind {
-            EventType::Track => Some(required_string(&object, "event").map(|_| "event")?),
+            EventType::Track => {
+                required_string(&object, "event")?;
+                Some("event")
+            }
             EventType::Page | EventType::Screen => {
                 optional_string(&object, "name")?;
                 Some("name")

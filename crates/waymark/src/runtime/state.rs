@@ -221,14 +221,10 @@ impl State {
         }
         for (key, value) in store.scan(Space::Records, b"")? {
             if let Some(seq) = keys::decode_seq(&key) {
-                let mut keys = Vec::new();
-                let text: Vec<u8> = value
-                    .split(|b| *b == b'\n')
-                    .filter(|l| !l.is_empty())
-                    .flat_map(|line| line.iter().chain(b"\n"))
-                    .copied()
-                    .collect();
-                for line in text.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+                // Each non-empty line a record: its key read, the line kept
+                // (newline-terminated, as `RecordBatch::stored` expects).
+                let (mut keys, mut text) = (Vec::new(), Vec::with_capacity(value.len()));
+                for line in value.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
                     let record: serde_json::Value = decode(Space::Records, &key, line)?;
                     let id = record
                         .get("key")
@@ -236,6 +232,8 @@ impl State {
                         .unwrap_or_default()
                         .to_owned();
                     keys.push(id);
+                    text.extend_from_slice(line);
+                    text.push(b'\n');
                 }
                 state
                     .records
