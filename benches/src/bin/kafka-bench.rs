@@ -58,9 +58,12 @@ fn create(brokers: &str, topics: &[&str]) {
     }
 }
 
+/// The load generator's producer. `--load-linger-ms` (default 1): how long
+/// it lets messages gather into one produce request; an event's latency is
+/// counted from its hand-over to this producer, so its linger is included.
 fn producer(brokers: &str) -> ThreadedProducer<DefaultProducerContext> {
     client(brokers)
-        .set("linger.ms", "1")
+        .set("linger.ms", arg("--load-linger-ms", "1"))
         .set("queue.buffering.max.messages", "1000000")
         .create()
         .unwrap()
@@ -442,6 +445,15 @@ fn latency(
     if warmup > 0 {
         wait_for_messages(brokers, &deliveries, warmup);
     }
+    // CPU time from here to the last delivery read: the worker's and the
+    // broker's (when its pid is known), a measure the machine's noise
+    // moves less than latency.
+    let broker_pid = broker_pid();
+    let cpu_before = (
+        worker.as_ref().and_then(|w| cpu_seconds(w.0.id())),
+        broker_pid.and_then(cpu_seconds),
+        cpu_seconds(std::process::id()),
+    );
     // Half the consume-only rate, as the target says; `--latency-rate`
     // measures at another (one the worker sustains, say).
     let rate: f64 = arg("--latency-rate", &(raw_rate / 2.0).to_string())
@@ -490,6 +502,11 @@ fn latency(
             .unwrap_or_default()
             .to_owned()
     });
+    let cpu_after = (
+        worker.as_ref().and_then(|w| cpu_seconds(w.0.id())),
+        broker_pid.and_then(cpu_seconds),
+        cpu_seconds(std::process::id()),
+    );
     if let Some(worker) = worker {
         stop(worker);
     }
@@ -512,6 +529,48 @@ fn latency(
         percentile(&latencies, 0.99),
         latencies.last().copied().unwrap_or_default(),
     );
+    let per_event = |before: Option<f64>, after: Option<f64>| {
+        let used = after? - before?;
+        Some(format!(
+            "{used:.2} s ({:.1} us/event)",
+            used * 1e6 / events.len() as f64
+        ))
+    };
+    // This process: the load generator and the readers, and with
+    // `--relay` the relay too (its share is this less a worker run's).
+    println!(
+        "cpu from the warm-up's end to the last delivery: worker {}, broker {}, kafka-bench {}",
+        per_event(cpu_before.0, cpu_after.0).unwrap_or_else(|| "-".to_owned()),
+        per_event(cpu_before.1, cpu_after.1).unwrap_or_else(|| "- (pid unknown)".to_owned()),
+        per_event(cpu_before.2, cpu_after.2).unwrap_or_else(|| "-".to_owned()),
+    );
+}
+
+/// The broker's pid: `--broker-pid PID`, or the one `scripts/kafka-dev.sh`
+/// wrote when it started the broker.
+fn broker_pid() -> Option<u32> {
+    let given = arg("--broker-pid", "");
+    let text = if given.is_empty() {
+        let dir = std::env::var("WAYMARK_KAFKA_DIR").unwrap_or_else(|_| {
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../target/kafka-dev").to_owned()
+        });
+        std::fs::read_to_string(Path::new(&dir).join("pid")).ok()?
+    } else {
+        given
+    };
+    text.trim().parse().ok()
+}
+
+/// User + system CPU seconds a process has used (Linux `/proc`; `None`
+/// elsewhere or once it is gone).
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces), from field 3
+    // (state): utime and stime are fields 14 and 15, in clock ticks (100/s).
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+    let utime: f64 = fields.next()?.parse().ok()?;
+    let stime: f64 = fields.next()?.parse().ok()?;
+    Some((utime + stime) / 100.0)
 }
 
 /// Waits until `n` messages can be read from `topic` (read, not taken
