@@ -62,7 +62,15 @@ start() {
 
 stop() {
   if [ -f "$dir/pid" ]; then
-    kill "$(cat "$dir/pid")" 2>/dev/null || true
+    local pid
+    pid="$(cat "$dir/pid")"
+    kill "$pid" 2>/dev/null || true
+    # Wait for it to exit: a start right after must not find the old
+    # broker still listening (and then see it vanish).
+    for _ in $(seq 1 100); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
     rm -f "$dir/pid"
   fi
 }
