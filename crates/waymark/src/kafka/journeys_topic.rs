@@ -140,11 +140,18 @@ pub fn watch_journeys(
             &key,
             message.payload(),
         ) {
-            Ok(Some(version)) => {
+            Ok(Applied::NewVersion(version)) => {
                 metrics.journeys_deployed.inc();
                 tracing::info!(journey = %key, version, "deployed from the journeys topic");
             }
-            Ok(None) => {}
+            Ok(Applied::Unchanged(version)) => {
+                tracing::info!(
+                    journey = %key,
+                    version,
+                    "journeys topic: the same definition as the deployed version; nothing to do"
+                );
+            }
+            Ok(Applied::Archived) => {}
             Err(reason) => {
                 metrics.journey_refusals.inc();
                 tracing::warn!(journey = %key, offset = message.offset(), %reason, "journey refused");
@@ -161,14 +168,26 @@ pub fn watch_journeys(
     Ok(())
 }
 
-/// Deploys one message; returns the new version, if one was made.
+/// What one journeys-topic message did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Applied {
+    /// A new version, now active.
+    NewVersion(u32),
+    /// The definition is the deployed version's (a message replayed, or
+    /// the same file deployed again).
+    Unchanged(u32),
+    /// A tombstone archived the journey.
+    Archived,
+}
+
+/// Deploys one message.
 fn apply(
     store: &dyn Store,
     waymark: &Waymark,
     templates: &Templates,
     key: &str,
     payload: Option<&[u8]>,
-) -> Result<Option<u32>, String> {
+) -> Result<Applied, String> {
     let now = chrono::Utc::now();
     let Some(payload) = payload.filter(|p| !p.is_empty()) else {
         let archived = deploy::set_status(store, key, JourneyStatus::Archived, false)
@@ -176,7 +195,7 @@ fn apply(
         let loaded = deploy::load_latest(store, &archived.id).map_err(|e| e.to_string())?;
         waymark.apply_journey(loaded);
         tracing::info!(journey = key, "archived by a tombstone");
-        return Ok(None);
+        return Ok(Applied::Archived);
     };
     let message: JourneyMessage =
         serde_json::from_slice(payload).map_err(|e| format!("not a journey message: {e}"))?;
@@ -199,9 +218,9 @@ fn apply(
             other => other.to_string(),
         })?;
     if !outcome.new_version {
-        return Ok(None);
+        return Ok(Applied::Unchanged(outcome.version));
     }
     let loaded = deploy::load_latest(store, &outcome.id).map_err(|e| e.to_string())?;
     waymark.apply_journey(loaded);
-    Ok(Some(outcome.version))
+    Ok(Applied::NewVersion(outcome.version))
 }
