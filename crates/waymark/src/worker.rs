@@ -14,7 +14,7 @@ use waymark_journey::load_journey_set;
 use waymark_store::{FjallStore, Store};
 
 use crate::deploy;
-use crate::runtime::{Stats, Waymark};
+use crate::runtime::{IngestReport, Stats, Waymark};
 use crate::source::{JsonlReader, Rejects};
 use crate::worker_config::{DefaultChannel, SourceKind, WorkerConfig};
 
@@ -69,6 +69,19 @@ pub struct SourceCounters {
     pub rejected: AtomicU64,
     pub duplicates: AtomicU64,
     pub replayed: AtomicU64,
+}
+
+impl SourceCounters {
+    /// Counts a decided batch: what the runtime processed and skipped,
+    /// and `refused` events the source turned away before it.
+    pub fn count(&self, report: &IngestReport, refused: usize) {
+        self.events
+            .fetch_add(report.processed as u64, Ordering::Relaxed);
+        self.duplicates
+            .fetch_add(report.duplicates as u64, Ordering::Relaxed);
+        self.rejected
+            .fetch_add((refused + report.unresolvable) as u64, Ordering::Relaxed);
+    }
 }
 
 /// The Kafka side of a worker: the shared producer, metrics, health.
@@ -465,15 +478,7 @@ impl Worker {
             let offset =
                 (self.config.source.kind == SourceKind::File).then_some((name.as_str(), batch.end));
             let report = self.waymark.ingest_batch(&batch.events, offset)?;
-            let c = &self.counters;
-            c.events
-                .fetch_add(report.processed as u64, Ordering::Relaxed);
-            c.duplicates
-                .fetch_add(report.duplicates as u64, Ordering::Relaxed);
-            c.rejected.fetch_add(
-                (batch.rejects.len() + report.unresolvable) as u64,
-                Ordering::Relaxed,
-            );
+            self.counters.count(&report, batch.rejects.len());
         }
         Ok(())
     }

@@ -258,15 +258,7 @@ impl Pipeline {
         let offsets: Vec<(&str, u64)> = names.iter().map(|(n, o)| (n.as_str(), *o)).collect();
         let (report, ticket) = self.waymark.stage_batch_at(&batch.events, &offsets)?;
         tracing::debug!(?offsets, events = batch.events.len(), "batch staged");
-        let c = &self.counters;
-        c.events
-            .fetch_add(report.processed as u64, Ordering::Relaxed);
-        c.duplicates
-            .fetch_add(report.duplicates as u64, Ordering::Relaxed);
-        c.rejected.fetch_add(
-            (batch.dead.len() + report.unresolvable) as u64,
-            Ordering::Relaxed,
-        );
+        self.counters.count(&report, batch.dead.len());
         let mut in_flight = lock(&self.in_flight);
         in_flight.push_back(InFlight {
             ticket,
