@@ -149,6 +149,28 @@ fn steps(c: &mut Criterion) {
             )
         })
     });
+    // What the runtime then writes of that entry's journey records (the
+    // store's JSON lines, the analytics topic's messages).
+    let records: Vec<waymark_engine::Record> = engine
+        .decide(&profile, Vec::new(), Input::Event(&cart), now)
+        .effects
+        .into_iter()
+        .filter_map(|effect| match effect {
+            waymark_engine::Effect::Record(record) => Some(record),
+            _ => None,
+        })
+        .collect();
+    assert!(!records.is_empty(), "an entry records something");
+    group.bench_function("encode_entry_records", |b| {
+        b.iter(|| {
+            let mut text = Vec::with_capacity(1024);
+            for record in black_box(&records) {
+                serde_json::to_writer(&mut text, record).expect("a record encodes");
+                text.push(b'\n');
+            }
+            text
+        })
+    });
     let instance_id = waiting[0].id.clone();
     let later = now + chrono::TimeDelta::hours(1);
     group.bench_function("timer_branch_cel_and_send", |b| {

@@ -30,6 +30,7 @@ pub struct Delivery {
     #[serde(default)]
     pub trigger: std::sync::Arc<Value>,
     /// When the journey decided to send it.
+    #[serde(serialize_with = "waymark_core::serialize_timestamp")]
     pub decided_at: Timestamp,
     /// The template's fields rendered for this person (subject, html, text,
     /// body, title, data, url, headers, ...); filled in by the runtime just

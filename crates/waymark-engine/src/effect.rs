@@ -121,6 +121,7 @@ impl RecordKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     pub key: String,
+    #[serde(serialize_with = "waymark_core::serialize_timestamp")]
     pub at: Timestamp,
     pub kind: RecordKind,
     pub profile: ProfileId,
@@ -143,7 +144,11 @@ pub struct Record {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<Arc<str>>,
     /// Until when a wait holds the instance.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "waymark_core::serialize_optional_timestamp"
+    )]
     pub until: Option<Timestamp>,
     /// Whether the instance is in the control group.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

@@ -384,6 +384,7 @@ pub struct OutboxEntry {
     pub delivery: Delivery,
     pub status: OutboxStatus,
     pub attempts: u32,
+    #[serde(serialize_with = "waymark_core::serialize_timestamp")]
     pub next_attempt_at: Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
