@@ -21,8 +21,20 @@ nodes:
 "#;
 
 fn runtime(dir: &Path, clock: &Arc<ManualClock>, channel: &Arc<MemoryChannel>) -> Waymark {
+    welcome(Arc::new(FjallStore::open(dir).unwrap()), clock, channel)
+        .build()
+        .unwrap()
+}
+
+/// The runtime of these tests (the welcome journey, the manual clock, the
+/// memory channel) on `store`, to build.
+fn welcome(
+    store: Arc<dyn waymark_store::Store>,
+    clock: &Arc<ManualClock>,
+    channel: &Arc<MemoryChannel>,
+) -> waymark::runtime::WaymarkBuilder {
     Waymark::builder()
-        .store(Arc::new(FjallStore::open(dir).unwrap()))
+        .store(store)
         .journeys([parse_journey(Path::new("welcome.yaml"), JOURNEY).unwrap()])
         .clock(clock.clone())
         .default_channel(channel.clone())
@@ -30,8 +42,6 @@ fn runtime(dir: &Path, clock: &Arc<ManualClock>, channel: &Arc<MemoryChannel>) -
             base_backoff: std::time::Duration::from_secs(10),
             ..RuntimeOptions::default()
         })
-        .build()
-        .unwrap()
 }
 
 fn event(line: &str) -> Event {
@@ -323,13 +333,7 @@ async fn batches_staged_meanwhile_are_written_in_one_commit_with_each_person_onc
             inner: FjallStore::open(dir.path()).unwrap(),
             commits: std::sync::Mutex::new(Vec::new()),
         });
-        let waymark = Waymark::builder()
-            .store(store.clone())
-            .journeys([parse_journey(Path::new("welcome.yaml"), JOURNEY).unwrap()])
-            .clock(clock.clone())
-            .default_channel(channel.clone())
-            .build()
-            .unwrap();
+        let waymark = welcome(store.clone(), &clock, &channel).build().unwrap();
         let before = store.commits.lock().unwrap().len();
         // Three batches of one person while the committer is busy elsewhere.
         let (_, _) = waymark
@@ -460,14 +464,14 @@ fn a_cancelled_run_loop_lets_its_tokio_runtime_shut_down() {
     let (dir, clock, channel) = start();
     let records = Arc::new(KeptRecords::default());
     let waymark = Arc::new(
-        Waymark::builder()
-            .store(Arc::new(FjallStore::open(dir.path()).unwrap()))
-            .journeys([parse_journey(Path::new("welcome.yaml"), JOURNEY).unwrap()])
-            .clock(clock.clone())
-            .default_channel(channel.clone())
-            .records(records.clone())
-            .build()
-            .unwrap(),
+        welcome(
+            Arc::new(FjallStore::open(dir.path()).unwrap()),
+            &clock,
+            &channel,
+        )
+        .records(records.clone())
+        .build()
+        .unwrap(),
     );
     waymark.ingest_batch(&signed_up("ana", "e1"), None).unwrap();
     let (finished, stopped) = std::sync::mpsc::channel();
