@@ -448,12 +448,15 @@ fn latency(
     // CPU time from here to the last delivery read: the worker's and the
     // broker's (when its pid is known), a measure the machine's noise
     // moves less than latency.
-    let broker_pid = broker_pid();
-    let cpu_before = (
-        worker.as_ref().and_then(|w| cpu_seconds(w.0.id())),
-        broker_pid.and_then(cpu_seconds),
-        cpu_seconds(std::process::id()),
-    );
+    let (worker_pid, broker_pid) = (worker.as_ref().map(|w| w.0.id()), broker_pid());
+    let cpu_now = || {
+        (
+            worker_pid.and_then(cpu_seconds),
+            broker_pid.and_then(cpu_seconds),
+            cpu_seconds(std::process::id()),
+        )
+    };
+    let cpu_before = cpu_now();
     // Half the consume-only rate, as the target says; `--latency-rate`
     // measures at another (one the worker sustains, say).
     let rate: f64 = arg("--latency-rate", &(raw_rate / 2.0).to_string())
@@ -502,11 +505,7 @@ fn latency(
             .unwrap_or_default()
             .to_owned()
     });
-    let cpu_after = (
-        worker.as_ref().and_then(|w| cpu_seconds(w.0.id())),
-        broker_pid.and_then(cpu_seconds),
-        cpu_seconds(std::process::id()),
-    );
+    let cpu_after = cpu_now();
     if let Some(worker) = worker {
         stop(worker);
     }
