@@ -12,6 +12,8 @@
 #                          [--warmup 500]             (sign-ups sent and delivered before latency is measured)
 #                          [--relay [--relay-records 3]]  (a bare Kafka relay in the worker's place: the floor)
 #                          [--batch-wait-ms 2]        (the worker's source.batch_wait_ms)
+#                          [--load-linger-ms 1]       (the load generator's linger.ms)
+#                          [--broker-pid PID]         (whose CPU to report; default: the pid kafka-dev.sh wrote)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --locked -p waymark-worker
