@@ -302,7 +302,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             writeln!(out, "{}", serde_json::to_string_pretty(&rendered)?)?;
         }
         Command::Kafka { brokers, command } => {
-            let kafka = waymark::KafkaConfig {
+            let kafka = waymark_kafka::KafkaConfig {
                 brokers,
                 ..Default::default()
             };
@@ -310,14 +310,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 KafkaCommand::Produce { topic, file } => {
                     let text = std::fs::read_to_string(&file)
                         .with_context(|| format!("{}: cannot read", file.display()))?;
-                    let sent = waymark::kafka::tools::produce_jsonl(&kafka, &topic, &text)
+                    let sent = waymark_kafka::tools::produce_jsonl(&kafka, &topic, &text)
                         .map_err(|e| anyhow::anyhow!("{topic}: {e}"))?;
                     writeln!(out, "sent {sent} events to {topic}")?;
                 }
                 KafkaCommand::Tail { topic, idle } => {
                     let idle = idle.map(std::time::Duration::from_secs_f64);
                     let mut failed = None;
-                    waymark::kafka::tools::tail(&kafka, &topic, idle, |value| {
+                    waymark_kafka::tools::tail(&kafka, &topic, idle, |value| {
                         if failed.is_none() {
                             let line = String::from_utf8_lossy(value);
                             if let Err(e) = writeln!(out, "{line}").and_then(|()| out.flush()) {
@@ -424,16 +424,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     topic,
                 },
         } => {
-            let kafka = waymark::KafkaConfig {
+            let kafka = waymark_kafka::KafkaConfig {
                 brokers,
-                topics: waymark::TopicsConfig {
+                topics: waymark_kafka::TopicsConfig {
                     journeys: topic,
                     ..Default::default()
                 },
                 ..Default::default()
             };
             for file in &files {
-                let id = waymark::kafka::publish_journey(&kafka, file, templates.as_deref())
+                let id = waymark_kafka::publish_journey(&kafka, file, templates.as_deref())
                     .map_err(|e| anyhow::anyhow!(e))?;
                 writeln!(out, "published {id} to {}", kafka.topics.journeys)?;
             }

@@ -1,5 +1,5 @@
 //! `waymark-worker`: runs Waymark's main job (Kafka, file or stdin source). Thin: arguments, config,
-//! logging, signals and the progress line; the work is `waymark::worker`.
+//! logging, signals and the progress line; the work is the library's `Worker`.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
-use waymark::WorkerConfig;
-use waymark::worker::Worker;
+use waymark_worker::{Worker, WorkerConfig};
 
 /// mimalloc: the runtime allocates and frees many small values per event,
 /// where glibc's allocator spent a third of the ingest time. Built without

@@ -658,7 +658,7 @@ fn a_stream_of_garbage_stops_the_worker_instead_of_filling_the_dead_letter_topic
 
 #[test]
 fn a_publisher_lane_waits_for_and_answers_for_its_own_messages_only() {
-    use waymark_channels::kafka::{Outgoing, Publisher};
+    use waymark_kafka::{Outgoing, Publisher};
     let delivered = unique("lanes-delivered");
     create_topics(&[&delivered], 1);
     // Never created (the broker does not create topics on first use): its

@@ -2,10 +2,8 @@
 //! provider implements (called with the delivery's idempotency key), the
 //! [`LogChannel`] that writes deliveries as JSONL (each key once, across
 //! restarts) for development, and [`MemoryChannel`], a fake for tests.
-//! With the `kafka` feature: [`kafka::Publisher`], a producer that
-//! remembers what it published (across restarts, by reading its topics'
-//! tails back), and [`kafka::KafkaChannel`], the outbox channel for teams
-//! that send through their own services.
+//! The Kafka outbox channel lives with the other Kafka adapters, in
+//! `waymark-kafka`.
 //!
 //! Architecture invariant: channels know how to reach people, not why:
 //! nothing here knows journeys' rules, the engine or the store.
@@ -14,8 +12,6 @@ mod delivery;
 mod fcm;
 mod feedback;
 mod http;
-#[cfg(feature = "kafka")]
-pub mod kafka;
 mod log;
 mod memory;
 mod rate_limit;

@@ -1,11 +1,11 @@
 //! The development channel: deliveries as JSON lines in a file, each
 //! idempotency key written once, even across crashes and restarts.
 
+use parking_lot::Mutex;
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use serde_json::Value;
 
@@ -74,10 +74,7 @@ impl LogChannel {
     }
 
     fn write(&self, delivery: &Delivery) -> Result<Receipt, DeliveryError> {
-        let mut log = self
-            .inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut log = self.inner.lock();
         if log.keys.contains(&delivery.key) {
             return Ok(Receipt {
                 provider_id: None,
@@ -107,10 +104,7 @@ impl Deliver for LogChannel {
     }
 
     fn sync(&self) -> Result<(), DeliveryError> {
-        let log = self
-            .inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let log = self.inner.lock();
         log.file.sync_data().map_err(|e| DeliveryError::Transient {
             reason: e.to_string(),
             retry_after: None,

@@ -1,7 +1,7 @@
 //! A fake channel for tests: records deliveries, fails on demand.
 
+use parking_lot::Mutex;
 use std::collections::VecDeque;
-use std::sync::Mutex;
 
 use crate::delivery::{Deliver, Delivery, DeliveryError, DeliveryFuture, Receipt};
 
@@ -34,56 +34,33 @@ impl MemoryChannel {
 
     /// Makes the next delivery attempt fail with `error`.
     pub fn fail_next(&self, error: DeliveryError) {
-        self.failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push_back(error);
+        self.failures.lock().push_back(error);
     }
 
     /// Makes the next `sync` fail (as a provider that lost what it accepted).
     pub fn fail_next_sync(&self) {
-        *self
-            .sync_failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
+        *self.sync_failures.lock() += 1;
     }
 
     /// The key of every call to `deliver`, failed ones included.
     pub fn calls(&self) -> Vec<String> {
-        self.calls
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.calls.lock().clone()
     }
 
     /// Everything delivered so far.
     pub fn delivered(&self) -> Vec<Delivery> {
-        self.delivered
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.delivered.lock().clone()
     }
 }
 
 impl Deliver for MemoryChannel {
     fn deliver<'a>(&'a self, delivery: &'a Delivery) -> DeliveryFuture<'a> {
         Box::pin(async move {
-            self.calls
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .push(delivery.key.clone());
-            if let Some(error) = self
-                .failures
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .pop_front()
-            {
+            self.calls.lock().push(delivery.key.clone());
+            if let Some(error) = self.failures.lock().pop_front() {
                 return Err(error);
             }
-            let mut delivered = self
-                .delivered
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut delivered = self.delivered.lock();
             let duplicate = delivered.iter().any(|d| d.key == delivery.key);
             if !duplicate {
                 delivered.push(delivery.clone());
@@ -96,10 +73,7 @@ impl Deliver for MemoryChannel {
     }
 
     fn sync(&self) -> Result<(), DeliveryError> {
-        let mut failures = self
-            .sync_failures
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut failures = self.sync_failures.lock();
         if *failures > 0 {
             *failures -= 1;
             return Err(DeliveryError::Transient {

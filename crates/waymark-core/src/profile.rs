@@ -118,6 +118,25 @@ impl Profile {
         format!("channel:{channel}")
     }
 
+    /// Where a message on `channel` goes (the Segment spec's traits): the
+    /// `email` trait, the `phone` trait for SMS and WhatsApp, a device
+    /// token for push; none for webhooks, which need no address. An empty
+    /// address or one a provider refused for good (a hard bounce) is none.
+    pub fn address(&self, channel: crate::Channel) -> Option<&str> {
+        let deliverable = |name: &str| {
+            self.traits
+                .get(name)
+                .and_then(Value::as_str)
+                .filter(|v| !v.trim().is_empty() && !self.undeliverable.contains(*v))
+        };
+        match channel {
+            crate::Channel::Email => deliverable("email"),
+            crate::Channel::Sms | crate::Channel::Whatsapp => deliverable("phone"),
+            crate::Channel::Push => self.push_tokens.values().next().map(String::as_str),
+            crate::Channel::Webhook => None,
+        }
+    }
+
     /// False when the person unsubscribed from `channel`; true otherwise
     /// (no answer is not a refusal: transactional journeys rely on that).
     pub fn allows_channel(&self, channel: crate::Channel) -> bool {

@@ -1,8 +1,8 @@
 //! The in-memory store: the same contract, no disk. For tests and fakes.
 
+use parking_lot::Mutex;
 use std::collections::BTreeMap;
 use std::ops::Bound;
-use std::sync::Mutex;
 
 use crate::{Batch, Entry, Error, Op, Space, Store};
 
@@ -21,12 +21,10 @@ impl MemoryStore {
         MemoryStore::default()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
+    fn lock(&self) -> parking_lot::MutexGuard<'_, Entries> {
         // A panic while holding the lock cannot leave a half-applied batch:
         // batches are applied from a fully built list.
-        self.spaces
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.spaces.lock()
     }
 }
 

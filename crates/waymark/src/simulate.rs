@@ -1,14 +1,13 @@
 //! Test mode: the whole runtime in memory on a virtual clock.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
-
 use serde_json::Value;
-use waymark_core::{Event, ProfileId, Timestamp, parse_timestamp};
-use waymark_engine::{Effect, Engine, Input, Instance};
-use waymark_identity::{Identity, IdentityConfig};
+use waymark_channels::Delivery;
+use waymark_core::{Event, Profile, ProfileId, Timestamp, parse_timestamp};
+use waymark_engine::{Engine, Record, Timer};
+use waymark_identity::{Identity, IdentityConfig, MergeRecord};
 
 use crate::source::read_all;
+use crate::step::{Ingested, Journal, JourneyState};
 use crate::trace::TraceLine;
 
 /// Options of a simulation run.
@@ -20,30 +19,47 @@ pub struct SimulationOptions {
     pub identity: IdentityConfig,
 }
 
-/// A pending timer in the virtual clock's queue.
-#[derive(Debug, Clone)]
-struct PendingTimer {
-    /// The profile that scheduled it; may have been merged away since.
-    profile: ProfileId,
-    instance: Arc<str>,
-    token: u64,
-}
-
-/// An in-memory run of the engine over a stream of events.
+/// An in-memory run of the engine over a stream of events: the runtime's
+/// own step ([`JourneyState`]) on a virtual clock, its journal a trace.
 #[derive(Debug)]
 pub struct Simulation {
     engine: Engine,
     until: Option<Timestamp>,
-    identity: Identity,
-    /// Journey instances by canonical profile id.
-    instances: HashMap<ProfileId, Vec<Instance>>,
-    /// Timers by (due, order of scheduling).
-    timers: BTreeMap<(Timestamp, u64), PendingTimer>,
-    /// Where each (instance, token) sits in `timers`, for cancelling.
-    timer_slots: HashMap<(Arc<str>, u64), (Timestamp, u64)>,
-    scheduled: u64,
-    seen_messages: HashSet<String>,
-    trace: Vec<TraceLine>,
+    state: JourneyState,
+    out: SimulationRun,
+}
+
+/// Everything a simulation decided.
+#[derive(Debug, Default)]
+pub struct SimulationRun {
+    /// Refused lines first, then every decision in time order.
+    pub trace: Vec<TraceLine>,
+    /// The deliveries the sends asked for (test mode delivers nothing).
+    pub deliveries: Vec<Delivery>,
+    /// Every timer set, in the order it was set.
+    pub timers: Vec<Timer>,
+}
+
+impl Journal for SimulationRun {
+    fn merged(&mut self, merge: &MergeRecord, winner: Option<&Profile>) {
+        self.trace.push(TraceLine::merged(merge, winner));
+    }
+
+    fn decided(&mut self, _: &ProfileId) {}
+
+    fn timer_set(&mut self, timer: &Timer, _: u64) {
+        self.timers.push(timer.clone());
+    }
+
+    fn timer_cleared(&mut self, _: &Timer) {}
+
+    fn record(&mut self, record: Record, profile: &Profile) {
+        self.trace.push(TraceLine::from_record(&record, profile));
+    }
+
+    fn send(&mut self, delivery: Delivery) {
+        self.deliveries.push(delivery);
+    }
 }
 
 impl Simulation {
@@ -51,20 +67,20 @@ impl Simulation {
         Simulation {
             engine,
             until: options.until,
-            identity: Identity::new(options.identity),
-            instances: HashMap::new(),
-            timers: BTreeMap::new(),
-            timer_slots: HashMap::new(),
-            scheduled: 0,
-            seen_messages: HashSet::new(),
-            trace: Vec::new(),
+            state: JourneyState::new(Identity::new(options.identity)),
+            out: SimulationRun::default(),
         }
     }
 
     /// Runs the events of a JSONL text (one Segment event per line) and
     /// returns the trace: refused lines first (with their line number and
     /// reason), then every decision in time order.
-    pub fn run(mut self, jsonl: &str) -> Vec<TraceLine> {
+    pub fn run(self, jsonl: &str) -> Vec<TraceLine> {
+        self.run_all(jsonl).trace
+    }
+
+    /// [`Simulation::run`], with the deliveries and timers beside the trace.
+    pub fn run_all(mut self, jsonl: &str) -> SimulationRun {
         let (events, refused) = read_all(jsonl);
         for (line, text, error) in refused {
             let at = serde_json::from_str::<Value>(text)
@@ -75,7 +91,8 @@ impl Simulation {
                         .map(str::to_owned)
                 })
                 .filter(|t| parse_timestamp(t).is_ok());
-            self.trace
+            self.out
+                .trace
                 .push(TraceLine::rejected(line, at, error.to_string()));
         }
         for (line, event) in &events {
@@ -86,102 +103,32 @@ impl Simulation {
             self.apply(*line, event);
         }
         self.fire_timers_due(self.until.unwrap_or(Timestamp::MAX_UTC));
-        self.trace
+        self.out
     }
 
-    /// Applies one event: dedupe, identity (with merges), decision, effects.
+    /// Applies one event, decided at its own time.
     fn apply(&mut self, line: usize, event: &Event) {
-        if !self.seen_messages.insert(event.message_id.clone()) {
-            tracing::debug!(message_id = %event.message_id, "duplicate event ignored");
-            return;
-        }
-        let Some(resolved) = self.identity.ingest(event) else {
-            let at = Some(waymark_core::format_timestamp(event.timestamp));
-            let reason =
-                "no usable identifier: every id is blocked or belongs to a forgotten person"
-                    .to_owned();
-            self.trace.push(TraceLine::rejected(line, at, reason));
-            return;
-        };
-        for merge in &resolved.merges {
-            let profile = self.identity.profile(&resolved.profile);
-            self.trace.push(TraceLine::merged(merge, profile));
-            let theirs = self.instances.remove(&merge.loser).unwrap_or_default();
-            if !theirs.is_empty() {
-                let input = Input::ProfileMerged {
-                    from: &merge.loser,
-                    instances: &theirs,
-                };
-                self.decide(&resolved.profile, input, event.timestamp);
+        let at = event.timestamp;
+        match self.state.ingest(&self.engine, event, at, &mut self.out) {
+            Ingested::Duplicate => {
+                tracing::debug!(message_id = %event.message_id, "duplicate event ignored");
             }
+            Ingested::Unresolvable => {
+                let at = Some(waymark_core::format_timestamp(at));
+                let reason =
+                    "no usable identifier: every id is blocked or belongs to a forgotten person"
+                        .to_owned();
+                self.out.trace.push(TraceLine::rejected(line, at, reason));
+            }
+            Ingested::Processed { .. } => {}
         }
-        self.decide(&resolved.profile, Input::Event(event), event.timestamp);
     }
 
-    /// Fires every timer due at or before `limit`, in due order.
+    /// Fires every timer due at or before `limit`, one at a time in due
+    /// order (a fired timer may set an earlier one).
     fn fire_timers_due(&mut self, limit: Timestamp) {
-        while let Some(entry) = self.timers.first_entry() {
-            let (due, _) = *entry.key();
-            if due > limit {
-                break;
-            }
-            let timer = entry.remove();
-            self.timer_slots
-                .remove(&(Arc::clone(&timer.instance), timer.token));
-            // The profile may have been merged into another since.
-            let Some(profile) = self.identity.canonical(&timer.profile) else {
-                continue;
-            };
-            let input = Input::TimerFired {
-                instance: &timer.instance,
-                token: timer.token,
-            };
-            self.decide(&profile, input, due);
-        }
-    }
-
-    fn decide(&mut self, id: &ProfileId, input: Input<'_>, now: Timestamp) {
-        let Some(profile) = self.identity.profile(id) else {
-            return;
-        };
-        let instances = self.instances.remove(id).unwrap_or_default();
-        let decision = self.engine.decide(profile, instances, input, now);
-        let profile = profile.clone();
-        self.instances.insert(id.clone(), decision.instances);
-        for effect in decision.effects {
-            match effect {
-                Effect::Record(record) => {
-                    self.trace.push(TraceLine::from_record(&record, &profile))
-                }
-                Effect::ScheduleTimer(timer) => {
-                    self.scheduled += 1;
-                    let slot = (timer.due, self.scheduled);
-                    self.timer_slots
-                        .insert((Arc::clone(&timer.instance), timer.token), slot);
-                    self.timers.insert(
-                        slot,
-                        PendingTimer {
-                            profile: timer.profile,
-                            instance: timer.instance,
-                            token: timer.token,
-                        },
-                    );
-                }
-                Effect::CancelTimer(timer) => {
-                    if let Some(slot) = self.timer_slots.remove(&(timer.instance, timer.token)) {
-                        self.timers.remove(&slot);
-                    }
-                }
-                Effect::UpdateProfile(update) => {
-                    if let Some(p) = self.identity.profile_mut(&update.profile) {
-                        for (key, value) in update.set {
-                            p.set_trait(&key, value, update.at);
-                        }
-                    }
-                }
-                // Test mode delivers nothing: the `send` record is the outcome.
-                Effect::Send(_) => {}
-            }
+        while let Some(timer) = self.state.due_timers(&self.engine, limit, 1).pop() {
+            self.state.fire(&self.engine, &timer, &mut self.out);
         }
     }
 }

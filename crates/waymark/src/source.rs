@@ -5,11 +5,14 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 use waymark_core::Event;
+
+use crate::runtime::IngestReport;
 
 /// A line of a JSONL text that is not a valid event: its number (from 1),
 /// its text and why.
@@ -195,6 +198,29 @@ impl Rejects {
         text.push('\n');
         self.file.write_all(text.as_bytes())?;
         self.file.sync_data()
+    }
+}
+
+/// What a source counts as it goes (the worker's progress line and
+/// `/metrics` read it).
+#[derive(Debug, Default)]
+pub struct SourceCounters {
+    pub events: AtomicU64,
+    pub rejected: AtomicU64,
+    pub duplicates: AtomicU64,
+    pub replayed: AtomicU64,
+}
+
+impl SourceCounters {
+    /// Counts a decided batch: what the runtime processed and skipped,
+    /// and `refused` events the source turned away before it.
+    pub fn count(&self, report: &IngestReport, refused: usize) {
+        self.events
+            .fetch_add(report.processed as u64, Ordering::Relaxed);
+        self.duplicates
+            .fetch_add(report.duplicates as u64, Ordering::Relaxed);
+        self.rejected
+            .fetch_add((refused + report.unresolvable) as u64, Ordering::Relaxed);
     }
 }
 

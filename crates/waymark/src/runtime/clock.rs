@@ -1,6 +1,6 @@
 //! Where the runtime reads the time (the engine never does).
 
-use std::sync::Mutex;
+use parking_lot::Mutex;
 
 use waymark_core::Timestamp;
 
@@ -33,26 +33,17 @@ impl ManualClock {
     }
 
     pub fn set(&self, to: Timestamp) {
-        *self
-            .now
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = to;
+        *self.now.lock() = to;
     }
 
     pub fn advance(&self, by: chrono::TimeDelta) {
-        let mut now = self
-            .now
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut now = self.now.lock();
         *now += by;
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
-        *self
-            .now
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        *self.now.lock()
     }
 }

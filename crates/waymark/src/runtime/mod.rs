@@ -1,23 +1,34 @@
 //! The durable runtime: identity, engine, store and channels composed.
 //!
 //! State is kept in memory and loaded from the store when the runtime is
-//! built; every batch of inputs (events, due timers) writes what it changed
-//! (profiles with their journey instances, timers, outbox entries, merges,
-//! processed message ids, the source offset) in one atomic, synced commit.
+//! built; every batch of inputs (events, due timers) goes through the
+//! shared step ([`crate::step`]) and writes what it changed (profiles with
+//! their journey instances, timers, outbox entries, merges, processed
+//! message ids, the source offset) in one atomic, synced commit.
 //! Deliveries leave from the outbox afterwards, with their idempotency key,
 //! and are removed from it once a channel accepted them.
 
+mod admin;
+mod builder;
 mod clock;
+mod commit;
+mod delivery;
+mod ingest;
+mod record_batch;
 mod records;
-mod seen;
+mod run;
 mod sink;
 mod state;
 mod wake;
 mod waymark;
+mod writes;
 
+pub use admin::Stats;
+pub use builder::{RuntimeOptions, WaymarkBuilder};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use commit::Ticket;
+pub use delivery::DeliveryReport;
+pub use ingest::IngestReport;
 pub use records::{OutboxEntry, OutboxStatus, ProfileRecord};
 pub use sink::RecordSink;
-pub use waymark::{
-    DeliveryReport, Error, IngestReport, RuntimeOptions, Stats, Ticket, Waymark, WaymarkBuilder,
-};
+pub use waymark::{Error, Waymark};

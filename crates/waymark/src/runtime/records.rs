@@ -361,11 +361,19 @@ impl Serialize for PackedTrigger<'_> {
 }
 
 /// A pending timer as stored: its key holds the due time, instance and
-/// token; the value only who it belongs to.
+/// token; the value who it belongs to and the order it was set in (timers
+/// due at the same instant fire in that order; 0 in stores written before
+/// it was kept).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StoredTimer {
     pub p: ProfileId,
     pub j: Arc<str>,
+    #[serde(default, skip_serializing_if = "is_first")]
+    pub o: u64,
+}
+
+fn is_first(order: &u64) -> bool {
+    *order == 0
 }
 
 /// Whether an outbox entry still has to go out.

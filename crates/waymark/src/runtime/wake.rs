@@ -2,7 +2,7 @@
 //! record publisher): raised when there is something to do, waited on
 //! with a timeout.
 
-use std::sync::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex};
 use std::time::Duration;
 
 #[derive(Debug, Default)]
@@ -14,23 +14,15 @@ pub(super) struct Wake {
 impl Wake {
     /// Wakes the waiter (or the next wait returns at once).
     pub fn raise(&self) {
-        *self
-            .raised
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = true;
+        *self.raised.lock() = true;
         self.changed.notify_all();
     }
 
     /// Waits until raised or `timeout` passed, and lowers it.
     pub fn wait(&self, timeout: Duration) {
-        let raised = self
-            .raised
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (mut raised, _) = self
-            .changed
-            .wait_timeout_while(raised, timeout, |raised| !*raised)
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut raised = self.raised.lock();
+        self.changed
+            .wait_while_for(&mut raised, |raised| !*raised, timeout);
         *raised = false;
     }
 }

@@ -1,7 +1,9 @@
-//! Kafka: the worker's event source (a consumer group over the input
-//! topics), its output topics (deliveries, analytics records, dead
-//! letters), live journey deploys through the journeys topic, and the
-//! `/healthz` + `/metrics` endpoint. Built with the `kafka` feature.
+//! `waymark-kafka`: Waymark on Kafka. The event source (a consumer group
+//! over the input topics, [`KafkaSource`]), the shared producer that
+//! publishes each idempotency key once ([`Publisher`]) behind the outbox
+//! channel ([`KafkaChannel`]), the analytics topic ([`AnalyticsTopic`]),
+//! dead letters, live journey deploys through the journeys topic, the
+//! readiness a source reports ([`Health`]) and the worker's [`Metrics`].
 //!
 //! The order that makes crashes lose nothing: a batch's dead letters are
 //! acknowledged by the broker, then the batch's state, timers, outbox and
@@ -9,27 +11,34 @@
 //! and only then are the partitions' offsets stored for the consumer
 //! group's (auto) commit. After a crash the group replays from its last
 //! commit and the store's positions skip what was already processed.
+//!
+//! Architecture invariant: this crate adapts Kafka to the runtime
+//! (`waymark`) and decides nothing; the runtime knows nothing of it.
 
 mod client;
+mod config;
 mod dead_letter;
+mod health;
 mod journeys_topic;
 mod metrics;
-mod ops_http;
+mod publisher;
 mod source;
 pub mod tools;
 mod topics;
 
 pub use client::client_config;
+pub use config::{DeadLetterLimits, KafkaConfig, TopicsConfig};
 pub use dead_letter::{DeadLetterGuard, DeadLetterReason};
+pub use health::Health;
 pub use journeys_topic::{JourneyMessage, publish_journey, watch_journeys};
 pub use metrics::{CountingChannel, Metrics};
-pub use ops_http::{Health, serve_ops};
+pub use publisher::{
+    IDEMPOTENCY_HEADER, KafkaChannel, Lane, Outgoing, PublishError, Publisher, read_to_end,
+};
 pub use source::{KafkaSource, SourceError};
 pub use topics::ensure_topics;
 
-use waymark_channels::kafka::{Lane, Outgoing, Publisher};
-
-use crate::runtime::RecordSink;
+use waymark::runtime::RecordSink;
 
 /// Journey records published to the analytics topic, at least once, keyed
 /// by the record's key (also in the `idempotency-key` header): consumers
@@ -63,7 +72,7 @@ impl RecordSink for AnalyticsTopic {
                     key: Some(key.as_bytes()),
                     payload: json,
                     idempotency_key: None,
-                    headers: &[(waymark_channels::kafka::IDEMPOTENCY_HEADER, key.as_bytes())],
+                    headers: &[(IDEMPOTENCY_HEADER, key.as_bytes())],
                 },
             )
             .map(|_| ())

@@ -5,7 +5,7 @@
 
 use std::io::BufRead;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use waymark_channels::{Deliver, LogChannel};
@@ -13,10 +13,10 @@ use waymark_core::Channel;
 use waymark_journey::load_journey_set;
 use waymark_store::{FjallStore, Store};
 
-use crate::deploy;
-use crate::runtime::{IngestReport, Stats, Waymark};
-use crate::source::{JsonlReader, Rejects};
-use crate::worker_config::{DefaultChannel, SourceKind, WorkerConfig};
+use crate::config::{DefaultChannel, SourceKind, WorkerConfig};
+use waymark::deploy;
+use waymark::runtime::{Stats, Waymark};
+use waymark::source::{JsonlReader, Rejects, SourceCounters};
 
 /// Why the worker stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -28,9 +28,9 @@ pub enum WorkerError {
     #[error("store: {0}")]
     Store(#[from] waymark_store::Error),
     #[error("runtime: {0}")]
-    Runtime(#[from] crate::runtime::Error),
+    Runtime(#[from] waymark::runtime::Error),
     #[error("{0}")]
-    Deploy(#[from] crate::deploy::DeployError),
+    Deploy(#[from] waymark::deploy::DeployError),
     #[error("{path}: {source}")]
     Io {
         path: String,
@@ -38,14 +38,12 @@ pub enum WorkerError {
     },
     #[error("a worker task stopped: {0}")]
     Task(String),
-    #[error("this worker was built without Kafka support (the `kafka` feature)")]
+    #[error("the Kafka side was not opened")]
     NoKafka,
-    #[cfg(feature = "kafka")]
     #[error("kafka: {0}")]
     Kafka(String),
-    #[cfg(feature = "kafka")]
     #[error("kafka source: {0}")]
-    Source(#[from] crate::kafka::SourceError),
+    Source(#[from] waymark_kafka::SourceError),
     #[error("shutdown: not drained within {0:?} (runtime.drain_timeout_ms)")]
     DrainTimeout(Duration),
 }
@@ -62,35 +60,12 @@ pub struct WorkerStats {
     pub runtime: Stats,
 }
 
-/// What a source counts as it goes.
-#[derive(Debug, Default)]
-pub struct SourceCounters {
-    pub events: AtomicU64,
-    pub rejected: AtomicU64,
-    pub duplicates: AtomicU64,
-    pub replayed: AtomicU64,
-}
-
-impl SourceCounters {
-    /// Counts a decided batch: what the runtime processed and skipped,
-    /// and `refused` events the source turned away before it.
-    pub fn count(&self, report: &IngestReport, refused: usize) {
-        self.events
-            .fetch_add(report.processed as u64, Ordering::Relaxed);
-        self.duplicates
-            .fetch_add(report.duplicates as u64, Ordering::Relaxed);
-        self.rejected
-            .fetch_add((refused + report.unresolvable) as u64, Ordering::Relaxed);
-    }
-}
-
 /// The Kafka side of a worker: the shared producer, metrics, health.
-#[cfg(feature = "kafka")]
 #[derive(Debug)]
 struct KafkaParts {
-    publisher: Arc<waymark_channels::kafka::Publisher>,
-    metrics: Arc<crate::kafka::Metrics>,
-    health: Arc<crate::kafka::Health>,
+    publisher: Arc<waymark_kafka::Publisher>,
+    metrics: Arc<waymark_kafka::Metrics>,
+    health: Arc<waymark_kafka::Health>,
 }
 
 /// A configured worker.
@@ -98,11 +73,9 @@ struct KafkaParts {
 pub struct Worker {
     config: WorkerConfig,
     /// For live deploys from the journeys topic.
-    #[cfg_attr(not(feature = "kafka"), allow(dead_code))]
     store: Arc<dyn Store>,
     waymark: Arc<Waymark>,
     counters: Arc<SourceCounters>,
-    #[cfg(feature = "kafka")]
     kafka: Option<KafkaParts>,
 }
 
@@ -145,7 +118,6 @@ impl Worker {
 
         let uses_kafka = config.source.kind == SourceKind::Kafka
             || config.channels.default == DefaultChannel::Kafka;
-        #[cfg(feature = "kafka")]
         let kafka = if uses_kafka {
             let (parts, channel, records) = open_kafka(&config).await?;
             builder = builder.records(records);
@@ -156,10 +128,6 @@ impl Worker {
         } else {
             None
         };
-        #[cfg(not(feature = "kafka"))]
-        if uses_kafka {
-            return Err(WorkerError::NoKafka);
-        }
         if config.channels.default == DefaultChannel::Log {
             let log_path = &config.channels.log.path;
             let log = LogChannel::open(log_path).map_err(|source| WorkerError::Io {
@@ -167,9 +135,8 @@ impl Worker {
                 source,
             })?;
             let log: Arc<dyn Deliver> = Arc::new(log);
-            #[cfg(feature = "kafka")]
             let log: Arc<dyn Deliver> = match &kafka {
-                Some(parts) => Arc::new(crate::kafka::CountingChannel::new(
+                Some(parts) => Arc::new(waymark_kafka::CountingChannel::new(
                     log,
                     Arc::clone(&parts.metrics),
                 )),
@@ -178,9 +145,8 @@ impl Worker {
             builder = builder.default_channel(log);
         }
         for (channel, provider) in providers(&config)? {
-            #[cfg(feature = "kafka")]
             let provider: Arc<dyn Deliver> = match &kafka {
-                Some(parts) => Arc::new(crate::kafka::CountingChannel::new(
+                Some(parts) => Arc::new(waymark_kafka::CountingChannel::new(
                     provider,
                     Arc::clone(&parts.metrics),
                 )),
@@ -194,7 +160,6 @@ impl Worker {
             store,
             waymark: Arc::new(waymark),
             counters: Arc::default(),
-            #[cfg(feature = "kafka")]
             kafka,
         })
     }
@@ -272,26 +237,25 @@ fn providers(config: &WorkerConfig) -> Result<Providers, WorkerError> {
 /// Opens the Kafka side: topics (when configured to create them), the
 /// shared producer after reading back what earlier runs published, the
 /// deliveries channel (when it is the default) and the analytics sink.
-#[cfg(feature = "kafka")]
 async fn open_kafka(
     config: &WorkerConfig,
 ) -> Result<
     (
         KafkaParts,
         Option<Arc<dyn Deliver>>,
-        Arc<dyn crate::runtime::RecordSink>,
+        Arc<dyn waymark::runtime::RecordSink>,
     ),
     WorkerError,
 > {
-    use waymark_channels::kafka::{KafkaChannel, Publisher};
+    use waymark_kafka::{KafkaChannel, Publisher};
     let kafka = &config.kafka;
     let failed = |what: &str, e: &dyn std::fmt::Display| WorkerError::Kafka(format!("{what}: {e}"));
     if kafka.create_topics {
-        crate::kafka::ensure_topics(kafka)
+        waymark_kafka::ensure_topics(kafka)
             .await
             .map_err(|e| failed("creating topics", &e))?;
     }
-    let client = crate::kafka::client_config(kafka);
+    let client = waymark_kafka::client_config(kafka);
     // Remember about as many keys as the read-back can find, and more.
     let remember = usize::try_from(kafka.readback.max(1))
         .unwrap_or(usize::MAX)
@@ -314,25 +278,25 @@ async fn open_kafka(
     .await
     .map_err(|e| WorkerError::Task(e.to_string()))?
     .map_err(|e| failed("reading back", &e))?;
-    let metrics = Arc::new(crate::kafka::Metrics::new());
+    let metrics = Arc::new(waymark_kafka::Metrics::new());
     let channel = deliveries_on_kafka.then(|| {
         let channel: Arc<dyn Deliver> = Arc::new(KafkaChannel::new(
             Arc::clone(&publisher),
             kafka.topics.deliveries.clone(),
         ));
-        Arc::new(crate::kafka::CountingChannel::new(
+        Arc::new(waymark_kafka::CountingChannel::new(
             channel,
             Arc::clone(&metrics),
         )) as Arc<dyn Deliver>
     });
-    let records = Arc::new(crate::kafka::AnalyticsTopic::new(
+    let records = Arc::new(waymark_kafka::AnalyticsTopic::new(
         Arc::clone(&publisher),
         kafka.topics.analytics.clone(),
     ));
     let parts = KafkaParts {
         publisher,
         metrics,
-        health: Arc::new(crate::kafka::Health::new(config.ops.ready_max_lag)),
+        health: Arc::new(waymark_kafka::Health::new(config.ops.ready_max_lag)),
     };
     Ok((parts, channel, records))
 }
@@ -341,19 +305,15 @@ impl Worker {
     /// Reads the source to its end (or until `stop`).
     fn ingest(&self, stop: &AtomicBool) -> Result<(), WorkerError> {
         match self.config.source.kind {
-            #[cfg(feature = "kafka")]
             SourceKind::Kafka => self.ingest_kafka(stop),
-            #[cfg(not(feature = "kafka"))]
-            SourceKind::Kafka => Err(WorkerError::NoKafka),
             SourceKind::File | SourceKind::Stdin => self.ingest_lines(stop),
         }
     }
 
     /// Consumes the input topics until `stop`, a commit per batch.
-    #[cfg(feature = "kafka")]
     fn ingest_kafka(&self, stop: &AtomicBool) -> Result<(), WorkerError> {
         let parts = self.kafka.as_ref().ok_or(WorkerError::NoKafka)?;
-        let source = crate::kafka::KafkaSource::subscribe(
+        let source = waymark_kafka::KafkaSource::subscribe(
             &self.config.kafka,
             Arc::clone(&self.waymark),
             Arc::clone(&parts.publisher),
@@ -371,7 +331,6 @@ impl Worker {
 
     /// Starts what runs beside a Kafka source: the journeys-topic watcher
     /// and the ops endpoint. They stop with `stop` / `done`.
-    #[cfg(feature = "kafka")]
     async fn start_kafka_sidecars(
         self: &Arc<Self>,
         stop: &Arc<AtomicBool>,
@@ -394,7 +353,7 @@ impl Worker {
                 Arc::clone(stop),
             );
             tasks.push(tokio::task::spawn_blocking(move || {
-                crate::kafka::watch_journeys(&kafka, store, waymark, templates, metrics, &stop)
+                waymark_kafka::watch_journeys(&kafka, store, waymark, templates, metrics, &stop)
                     .map_err(WorkerError::from)
             }));
         }
@@ -427,7 +386,7 @@ impl Worker {
                 runtime
                     .block_on(async move {
                         let listener = tokio::net::TcpListener::from_std(listener)?;
-                        crate::kafka::serve_ops(listener, health, metrics, waymark, done).await
+                        crate::ops::serve_ops(listener, health, metrics, waymark, done).await
                     })
                     .map_err(io)
             }));
@@ -506,10 +465,7 @@ impl Worker {
             let shutdown = Arc::clone(&done).notified_owned();
             tokio::spawn(async move { waymark.run(shutdown, tick).await })
         };
-        #[cfg(feature = "kafka")]
         let sidecars = self.start_kafka_sidecars(&stop, &done).await?;
-        #[cfg(not(feature = "kafka"))]
-        let sidecars: Vec<tokio::task::JoinHandle<Result<(), WorkerError>>> = Vec::new();
         let mut ingest = {
             let worker = Arc::clone(&self);
             let stop = Arc::clone(&stop);

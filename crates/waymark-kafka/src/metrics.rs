@@ -10,7 +10,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use waymark_channels::{Deliver, Delivery, DeliveryError, DeliveryFuture};
 
-use crate::runtime::Stats;
+use waymark::runtime::Stats;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PartitionLabels {

@@ -1,5 +1,4 @@
-//! The `[kafka]` and `[ops]` sections of the worker's configuration. Plain
-//! settings, read whether or not the `kafka` feature is built.
+//! The `[kafka]` section of the worker's configuration.
 
 use std::collections::BTreeMap;
 
@@ -98,27 +97,6 @@ impl Default for DeadLetterLimits {
             max_consecutive: 1000,
             max_ratio: 0.5,
             window: 10_000,
-        }
-    }
-}
-
-/// The operations endpoint: `/healthz` and `/metrics`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct OpsConfig {
-    /// `host:port` to serve on; none to serve nothing.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub listen: Option<String>,
-    /// `/healthz` answers ready only when partitions are assigned and the
-    /// total lag is at most this many events.
-    pub ready_max_lag: u64,
-}
-
-impl Default for OpsConfig {
-    fn default() -> Self {
-        OpsConfig {
-            listen: None,
-            ready_max_lag: 1000,
         }
     }
 }

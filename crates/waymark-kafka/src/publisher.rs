@@ -9,7 +9,9 @@
 //! still holds is not published twice.
 
 use std::collections::{HashSet, VecDeque};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::Arc;
+
+use parking_lot::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientContext;
@@ -20,7 +22,7 @@ use rdkafka::message::{BorrowedMessage, Header, Headers, Message, OwnedHeaders};
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 
-use crate::{Deliver, Delivery, DeliveryError, DeliveryFuture, Receipt};
+use waymark_channels::{Deliver, Delivery, DeliveryError, DeliveryFuture, Receipt};
 
 /// The header that carries a message's idempotency key.
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
@@ -121,7 +123,6 @@ impl ProducerContext for AckContext {
 
 fn lock(acks: &Mutex<Acks>) -> MutexGuard<'_, Acks> {
     acks.lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn slot(topic: &str, key: &str) -> String {
@@ -339,11 +340,7 @@ impl Publisher {
                 return Err(KafkaError::Flush(RDKafkaErrorCode::OperationTimedOut).into());
             }
             let wait = deadline - now;
-            acks = self
-                .reported
-                .wait_timeout(acks, wait)
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .0;
+            self.reported.wait_for(&mut acks, wait);
         }
         let failures = acks
             .lanes

@@ -6,7 +6,7 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
-use crate::kafka_config::KafkaConfig;
+use crate::config::KafkaConfig;
 
 /// Creates the input, deliveries, analytics, dead-letter and (compacted)
 /// journeys topics that do not exist yet. Returns the names it created.

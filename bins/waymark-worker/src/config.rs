@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::ConfigError;
-use crate::kafka_config::{KafkaConfig, OpsConfig};
+use waymark::ConfigError;
+use waymark_kafka::KafkaConfig;
 
 /// Everything the worker reads from its configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -282,6 +282,27 @@ impl WorkerConfig {
                 .map_err(|_| format!("engine.default_timezone: unknown time zone {tz:?}"))?;
         }
         Ok(engine)
+    }
+}
+
+/// The operations endpoint: `/healthz` and `/metrics`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OpsConfig {
+    /// `host:port` to serve on; none to serve nothing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    /// `/healthz` answers ready only when partitions are assigned and the
+    /// total lag is at most this many events.
+    pub ready_max_lag: u64,
+}
+
+impl Default for OpsConfig {
+    fn default() -> Self {
+        OpsConfig {
+            listen: None,
+            ready_max_lag: 1000,
+        }
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-use crate::kafka_config::DeadLetterLimits;
+use crate::config::DeadLetterLimits;
 
 /// Why an event went to the dead-letter topic.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,16 +1,7 @@
-//! `/healthz` and `/metrics` over HTTP.
+//! Readiness as the Kafka source sees it: partitions assigned, lag
+//! measured and small enough.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-
-use axum::Router;
-use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
-use axum::routing::get;
-
-use super::metrics::Metrics;
-use crate::runtime::Waymark;
 
 /// What `/healthz` answers from: set by the Kafka source.
 #[derive(Debug)]
@@ -60,51 +51,6 @@ impl Health {
         }
         Ok(format!("ready: {assigned} partitions, lag {lag}"))
     }
-}
-
-#[derive(Clone)]
-struct Ops {
-    health: Arc<Health>,
-    metrics: Arc<Metrics>,
-    waymark: Arc<Waymark>,
-}
-
-async fn healthz(State(ops): State<Ops>) -> impl IntoResponse {
-    match ops.health.check() {
-        Ok(text) => (StatusCode::OK, text + "\n"),
-        Err(text) => (StatusCode::SERVICE_UNAVAILABLE, text + "\n"),
-    }
-}
-
-async fn metrics_text(State(ops): State<Ops>) -> impl IntoResponse {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-        )],
-        ops.metrics.encode(&ops.waymark.stats()),
-    )
-}
-
-/// Serves `/healthz` and `/metrics` on `listener` until `shutdown`.
-pub async fn serve_ops(
-    listener: tokio::net::TcpListener,
-    health: Arc<Health>,
-    metrics: Arc<Metrics>,
-    waymark: Arc<Waymark>,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let app = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics_text))
-        .with_state(Ops {
-            health,
-            metrics,
-            waymark,
-        });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
 }
 
 #[cfg(test)]

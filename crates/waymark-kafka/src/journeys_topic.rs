@@ -9,19 +9,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crate::publisher::{Outgoing, Publisher};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
-use waymark_channels::kafka::{Outgoing, Publisher};
 use waymark_journey::{Templates, parse_journey};
 use waymark_store::{Batch, Space, Store};
 
 use super::metrics::Metrics;
 use super::source::SourceError;
-use crate::deploy::{self, DeployError, JourneyStatus};
-use crate::kafka_config::KafkaConfig;
-use crate::runtime::Waymark;
+use crate::config::KafkaConfig;
+use waymark::deploy::{self, DeployError, JourneyStatus};
+use waymark::runtime::Waymark;
 
 /// The value of a journeys-topic message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -163,7 +163,7 @@ pub fn watch_journeys(
             format!("source:{}", position_name(topic, message.partition())),
             serde_json::to_vec(&(message.offset() + 1)).unwrap_or_default(),
         );
-        store.commit(batch).map_err(crate::runtime::Error::from)?;
+        store.commit(batch).map_err(waymark::runtime::Error::from)?;
     }
     Ok(())
 }

@@ -2,24 +2,26 @@
 //! runtime in batches, storing offsets only after each batch is durable.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+
+use parking_lot::{Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use crate::publisher::{Outgoing, PublishError, Publisher};
 use rdkafka::ClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
-use waymark_channels::kafka::{Outgoing, PublishError, Publisher};
 use waymark_core::Event;
 
 use super::dead_letter::{DeadLetterGuard, DeadLetterReason};
 use super::metrics::{Metrics, PartitionLabels, ReasonLabels};
-use super::ops_http::Health;
-use crate::kafka_config::KafkaConfig;
-use crate::runtime::{Ticket, Waymark};
-use crate::worker::SourceCounters;
+use crate::config::KafkaConfig;
+use crate::health::Health;
+use waymark::runtime::{Ticket, Waymark};
+use waymark::source::SourceCounters;
 
 /// Why the source stopped.
 #[derive(Debug, thiserror::Error)]
@@ -29,7 +31,7 @@ pub enum SourceError {
     #[error("dead-letter topic: {0}")]
     DeadLetters(#[from] PublishError),
     #[error("runtime: {0}")]
-    Runtime(#[from] crate::runtime::Error),
+    Runtime(#[from] waymark::runtime::Error),
     #[error("stopping: {0}")]
     TooManyDeadLetters(String),
     #[error("starting the source's committer or watch thread: {0}")]
@@ -86,7 +88,7 @@ struct Pipeline {
     /// durable while the poll thread reads and decides the next.
     in_flight: Mutex<std::collections::VecDeque<InFlight>>,
     /// Signalled when a batch is staged, settled, or the source stops.
-    in_flight_changed: std::sync::Condvar,
+    in_flight_changed: Condvar,
     /// One settler at a time, so positions are stored in order.
     settling: Mutex<()>,
     guard: Mutex<DeadLetterGuard>,
@@ -99,9 +101,7 @@ struct Pipeline {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    mutex.lock()
 }
 
 /// The store's name for a partition's position.
@@ -268,10 +268,7 @@ impl Pipeline {
         self.in_flight_changed.notify_all();
         let full = Instant::now();
         while in_flight.len() > MAX_IN_FLIGHT && lock(&self.failure).is_none() {
-            in_flight = self
-                .in_flight_changed
-                .wait(in_flight)
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            self.in_flight_changed.wait(&mut in_flight);
         }
         tracing::debug!(
             room_wait_us = full.elapsed().as_micros(),
@@ -426,7 +423,7 @@ impl KafkaSource {
             max_event_bytes: kafka.max_event_bytes,
             pending: Mutex::default(),
             in_flight: Mutex::default(),
-            in_flight_changed: std::sync::Condvar::new(),
+            in_flight_changed: Condvar::new(),
             settling: Mutex::default(),
             guard: Mutex::new(DeadLetterGuard::new(kafka.dead_letters.clone())),
             committed: Mutex::default(),
@@ -501,10 +498,7 @@ impl KafkaSource {
             {
                 let mut in_flight = lock(&pipeline.in_flight);
                 while in_flight.is_empty() && !stopping.load(Ordering::SeqCst) {
-                    in_flight = pipeline
-                        .in_flight_changed
-                        .wait(in_flight)
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    pipeline.in_flight_changed.wait(&mut in_flight);
                 }
                 if in_flight.is_empty() {
                     return;

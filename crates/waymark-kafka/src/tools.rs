@@ -3,12 +3,12 @@
 
 use std::time::Duration;
 
+use crate::publisher::{Outgoing, Publisher};
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use serde_json::Value;
-use waymark_channels::kafka::{Outgoing, Publisher};
 
-use crate::kafka_config::KafkaConfig;
+use crate::config::KafkaConfig;
 
 /// The partitioning key of an event: its `userId`, else its `anonymousId`.
 pub fn event_key(line: &str) -> Option<String> {

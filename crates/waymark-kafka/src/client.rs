@@ -2,7 +2,7 @@
 
 use rdkafka::config::ClientConfig;
 
-use crate::kafka_config::KafkaConfig;
+use crate::config::KafkaConfig;
 
 /// The settings every client shares: brokers, then every pass-through
 /// property (`_` in a key stands for `.`, so environment overrides can

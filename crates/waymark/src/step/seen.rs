@@ -21,7 +21,7 @@ fn hash(id: &str) -> IdHash {
 
 /// Processed message ids, by batch.
 #[derive(Debug, Default)]
-pub(super) struct SeenMessages {
+pub(crate) struct SeenMessages {
     ids: HashSet<IdHash, foldhash::fast::RandomState>,
     /// Oldest first: when a batch was processed, the key of its value in
     /// the store's `messages` space, and its ids.

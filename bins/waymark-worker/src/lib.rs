@@ -1,0 +1,24 @@
+//! `waymark-worker` as a library: the worker process's parts, so that
+//! tests and benchmarks drive the same code the binary runs.
+//!
+//! - [`WorkerConfig`] (`config`): the worker's TOML with `WAYMARK_*`
+//!   overrides and the effective configuration printable.
+//! - [`Worker`] (`worker`): a source (a JSONL file, stdin, or Kafka
+//!   topics through `waymark-kafka`) into the durable runtime, with timers,
+//!   deliveries and record publishing beside it, until the source ends or
+//!   a shutdown signal.
+//! - `ops`: `/healthz` and `/metrics` over HTTP.
+//!
+//! Architecture invariant: the worker wires; it decides nothing and keeps
+//! no state of its own beyond what it counts. Everything it runs is a call
+//! into `waymark` (the runtime) or `waymark-kafka` (the adapters).
+
+mod config;
+mod ops;
+pub mod worker;
+
+pub use config::{
+    ChannelsConfig, DefaultChannel, EngineSection, LogChannelConfig, LoopConfig, OpsConfig,
+    SourceConfig, SourceKind, StoreConfig, UnsubscribeConfig, WorkerConfig,
+};
+pub use worker::{Worker, WorkerError, WorkerStats};

@@ -1,0 +1,230 @@
+//! What an operator asks of a running runtime: counts, profiles, GDPR
+//! export and erasure, pending timers and the outbox, retries, journey
+//! versions swapped in.
+
+use serde_json::Value;
+use waymark_core::{Identifier, Profile, ProfileId, Timestamp};
+use waymark_engine::{RecordKind, Timer};
+use waymark_identity::{Forgotten, MergeRecord};
+use waymark_store::{Space, keys};
+
+use super::records::{OutboxEntry, OutboxStatus};
+use super::state::encode;
+use super::waymark::{Error, Waymark};
+use super::writes::Writes;
+
+/// A snapshot of the runtime's counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub profiles: usize,
+    pub instances_active: usize,
+    pub timers_pending: usize,
+    pub outbox_pending: usize,
+    pub outbox_failed: usize,
+    pub sends_total: u64,
+    /// Journey records committed but not yet published to the record sink.
+    pub records_pending: usize,
+}
+
+impl Waymark {
+    /// Starts using a journey version (just deployed, or changed status)
+    /// without a restart: `loaded.active` takes new entrants, `loaded.held`
+    /// holds its people.
+    pub fn apply_journey(&self, loaded: crate::deploy::LoadedJourney) {
+        let mut engine = self.engine.write();
+        engine.set_held(&loaded.journey.id, loaded.held);
+        if !loaded.active {
+            engine.deactivate(&loaded.journey.id);
+        }
+        engine.insert(loaded.journey, loaded.active);
+    }
+
+    /// For a process about to exit, once nothing uses the runtime any
+    /// more: leaves the in-memory state (profiles, instances, timers, ...)
+    /// to the process's end instead of freeing it value by value (about a
+    /// second per 150,000 people). Everything it holds is in the store
+    /// already. The runtime is empty afterwards: using it again would
+    /// write sequences from zero, so nothing may.
+    pub fn leak_state_for_exit(&self) {
+        let mut state = self.state.lock();
+        std::mem::forget(std::mem::take(&mut *state));
+    }
+
+    pub fn stats(&self) -> Stats {
+        let state = self.state.lock();
+        let failed = state.outbox_failed;
+        debug_assert_eq!(
+            (state.journeys.running, failed),
+            state.recount_scan(),
+            "running instances and failed deliveries counted as they change"
+        );
+        Stats {
+            profiles: state.journeys.identity.profile_count(),
+            instances_active: state.journeys.running,
+            timers_pending: state.journeys.timers.len(),
+            outbox_pending: state.outbox.len() - failed,
+            outbox_failed: failed,
+            sends_total: state
+                .counters
+                .iter()
+                .filter(|((_, kind), _)| *kind == RecordKind::Send)
+                .map(|(_, n)| n)
+                .sum(),
+            records_pending: state.records.values().map(|r| r.len()).sum(),
+        }
+    }
+
+    /// The committed position of a source.
+    pub fn source_offset(&self, source: &str) -> Option<u64> {
+        self.state.lock().offsets.get(source).copied()
+    }
+
+    /// When the next timer is due, if any.
+    pub fn next_timer_due(&self) -> Option<Timestamp> {
+        self.state.lock().journeys.timers.next_due()
+    }
+
+    /// A profile by id (following merges).
+    pub fn profile(&self, id: &ProfileId) -> Option<Profile> {
+        self.state.lock().journeys.identity.profile(id).cloned()
+    }
+
+    /// Everything held about the person `identifier` belongs to: profile,
+    /// identifiers, merges, journey instances.
+    pub fn export(&self, identifier: &Identifier) -> Result<Option<Value>, Error> {
+        let state = self.lock()?;
+        let journeys = &state.journeys;
+        let Some(id) = journeys.identity.lookup(identifier) else {
+            return Ok(None);
+        };
+        let mut export = journeys.identity.export(identifier).unwrap_or_default();
+        export["instances"] = serde_json::to_value(journeys.instances.get(&id)).unwrap_or_default();
+        Ok(Some(export))
+    }
+
+    /// Erases the person `identifier` belongs to: profile, identifiers,
+    /// journey instances, their timers, deliveries not yet made, and the
+    /// merge records and redirects that name them; remembers their
+    /// identifiers so late events do not rebuild them. Durable when it returns.
+    pub fn forget(&self, identifier: &Identifier) -> Result<Option<Forgotten>, Error> {
+        let mut state = self.lock()?;
+        let Some(id) = state.journeys.identity.lookup(identifier) else {
+            return Ok(None);
+        };
+        let mut writes = Writes::default();
+        let losers: Vec<ProfileId> = state
+            .journeys
+            .identity
+            .graph()
+            .redirects()
+            .filter(|(_, to)| **to == id)
+            .map(|(from, _)| from.clone())
+            .collect();
+        for loser in &losers {
+            writes
+                .batch
+                .delete(Space::Redirects, loser.as_str().as_bytes());
+        }
+        for (key, value) in self.store.scan(Space::Merges, b"")? {
+            let names_them = serde_json::from_slice::<MergeRecord>(&value)
+                .is_ok_and(|m| m.winner == id || losers.contains(&m.winner));
+            if names_them {
+                writes.batch.delete(Space::Merges, key);
+            }
+        }
+        let doomed: Vec<Timer> = state
+            .journeys
+            .timers
+            .iter()
+            .filter(|t| t.profile == id || losers.contains(&t.profile))
+            .cloned()
+            .collect();
+        for timer in &doomed {
+            state.journeys.timers.remove(timer);
+            writes.batch.delete(
+                Space::Timers,
+                keys::timer(timer.due, &timer.instance, timer.token),
+            );
+        }
+        let undelivered: Vec<u64> = state
+            .outbox
+            .values()
+            .filter(|e| e.delivery.profile == id)
+            .map(|e| e.seq)
+            .collect();
+        for seq in undelivered {
+            if state
+                .outbox
+                .remove(&seq)
+                .is_some_and(|e| e.status == OutboxStatus::Failed)
+            {
+                state.outbox_failed -= 1;
+            }
+            writes.batch.delete(Space::Outbox, keys::seq(seq).to_vec());
+        }
+        state.journeys.take_instances(&id);
+        let Some(forgotten) = state.journeys.identity.forget(identifier) else {
+            return Ok(None);
+        };
+        for identifier in &forgotten.identifiers {
+            writes.batch.put(
+                Space::Forgotten,
+                keys::identifier(identifier),
+                encode(identifier),
+            );
+        }
+        writes.removed.insert(id);
+        self.commit(state, writes)?;
+        Ok(Some(forgotten))
+    }
+
+    /// Puts failed deliveries back in line (attempts reset). Returns how many.
+    pub fn retry_failed(&self) -> Result<usize, Error> {
+        let now = self.clock.now();
+        let mut state = self.lock()?;
+        let mut writes = Writes::default();
+        let mut revived = 0;
+        for entry in state
+            .outbox
+            .values_mut()
+            .filter(|e| e.status == OutboxStatus::Failed)
+        {
+            let entry = std::sync::Arc::make_mut(entry);
+            entry.status = OutboxStatus::Pending;
+            entry.attempts = 0;
+            entry.next_attempt_at = now;
+            writes.batch.put(
+                Space::Outbox,
+                keys::seq(entry.seq).to_vec(),
+                encode(&*entry),
+            );
+            revived += 1;
+        }
+        state.outbox_failed -= revived;
+        self.commit(state, writes)?;
+        Ok(revived)
+    }
+
+    /// Pending timers due before `before`, in due order.
+    pub fn timers_due_before(&self, before: Timestamp) -> Vec<Timer> {
+        let state = self.state.lock();
+        state
+            .journeys
+            .timers
+            .iter()
+            .take_while(|t| t.due < before)
+            .cloned()
+            .collect()
+    }
+
+    /// Outbox entries with `status`, oldest first.
+    pub fn outbox(&self, status: OutboxStatus) -> Vec<OutboxEntry> {
+        let state = self.state.lock();
+        state
+            .outbox
+            .values()
+            .filter(|e| e.status == status)
+            .map(|e| OutboxEntry::clone(e))
+            .collect()
+    }
+}

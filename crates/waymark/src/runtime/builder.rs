@@ -1,0 +1,208 @@
+//! Building a [`Waymark`]: the store, journeys, channels and options, and
+//! the state loaded from the store.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::time::Duration;
+
+use parking_lot::{Mutex, RwLock};
+use waymark_channels::Deliver;
+use waymark_channels::signing::UnsubscribeSigner;
+use waymark_core::Channel;
+use waymark_engine::{Engine, EngineConfig};
+use waymark_identity::IdentityConfig;
+use waymark_journey::{Journey, Templates};
+use waymark_store::{Batch, Space, Store};
+
+use super::clock::{Clock, SystemClock};
+use super::commit::DurableMarks;
+use super::sink::RecordSink;
+use super::state::State;
+use super::waymark::{Error, Waymark};
+
+/// Settings of the runtime.
+#[derive(Debug, Clone)]
+pub struct RuntimeOptions {
+    /// Delivery attempts before an outbox entry is marked failed.
+    pub max_attempts: u32,
+    /// First retry delay; doubles with each attempt (with jitter), capped at `max_backoff`.
+    pub base_backoff: Duration,
+    pub max_backoff: Duration,
+    /// How long processed message ids are remembered for deduplication.
+    pub dedupe_window: chrono::TimeDelta,
+    /// How many due timers one commit handles at most.
+    pub timer_batch: usize,
+    /// How many outbox entries one delivery round sends at most.
+    pub delivery_batch: usize,
+    /// How many provider calls one round has in flight at once.
+    pub delivery_concurrency: usize,
+    /// How many journey records one publishing round hands to the sink.
+    pub record_batch: usize,
+}
+
+impl Default for RuntimeOptions {
+    fn default() -> Self {
+        RuntimeOptions {
+            max_attempts: 8,
+            base_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(300),
+            dedupe_window: chrono::TimeDelta::days(7),
+            timer_batch: 1000,
+            delivery_batch: 2048,
+            delivery_concurrency: 32,
+            record_batch: 4096,
+        }
+    }
+}
+
+/// Builds a [`Waymark`].
+#[derive(Default)]
+pub struct WaymarkBuilder {
+    store: Option<Arc<dyn Store>>,
+    journeys: Vec<Journey>,
+    deployed: Vec<crate::deploy::LoadedJourney>,
+    engine: EngineConfig,
+    identity: IdentityConfig,
+    clock: Option<Arc<dyn Clock>>,
+    channels: HashMap<Channel, Arc<dyn Deliver>>,
+    default_channel: Option<Arc<dyn Deliver>>,
+    records: Option<Arc<dyn RecordSink>>,
+    templates: Option<Templates>,
+    unsubscribe: Option<UnsubscribeSigner>,
+    options: RuntimeOptions,
+}
+
+impl std::fmt::Debug for WaymarkBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WaymarkBuilder")
+            .field("journeys", &self.journeys.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl WaymarkBuilder {
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    pub fn journeys(mut self, journeys: impl IntoIterator<Item = Journey>) -> Self {
+        self.journeys.extend(journeys);
+        self
+    }
+
+    /// Deployed journey versions (see [`crate::deploy::load`]).
+    pub fn deployed(
+        mut self,
+        journeys: impl IntoIterator<Item = crate::deploy::LoadedJourney>,
+    ) -> Self {
+        self.deployed.extend(journeys);
+        self
+    }
+
+    pub fn engine(mut self, config: EngineConfig) -> Self {
+        self.engine = config;
+        self
+    }
+
+    pub fn identity(mut self, config: IdentityConfig) -> Self {
+        self.identity = config;
+        self
+    }
+
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// The provider for one channel.
+    pub fn channel(mut self, channel: Channel, deliver: Arc<dyn Deliver>) -> Self {
+        self.channels.insert(channel, deliver);
+        self
+    }
+
+    /// The provider for every channel without its own.
+    pub fn default_channel(mut self, deliver: Arc<dyn Deliver>) -> Self {
+        self.default_channel = Some(deliver);
+        self
+    }
+
+    /// Renders each delivery's template (Liquid) just before it goes out;
+    /// without templates, channels get the delivery unrendered.
+    pub fn templates(mut self, templates: Templates) -> Self {
+        self.templates = Some(templates);
+        self
+    }
+
+    /// Signs a one-click unsubscribe link into each delivery
+    /// (`unsubscribe_url` in templates, `List-Unsubscribe` in email).
+    pub fn unsubscribe(mut self, signer: UnsubscribeSigner) -> Self {
+        self.unsubscribe = Some(signer);
+        self
+    }
+
+    /// Publishes every journey record to `sink` (at least once, after the
+    /// commit that made it).
+    pub fn records(mut self, sink: Arc<dyn RecordSink>) -> Self {
+        self.records = Some(sink);
+        self
+    }
+
+    pub fn options(mut self, options: RuntimeOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Loads the state from the store and returns the runtime.
+    pub fn build(self) -> Result<Waymark, Error> {
+        let store = self.store.ok_or(Error::NoStore)?;
+        let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let seen_after = clock.now() - self.options.dedupe_window;
+        let mut state = State::load(store.as_ref(), self.identity, seen_after)?;
+        let expired = std::mem::take(&mut state.expired_messages);
+        if !expired.is_empty() {
+            let mut sweep = Batch::new();
+            for key in expired {
+                sweep.delete(Space::Messages, key);
+            }
+            store.commit(sweep)?;
+        }
+        tracing::info!(
+            profiles = state.journeys.identity.profiles().count(),
+            timers = state.journeys.timers.len(),
+            outbox = state.outbox.len(),
+            "state loaded"
+        );
+        let mut engine = Engine::new(self.journeys, self.engine);
+        for loaded in self.deployed {
+            if loaded.held {
+                engine.set_held(&loaded.journey.id, true);
+            }
+            engine.insert(loaded.journey, loaded.active);
+        }
+        let durable = DurableMarks {
+            outbox_below: AtomicU64::new(state.next_outbox_seq),
+            records_below: AtomicU64::new(state.next_record_seq),
+            ..DurableMarks::default()
+        };
+        Ok(Waymark {
+            store,
+            engine: RwLock::new(engine),
+            clock,
+            channels: self.channels,
+            default_channel: self.default_channel,
+            records: self.records,
+            templates: self.templates,
+            unsubscribe: self.unsubscribe,
+            options: self.options,
+            state: Mutex::new(state),
+            poisoned: AtomicBool::new(false),
+            wake: tokio::sync::Notify::new(),
+            records_wake: super::wake::Wake::default(),
+            staged: Mutex::default(),
+            committing: Mutex::new(()),
+            durable,
+        })
+    }
+}

@@ -1,0 +1,144 @@
+//! Inputs into the runtime: events (deduplicated, resolved, decided) and
+//! due timers, each batch through the shared step and staged for one
+//! commit.
+
+use waymark_core::Event;
+use waymark_store::{Space, keys};
+
+use super::commit::Ticket;
+use super::state::{SOURCE_PREFIX, encode};
+use super::waymark::{Error, Waymark};
+use super::writes::Writes;
+use crate::step::Ingested;
+
+/// What one ingest did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct IngestReport {
+    pub processed: usize,
+    pub duplicates: usize,
+    /// Events with no usable identifier (all blocked or forgotten).
+    pub unresolvable: usize,
+    pub sends: usize,
+}
+
+impl Waymark {
+    /// Processes one event; durable when it returns.
+    pub fn ingest(&self, event: &Event) -> Result<IngestReport, Error> {
+        self.ingest_batch(std::slice::from_ref(event), None)
+    }
+
+    /// Processes events in order and commits them, with `offset` (a source
+    /// name and the position after the batch) in the same commit. Durable
+    /// when it returns.
+    pub fn ingest_batch(
+        &self,
+        events: &[Event],
+        offset: Option<(&str, u64)>,
+    ) -> Result<IngestReport, Error> {
+        self.ingest_batch_at(events, offset.as_slice())
+    }
+
+    /// [`Waymark::ingest_batch`] for a source with several positions (a
+    /// Kafka partition each): every `(source, position)` is committed with
+    /// the batch.
+    pub fn ingest_batch_at(
+        &self,
+        events: &[Event],
+        offsets: &[(&str, u64)],
+    ) -> Result<IngestReport, Error> {
+        let (report, ticket) = self.stage_batch_at(events, offsets)?;
+        self.wait_durable(ticket)?;
+        Ok(report)
+    }
+
+    /// [`Waymark::ingest_batch_at`] without waiting for the store: the
+    /// batch is decided (later batches see its state) and staged; it is
+    /// durable once [`Waymark::wait_durable`] returns for the ticket, and
+    /// nothing it decided is delivered or published before. A source can
+    /// so read and decide the next batch while this one is written.
+    pub fn stage_batch_at(
+        &self,
+        events: &[Event],
+        offsets: &[(&str, u64)],
+    ) -> Result<(IngestReport, Ticket), Error> {
+        let now = self.clock.now();
+        let engine = self.engine();
+        let asked = std::time::Instant::now();
+        let mut state = self.lock()?;
+        let lock_wait = asked.elapsed();
+        let mut writes = Writes::for_step(self.records.is_some());
+        let mut report = IngestReport::default();
+        // Ids past the dedupe window are forgotten as the window moves (a
+        // long-running worker would otherwise keep every id it ever saw).
+        let seen = &mut state.journeys.seen;
+        for expired in seen.forget_before(now - self.options.dedupe_window) {
+            writes.batch.delete(Space::Messages, expired);
+        }
+        for event in events {
+            match state.journeys.ingest(&engine, event, now, &mut writes) {
+                Ingested::Duplicate => {
+                    report.duplicates += 1;
+                    continue;
+                }
+                Ingested::Unresolvable => report.unresolvable += 1,
+                Ingested::Processed { sends } => {
+                    report.processed += 1;
+                    report.sends += sends;
+                }
+            }
+            writes.messages.push(event.message_id.as_str());
+        }
+        if !writes.messages.is_empty() {
+            // One value per batch: its processed message ids, keyed by time
+            // (so a retention sweep can drop old ones) and batch number.
+            let mut key = keys::time(now).to_vec();
+            key.extend_from_slice(&keys::seq(state.next_batch_seq));
+            state.next_batch_seq += 1;
+            writes
+                .batch
+                .put(Space::Messages, key.clone(), encode(&writes.messages));
+            state.journeys.seen.close_batch(now, key);
+        }
+        for &(source, position) in offsets {
+            state.offsets.insert(source.to_owned(), position);
+            writes.batch.put(
+                Space::Meta,
+                format!("{SOURCE_PREFIX}{source}"),
+                encode(&position),
+            );
+        }
+        let ticket = self.stage(&mut state, writes);
+        drop(state);
+        tracing::debug!(
+            events = events.len(),
+            lock_wait_us = lock_wait.as_micros(),
+            held_us = (asked.elapsed() - lock_wait).as_micros(),
+            "batch decided"
+        );
+        Ok((report, ticket))
+    }
+
+    /// Fires the timers due by now, in due order, a batch per commit.
+    /// Returns how many fired (stale ones included).
+    pub fn fire_due_timers(&self) -> Result<usize, Error> {
+        let now = self.clock.now();
+        let mut fired = 0;
+        loop {
+            let engine = self.engine();
+            let mut state = self.lock()?;
+            let due = state
+                .journeys
+                .due_timers(&engine, now, self.options.timer_batch);
+            if due.is_empty() {
+                return Ok(fired);
+            }
+            let mut writes = Writes::for_step(self.records.is_some());
+            for timer in &due {
+                state.journeys.fire(&engine, timer, &mut writes);
+            }
+            fired += due.len();
+            drop(engine);
+            self.commit(state, writes)?;
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! The writes one batch accumulates: the runtime's [`Journal`] of the
+//! shared step, turned into one store batch (with the outbox entries and
+//! journey records it made) under the state lock.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use serde::Serialize;
+use waymark_channels::Delivery;
+use waymark_core::{Identifier, Profile, ProfileId};
+use waymark_engine::{Instance, Record, Timer};
+use waymark_identity::MergeRecord;
+use waymark_store::{Batch, Space, keys};
+
+use super::record_batch::RecordBatch;
+use super::records::{OutboxEntry, OutboxStatus, StoredInstanceRef, StoredProfileRef};
+use super::state::{CounterKey, MERGE_SEQ, OUTBOX_SEQ, State, encode, encode_timer};
+use crate::step::Journal;
+
+/// The writes one batch accumulates before its commit.
+#[derive(Debug, Default)]
+pub(super) struct Writes<'e> {
+    pub batch: Batch,
+    /// Message ids processed in this batch (written as one value).
+    pub messages: Vec<&'e str>,
+    /// Profiles whose record must be rewritten.
+    pub dirty: BTreeSet<ProfileId>,
+    /// Profiles whose record must go (merged away, forgotten).
+    pub removed: BTreeSet<ProfileId>,
+    /// Records counted per journey and kind in this batch.
+    counted: BTreeMap<CounterKey, u64>,
+    /// Keep journey records for the record sink (there is one).
+    keep_records: bool,
+    records: Vec<Record>,
+    deliveries: Vec<Delivery>,
+    merges: Vec<MergeRecord>,
+}
+
+/// A batch ready to be staged: its writes, and the outbox entries and
+/// journey records it made (encoded into the batch by the committer).
+pub(super) struct Finished {
+    pub batch: Batch,
+    pub outbox: Vec<Arc<OutboxEntry>>,
+    pub records: Option<(u64, Arc<RecordBatch>)>,
+}
+
+impl Writes<'_> {
+    /// Writes for a step of the engine; `keep_records` when a record sink
+    /// publishes them.
+    pub fn for_step(keep_records: bool) -> Self {
+        Writes {
+            keep_records,
+            ..Writes::default()
+        }
+    }
+
+    /// Completes the batch from the state, under its lock: merges, outbox
+    /// entries and journey records numbered, counters added up, profile
+    /// records and sequences written.
+    pub fn finish(mut self, state: &mut State) -> Finished {
+        for merge in &self.merges {
+            let seq = state.next_merge_seq;
+            state.next_merge_seq += 1;
+            self.batch
+                .put(Space::Merges, keys::seq(seq).to_vec(), encode(merge));
+            self.batch.put(
+                Space::Redirects,
+                merge.loser.as_str().as_bytes(),
+                encode(&merge.winner.as_str()),
+            );
+            self.removed.insert(merge.loser.clone());
+        }
+        let outbox: Vec<Arc<OutboxEntry>> = self
+            .deliveries
+            .into_iter()
+            .map(|delivery| {
+                let seq = state.next_outbox_seq;
+                state.next_outbox_seq += 1;
+                let entry = Arc::new(OutboxEntry {
+                    seq,
+                    next_attempt_at: delivery.decided_at,
+                    delivery,
+                    status: OutboxStatus::Pending,
+                    attempts: 0,
+                    last_error: None,
+                });
+                state.outbox.insert(seq, Arc::clone(&entry));
+                entry
+            })
+            .collect();
+        // The batch's journey records, as one value (JSON lines): one write
+        // now and one delete once published, whatever their number.
+        let records = (!self.records.is_empty()).then(|| {
+            let seq = state.next_record_seq;
+            state.next_record_seq += 1;
+            let records = Arc::new(RecordBatch::new(self.records));
+            state.records.insert(seq, Arc::clone(&records));
+            (seq, records)
+        });
+        for id in &self.removed {
+            self.batch.delete(Space::Profiles, id.as_str().as_bytes());
+        }
+        let journeys = &state.journeys;
+        for id in self.dirty.difference(&self.removed) {
+            let Some(profile) = journeys.identity.profile(id) else {
+                continue;
+            };
+            let graph = journeys.identity.graph();
+            let record = ProfileRecordRef {
+                profile: StoredProfileRef(profile),
+                created: graph.created_order(id).unwrap_or_default(),
+                identifiers: graph.identifiers(id),
+                instances: Instances(journeys.instances.get(id).map_or(&[], Vec::as_slice)),
+            };
+            self.batch
+                .put(Space::Profiles, id.as_str().as_bytes(), encode(&record));
+        }
+        for (key, n) in self.counted {
+            let total = state.counters.entry(key.clone()).or_default();
+            *total += n;
+            let (journey, kind) = key;
+            let stored = format!("{journey}\u{0}{}", kind.as_str());
+            self.batch.put(Space::Counters, stored, encode(total));
+        }
+        self.batch
+            .put(Space::Meta, OUTBOX_SEQ, encode(&state.next_outbox_seq));
+        self.batch
+            .put(Space::Meta, MERGE_SEQ, encode(&state.next_merge_seq));
+        Finished {
+            batch: self.batch,
+            outbox,
+            records,
+        }
+    }
+}
+
+impl Journal for Writes<'_> {
+    fn merged(&mut self, merge: &MergeRecord, _: Option<&Profile>) {
+        self.merges.push(merge.clone());
+    }
+
+    fn decided(&mut self, profile: &ProfileId) {
+        if !self.dirty.contains(profile) {
+            self.dirty.insert(profile.clone());
+        }
+    }
+
+    fn timer_set(&mut self, timer: &Timer, order: u64) {
+        self.batch.put(
+            Space::Timers,
+            keys::timer(timer.due, &timer.instance, timer.token),
+            encode_timer(timer, order),
+        );
+    }
+
+    fn timer_cleared(&mut self, timer: &Timer) {
+        self.batch.delete(
+            Space::Timers,
+            keys::timer(timer.due, &timer.instance, timer.token),
+        );
+    }
+
+    fn record(&mut self, record: Record, _: &Profile) {
+        *self
+            .counted
+            .entry((Arc::clone(&record.journey), record.kind))
+            .or_default() += 1;
+        if self.keep_records {
+            self.records.push(record);
+        }
+    }
+
+    fn send(&mut self, delivery: Delivery) {
+        self.deliveries.push(delivery);
+    }
+}
+
+/// A [`super::ProfileRecord`] serialized from borrows: no copy of the profile.
+#[derive(Serialize)]
+struct ProfileRecordRef<'a> {
+    profile: StoredProfileRef<'a>,
+    created: u64,
+    identifiers: &'a [Identifier],
+    instances: Instances<'a>,
+}
+
+/// A profile's instances in the stored layout, written from borrows.
+struct Instances<'a>(&'a [Instance]);
+
+impl Serialize for Instances<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(StoredInstanceRef))
+    }
+}

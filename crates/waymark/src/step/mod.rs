@@ -1,0 +1,242 @@
+//! The one interpreter of the engine's decisions: what an input does to
+//! the people Waymark knows, their journey instances and their timers.
+//!
+//! Both the durable runtime ([`crate::Waymark`]) and test mode
+//! ([`crate::Simulation`]) hold a [`JourneyState`] and drive it through
+//! the same steps ([`JourneyState::ingest`], [`JourneyState::fire`]); what
+//! differs is only what they do with what a step reports to its
+//! [`Journal`]: the runtime stages store writes and outbox entries, the
+//! simulation writes trace lines. The step is pure: no IO, no clock (`now`
+//! is an argument).
+
+mod seen;
+mod timers;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use waymark_core::{Event, Profile, ProfileId, Timestamp};
+use waymark_engine::{Effect, Engine, Input, Instance, Record, SendRequest, Timer};
+use waymark_identity::{Identity, MergeRecord};
+
+pub(crate) use seen::SeenMessages;
+pub(crate) use timers::TimerQueue;
+
+use waymark_channels::Delivery;
+
+/// The hasher of the state's maps: looked up several times per event; not
+/// SipHash, which took a few percent of ingest (keys are random-seeded).
+pub(crate) type Fast = foldhash::fast::RandomState;
+
+/// What a step did that its caller carries out (the runtime: store writes
+/// and deliveries; the simulation: the trace).
+pub(crate) trait Journal {
+    /// `winner` absorbed another profile (`winner` as it is now).
+    fn merged(&mut self, merge: &MergeRecord, winner: Option<&Profile>);
+    /// The engine decided for `profile`: its record must be rewritten.
+    fn decided(&mut self, profile: &ProfileId);
+    /// A timer was set, `order`-th (timers due together fire in that order).
+    fn timer_set(&mut self, timer: &Timer, order: u64);
+    /// A timer was cancelled or fired: it is pending no more.
+    fn timer_cleared(&mut self, timer: &Timer);
+    /// A journey record, about `profile` as the step left it.
+    fn record(&mut self, record: Record, profile: &Profile);
+    /// A message to deliver, addressed from the profile as the step left it.
+    fn send(&mut self, delivery: Delivery);
+}
+
+/// What became of one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ingested {
+    /// Its message id was processed before.
+    Duplicate,
+    /// No usable identifier: every id is blocked or forgotten.
+    Unresolvable,
+    /// Decided, with this many sends.
+    Processed { sends: usize },
+}
+
+/// The people, their journey instances and pending timers.
+#[derive(Debug, Default)]
+pub(crate) struct JourneyState {
+    pub identity: Identity,
+    /// Journey instances by profile; change them through
+    /// [`JourneyState::take_instances`] and
+    /// [`JourneyState::put_instances`], which keep `running` up to date.
+    pub instances: HashMap<ProfileId, Vec<Instance>, Fast>,
+    /// Running instances, counted as they change (not by a scan: stats are
+    /// read under the runtime's lock, every scrape).
+    pub running: usize,
+    pub timers: TimerQueue,
+    /// Processed message ids (dedupe).
+    pub seen: SeenMessages,
+}
+
+impl JourneyState {
+    pub fn new(identity: Identity) -> Self {
+        JourneyState {
+            identity,
+            ..JourneyState::default()
+        }
+    }
+
+    /// One event: dedupe by message id, identity (merging profiles the
+    /// event links, the losers' instances handed to the engine), then the
+    /// engine's decision, all at `now`.
+    pub fn ingest(
+        &mut self,
+        engine: &Engine,
+        event: &Event,
+        now: Timestamp,
+        journal: &mut impl Journal,
+    ) -> Ingested {
+        if !self.seen.insert(&event.message_id) {
+            return Ingested::Duplicate;
+        }
+        let Some(resolved) = self.identity.ingest(event) else {
+            return Ingested::Unresolvable;
+        };
+        journal.decided(&resolved.profile);
+        let mut sends = 0;
+        for merge in &resolved.merges {
+            journal.merged(merge, self.identity.profile(&resolved.profile));
+            let theirs = self.take_instances(&merge.loser);
+            if !theirs.is_empty() {
+                let input = Input::ProfileMerged {
+                    from: &merge.loser,
+                    instances: &theirs,
+                };
+                sends += self.decide(engine, &resolved.profile, input, now, journal);
+            }
+        }
+        sends += self.decide(engine, &resolved.profile, Input::Event(event), now, journal);
+        Ingested::Processed { sends }
+    }
+
+    /// The timers due at or before `limit`, in due order, at most `max`.
+    /// A held journey's timers stay pending until it is resumed.
+    pub fn due_timers(&self, engine: &Engine, limit: Timestamp, max: usize) -> Vec<Timer> {
+        self.timers
+            .due_by(limit)
+            .filter(|timer| !engine.is_held(&timer.journey))
+            .take(max)
+            .cloned()
+            .collect()
+    }
+
+    /// Fires one pending timer, decided at the time it was due (so waits
+    /// chain exactly even when a timer fires late, after a restart).
+    pub fn fire(&mut self, engine: &Engine, timer: &Timer, journal: &mut impl Journal) {
+        self.timers.remove(timer);
+        journal.timer_cleared(timer);
+        // The profile may have been merged into another since.
+        let Some(profile) = self.identity.canonical(&timer.profile) else {
+            return;
+        };
+        let input = Input::TimerFired {
+            instance: &timer.instance,
+            token: timer.token,
+        };
+        self.decide(engine, &profile, input, timer.due, journal);
+    }
+
+    /// Runs the engine for one input and applies its decision: instances,
+    /// timers and profile updates here; records and sends to the journal.
+    /// Returns the number of sends.
+    fn decide(
+        &mut self,
+        engine: &Engine,
+        id: &ProfileId,
+        input: Input<'_>,
+        now: Timestamp,
+        journal: &mut impl Journal,
+    ) -> usize {
+        let instances = self.take_instances(id);
+        let Some(profile) = self.identity.profile(id) else {
+            self.put_instances(id, instances);
+            return 0;
+        };
+        let decision = engine.decide(profile, instances, input, now);
+        self.put_instances(id, decision.instances);
+        journal.decided(id);
+        let mut sends = Vec::new();
+        let mut records = Vec::new();
+        for effect in decision.effects {
+            match effect {
+                Effect::ScheduleTimer(timer) => {
+                    let order = self.timers.next_order();
+                    journal.timer_set(&timer, order);
+                    self.timers.insert_at(timer, order);
+                }
+                Effect::CancelTimer(timer) => {
+                    journal.timer_cleared(&timer);
+                    self.timers.remove(&timer);
+                }
+                Effect::UpdateProfile(update) => {
+                    if let Some(p) = self.identity.profile_mut(&update.profile) {
+                        for (key, value) in update.set {
+                            p.set_trait(&key, value, update.at);
+                        }
+                    }
+                }
+                Effect::Send(send) => sends.push(send),
+                Effect::Record(record) => records.push(record),
+            }
+        }
+        let Some(profile) = self.identity.profile(id) else {
+            return 0;
+        };
+        for record in records {
+            journal.record(record, profile);
+        }
+        for send in &sends {
+            journal.send(delivery(send, profile, now));
+        }
+        sends.len()
+    }
+
+    /// Removes and returns a profile's instances.
+    pub fn take_instances(&mut self, id: &ProfileId) -> Vec<Instance> {
+        let instances = self.instances.remove(id).unwrap_or_default();
+        self.running -= running(&instances);
+        instances
+    }
+
+    /// Sets a profile's instances (none: removes the entry).
+    pub fn put_instances(&mut self, id: &ProfileId, instances: Vec<Instance>) {
+        self.running += running(&instances);
+        if instances.is_empty() {
+            self.instances.remove(id);
+        } else {
+            self.instances.insert(id.clone(), instances);
+        }
+    }
+
+    /// Running instances, by a scan (after loading, and to check the count).
+    pub fn count_running(&self) -> usize {
+        self.instances.values().map(|i| running(i)).sum()
+    }
+}
+
+fn running(instances: &[Instance]) -> usize {
+    instances.iter().filter(|i| i.is_running()).count()
+}
+
+/// The delivery for a send: the address comes from the profile.
+fn delivery(send: &SendRequest, profile: &Profile, now: Timestamp) -> Delivery {
+    Delivery {
+        key: send.key.clone(),
+        channel: send.channel,
+        profile: send.profile.clone(),
+        user_id: profile.user_id.clone(),
+        to: profile.address(send.channel).map(str::to_owned),
+        template: send.template.to_string(),
+        journey: send.journey.to_string(),
+        node: send.node.to_string(),
+        trigger: Arc::clone(&send.trigger),
+        decided_at: now,
+        anonymous_id: profile.anonymous_id.clone(),
+        content: serde_json::Map::new(),
+        unsubscribe_url: None,
+    }
+}

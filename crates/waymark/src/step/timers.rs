@@ -1,0 +1,136 @@
+//! Pending timers in due order: by due time, then the order they were set
+//! in (kept in the store, so a restart fires timers due at the same
+//! instant in the same order as an uninterrupted run, and test mode in
+//! the same order as the runtime).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use waymark_core::Timestamp;
+use waymark_engine::Timer;
+
+/// A timer's identity: its due time, instance and token.
+type Id = (Timestamp, Arc<str>, u64);
+
+fn id(timer: &Timer) -> Id {
+    (timer.due, Arc::clone(&timer.instance), timer.token)
+}
+
+/// Pending timers, earliest first.
+#[derive(Debug, Default)]
+pub(crate) struct TimerQueue {
+    /// By due time, order set, then identity (unique even for timers
+    /// restored without an order).
+    timers: BTreeMap<(Timestamp, u64, Arc<str>, u64), Timer>,
+    /// Each pending timer's order, for removing it.
+    orders: HashMap<Id, u64, super::Fast>,
+    next_order: u64,
+}
+
+impl TimerQueue {
+    /// The order of the next timer set: after every timer set before it.
+    pub fn next_order(&mut self) -> u64 {
+        self.next_order += 1;
+        self.next_order
+    }
+
+    /// Queues `timer` after every timer set before it.
+    #[cfg(test)]
+    pub fn insert(&mut self, timer: Timer) {
+        let order = self.next_order();
+        self.insert_at(timer, order);
+    }
+
+    /// Queues a timer with the order it was set in (from
+    /// [`TimerQueue::next_order`], or read back from the store).
+    pub fn insert_at(&mut self, timer: Timer, order: u64) {
+        self.next_order = self.next_order.max(order);
+        let (due, instance, token) = id(&timer);
+        self.orders
+            .insert((due, Arc::clone(&instance), token), order);
+        self.timers.insert((due, order, instance, token), timer);
+    }
+
+    /// Removes `timer` (matched by due time, instance and token).
+    pub fn remove(&mut self, timer: &Timer) -> Option<Timer> {
+        let (due, instance, token) = id(timer);
+        let order = self.orders.remove(&(due, Arc::clone(&instance), token))?;
+        self.timers.remove(&(due, order, instance, token))
+    }
+
+    /// The timers due at or before `limit`, earliest first.
+    pub fn due_by(&self, limit: Timestamp) -> impl Iterator<Item = &Timer> {
+        self.timers
+            .range(..)
+            .take_while(move |((due, ..), _)| *due <= limit)
+            .map(|(_, timer)| timer)
+    }
+
+    /// Every pending timer, earliest first.
+    pub fn iter(&self) -> impl Iterator<Item = &Timer> {
+        self.timers.values()
+    }
+
+    /// When the earliest timer is due.
+    pub fn next_due(&self) -> Option<Timestamp> {
+        self.timers.keys().next().map(|(due, ..)| *due)
+    }
+
+    pub fn len(&self) -> usize {
+        self.timers.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use waymark_core::{ProfileId, parse_timestamp};
+
+    fn timer(instance: &str, due: &str) -> Timer {
+        Timer {
+            key: format!("{instance}/timer/1"),
+            profile: ProfileId::from("p"),
+            journey: Arc::from("j"),
+            instance: Arc::from(instance),
+            token: 1,
+            due: parse_timestamp(due).unwrap(),
+        }
+    }
+
+    #[test]
+    fn timers_due_together_fire_in_the_order_they_were_set() {
+        let mut queue = TimerQueue::default();
+        queue.insert(timer("j:b:1", "2026-01-01T10:00:00Z"));
+        queue.insert(timer("j:a:1", "2026-01-01T10:00:00Z"));
+        queue.insert(timer("j:c:1", "2026-01-01T09:00:00Z"));
+        let order: Vec<&str> = queue.iter().map(|t| &*t.instance).collect();
+        assert_eq!(order, ["j:c:1", "j:b:1", "j:a:1"]);
+        assert!(
+            queue
+                .remove(&timer("j:b:1", "2026-01-01T10:00:00Z"))
+                .is_some()
+        );
+        assert!(
+            queue
+                .remove(&timer("j:b:1", "2026-01-01T10:00:00Z"))
+                .is_none()
+        );
+        let due: Vec<&str> = queue
+            .due_by(parse_timestamp("2026-01-01T09:30:00Z").unwrap())
+            .map(|t| &*t.instance)
+            .collect();
+        assert_eq!(due, ["j:c:1"]);
+        // Restored with their orders, they keep them; new ones come after.
+        let mut again = TimerQueue::default();
+        again.insert_at(timer("j:a:1", "2026-01-01T10:00:00Z"), 3);
+        again.insert_at(timer("j:b:1", "2026-01-01T10:00:00Z"), 2);
+        again.insert(timer("j:0:1", "2026-01-01T10:00:00Z"));
+        let order: Vec<&str> = again.iter().map(|t| &*t.instance).collect();
+        assert_eq!(order, ["j:b:1", "j:a:1", "j:0:1"]);
+        assert_eq!(again.len(), 3);
+        assert_eq!(
+            again.next_due(),
+            Some(parse_timestamp("2026-01-01T10:00:00Z").unwrap())
+        );
+    }
+}
