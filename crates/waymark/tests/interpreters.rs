@@ -1,0 +1,210 @@
+//! Test mode runs the same code as production: every example journey
+//! through the simulation and through the durable runtime (on a store,
+//! its clock moved as time would pass), compared one for one: the
+//! deliveries asked for, the timers set and the journey records.
+#![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use serde_json::Value;
+use waymark::runtime::{ManualClock, OutboxStatus, RecordSink, Waymark};
+use waymark::source::read_all;
+use waymark::{Simulation, SimulationOptions, TraceLine};
+use waymark_core::{Profile, Timestamp};
+use waymark_engine::{Engine, EngineConfig, Record};
+use waymark_journey::load_journey_set;
+use waymark_store::{Batch, Entry, MemoryStore, Op, Space, Store, keys};
+
+/// A store that remembers every timer written to it (due, instance, token).
+#[derive(Debug, Default)]
+struct TimerLog {
+    store: MemoryStore,
+    timers: Mutex<Vec<(Timestamp, String, u64)>>,
+}
+
+impl Store for TimerLog {
+    fn commit(&self, batch: Batch) -> Result<(), waymark_store::Error> {
+        for op in batch.clone().into_ops() {
+            if let Op::Put {
+                space: Space::Timers,
+                key,
+                ..
+            } = op
+            {
+                let due = keys::decode_time(&key).unwrap();
+                let rest = &key[8..];
+                let (instance, token) = rest.split_at(rest.len() - 9);
+                let token = u64::from_be_bytes(token[1..].try_into().unwrap());
+                let instance = String::from_utf8(instance.to_vec()).unwrap();
+                self.timers.lock().unwrap().push((due, instance, token));
+            }
+        }
+        self.store.commit(batch)
+    }
+
+    fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, waymark_store::Error> {
+        self.store.get(space, key)
+    }
+
+    fn scan(&self, space: Space, prefix: &[u8]) -> Result<Vec<Entry>, waymark_store::Error> {
+        self.store.scan(space, prefix)
+    }
+
+    fn range(
+        &self,
+        space: Space,
+        from: &[u8],
+        to: &[u8],
+        limit: usize,
+    ) -> Result<Vec<Entry>, waymark_store::Error> {
+        self.store.range(space, from, to, limit)
+    }
+}
+
+/// The journey records the runtime published, in order.
+#[derive(Debug, Default)]
+struct Records(Mutex<Vec<Record>>);
+
+impl RecordSink for Records {
+    fn publish(&self, _key: &str, json: &[u8]) -> Result<(), String> {
+        self.0
+            .lock()
+            .unwrap()
+            .push(serde_json::from_slice(json).unwrap());
+        Ok(())
+    }
+
+    fn sync(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// A record as both sides can state it: the trace line's fields without
+/// the person's ids (the trace takes them from the profile at the time).
+fn comparable(mut line: TraceLine) -> Value {
+    line.user_id = None;
+    line.anonymous_id = None;
+    serde_json::to_value(line).unwrap()
+}
+
+fn check(journey: &str, events: &str) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let path = root.join(format!("examples/journeys/{journey}.yaml"));
+    let text =
+        std::fs::read_to_string(root.join(format!("examples/events/{events}.jsonl"))).unwrap();
+    let (journeys, _templates) = load_journey_set(&[path], None).unwrap();
+
+    // Test mode.
+    let engine = Engine::new(journeys.clone(), EngineConfig::default());
+    let simulated = Simulation::new(engine, SimulationOptions::default()).run_all(&text);
+
+    // The durable runtime, its clock moved through the events and every
+    // timer's due time, as a live worker's would be.
+    let (events, _) = read_all(&text);
+    let store = Arc::new(TimerLog::default());
+    let records = Arc::new(Records::default());
+    let clock = Arc::new(ManualClock::new(events[0].1.timestamp));
+    let runtime = Waymark::builder()
+        .store(store.clone())
+        .journeys(journeys)
+        .clock(clock.clone())
+        .records(records.clone())
+        .build()
+        .unwrap();
+    let fire_until = |limit: Timestamp| {
+        while let Some(due) = runtime.next_timer_due().filter(|due| *due <= limit) {
+            clock.set(due);
+            runtime.fire_due_timers().unwrap();
+        }
+    };
+    for (_, event) in &events {
+        fire_until(event.timestamp);
+        clock.set(event.timestamp);
+        runtime.ingest(event).unwrap();
+    }
+    fire_until(Timestamp::MAX_UTC);
+    while runtime.publish_records().unwrap() > 0 {}
+
+    // Deliveries: every field the decision sets, one for one.
+    let delivered: Vec<Value> = runtime
+        .outbox(OutboxStatus::Pending)
+        .into_iter()
+        .map(|entry| serde_json::to_value(entry.delivery).unwrap())
+        .collect();
+    let asked: Vec<Value> = simulated
+        .deliveries
+        .iter()
+        .map(|delivery| serde_json::to_value(delivery).unwrap())
+        .collect();
+    assert!(!asked.is_empty(), "{journey}: the example sends something");
+    assert_eq!(delivered, asked, "{journey}: deliveries");
+
+    // Timers: the same set, due at the same times.
+    let mut set: Vec<(Timestamp, String, u64)> = simulated
+        .timers
+        .iter()
+        .map(|t| (t.due, t.instance.to_string(), t.token))
+        .collect();
+    let mut stored = store.timers.lock().unwrap().clone();
+    set.sort();
+    stored.sort();
+    assert!(!set.is_empty(), "{journey}: the example waits");
+    assert_eq!(stored, set, "{journey}: timers");
+
+    // Records, in order.
+    let published: Vec<Value> = records
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|record| {
+            comparable(TraceLine::from_record(
+                record,
+                &Profile::new(record.profile.clone()),
+            ))
+        })
+        .collect();
+    let traced: Vec<Value> = simulated
+        .trace
+        .into_iter()
+        .filter(|line| line.kind != "merged" && line.kind != "rejected")
+        .map(comparable)
+        .collect();
+    assert_eq!(published, traced, "{journey}: records");
+}
+
+#[test]
+fn welcome() {
+    check("welcome", "welcome");
+}
+
+#[test]
+fn lead_nurture() {
+    check("lead-nurture", "lead-nurture");
+}
+
+#[test]
+fn abandoned_cart() {
+    check("abandoned-cart", "abandoned-cart");
+}
+
+#[test]
+fn abandoned_cart_across_devices_with_merges() {
+    check("abandoned-cart", "abandoned-cart-identity");
+}
+
+#[test]
+fn trial_conversion() {
+    check("trial-conversion", "trial-conversion");
+}
+
+#[test]
+fn missed_appointment() {
+    check("missed-appointment", "missed-appointment");
+}
+
+#[test]
+fn win_back() {
+    check("win-back", "win-back");
+}
