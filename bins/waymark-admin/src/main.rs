@@ -614,9 +614,7 @@ fn load(
         Ok((journeys, _templates)) => Ok(Some(journeys)),
         Err(errors) => {
             let mut err = std::io::stderr().lock();
-            for error in errors {
-                writeln!(err, "{error}")?;
-            }
+            writeln!(err, "{errors}")?;
             Ok(None)
         }
     }

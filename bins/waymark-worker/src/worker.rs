@@ -23,8 +23,8 @@ use waymark::source::{JsonlReader, Rejects, SourceCounters};
 pub enum WorkerError {
     #[error("{0}")]
     Config(String),
-    #[error("journeys:\n{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
-    Journeys(Vec<waymark_journey::Error>),
+    #[error("journeys:\n{0}")]
+    Journeys(waymark_journey::Errors),
     #[error("store: {0}")]
     Store(#[from] waymark_store::Error),
     #[error("runtime: {0}")]
@@ -75,6 +75,8 @@ pub struct Worker {
     /// For live deploys from the journeys topic.
     store: Arc<dyn Store>,
     waymark: Arc<Waymark>,
+    /// As loaded at start, for journeys deployed live (the journeys topic).
+    templates: waymark_journey::Templates,
     counters: Arc<SourceCounters>,
     kafka: Option<KafkaParts>,
 }
@@ -87,17 +89,12 @@ impl Worker {
         // Every problem in every file first, then each file deployed: a
         // changed file becomes a new version; paused or archived journeys
         // stay so across restarts.
-        let (_, templates) = load_journey_set(&config.journeys, config.templates.as_deref())
+        let (journeys, templates) = load_journey_set(&config.journeys, config.templates.as_deref())
             .map_err(WorkerError::Journeys)?;
         let engine = config.engine_config().map_err(WorkerError::Config)?;
         let store = Arc::new(FjallStore::open(&config.store.path)?);
-        for path in &config.journeys {
-            let outcome = deploy::deploy(
-                store.as_ref(),
-                path,
-                config.templates.as_deref(),
-                chrono::Utc::now(),
-            )?;
+        for (path, journey) in config.journeys.iter().zip(journeys) {
+            let outcome = deploy::deploy_loaded(store.as_ref(), journey, path, chrono::Utc::now())?;
             if outcome.new_version {
                 tracing::info!(journey = %outcome.id, version = outcome.version, "deployed");
             }
@@ -108,7 +105,7 @@ impl Worker {
             .deployed(deployed)
             .engine(engine)
             .identity(config.identity.clone())
-            .templates(templates);
+            .templates(templates.clone());
         if let Some(unsubscribe) = &config.unsubscribe {
             builder = builder.unsubscribe(waymark_channels::signing::UnsubscribeSigner::new(
                 &unsubscribe.secret,
@@ -159,6 +156,7 @@ impl Worker {
             config,
             store,
             waymark: Arc::new(waymark),
+            templates,
             counters: Arc::default(),
             kafka,
         })
@@ -341,12 +339,9 @@ impl Worker {
         };
         let mut tasks = Vec::new();
         if self.config.source.kind == SourceKind::Kafka {
-            let templates =
-                load_journey_set(&self.config.journeys, self.config.templates.as_deref())
-                    .map_err(WorkerError::Journeys)?
-                    .1;
-            let (kafka, store, waymark, metrics, stop) = (
+            let (kafka, templates, store, waymark, metrics, stop) = (
                 self.config.kafka.clone(),
+                self.templates.clone(),
                 Arc::clone(&self.store),
                 Arc::clone(&self.waymark),
                 Arc::clone(&parts.metrics),

@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::http::{client, refused, transport_error};
+use crate::http::{client, json_field, send};
 use crate::rate_limit::RateLimiter;
 use crate::{Deliver, Delivery, DeliveryError, DeliveryFuture, Receipt};
 
@@ -163,22 +163,11 @@ impl FcmChannel {
             return Ok(t.value.clone());
         }
         let assertion = self.assertion()?;
-        let response = self
-            .client
-            .post(&self.account.token_uri)
-            .form(&[
-                ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
-                ("assertion", assertion.as_str()),
-            ])
-            .send()
-            .await
-            .map_err(|e| transport_error("fcm token", &e))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap_or_default();
-        if !status.is_success() {
-            return Err(refused("fcm token", status, &headers, &text));
-        }
+        let request = self.client.post(&self.account.token_uri).form(&[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+            ("assertion", assertion.as_str()),
+        ]);
+        let text = send("fcm token", request).await?.accepted("fcm token")?;
         let body: Value = serde_json::from_str(&text).unwrap_or_default();
         let value = body
             .get("access_token")
@@ -240,26 +229,13 @@ impl FcmChannel {
             "{}/v1/projects/{}/messages:send",
             self.base_url, self.project
         );
-        let response = self
+        let request = self
             .client
             .post(url)
             .bearer_auth(access)
-            .json(&Self::message(delivery, device))
-            .send()
-            .await
-            .map_err(|e| transport_error("fcm", &e))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap_or_default();
-        if status.is_success() {
-            let name = serde_json::from_str::<Value>(&text)
-                .ok()
-                .and_then(|v| v.get("name").and_then(Value::as_str).map(str::to_owned));
-            return Ok(Receipt {
-                provider_id: name,
-                duplicate: false,
-            });
-        }
+            .json(&Self::message(delivery, device));
+        let answer = send("fcm", request).await?;
+        let status = answer.status;
         if status == reqwest::StatusCode::UNAUTHORIZED {
             // The token was revoked or expired early: fetch a new one next time.
             *self.token.lock().await = None;
@@ -268,12 +244,16 @@ impl FcmChannel {
                 retry_after: None,
             });
         }
-        if text.contains("UNREGISTERED") {
+        if !status.is_success() && answer.body.contains("UNREGISTERED") {
             return Err(DeliveryError::Permanent {
                 reason: format!("fcm: unregistered device token: HTTP {status}"),
             });
         }
-        Err(refused("fcm", status, &headers, &text))
+        let body = answer.accepted("fcm")?;
+        Ok(Receipt {
+            provider_id: json_field(&body, "name"),
+            duplicate: false,
+        })
     }
 }
 

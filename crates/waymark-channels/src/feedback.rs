@@ -4,10 +4,57 @@
 //! identity folds them in: a hard bounce or an invalid number makes that
 //! address undeliverable, an unregistered device token is dropped.
 
+use chrono::SubsecRound;
 use serde_json::{Map, Value, json};
-use waymark_core::{Channel, Timestamp};
+use waymark_core::{Channel, Event, EventType, Timestamp};
 
 use crate::{Delivery, DeliveryError, Receipt};
+
+/// Who an outcome is about: a user id, else an anonymous id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Person {
+    User(String),
+    Anonymous(String),
+}
+
+impl Person {
+    /// The user id if there is one, else the anonymous id, else nobody.
+    pub fn of(user_id: Option<&str>, anonymous_id: Option<&str>) -> Option<Self> {
+        match (user_id, anonymous_id) {
+            (Some(user), _) => Some(Person::User(user.to_owned())),
+            (None, Some(anonymous)) => Some(Person::Anonymous(anonymous.to_owned())),
+            (None, None) => None,
+        }
+    }
+}
+
+/// A Segment `track` event about `person` at `at` (to the millisecond,
+/// as events arrive over the wire).
+pub(crate) fn track(
+    person: Person,
+    message_id: String,
+    name: String,
+    properties: Map<String, Value>,
+    at: Timestamp,
+) -> Event {
+    let (user_id, anonymous_id) = match person {
+        Person::User(id) => (Some(id), None),
+        Person::Anonymous(id) => (None, Some(id)),
+    };
+    Event {
+        kind: EventType::Track,
+        message_id,
+        user_id,
+        anonymous_id,
+        previous_id: None,
+        group_id: None,
+        event: Some(name),
+        properties,
+        traits: Map::new(),
+        context: Map::new(),
+        timestamp: at.trunc_subsecs(3),
+    }
+}
 
 /// The channel's name in event names (`Email`, `SMS`, `WhatsApp`, ...).
 fn title(channel: Channel) -> &'static str {
@@ -26,7 +73,11 @@ pub fn feedback_event(
     delivery: &Delivery,
     outcome: Result<&Receipt, &DeliveryError>,
     at: Timestamp,
-) -> Option<Value> {
+) -> Option<Event> {
+    let person = Person::of(
+        delivery.user_id.as_deref(),
+        delivery.anonymous_id.as_deref(),
+    )?;
     let mut properties = Map::new();
     properties.insert("key".into(), json!(delivery.key));
     properties.insert("channel".into(), json!(delivery.channel.to_string()));
@@ -64,19 +115,13 @@ pub fn feedback_event(
             (name, "failed")
         }
     };
-    let mut event = json!({
-        "type": "track",
-        "messageId": format!("feedback:{}:{what}", delivery.key),
-        "event": name,
-        "properties": properties,
-        "timestamp": at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-    });
-    match (&delivery.user_id, &delivery.anonymous_id) {
-        (Some(user), _) => event["userId"] = json!(user),
-        (None, Some(anonymous)) => event["anonymousId"] = json!(anonymous),
-        (None, None) => return None,
-    }
-    Some(event)
+    Some(track(
+        person,
+        format!("feedback:{}:{what}", delivery.key),
+        name,
+        properties,
+        at,
+    ))
 }
 
 #[cfg(test)]
@@ -109,9 +154,10 @@ mod tests {
             duplicate: false,
         };
         let e = feedback_event(&delivery(Channel::Sms), Ok(&ok), Timestamp::default()).unwrap();
-        assert_eq!(e["event"], "SMS Delivered");
-        assert_eq!(e["properties"]["provider_id"], "SM1");
-        assert_eq!(e["userId"], "ana");
+        assert_eq!(e.event.as_deref(), Some("SMS Delivered"));
+        assert_eq!(e.properties["provider_id"], "SM1");
+        assert_eq!(e.user_id.as_deref(), Some("ana"));
+        assert_eq!(e.message_id, "feedback:j:p:1/1/send:x:delivered");
         let bounce = DeliveryError::Permanent {
             reason: "email: refused: 550 no such user".into(),
         };
@@ -121,14 +167,14 @@ mod tests {
             Timestamp::default(),
         )
         .unwrap();
-        assert_eq!(e["event"], "Email Bounced");
-        assert_eq!(e["properties"]["permanent"], true);
+        assert_eq!(e.event.as_deref(), Some("Email Bounced"));
+        assert_eq!(e.properties["permanent"], true);
         let gone = DeliveryError::Permanent {
             reason: "fcm: unregistered device token: HTTP 404".into(),
         };
         let e = feedback_event(&delivery(Channel::Push), Err(&gone), Timestamp::default()).unwrap();
-        assert_eq!(e["event"], "Push Failed");
-        assert_eq!(e["properties"]["unregistered"], true);
+        assert_eq!(e.event.as_deref(), Some("Push Failed"));
+        assert_eq!(e.properties["unregistered"], true);
         let retry = DeliveryError::Transient {
             reason: "503".into(),
             retry_after: None,

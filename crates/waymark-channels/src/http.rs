@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
-use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, RETRY_AFTER};
+use reqwest::{RequestBuilder, StatusCode};
+use serde_json::Value;
 
 use crate::DeliveryError;
 
@@ -17,8 +18,53 @@ pub(crate) fn client(timeout: Duration) -> reqwest::Client {
         .unwrap_or_else(|_| reqwest::Client::new())
 }
 
+/// A provider's answer, read whole.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub status: StatusCode,
+    headers: HeaderMap,
+    pub body: String,
+}
+
+/// Sends `request` to `provider` and reads its answer; a transport
+/// failure is a transient error.
+pub(crate) async fn send(provider: &str, request: RequestBuilder) -> Result<Answer, DeliveryError> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| transport_error(provider, &e))?;
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.text().await.unwrap_or_default();
+    Ok(Answer {
+        status,
+        headers,
+        body,
+    })
+}
+
+impl Answer {
+    /// The body of a success; otherwise the refusal, classified.
+    pub fn accepted(self, provider: &str) -> Result<String, DeliveryError> {
+        if self.status.is_success() {
+            Ok(self.body)
+        } else {
+            Err(refused(provider, self.status, &self.headers, &self.body))
+        }
+    }
+}
+
+/// A string field of a JSON body (a provider's id for the message).
+pub(crate) fn json_field(body: &str, name: &str) -> Option<String> {
+    serde_json::from_str::<Value>(body)
+        .ok()?
+        .get(name)?
+        .as_str()
+        .map(str::to_owned)
+}
+
 /// A transport failure: always worth retrying.
-pub(crate) fn transport_error(provider: &str, error: &reqwest::Error) -> DeliveryError {
+fn transport_error(provider: &str, error: &reqwest::Error) -> DeliveryError {
     let what = if error.is_timeout() {
         "timed out"
     } else if error.is_connect() {
@@ -46,12 +92,7 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 }
 
 /// Classifies a non-success answer.
-pub(crate) fn refused(
-    provider: &str,
-    status: StatusCode,
-    headers: &HeaderMap,
-    body: &str,
-) -> DeliveryError {
+fn refused(provider: &str, status: StatusCode, headers: &HeaderMap, body: &str) -> DeliveryError {
     let body: String = body.chars().take(500).collect();
     let reason = format!("{provider}: HTTP {status}: {body}");
     if status.is_server_error()

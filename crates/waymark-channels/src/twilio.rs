@@ -5,10 +5,9 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use waymark_core::Channel;
 
-use crate::http::{client, refused, transport_error};
+use crate::http::{client, json_field, send};
 use crate::rate_limit::RateLimiter;
 use crate::{Deliver, Delivery, DeliveryError, DeliveryFuture, Receipt};
 
@@ -108,26 +107,15 @@ impl TwilioChannel {
         if let Some(limiter) = &self.limiter {
             limiter.acquire().await;
         }
-        let response = self
+        let request = self
             .client
             .post(url)
             .basic_auth(&self.config.account_sid, Some(&self.config.auth_token))
             .header("I-Twilio-Idempotency-Token", &delivery.key)
-            .form(&form)
-            .send()
-            .await
-            .map_err(|e| transport_error("twilio", &e))?;
-        let status = response.status();
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap_or_default();
-        if !status.is_success() {
-            return Err(refused("twilio", status, &headers, &text));
-        }
-        let sid = serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|v| v.get("sid").and_then(Value::as_str).map(str::to_owned));
+            .form(&form);
+        let body = send("twilio", request).await?.accepted("twilio")?;
         Ok(Receipt {
-            provider_id: sid,
+            provider_id: json_field(&body, "sid"),
             duplicate: false,
         })
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::http::{client, refused, transport_error};
+use crate::http::{client, send};
 use crate::rate_limit::RateLimiter;
 use crate::signing::{webhook_key, webhook_signature};
 use crate::{Deliver, Delivery, DeliveryError, DeliveryFuture, Receipt};
@@ -90,21 +90,13 @@ impl WebhookChannel {
         if let Some(limiter) = &self.limiter {
             limiter.acquire().await;
         }
-        let response = request
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| transport_error("webhook", &e))?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(Receipt {
-                provider_id: None,
-                duplicate: false,
-            });
-        }
-        let headers = response.headers().clone();
-        let text = response.text().await.unwrap_or_default();
-        Err(refused("webhook", status, &headers, &text))
+        send("webhook", request.body(body))
+            .await?
+            .accepted("webhook")?;
+        Ok(Receipt {
+            provider_id: None,
+            duplicate: false,
+        })
     }
 }
 

@@ -26,7 +26,7 @@ pub use decode::decode;
 pub use export::{to_dot, to_mermaid};
 pub use expr::{Expr, PathTrie, Reads, VARIABLES};
 pub use liquid_view::{Scope, SharedValue};
-pub use load::{Error, load_journey, load_journey_set, parse_document, parse_journey};
+pub use load::{Error, Errors, load_journey, load_journey_set, parse_document, parse_journey};
 pub use model::{
     Entry, Goal, Journey, Node, NodeIndex, NodeKind, ReEntry, Trigger, Variant, WaitFor,
 };

@@ -32,6 +32,38 @@ pub enum Error {
     },
 }
 
+/// Every problem found loading a set of journey files, one per line.
+#[derive(Debug, Default)]
+pub struct Errors(pub Vec<Error>);
+
+impl fmt::Display for Errors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, error) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{error}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Errors {}
+
+impl From<Error> for Errors {
+    fn from(error: Error) -> Self {
+        Errors(vec![error])
+    }
+}
+
+impl std::ops::Deref for Errors {
+    type Target = [Error];
+
+    fn deref(&self) -> &[Error] {
+        &self.0
+    }
+}
+
 struct Invalid<'a> {
     path: &'a Path,
     problems: &'a [Problem],
@@ -103,7 +135,7 @@ pub fn parse_document(path: &Path, text: &str) -> Result<Value, Error> {
 pub fn load_journey_set(
     paths: &[PathBuf],
     templates: Option<&Path>,
-) -> Result<(Vec<Journey>, crate::template::Templates), Vec<Error>> {
+) -> Result<(Vec<Journey>, crate::template::Templates), Errors> {
     let mut errors = Vec::new();
     let default_dir = paths
         .first()
@@ -146,6 +178,6 @@ pub fn load_journey_set(
     }
     match catalog {
         Some(catalog) if errors.is_empty() => Ok((journeys, catalog)),
-        _ => Err(errors),
+        _ => Err(Errors(errors)),
     }
 }

@@ -20,7 +20,7 @@ use waymark_store::{Batch, Space, Store};
 use super::metrics::Metrics;
 use super::source::SourceError;
 use crate::config::KafkaConfig;
-use waymark::deploy::{self, DeployError, JourneyStatus};
+use waymark::deploy::{self, JourneyStatus};
 use waymark::runtime::Waymark;
 
 /// The value of a journeys-topic message.
@@ -39,14 +39,8 @@ pub fn publish_journey(
     path: &Path,
     templates: Option<&Path>,
 ) -> Result<String, String> {
-    let (journeys, _) =
-        waymark_journey::load_journey_set(&[path.to_owned()], templates).map_err(|errors| {
-            errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("\n")
-        })?;
+    let (journeys, _) = waymark_journey::load_journey_set(&[path.to_owned()], templates)
+        .map_err(|errors| errors.to_string())?;
     let id = journeys
         .first()
         .map(|j| j.id.to_string())
@@ -209,14 +203,7 @@ fn apply(
         ));
     }
     let outcome = deploy::deploy_source(store, &message.file, message.source, templates, now)
-        .map_err(|e| match e {
-            DeployError::Invalid(errors) => errors
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join("; "),
-            other => other.to_string(),
-        })?;
+        .map_err(|e| e.to_string())?;
     if !outcome.new_version {
         return Ok(Applied::Unchanged(outcome.version));
     }

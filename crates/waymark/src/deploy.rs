@@ -51,8 +51,8 @@ pub struct LoadedJourney {
 /// Why a deploy or a status change failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DeployError {
-    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
-    Invalid(Vec<waymark_journey::Error>),
+    #[error("{0}")]
+    Invalid(waymark_journey::Errors),
     #[error("{path}: {source}")]
     Io {
         path: String,
@@ -125,6 +125,18 @@ pub fn deploy(
     let Some(journey) = journeys.into_iter().next() else {
         return Err(DeployError::Unknown(path.display().to_string()));
     };
+    deploy_loaded(store, journey, path, at)
+}
+
+/// Stores `journey`, already loaded and checked from `path`, as a new
+/// version unless it is the same as the latest (the file's text is kept
+/// with it).
+pub fn deploy_loaded(
+    store: &dyn Store,
+    journey: Journey,
+    path: &Path,
+    at: Timestamp,
+) -> Result<DeployOutcome, DeployError> {
     let source = std::fs::read_to_string(path).map_err(|source| DeployError::Io {
         path: path.display().to_string(),
         source,
@@ -144,15 +156,16 @@ pub fn deploy_source(
     at: Timestamp,
 ) -> Result<DeployOutcome, DeployError> {
     let journey =
-        parse_journey(Path::new(file), &source).map_err(|e| DeployError::Invalid(vec![e]))?;
+        parse_journey(Path::new(file), &source).map_err(|e| DeployError::Invalid(e.into()))?;
     let problems = templates.check(&journey);
     if !problems.is_empty() {
-        return Err(DeployError::Invalid(vec![
+        return Err(DeployError::Invalid(
             waymark_journey::Error::Invalid {
                 path: file.into(),
                 problems,
-            },
-        ]));
+            }
+            .into(),
+        ));
     }
     store_version(store, journey, file, source, at)
 }

@@ -26,9 +26,8 @@ use axum::routing::{get, post};
 use base64::Engine as _;
 use serde_json::{Value, json};
 use waymark::Waymark;
-use waymark_channels::signing::{
-    UnsubscribeClaim, UnsubscribeSigner, same_signature, twilio_signature,
-};
+use waymark_channels::signing::{UnsubscribeClaim, UnsubscribeSigner};
+use waymark_channels::{CallbackError, TwilioCallback, twilio_status_event, unsubscribe_event};
 use waymark_core::{Event, format_timestamp, stable_hash};
 
 /// What the service shares between requests.
@@ -247,31 +246,11 @@ async fn unsubscribe_page(State(state): State<AppState>, RawQuery(query): RawQue
 /// The one-click unsubscribe (RFC 8058): an `Unsubscribed` event for the
 /// person and channel the token names; repeating it changes nothing.
 async fn unsubscribe(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
-    let claim = match claim(&state, query.as_deref()) {
-        Ok(claim) => claim,
-        Err(response) => return *response,
-    };
-    let who = if claim.anonymous {
-        "anonymousId"
-    } else {
-        "userId"
-    };
-    let value = json!({
-        "type": "track",
-        "event": "Unsubscribed",
-        who: claim.id,
-        "messageId": format!("unsubscribe:{}:{}", claim.id, claim.channel),
-        "properties": {"channel": claim.channel, "source": "one-click"},
-        "timestamp": format_timestamp(chrono::Utc::now()),
-    });
-    match Event::from_json(&value) {
-        Ok(event) => ingest(&state, vec![event]).await,
-        Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
+    match claim(&state, query.as_deref()) {
+        Ok(claim) => ingest(&state, vec![unsubscribe_event(&claim, chrono::Utc::now())]).await,
+        Err(response) => *response,
     }
 }
-
-/// Twilio error codes that mean the number will never work.
-const PERMANENT_TWILIO_ERRORS: [&str; 5] = ["21211", "21614", "30003", "30005", "30006"];
 
 /// Twilio's status callback, its `X-Twilio-Signature` checked, as an event
 /// about the person the message was for (named in the callback's query).
@@ -284,67 +263,30 @@ async fn twilio_status(
     let Some(twilio) = &state.twilio else {
         return error(StatusCode::NOT_FOUND, "Twilio callbacks are not configured");
     };
-    let params = form_pairs(&body);
+    let base = format!("{}/twilio/status", twilio.public_url.trim_end_matches('/'));
     let url = match &query {
-        Some(q) => format!(
-            "{}/twilio/status?{q}",
-            twilio.public_url.trim_end_matches('/')
-        ),
-        None => format!("{}/twilio/status", twilio.public_url.trim_end_matches('/')),
+        Some(q) => format!("{base}?{q}"),
+        None => base,
     };
-    let expected = twilio_signature(&twilio.auth_token, &url, &params);
-    let given = headers
-        .get("x-twilio-signature")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    if !same_signature(given, &expected) {
-        return error(StatusCode::FORBIDDEN, "bad X-Twilio-Signature");
-    }
-    let field = |name: &str| {
-        params
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
+    let callback = TwilioCallback {
+        url: &url,
+        query: query.as_deref(),
+        body: &body,
+        signature: headers
+            .get("x-twilio-signature")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default(),
     };
-    let status = field("MessageStatus").unwrap_or_default();
-    let outcome = match status.as_str() {
-        "delivered" => "Delivered",
-        "failed" | "undelivered" => "Failed",
+    match twilio_status_event(&twilio.auth_token, callback, chrono::Utc::now()) {
+        Ok(Some(event)) => ingest(&state, vec![event]).await,
         // queued, sent, ...: nothing to tell the journeys yet.
-        _ => return (StatusCode::OK, "").into_response(),
-    };
-    let to = field("To").unwrap_or_default();
-    let channel = if to.starts_with("whatsapp:") {
-        "WhatsApp"
-    } else {
-        "SMS"
-    };
-    let (who, id) = match (
-        query_param(query.as_deref(), "user"),
-        query_param(query.as_deref(), "anonymous"),
-    ) {
-        (Some(user), _) => ("userId", user),
-        (None, Some(anonymous)) => ("anonymousId", anonymous),
-        (None, None) => return error(StatusCode::BAD_REQUEST, "the callback names nobody"),
-    };
-    let code = field("ErrorCode").unwrap_or_default();
-    let sid = field("MessageSid").unwrap_or_default();
-    let value = json!({
-        "type": "track",
-        "event": format!("{channel} {outcome}"),
-        who: id,
-        "messageId": format!("twilio:{sid}:{status}"),
-        "properties": {
-            "key": query_param(query.as_deref(), "key"),
-            "provider_id": sid,
-            "to": to.trim_start_matches("whatsapp:"),
-            "error_code": code,
-            "permanent": outcome == "Failed" && PERMANENT_TWILIO_ERRORS.contains(&code.as_str()),
-        },
-        "timestamp": format_timestamp(chrono::Utc::now()),
-    });
-    match Event::from_json(&value) {
-        Ok(event) => ingest(&state, vec![event]).await,
-        Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
+        Ok(None) => (StatusCode::OK, "").into_response(),
+        Err(refused) => {
+            let status = match refused {
+                CallbackError::Signature => StatusCode::FORBIDDEN,
+                CallbackError::Nobody => StatusCode::BAD_REQUEST,
+            };
+            error(status, refused.to_string())
+        }
     }
 }

@@ -54,16 +54,7 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
-    let (journeys, _) =
-        load_journey_set(&cli.journeys, cli.templates.as_deref()).map_err(|errors| {
-            anyhow::anyhow!(
-                errors
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            )
-        })?;
+    let (journeys, _) = load_journey_set(&cli.journeys, cli.templates.as_deref())?;
     let waymark = Arc::new(
         Waymark::builder()
             .store(Arc::new(FjallStore::open(&cli.store)?))

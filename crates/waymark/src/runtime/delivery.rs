@@ -211,8 +211,7 @@ impl Waymark {
             (Some(channel), Ok(delivery)) => {
                 let outcome = channel.deliver(&delivery).await;
                 if channel.reports_outcomes() {
-                    feedback = waymark_channels::feedback_event(&delivery, outcome.as_ref(), now)
-                        .and_then(|v| Event::from_json_value(v).ok());
+                    feedback = waymark_channels::feedback_event(&delivery, outcome.as_ref(), now);
                 }
                 outcome.map(|_| ())
             }
