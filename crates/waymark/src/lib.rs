@@ -34,3 +34,8 @@ pub use replay::identity_from_events;
 pub use runtime::{Waymark, WaymarkBuilder};
 pub use simulate::{Simulation, SimulationOptions, SimulationRun};
 pub use trace::TraceLine;
+
+/// docs/runtime.md, whose embedding example is compiled as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/runtime.md")]
+pub struct RuntimeGuide;
