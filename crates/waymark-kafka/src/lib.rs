@@ -21,6 +21,7 @@ mod dead_letter;
 mod health;
 mod journeys_topic;
 mod metrics;
+mod pipeline;
 mod publisher;
 mod source;
 pub mod tools;
