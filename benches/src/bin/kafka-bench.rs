@@ -16,7 +16,6 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientConfig;
@@ -25,14 +24,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
-
-fn arg(name: &str, default: &str) -> String {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_owned())
-}
+use waymark_benches::{Worker, arg, cpu_seconds, percentile};
 
 fn client(brokers: &str) -> ClientConfig {
     let mut c = ClientConfig::new();
@@ -193,7 +185,6 @@ path = "{d}/store"
 [channels]
 default = "kafka"
 [runtime]
-tick_ms = 50
 [ops]
 listen = "{ops}"
 [kafka]
@@ -229,33 +220,6 @@ journeys = "{base}.journeys"
     path
 }
 
-/// A worker process, stopped (SIGTERM, then waited for) when dropped, so
-/// a failed run leaves no worker behind holding the ops port.
-struct Worker(Child);
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.0.id().to_string())
-            .status();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_worker(bin: &Path, config: &Path) -> Worker {
-    Worker(
-        Command::new(bin)
-            .arg("--config")
-            .arg(config)
-            .arg("--quiet")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap(),
-    )
-}
-
 fn metric(ops: &str, name: &str) -> Option<f64> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(ops).ok()?;
@@ -265,14 +229,6 @@ fn metric(ops: &str, name: &str) -> Option<f64> {
     text.lines()
         .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
         .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-}
-
-fn stop(worker: Worker) {
-    drop(worker);
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 fn main() {
@@ -351,7 +307,7 @@ fn throughput(
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), journeys, templates, brokers, &base, ops);
     let started = Instant::now();
-    let worker = start_worker(worker_bin, &config);
+    let worker = Worker::start(worker_bin, &config, false);
     let mut first: Option<Instant> = None;
     loop {
         let done = metric(ops, "waymark_events_in_total").unwrap_or(0.0);
@@ -376,7 +332,7 @@ fn throughput(
         std::thread::sleep(Duration::from_millis(100)); // /metrics reads counts under the runtime lock: not too often
     }
     let drained = first.unwrap().elapsed().as_secs_f64();
-    stop(worker);
+    drop(worker);
     println!(
         "worker end to end: {n} events in {e2e_secs:.2}s = {e2e_rate:.0} events/s ({:.0}% of consume-only); outbox and records drained at {drained:.2}s",
         100.0 * e2e_rate / raw_rate
@@ -421,7 +377,7 @@ fn latency(
         (None, Some((stop, thread)))
     } else {
         let config = write_config(dir.path(), journeys, templates, brokers, &base, ops);
-        let worker = start_worker(worker_bin, &config);
+        let worker = Worker::start(worker_bin, &config, false);
         while metric(ops, "waymark_partitions_assigned").unwrap_or(0.0) < 1.0 {
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -507,7 +463,7 @@ fn latency(
     });
     let cpu_after = cpu_now();
     if let Some(worker) = worker {
-        stop(worker);
+        drop(worker);
     }
     if let Some((flag, thread)) = relay_stop {
         flag.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -558,18 +514,6 @@ fn broker_pid() -> Option<u32> {
         given
     };
     text.trim().parse().ok()
-}
-
-/// User + system CPU seconds a process has used (Linux `/proc`; `None`
-/// elsewhere or once it is gone).
-fn cpu_seconds(pid: u32) -> Option<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name (which may hold spaces), from field 3
-    // (state): utime and stime are fields 14 and 15, in clock ticks (100/s).
-    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
-    let utime: f64 = fields.next()?.parse().ok()?;
-    let stime: f64 = fields.next()?.parse().ok()?;
-    Some((utime + stime) / 100.0)
 }
 
 /// Waits until `n` messages can be read from `topic` (read, not taken

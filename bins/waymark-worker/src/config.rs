@@ -153,8 +153,10 @@ impl Default for LogChannelConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct LoopConfig {
-    /// How often due timers and deliveries are checked, in milliseconds.
-    pub tick_ms: u64,
+    /// Ignored: timers and deliveries wake the runtime when they are due
+    /// (there is no polling tick). Accepted so older configurations load.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tick_ms: Option<u64>,
     /// Exit once the source is exhausted and no timer or delivery is pending
     /// (for batch runs and tests); otherwise keep running until a signal.
     pub exit_when_idle: bool,
@@ -166,7 +168,7 @@ pub struct LoopConfig {
 impl Default for LoopConfig {
     fn default() -> Self {
         LoopConfig {
-            tick_ms: 100,
+            tick_ms: None,
             exit_when_idle: false,
             drain_timeout_ms: 30_000,
         }

@@ -77,6 +77,8 @@ pub struct Worker {
     waymark: Arc<Waymark>,
     /// As loaded at start, for journeys deployed live (the journeys topic).
     templates: waymark_journey::Templates,
+    /// Wakes the line source (file, stdin) while it waits for input.
+    reader_wake: parking_lot::Mutex<Option<waymark::source::ReaderWake>>,
     counters: Arc<SourceCounters>,
     kafka: Option<KafkaParts>,
 }
@@ -151,12 +153,18 @@ impl Worker {
             };
             builder = builder.channel(channel, provider);
         }
+        if config.runtime.tick_ms.is_some() {
+            tracing::warn!(
+                "runtime.tick_ms is ignored: timers and deliveries wake the worker when due"
+            );
+        }
         let waymark = builder.build()?;
         Ok(Worker {
             config,
             store,
             waymark: Arc::new(waymark),
             templates,
+            reader_wake: parking_lot::Mutex::default(),
             counters: Arc::default(),
             kafka,
         })
@@ -412,6 +420,10 @@ impl Worker {
         }
         let source_path = self.config.source.path.clone().unwrap_or_default();
         let mut reader = JsonlReader::spawn(reader, skip);
+        *self.reader_wake.lock() = Some(reader.waker());
+        if stop.load(Ordering::SeqCst) {
+            return Ok(()); // stopped before the reader could be woken
+        }
         let wait = std::time::Duration::from_millis(self.config.source.batch_wait_ms);
         while !stop.load(Ordering::SeqCst) {
             let Some(batch) = reader
@@ -451,14 +463,13 @@ impl Worker {
         shutdown: impl std::future::Future<Output = ()>,
     ) -> Result<(), WorkerError> {
         let stop = Arc::new(AtomicBool::new(false));
-        let tick = Duration::from_millis(self.config.runtime.tick_ms.max(1));
         let done = Arc::new(tokio::sync::Notify::new());
         let background = {
             let waymark = Arc::clone(&self.waymark);
             // Made now, not when the task first runs: `notify_waiters`
             // reaches a `Notified` from its creation on.
             let shutdown = Arc::clone(&done).notified_owned();
-            tokio::spawn(async move { waymark.run(shutdown, tick).await })
+            tokio::spawn(async move { waymark.run(shutdown).await })
         };
         let sidecars = self.start_kafka_sidecars(&stop, &done).await?;
         let mut ingest = {
@@ -502,7 +513,8 @@ impl Worker {
                     source_done = true;
                     tracing::info!("source exhausted");
                 }
-                () = tokio::time::sleep(tick), if source_done && self.config.runtime.exit_when_idle => {
+                // Checked whenever the runtime's loops settle (no polling).
+                () = self.waymark.settled(), if source_done && self.config.runtime.exit_when_idle => {
                     if self.idle() {
                         break;
                     }
@@ -510,6 +522,10 @@ impl Worker {
             }
         }
         stop.store(true, Ordering::SeqCst);
+        // A line source waiting for input looks at `stop` once woken.
+        if let Some(reader) = self.reader_wake.lock().as_ref() {
+            reader.wake();
+        }
         let deadline = Duration::from_millis(self.config.runtime.drain_timeout_ms);
         let drain = async {
             if !source_done {

@@ -64,7 +64,6 @@ path = "{d}/store"
 [channels.log]
 path = "{d}/deliveries.jsonl"
 [runtime]
-tick_ms = 20
 exit_when_idle = true
 "#,
             d = dir.display()

@@ -32,6 +32,14 @@ pub struct Delivery {
     /// When the journey decided to send it.
     #[serde(serialize_with = "waymark_core::serialize_timestamp")]
     pub decided_at: Timestamp,
+    /// When it was handed to the channel (set by the runtime just before
+    /// the call): `sent_at - decided_at` is how late it went out.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "serialize_optional_timestamp"
+    )]
+    pub sent_at: Option<Timestamp>,
     /// The template's fields rendered for this person (subject, html, text,
     /// body, title, data, url, headers, ...); filled in by the runtime just
     /// before delivery, from the template named above.
@@ -96,5 +104,16 @@ pub trait Deliver: Send + Sync + std::fmt::Debug {
     /// for the log and Kafka outbox channels, which only hand messages on.
     fn reports_outcomes(&self) -> bool {
         false
+    }
+}
+
+/// `sent_at` as `decided_at` is written, when there is one.
+fn serialize_optional_timestamp<S: serde::Serializer>(
+    at: &Option<Timestamp>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match at {
+        Some(at) => waymark_core::serialize_timestamp(at, serializer),
+        None => serializer.serialize_none(),
     }
 }

@@ -143,6 +143,7 @@ mod tests {
             trigger: Default::default(),
             decided_at: Timestamp::default(),
             content: Map::new(),
+            sent_at: None,
             unsubscribe_url: None,
         }
     }

@@ -131,6 +131,7 @@ mod tests {
             decided_at: parse_timestamp("2026-01-01T00:00:00Z").unwrap(),
             anonymous_id: None,
             content: serde_json::Map::new(),
+            sent_at: None,
             unsubscribe_url: None,
         }
     }

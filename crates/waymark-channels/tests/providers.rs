@@ -34,6 +34,7 @@ fn delivery(channel: Channel, to: &str, content: Value) -> Delivery {
         trigger: Default::default(),
         decided_at: Timestamp::default(),
         content,
+        sent_at: None,
         unsubscribe_url: None,
     }
 }

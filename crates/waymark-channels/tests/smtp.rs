@@ -78,6 +78,7 @@ fn delivery(to: &str) -> Delivery {
         node: "hello".into(),
         trigger: Default::default(),
         decided_at: Timestamp::default(),
+        sent_at: None,
         content,
         unsubscribe_url: Some("https://acme.example/unsubscribe?token=abc.def".into()),
     }

@@ -35,10 +35,28 @@ mod tests {
     fn check(now: &str, at: &str, tz: &str, expect: &str) {
         let got = next_local_time(
             parse_timestamp(now).unwrap(),
-            NaiveTime::parse_from_str(at, "%H:%M").unwrap(),
+            NaiveTime::parse_from_str(at, "%H:%M:%S")
+                .or_else(|_| NaiveTime::parse_from_str(at, "%H:%M"))
+                .unwrap(),
             tz.parse().unwrap(),
         );
         assert_eq!(format_timestamp(got), expect, "{now} until {at} in {tz}");
+    }
+
+    #[test]
+    fn to_the_second() {
+        check(
+            "2026-10-01T07:00:00Z",
+            "09:00:30",
+            "Europe/Berlin",
+            "2026-10-01T07:00:30Z",
+        );
+        check(
+            "2026-10-01T07:00:31Z",
+            "09:00:30",
+            "Europe/Berlin",
+            "2026-10-02T07:00:30Z",
+        );
     }
 
     #[test]

@@ -642,13 +642,17 @@ impl Decoder {
 
     fn time_of_day(&mut self, obj: &Map<String, Value>) -> Option<NaiveTime> {
         let text = obj.get("until").and_then(Value::as_str).unwrap_or_default();
-        match NaiveTime::parse_from_str(text, "%H:%M") {
+        let parsed = match text.len() {
+            5 => NaiveTime::parse_from_str(text, "%H:%M"),
+            _ => NaiveTime::parse_from_str(text, "%H:%M:%S"),
+        };
+        match parsed {
             Ok(t) => Some(t),
             Err(_) => {
                 self.problem(
                     "until",
                     format!(
-                        "{:?} is not a local time of day HH:MM (e.g. \"09:00\")",
+                        "{} is not a local time of day HH:MM or HH:MM:SS (e.g. \"09:00\")",
                         obj["until"]
                     ),
                 );

@@ -2,6 +2,8 @@
 
 use std::fmt::Write;
 
+use chrono::Timelike;
+
 use crate::model::{Journey, Node, NodeKind, Trigger, WaitFor};
 
 /// A one-line description of what a node does.
@@ -20,7 +22,11 @@ fn summary(node: &Node) -> String {
         NodeKind::Wait {
             wait: WaitFor::Until(t),
             ..
-        } => format!("wait until {}", t.format("%H:%M")),
+        } if t.second() == 0 => format!("wait until {}", t.format("%H:%M")),
+        NodeKind::Wait {
+            wait: WaitFor::Until(t),
+            ..
+        } => format!("wait until {}", t.format("%H:%M:%S")),
         NodeKind::WaitForEvent { event, timeout, .. } => match timeout {
             Some(t) => format!("wait for {event} (up to {t})"),
             None => format!("wait for {event}"),

@@ -128,6 +128,14 @@ fn invalid_durations_and_times() {
         &["node `a`: field `until`"],
     );
     check(
+        &nodes("  - { id: a, type: wait, until: \"09:00:75\" }\n"),
+        &["node `a`: field `until`: \"09:00:75\" is not a local time of day HH:MM or HH:MM:SS"],
+    );
+    check(
+        &nodes("  - { id: a, type: wait, until: \"09:30:15\" }\n"),
+        &[],
+    );
+    check(
         &nodes("  - { id: a, type: wait }\n"),
         &["exactly one of `duration`"],
     );

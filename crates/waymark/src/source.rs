@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -57,64 +57,107 @@ impl LineBatch {
     }
 }
 
+/// What the reading thread hands over.
+#[derive(Debug)]
+enum Read {
+    Line(std::io::Result<Vec<u8>>),
+    /// The input ended.
+    End,
+    /// A [`ReaderWake`]: return from waiting at once.
+    Wake,
+}
+
 /// Reads JSON lines on a thread of its own, counting them (so a restart
 /// can skip what was committed), and hands them out in batches bounded by
 /// size and by time: a slow source (stdin, a pipe) never holds events back
-/// for long waiting for a full batch.
+/// for long waiting for a full batch, and an idle one waits without
+/// polling until a line arrives or it is woken.
 #[derive(Debug)]
 pub struct JsonlReader {
-    lines: Receiver<std::io::Result<Vec<u8>>>,
+    lines: Receiver<Read>,
+    wake: SyncSender<Read>,
     line: u64,
+}
+
+/// Makes a [`JsonlReader`] waiting for its next line return at once (an
+/// empty batch), so its caller can stop.
+#[derive(Debug, Clone)]
+pub struct ReaderWake(SyncSender<Read>);
+
+impl ReaderWake {
+    pub fn wake(&self) {
+        // A full channel has lines to read: the reader is not waiting.
+        let _ = self.0.try_send(Read::Wake);
+    }
 }
 
 impl JsonlReader {
     /// Starts reading `reader` after its first `skip` lines.
     pub fn spawn<R: BufRead + Send + 'static>(mut reader: R, skip: u64) -> Self {
         let (sender, lines) = sync_channel(4096);
+        let wake = sender.clone();
         std::thread::spawn(move || {
             let mut skipped = 0;
             loop {
                 let mut buffer = Vec::new();
                 match reader.read_until(b'\n', &mut buffer) {
-                    Ok(0) => return,
+                    Ok(0) => {
+                        let _ = sender.send(Read::End);
+                        return;
+                    }
                     Ok(_) if skipped < skip => skipped += 1,
                     Ok(_) => {
-                        if sender.send(Ok(buffer)).is_err() {
+                        if sender.send(Read::Line(Ok(buffer))).is_err() {
                             return;
                         }
                     }
                     Err(e) => {
-                        let _ = sender.send(Err(e));
+                        let _ = sender.send(Read::Line(Err(e)));
                         return;
                     }
                 }
             }
         });
-        JsonlReader { lines, line: skip }
+        JsonlReader {
+            lines,
+            wake,
+            line: skip,
+        }
     }
 
-    /// Up to `max` lines, gathered for at most `wait` after the first one.
-    /// An empty batch when nothing came within `wait` (so the caller can
-    /// look up); `None` at the end of the input.
+    /// A handle that wakes this reader while it waits for a line.
+    pub fn waker(&self) -> ReaderWake {
+        ReaderWake(self.wake.clone())
+    }
+
+    /// Up to `max` lines, gathered for at most `wait` after the first one,
+    /// which it waits for as long as it takes. An empty batch when woken
+    /// ([`ReaderWake`]) before a line came; `None` at the end of the input.
     pub fn next_batch(&mut self, max: usize, wait: Duration) -> std::io::Result<Option<LineBatch>> {
         let mut batch = LineBatch {
             start: self.line,
             end: self.line,
             ..LineBatch::default()
         };
-        let first = match self.lines.recv_timeout(wait) {
-            Ok(line) => line?,
-            Err(RecvTimeoutError::Timeout) => return Ok(Some(batch)),
-            Err(RecvTimeoutError::Disconnected) => return Ok(None),
+        let first = match self.lines.recv() {
+            Ok(Read::Line(line)) => line?,
+            Ok(Read::Wake) => return Ok(Some(batch)),
+            Ok(Read::End) | Err(_) => return Ok(None),
         };
         let deadline = Instant::now() + wait;
         self.take(first, &mut batch);
         while self.count(&batch) < max.max(1) {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
-                Ok(line) => {
+                Ok(Read::Line(line)) => {
                     let line = line?;
                     self.take(line, &mut batch);
+                }
+                Ok(Read::Wake) => {}
+                // The end is met again by the next call.
+                Ok(Read::End) => {
+                    let _ = self.wake.try_send(Read::End);
+                    break;
                 }
                 Err(_) => break,
             }
@@ -258,11 +301,22 @@ mod tests {
         let (reader, mut writer) = std::io::pipe().unwrap();
         let mut source = JsonlReader::spawn(std::io::BufReader::new(reader), 0);
         let wait = Duration::from_millis(30);
+        // No line yet: it waits (no polling) until woken, then hands out
+        // an empty batch.
+        let waker = source.waker();
+        let started = std::time::Instant::now();
+        let woken = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            waker.wake();
+        });
         let nothing = source.next_batch(1000, wait).unwrap().unwrap();
+        assert!(nothing.is_empty(), "woken before a line: an empty batch");
         assert!(
-            nothing.is_empty(),
-            "no line yet: an empty batch after the wait"
+            started.elapsed() >= Duration::from_millis(200),
+            "it waited for the wake, not for `wait`: {:?}",
+            started.elapsed()
         );
+        woken.join().unwrap();
         writer
             .write_all(b"{\"type\":\"track\",\"messageId\":\"1\",\"userId\":\"u\",\"event\":\"A\",\"timestamp\":\"2026-01-01T00:00:00Z\"}\n")
             .unwrap();

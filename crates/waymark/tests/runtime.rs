@@ -483,8 +483,7 @@ fn a_cancelled_run_loop_lets_its_tokio_runtime_shut_down() {
                 .build()
                 .unwrap();
             // Never told to stop: the runtime's shutdown cancels it.
-            runtime
-                .spawn(waymark.run(std::future::pending(), std::time::Duration::from_millis(10)));
+            runtime.spawn(waymark.run(std::future::pending()));
             runtime.block_on(async {
                 tokio::time::sleep(std::time::Duration::from_millis(300)).await;
             });

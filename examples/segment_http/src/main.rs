@@ -10,7 +10,6 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
@@ -64,7 +63,7 @@ async fn main() -> anyhow::Result<()> {
     );
     let background = {
         let waymark = Arc::clone(&waymark);
-        tokio::spawn(async move { waymark.run(shutdown(), Duration::from_millis(100)).await })
+        tokio::spawn(async move { waymark.run(shutdown()).await })
     };
     let listener = tokio::net::TcpListener::bind(cli.listen)
         .await

@@ -235,7 +235,6 @@ path = "{d}/store"
 [channels]
 default = "kafka"
 [runtime]
-tick_ms = 20
 drain_timeout_ms = 20000
 [kafka]
 brokers = "{brokers}"

@@ -24,6 +24,10 @@ pub struct Stats {
     pub sends_total: u64,
     /// Journey records committed but not yet published to the record sink.
     pub records_pending: usize,
+    /// Rounds of the delivery loop so far: each is a wake-up (a timer or
+    /// delivery came due, or a commit brought earlier work); an idle
+    /// runtime does not count up.
+    pub loop_wakeups: u64,
 }
 
 impl Waymark {
@@ -37,6 +41,9 @@ impl Waymark {
             engine.deactivate(&loaded.journey.id);
         }
         engine.insert(loaded.journey, loaded.active);
+        drop(engine);
+        // A resumed journey's timers may be due already.
+        self.wake();
     }
 
     /// For a process about to exit, once nothing uses the runtime any
@@ -71,6 +78,7 @@ impl Waymark {
                 .map(|(_, n)| n)
                 .sum(),
             records_pending: state.records.values().map(|r| r.len()).sum(),
+            loop_wakeups: self.wakeups.load(std::sync::atomic::Ordering::Relaxed),
         }
     }
 
@@ -202,6 +210,7 @@ impl Waymark {
         }
         state.outbox_failed -= revived;
         self.commit(state, writes)?;
+        self.wake();
         Ok(revived)
     }
 

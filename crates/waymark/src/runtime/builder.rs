@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64};
 use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
@@ -199,6 +199,9 @@ impl WaymarkBuilder {
             state: Mutex::new(state),
             poisoned: AtomicBool::new(false),
             wake: tokio::sync::Notify::new(),
+            sleeping_until: AtomicI64::new(i64::MAX),
+            wakeups: AtomicU64::new(0),
+            settled: tokio::sync::Notify::new(),
             records_wake: super::wake::Wake::default(),
             staged: Mutex::default(),
             committing: Mutex::new(()),

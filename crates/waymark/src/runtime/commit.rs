@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::MutexGuard;
+use waymark_core::Timestamp;
 use waymark_store::{Batch, Space, keys};
 
 use super::record_batch::RecordBatch;
@@ -39,6 +40,7 @@ struct StagedBatch {
     /// below them is durable once this batch is.
     outbox_below: u64,
     records_below: u64,
+    earliest_timer: Option<Timestamp>,
 }
 
 /// How far the store has caught up with the state: only what is durable
@@ -59,6 +61,7 @@ impl Waymark {
             batch,
             outbox,
             records,
+            earliest_timer,
         } = writes.finish(state);
         let mut staged = self.staged.lock();
         staged.last_ticket += 1;
@@ -70,6 +73,7 @@ impl Waymark {
             records,
             outbox_below: state.next_outbox_seq,
             records_below: state.next_record_seq,
+            earliest_timer,
         });
         Ticket(ticket)
     }
@@ -95,6 +99,10 @@ impl Waymark {
                 (last.ticket, last.outbox_below, last.records_below);
             let mut batch = Batch::new();
             for next in group {
+                // A timer due before the delivery loop means to wake: wake it.
+                woke |= next
+                    .earliest_timer
+                    .is_some_and(|due| self.loop_wakes_after(due));
                 batch.append(next.batch);
                 for entry in &next.outbox {
                     batch.put(

@@ -208,7 +208,8 @@ impl Waymark {
             }),
             // A render failure fails this delivery, never the process.
             (Some(_), Err(error)) => Err(error),
-            (Some(channel), Ok(delivery)) => {
+            (Some(channel), Ok(mut delivery)) => {
+                delivery.sent_at = Some(self.clock.now());
                 let outcome = channel.deliver(&delivery).await;
                 if channel.reports_outcomes() {
                     feedback = waymark_channels::feedback_event(&delivery, outcome.as_ref(), now);

@@ -6,27 +6,38 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use waymark_core::Timestamp;
 use waymark_store::{Space, keys};
 
 use super::record_batch::RecordBatch;
+use super::records::OutboxStatus;
 use super::waymark::{Error, Waymark};
 use super::writes::Writes;
 
+/// `sleeping_until` while the delivery loop is awake, or asleep with no
+/// deadline: any timer set must wake it.
+const NO_DEADLINE: i64 = i64::MAX;
+
+/// How long the record publisher waits before trying a sink that failed.
+const SINK_RETRY: Duration = Duration::from_secs(1);
+
 impl Waymark {
     /// Fires due timers, delivers due messages and publishes journey
-    /// records until `shutdown` resolves; then drains what is due. Records
-    /// are published on a thread of their own, so a delivery round never
-    /// waits for a record round's acknowledgements and commit (nor the
-    /// other way round).
+    /// records until `shutdown` resolves; then drains what is due. There
+    /// is no polling tick: the delivery loop sleeps until the next timer
+    /// or delivery attempt is due, and a commit that adds earlier work
+    /// wakes it. Records are published on a thread of their own, woken by
+    /// the commits that leave records, so a delivery round never waits for
+    /// a record round's acknowledgements and commit (nor the other way
+    /// round).
     pub async fn run(
         self: Arc<Self>,
         shutdown: impl std::future::Future<Output = ()>,
-        tick: Duration,
     ) -> Result<(), Error> {
         let stop = Arc::new(AtomicBool::new(false));
         let publisher = {
             let (waymark, stop) = (Arc::clone(&self), Arc::clone(&stop));
-            tokio::task::spawn_blocking(move || waymark.publish_records_until(&stop, tick))
+            tokio::task::spawn_blocking(move || waymark.publish_records_until(&stop))
         };
         // Stops the publisher however this future ends: also when it is
         // dropped (a runtime shutting down cancels it), since a runtime
@@ -35,7 +46,7 @@ impl Waymark {
             waymark: &self,
             stop: &stop,
         };
-        let delivered = self.deliver_until(shutdown, tick).await;
+        let delivered = self.deliver_until(shutdown).await;
         drop(stop_publisher);
         let published = publisher.await.unwrap_or(Err(Error::Poisoned));
         delivered.and(published)
@@ -45,34 +56,105 @@ impl Waymark {
     async fn deliver_until(
         &self,
         shutdown: impl std::future::Future<Output = ()>,
-        tick: Duration,
     ) -> Result<(), Error> {
         tokio::pin!(shutdown);
         loop {
+            self.sleeping_until.store(NO_DEADLINE, Ordering::SeqCst);
+            self.wakeups.fetch_add(1, Ordering::Relaxed);
             self.fire_due_timers()?;
             self.deliver_due().await?;
+            let next = self.next_wake();
+            let wait = match next {
+                Some(at) => {
+                    self.sleeping_until
+                        .store(at.timestamp_millis(), Ordering::SeqCst);
+                    (at - self.clock.now()).to_std().unwrap_or_default()
+                }
+                None => Duration::MAX,
+            };
+            self.settled.notify_one();
             tokio::select! {
                 () = &mut shutdown => break,
-                () = tokio::time::sleep(tick) => {}
+                () = tokio::time::sleep(wait), if next.is_some() => {}
                 () = self.wake.notified() => {}
             }
         }
+        self.sleeping_until.store(NO_DEADLINE, Ordering::SeqCst);
         // Drain: what is due now still goes out before stopping.
         self.fire_due_timers()?;
         self.deliver_due().await?;
+        self.settled.notify_one();
         Ok(())
     }
 
+    /// When the delivery loop has work next without being woken: the
+    /// earliest due timer (a held journey's wait for it to resume) or
+    /// delivery attempt (of what is durable; what a commit makes durable
+    /// later wakes the loop). None: nothing is pending.
+    pub fn next_wake(&self) -> Option<Timestamp> {
+        let engine = self.engine();
+        let state = self.state.lock();
+        let timer = state.journeys.next_due(&engine);
+        let durable = self.durable.outbox_below.load(Ordering::SeqCst);
+        let delivery = state
+            .outbox
+            .range(..durable)
+            .map(|(_, entry)| entry)
+            .filter(|entry| entry.status == OutboxStatus::Pending)
+            .map(|entry| entry.next_attempt_at)
+            .min();
+        timer.into_iter().chain(delivery).min()
+    }
+
+    /// Until when the delivery loop sleeps, if it sleeps with a deadline
+    /// (None while it works or has nothing pending).
+    pub fn sleeping_until(&self) -> Option<Timestamp> {
+        let at = self.sleeping_until.load(Ordering::SeqCst);
+        (at != NO_DEADLINE)
+            .then(|| Timestamp::from_timestamp_millis(at))
+            .flatten()
+    }
+
+    /// Whether a timer due at `due` is earlier than the delivery loop
+    /// means to wake (true while it works or sleeps without a deadline).
+    pub(super) fn loop_wakes_after(&self, due: Timestamp) -> bool {
+        due.timestamp_millis() < self.sleeping_until.load(Ordering::SeqCst)
+    }
+
+    /// Wakes the delivery loop to look again (after the clock was moved,
+    /// a journey resumed, failed deliveries put back in line).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Resolves when the runtime's loops finished a round and have nothing
+    /// to do right now (for a caller waiting for everything to settle, as
+    /// the worker's `exit_when_idle`).
+    pub async fn settled(&self) {
+        self.settled.notified().await;
+    }
+
     /// The record publisher of [`Waymark::run`]: publishes whenever a
-    /// commit leaves records (or every `tick`) until `stop`, then
-    /// publishes what is left.
-    fn publish_records_until(&self, stop: &AtomicBool, tick: Duration) -> Result<(), Error> {
+    /// commit leaves records until `stop`, then publishes what is left. A
+    /// sink that failed is tried again after [`SINK_RETRY`].
+    fn publish_records_until(&self, stop: &AtomicBool) -> Result<(), Error> {
         while !stop.load(Ordering::SeqCst) {
             while self.publish_records()? > 0 {}
-            self.records_wake.wait(tick);
+            self.settled.notify_one();
+            if self.records_waiting() {
+                self.records_wake.wait_for(SINK_RETRY);
+            } else {
+                self.records_wake.wait();
+            }
         }
         while self.publish_records()? > 0 {}
         Ok(())
+    }
+
+    /// Whether durable records wait for the sink (it failed last round).
+    fn records_waiting(&self) -> bool {
+        let durable = self.durable.records_below.load(Ordering::SeqCst);
+        self.records.is_some() && self.state.lock().records.range(..durable).next().is_some()
     }
 
     /// Hands committed journey records (up to about `record_batch`) to the

@@ -1,6 +1,5 @@
 //! A wake-up call for a thread that sleeps between rounds of work (the
-//! record publisher): raised when there is something to do, waited on
-//! with a timeout.
+//! record publisher): raised when there is something to do.
 
 use parking_lot::{Condvar, Mutex};
 use std::time::Duration;
@@ -18,8 +17,15 @@ impl Wake {
         self.changed.notify_all();
     }
 
+    /// Waits until raised, and lowers it.
+    pub fn wait(&self) {
+        let mut raised = self.raised.lock();
+        self.changed.wait_while(&mut raised, |raised| !*raised);
+        *raised = false;
+    }
+
     /// Waits until raised or `timeout` passed, and lowers it.
-    pub fn wait(&self, timeout: Duration) {
+    pub fn wait_for(&self, timeout: Duration) {
         let mut raised = self.raised.lock();
         self.changed
             .wait_while_for(&mut raised, |raised| !*raised, timeout);
@@ -36,7 +42,12 @@ mod tests {
         let wake = Wake::default();
         wake.raise();
         let started = std::time::Instant::now();
-        wake.wait(Duration::from_secs(30));
+        wake.wait();
         assert!(started.elapsed() < Duration::from_secs(30));
+        wake.wait_for(Duration::from_millis(20));
+        assert!(
+            started.elapsed() >= Duration::from_millis(20),
+            "lowered by the wait"
+        );
     }
 }

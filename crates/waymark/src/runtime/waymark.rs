@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 
 use parking_lot::{Mutex, MutexGuard, RwLock, RwLockReadGuard};
 use waymark_channels::Deliver;
@@ -47,8 +47,16 @@ pub struct Waymark {
     pub(super) state: Mutex<State>,
     /// Set when a commit failed: memory is ahead of the store.
     pub(super) poisoned: AtomicBool,
-    /// Wakes [`Waymark::run`]'s delivery loop when a commit left something to deliver.
+    /// Wakes [`Waymark::run`]'s delivery loop when a commit left something
+    /// to deliver or set a timer due before it meant to wake.
     pub(super) wake: tokio::sync::Notify,
+    /// When the delivery loop means to wake on its own, in epoch
+    /// milliseconds (`i64::MAX` while it works or has no deadline).
+    pub(super) sleeping_until: AtomicI64,
+    /// Rounds of the delivery loop (each a wake-up).
+    pub(super) wakeups: AtomicU64,
+    /// Told when a loop finished a round (see [`Waymark::settled`]).
+    pub(super) settled: tokio::sync::Notify,
     /// Wakes its record publisher when a commit left records to publish.
     pub(super) records_wake: super::wake::Wake,
     /// Batches decided but not yet in the store, in the order they were

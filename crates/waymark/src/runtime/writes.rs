@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use waymark_channels::Delivery;
-use waymark_core::{Identifier, Profile, ProfileId};
+use waymark_core::{Identifier, Profile, ProfileId, Timestamp};
 use waymark_engine::{Instance, Record, Timer};
 use waymark_identity::MergeRecord;
 use waymark_store::{Batch, Space, keys};
@@ -34,6 +34,9 @@ pub(super) struct Writes<'e> {
     records: Vec<Record>,
     deliveries: Vec<Delivery>,
     merges: Vec<MergeRecord>,
+    /// The earliest timer this batch set (the delivery loop may have to
+    /// wake sooner than it meant to).
+    earliest_timer: Option<Timestamp>,
 }
 
 /// A batch ready to be staged: its writes, and the outbox entries and
@@ -42,6 +45,7 @@ pub(super) struct Finished {
     pub batch: Batch,
     pub outbox: Vec<Arc<OutboxEntry>>,
     pub records: Option<(u64, Arc<RecordBatch>)>,
+    pub earliest_timer: Option<Timestamp>,
 }
 
 impl Writes<'_> {
@@ -130,6 +134,7 @@ impl Writes<'_> {
             batch: self.batch,
             outbox,
             records,
+            earliest_timer: self.earliest_timer,
         }
     }
 }
@@ -146,6 +151,10 @@ impl Journal for Writes<'_> {
     }
 
     fn timer_set(&mut self, timer: &Timer, order: u64) {
+        self.earliest_timer = Some(
+            self.earliest_timer
+                .map_or(timer.due, |earliest| earliest.min(timer.due)),
+        );
         self.batch.put(
             Space::Timers,
             keys::timer(timer.due, &timer.instance, timer.token),

@@ -124,6 +124,15 @@ impl JourneyState {
             .collect()
     }
 
+    /// When the earliest timer that may fire is due (a held journey's
+    /// timers wait for it to resume).
+    pub fn next_due(&self, engine: &Engine) -> Option<Timestamp> {
+        self.timers
+            .iter()
+            .find(|timer| !engine.is_held(&timer.journey))
+            .map(|timer| timer.due)
+    }
+
     /// Fires one pending timer, decided at the time it was due (so waits
     /// chain exactly even when a timer fires late, after a restart).
     pub fn fire(&mut self, engine: &Engine, timer: &Timer, journal: &mut impl Journal) {
@@ -237,6 +246,7 @@ fn delivery(send: &SendRequest, profile: &Profile, now: Timestamp) -> Delivery {
         decided_at: now,
         anonymous_id: profile.anonymous_id.clone(),
         content: serde_json::Map::new(),
+        sent_at: None,
         unsubscribe_url: None,
     }
 }
