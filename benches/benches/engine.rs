@@ -42,6 +42,7 @@ fn event(kind: EventType, name: Option<&str>, properties: Value, at: Timestamp) 
         traits: Map::new(),
         context,
         timestamp: at,
+        received_at: at,
     }
 }
 

@@ -59,6 +59,9 @@ impl Worker {
 
 impl Drop for Worker {
     fn drop(&mut self) {
+        if !matches!(self.0.try_wait(), Ok(None)) {
+            return; // exited already
+        }
         let _ = Command::new("kill")
             .arg("-TERM")
             .arg(self.0.id().to_string())

@@ -54,6 +54,25 @@ pub struct SourceConfig {
     /// How long a batch waits for more lines after its first, in
     /// milliseconds, before it is committed anyway.
     pub batch_wait_ms: u64,
+    /// How far ahead of its receive time an event may be dated (`10m`);
+    /// one dated later is placed at its receive time and marked
+    /// `context.waymark.timestamp_corrected`.
+    pub max_clock_skew: String,
+}
+
+impl SourceConfig {
+    /// `max_clock_skew` as a time span, or what is wrong with it.
+    pub fn max_clock_skew(&self) -> Result<chrono::TimeDelta, String> {
+        self.max_clock_skew
+            .parse::<waymark_core::Duration>()
+            .map(waymark_core::Duration::to_delta)
+            .map_err(|e| {
+                format!(
+                    "source.max_clock_skew: {:?} is not a duration (e.g. \"10m\"): {e}",
+                    self.max_clock_skew
+                )
+            })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -72,6 +91,7 @@ impl Default for SourceConfig {
             rejects: PathBuf::from("waymark-data/rejects.jsonl"),
             batch_size: 1000,
             batch_wait_ms: 5,
+            max_clock_skew: "10m".to_owned(),
         }
     }
 }

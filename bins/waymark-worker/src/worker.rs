@@ -94,6 +94,10 @@ impl Worker {
         let (journeys, templates) = load_journey_set(&config.journeys, config.templates.as_deref())
             .map_err(WorkerError::Journeys)?;
         let engine = config.engine_config().map_err(WorkerError::Config)?;
+        config
+            .source
+            .max_clock_skew()
+            .map_err(WorkerError::Config)?;
         let store = Arc::new(FjallStore::open(&config.store.path)?);
         for (path, journey) in config.journeys.iter().zip(journeys) {
             let outcome = deploy::deploy_loaded(store.as_ref(), journey, path, chrono::Utc::now())?;
@@ -330,6 +334,7 @@ impl Worker {
                 self.config.source.batch_size,
                 Duration::from_millis(self.config.source.batch_wait_ms),
             ),
+            self.max_clock_skew(),
         )?;
         source.run(stop)?;
         Ok(())
@@ -419,7 +424,7 @@ impl Worker {
             tracing::info!(source = %name, lines = skip, "resuming after committed lines");
         }
         let source_path = self.config.source.path.clone().unwrap_or_default();
-        let mut reader = JsonlReader::spawn(reader, skip);
+        let mut reader = JsonlReader::spawn(reader, skip).max_clock_skew(self.max_clock_skew());
         *self.reader_wake.lock() = Some(reader.waker());
         if stop.load(Ordering::SeqCst) {
             return Ok(()); // stopped before the reader could be woken
@@ -447,6 +452,14 @@ impl Worker {
             self.counters.count(&report, batch.rejects.len());
         }
         Ok(())
+    }
+
+    /// `source.max_clock_skew`, checked when the worker opened.
+    fn max_clock_skew(&self) -> chrono::TimeDelta {
+        self.config
+            .source
+            .max_clock_skew()
+            .unwrap_or(waymark_core::Arrival::DEFAULT_MAX_CLOCK_SKEW)
     }
 
     fn idle(&self) -> bool {

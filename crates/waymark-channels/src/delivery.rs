@@ -37,7 +37,7 @@ pub struct Delivery {
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        serialize_with = "serialize_optional_timestamp"
+        serialize_with = "waymark_core::serialize_optional_timestamp"
     )]
     pub sent_at: Option<Timestamp>,
     /// The template's fields rendered for this person (subject, html, text,
@@ -104,16 +104,5 @@ pub trait Deliver: Send + Sync + std::fmt::Debug {
     /// for the log and Kafka outbox channels, which only hand messages on.
     fn reports_outcomes(&self) -> bool {
         false
-    }
-}
-
-/// `sent_at` as `decided_at` is written, when there is one.
-fn serialize_optional_timestamp<S: serde::Serializer>(
-    at: &Option<Timestamp>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    match at {
-        Some(at) => waymark_core::serialize_timestamp(at, serializer),
-        None => serializer.serialize_none(),
     }
 }

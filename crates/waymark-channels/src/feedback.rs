@@ -53,6 +53,7 @@ pub(crate) fn track(
         traits: Map::new(),
         context: Map::new(),
         timestamp: at.trunc_subsecs(3),
+        received_at: at.trunc_subsecs(3),
     }
 }
 

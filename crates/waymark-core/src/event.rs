@@ -7,7 +7,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::time::{Timestamp, parse_timestamp};
+use crate::arrival::{Arrival, mark_corrected, settle};
+use crate::time::Timestamp;
 
 /// The Segment call type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -84,7 +85,12 @@ pub struct Event {
     pub traits: Map<String, Value>,
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub context: Map<String, Value>,
+    /// When it happened, settled by Segment's rules ([`Arrival`]).
     pub timestamp: Timestamp,
+    /// When it reached Waymark (its own `receivedAt`, else the source's
+    /// receive time; its `timestamp` in test mode without one).
+    #[serde(rename = "receivedAt")]
+    pub received_at: Timestamp,
 }
 
 /// Why an event was refused: the field at fault and what is wrong with it.
@@ -96,7 +102,7 @@ pub struct EventError {
 }
 
 impl EventError {
-    fn new(field: &str, reason: impl Into<String>) -> Self {
+    pub(crate) fn new(field: &str, reason: impl Into<String>) -> Self {
         EventError {
             field: field.to_owned(),
             reason: reason.into(),
@@ -110,12 +116,18 @@ pub const PAGE_VIEWED: &str = "Page Viewed";
 pub const SCREEN_VIEWED: &str = "Screen Viewed";
 
 impl Event {
-    /// Parses one JSON line. The error names the offending field
-    /// (`(json)` when the text is not JSON at all).
+    /// Parses one JSON line, in test mode ([`Arrival::replayed`]). The
+    /// error names the offending field (`(json)` when the text is not JSON
+    /// at all).
     pub fn from_json_str(text: &str) -> Result<Self, EventError> {
+        Self::from_json_str_arrived(text, &Arrival::replayed())
+    }
+
+    /// Parses one JSON line that arrived as `arrival`.
+    pub fn from_json_str_arrived(text: &str, arrival: &Arrival) -> Result<Self, EventError> {
         let value: Value = serde_json::from_str(text)
             .map_err(|e| EventError::new("(json)", format!("not valid JSON: {e}")))?;
-        Self::from_json_value(value)
+        Self::from_json_arrived(value, arrival)
     }
 
     /// Validates a JSON value against the Segment spec.
@@ -127,6 +139,12 @@ impl Event {
     /// into the event instead of being copied (what a source parsing each
     /// message does).
     pub fn from_json_value(value: Value) -> Result<Self, EventError> {
+        Self::from_json_arrived(value, &Arrival::replayed())
+    }
+
+    /// [`Event::from_json_value`] for an event that arrived as `arrival`:
+    /// its time settled by Segment's rules and bounded by the receive time.
+    pub fn from_json_arrived(value: Value, arrival: &Arrival) -> Result<Self, EventError> {
         let Value::Object(mut object) = value else {
             return Err(EventError::new("(json)", "an event must be a JSON object"));
         };
@@ -173,16 +191,13 @@ impl Event {
             }
             _ => {}
         }
-        let timestamp_text = required_string(&object, "timestamp")?;
-        let timestamp = parse_timestamp(timestamp_text).map_err(|e| {
-            EventError::new(
-                "timestamp",
-                format!("{timestamp_text:?} is not an RFC 3339 timestamp: {e}"),
-            )
-        })?;
+        let settled = settle(&object, arrival)?;
         let properties = take_object(&mut object, "properties")?;
         let traits = take_object(&mut object, "traits")?;
-        let context = take_object(&mut object, "context")?;
+        let mut context = take_object(&mut object, "context")?;
+        if let Some(claimed) = settled.corrected {
+            mark_corrected(&mut context, claimed);
+        }
         Ok(Event {
             kind,
             message_id: take_string(&mut object, "messageId").unwrap_or_default(),
@@ -194,7 +209,8 @@ impl Event {
             properties,
             traits,
             context,
-            timestamp,
+            timestamp: settled.timestamp,
+            received_at: settled.received_at,
         })
     }
 
@@ -224,6 +240,13 @@ impl Event {
                     .filter(move |(k, _)| own.is_none_or(|o| !o.contains_key(*k)))
             })
             .chain(own.into_iter().flat_map(|m| m.iter()))
+    }
+
+    /// The time its profile writes (traits, consent) carry: its
+    /// timestamp, but never later than when it arrived, so that no event
+    /// can claim a write ahead of the events that reach Waymark after it.
+    pub fn write_time(&self) -> Timestamp {
+        self.timestamp.min(self.received_at)
     }
 
     /// The IANA time zone the event was sent from (`context.timezone`).

@@ -4,11 +4,14 @@
 //! It owns the Segment-spec [`Event`] model with strict parsing (every error
 //! names the offending field), the [`Identifier`] kinds, typed ids
 //! ([`ProfileId`]), the unified [`Profile`] as the engine reads it, and time:
-//! [`Timestamp`] and human [`Duration`]s such as `30s`, `15m`, `1h`, `7d`.
+//! [`Timestamp`] and human [`Duration`]s such as `30s`, `15m`, `1h`, `7d`,
+//! and when an event happened: Segment's timestamp rules and a bound on
+//! the future ([`Arrival`]).
 //!
 //! Architecture invariant: this crate knows nothing about journeys, storage,
 //! channels or Kafka, does no IO and never reads the clock.
 
+mod arrival;
 mod duration;
 mod event;
 mod hash;
@@ -16,6 +19,7 @@ mod identifier;
 mod profile;
 mod time;
 
+pub use arrival::Arrival;
 pub use channel::Channel;
 pub use duration::{Duration, DurationError};
 pub use event::{Event, EventError, EventType};

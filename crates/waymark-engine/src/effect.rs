@@ -155,6 +155,18 @@ pub struct Record {
     pub control: bool,
 }
 
+impl Record {
+    /// The idempotency key of the delivery a `send` record stands for
+    /// (the record's key and the channel): what the outbox, the channels
+    /// and the deliveries topic carry.
+    pub fn delivery_key(&self) -> Option<String> {
+        match (self.kind, self.channel) {
+            (RecordKind::Send, Some(channel)) => Some(format!("{}:{channel}", self.key)),
+            _ => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::RecordKind;

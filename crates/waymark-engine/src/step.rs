@@ -450,10 +450,10 @@ impl<'a> Step<'a> {
         let mut record = self.record(i, kind, Some(channel));
         record.template = Some(Arc::clone(template));
         record.reason = reason.map(str::to_owned);
-        if kind == RecordKind::Send {
+        if let Some(key) = record.delivery_key() {
             let instance = &self.instances[i];
             self.effects.push(Effect::Send(SendRequest {
-                key: self.key(i, &format!("send:{channel}")),
+                key,
                 profile: self.profile.id.clone(),
                 journey: journey.id.clone(),
                 version: journey.version,

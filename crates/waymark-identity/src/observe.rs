@@ -24,7 +24,7 @@ pub fn observe(profile: &mut Profile, event: &Event) {
         profile.anonymous_id.clone_from(&event.anonymous_id);
     }
     for (key, value) in event.carried_traits() {
-        profile.set_trait(key, value.clone(), event.timestamp);
+        profile.set_trait(key, value.clone(), event.write_time());
         if let (Some(name), Some(subscribed)) = (key.strip_prefix("subscribed_"), value.as_bool()) {
             let consent_key = match name.parse::<Channel>() {
                 Ok(channel) => Profile::channel_consent_key(channel),
@@ -143,13 +143,13 @@ fn set_consent(profile: &mut Profile, key: String, subscribed: bool, event: &Eve
     let newer = profile
         .consent
         .get(&key)
-        .is_none_or(|c| c.at <= event.timestamp);
+        .is_none_or(|c| c.at <= event.write_time());
     if newer {
         profile.consent.insert(
             key,
             Consent {
                 subscribed,
-                at: event.timestamp,
+                at: event.write_time(),
             },
         );
     }

@@ -14,7 +14,7 @@ use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use waymark::runtime::{Ticket, Waymark};
 use waymark::source::SourceCounters;
-use waymark_core::Event;
+use waymark_core::{Arrival, Event, Timestamp};
 
 use crate::config::KafkaConfig;
 use crate::dead_letter::{DeadLetterGuard, DeadLetterReason};
@@ -68,6 +68,8 @@ pub(crate) struct Pipeline {
     pub(crate) health: Arc<Health>,
     dead_letter_topic: String,
     max_event_bytes: usize,
+    /// How far ahead of its message's timestamp an event may be dated.
+    max_clock_skew: chrono::TimeDelta,
     pending: Mutex<Pending>,
     /// Staged batches, oldest first; the committer thread makes them
     /// durable while the poll thread reads and decides the next.
@@ -90,8 +92,12 @@ fn position_name(topic: &str, partition: i32) -> String {
     format!("kafka:{topic}:{partition}")
 }
 
-/// The event in `payload`, or why there is none.
-fn parse(payload: Option<&[u8]>, max_bytes: usize) -> Result<Event, DeadLetterReason> {
+/// The event in `payload` (received as `arrival`), or why there is none.
+fn parse(
+    payload: Option<&[u8]>,
+    max_bytes: usize,
+    arrival: &Arrival,
+) -> Result<Event, DeadLetterReason> {
     let bytes = payload.unwrap_or_default();
     if bytes.is_empty() {
         return Err(DeadLetterReason::Empty);
@@ -105,7 +111,8 @@ fn parse(payload: Option<&[u8]>, max_bytes: usize) -> Result<Event, DeadLetterRe
     let text = std::str::from_utf8(bytes).map_err(|e| DeadLetterReason::NotUtf8 {
         at: e.valid_up_to(),
     })?;
-    Event::from_json_str(text).map_err(|e| DeadLetterReason::Invalid(e.to_string()))
+    Event::from_json_str_arrived(text, arrival)
+        .map_err(|e| DeadLetterReason::Invalid(e.to_string()))
 }
 
 impl Pipeline {
@@ -116,6 +123,7 @@ impl Pipeline {
         metrics: Arc<Metrics>,
         health: Arc<Health>,
         counters: Arc<SourceCounters>,
+        max_clock_skew: chrono::TimeDelta,
     ) -> Self {
         Pipeline {
             waymark,
@@ -124,6 +132,7 @@ impl Pipeline {
             health,
             dead_letter_topic: kafka.topics.dead_letters.clone(),
             max_event_bytes: kafka.max_event_bytes,
+            max_clock_skew,
             pending: Mutex::default(),
             in_flight: Mutex::default(),
             in_flight_changed: Condvar::new(),
@@ -177,7 +186,15 @@ impl Pipeline {
             return Ok(());
         }
         self.metrics.events_in.inc();
-        let parsed = parse(message.payload(), self.max_event_bytes);
+        // The receive time of a message is its Kafka timestamp (the
+        // producer's or the broker's, as the topic is configured).
+        let received = message
+            .timestamp()
+            .to_millis()
+            .and_then(Timestamp::from_timestamp_millis)
+            .unwrap_or_else(chrono::Utc::now);
+        let arrival = Arrival::at(received, self.max_clock_skew);
+        let parsed = parse(message.payload(), self.max_event_bytes, &arrival);
         self.guard
             .lock()
             .observe(parsed.is_err())
@@ -363,26 +380,53 @@ impl Pipeline {
 mod tests {
     use super::*;
 
+    fn received() -> Arrival {
+        Arrival::at(
+            waymark_core::parse_timestamp("2026-11-30T12:00:00Z").unwrap(),
+            Arrival::DEFAULT_MAX_CLOCK_SKEW,
+        )
+    }
+
+    #[test]
+    fn an_event_without_a_timestamp_takes_its_message_time() {
+        let event = parse(
+            Some(br#"{"type":"track","event":"A","userId":"u","messageId":"m"}"#),
+            1024,
+            &received(),
+        )
+        .unwrap();
+        assert_eq!(
+            waymark_core::format_timestamp(event.timestamp),
+            "2026-11-30T12:00:00Z"
+        );
+    }
+
     #[test]
     fn parse_names_what_is_wrong() {
         let max = 64;
-        assert_eq!(parse(None, max).unwrap_err(), DeadLetterReason::Empty);
         assert_eq!(
-            parse(Some(&[b'{'; 65]), max).unwrap_err(),
+            parse(None, max, &received()).unwrap_err(),
+            DeadLetterReason::Empty
+        );
+        assert_eq!(
+            parse(Some(&[b'{'; 65]), max, &received()).unwrap_err(),
             DeadLetterReason::TooLarge {
                 bytes: 65,
                 limit: 64
             }
         );
         assert_eq!(
-            parse(Some(b"{\"a\xff"), max).unwrap_err(),
+            parse(Some(b"{\"a\xff"), max, &received()).unwrap_err(),
             DeadLetterReason::NotUtf8 { at: 3 }
         );
-        let not_json = parse(Some(b"hello"), max).unwrap_err().to_string();
+        let not_json = parse(Some(b"hello"), max, &received())
+            .unwrap_err()
+            .to_string();
         assert!(!not_json.is_empty());
         let wrong = parse(
             Some(br#"{"type":"track","messageId":"m","userId":"u","event":3}"#),
             max,
+            &received(),
         )
         .unwrap_err()
         .to_string();
@@ -390,6 +434,7 @@ mod tests {
         let no_ids = parse(
             Some(br#"{"type":"track","messageId":"m","event":"A"}"#),
             max,
+            &received(),
         )
         .unwrap_err()
         .to_string();
@@ -397,7 +442,8 @@ mod tests {
         assert!(
             parse(
                 Some(br#"{"type":"track","event":"A","userId":"u","messageId":"m","timestamp":"2026-10-01T08:00:00Z"}"#),
-                1024
+                1024,
+                &received(),
             )
             .is_ok()
         );

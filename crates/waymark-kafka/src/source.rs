@@ -118,9 +118,16 @@ impl KafkaSource {
         health: Arc<Health>,
         counters: Arc<SourceCounters>,
         (batch_size, batch_wait): (usize, Duration),
+        max_clock_skew: chrono::TimeDelta,
     ) -> Result<Self, SourceError> {
         let pipeline = Arc::new(Pipeline::new(
-            kafka, waymark, publisher, metrics, health, counters,
+            kafka,
+            waymark,
+            publisher,
+            metrics,
+            health,
+            counters,
+            max_clock_skew,
         ));
         let mut config = super::client_config(kafka);
         config

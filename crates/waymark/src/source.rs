@@ -10,7 +10,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use waymark_core::Event;
+use waymark_core::{Arrival, Event};
 
 use crate::runtime::IngestReport;
 
@@ -77,6 +77,8 @@ pub struct JsonlReader {
     lines: Receiver<Read>,
     wake: SyncSender<Read>,
     line: u64,
+    /// How far ahead of the time it is read a line may be dated.
+    max_clock_skew: chrono::TimeDelta,
 }
 
 /// Makes a [`JsonlReader`] waiting for its next line return at once (an
@@ -122,7 +124,15 @@ impl JsonlReader {
             lines,
             wake,
             line: skip,
+            max_clock_skew: Arrival::DEFAULT_MAX_CLOCK_SKEW,
         }
+    }
+
+    /// How far ahead of the time it is read an event may be dated before
+    /// it is placed at that time ([`Arrival`]; default ten minutes).
+    pub fn max_clock_skew(mut self, skew: chrono::TimeDelta) -> Self {
+        self.max_clock_skew = skew;
+        self
     }
 
     /// A handle that wakes this reader while it waits for a line.
@@ -188,7 +198,10 @@ impl JsonlReader {
         if text.trim().is_empty() {
             return;
         }
-        match Event::from_json_str(text) {
+        // The receive time of a line is when it is read (its own
+        // `receivedAt`, if it has one, comes first).
+        let arrival = Arrival::at(chrono::Utc::now(), self.max_clock_skew);
+        match Event::from_json_str_arrived(text, &arrival) {
             Ok(event) => batch.events.push(event),
             Err(e) => batch
                 .rejects

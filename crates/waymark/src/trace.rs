@@ -50,6 +50,10 @@ pub struct TraceLine {
     pub merged_from: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub linked_by: Option<String>,
+    /// For `send`: the delivery's idempotency key, as the worker's
+    /// deliveries carry it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
     /// For `rejected`: the input line.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<usize>,
@@ -76,6 +80,7 @@ impl TraceLine {
             control: record.control,
             merged_from: None,
             linked_by: None,
+            key: record.delivery_key(),
             line: None,
         }
     }

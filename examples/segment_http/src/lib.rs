@@ -28,7 +28,7 @@ use serde_json::{Value, json};
 use waymark::Waymark;
 use waymark_channels::signing::{UnsubscribeClaim, UnsubscribeSigner};
 use waymark_channels::{CallbackError, TwilioCallback, twilio_status_event, unsubscribe_event};
-use waymark_core::{Event, format_timestamp, stable_hash};
+use waymark_core::{Arrival, Event, stable_hash};
 
 /// What the service shares between requests.
 #[derive(Debug, Clone)]
@@ -92,9 +92,10 @@ fn authorized(headers: &HeaderMap, state: &AppState) -> bool {
 }
 
 /// Fills what Segment's API fills when a client leaves it out: the `type`
-/// from the path, `timestamp` from the receive time, a `messageId` derived
-/// from the body (so an identical retry is recognised).
-fn complete(mut value: Value, kind: Option<&str>, received: &str) -> Value {
+/// from the path and a `messageId` derived from the body (so an identical
+/// retry is recognised). The time comes from Segment's rules, with the
+/// request's time as the receive time ([`Arrival`]).
+fn complete(mut value: Value, kind: Option<&str>) -> Value {
     if let Value::Object(map) = &mut value {
         if let Some(kind) = kind {
             map.entry("type").or_insert_with(|| Value::from(kind));
@@ -106,8 +107,6 @@ fn complete(mut value: Value, kind: Option<&str>, received: &str) -> Value {
                 Value::from(format!("auto-{:016x}", stable_hash(0, &[&body]))),
             );
         }
-        map.entry("timestamp")
-            .or_insert_with(|| Value::from(received));
     }
     value
 }
@@ -149,8 +148,8 @@ async fn single(
         Ok(v) => v,
         Err(e) => return error(StatusCode::BAD_REQUEST, format!("not valid JSON: {e}")),
     };
-    let received = format_timestamp(chrono::Utc::now());
-    match Event::from_json(&complete(value, Some(&kind), &received)) {
+    let arrival = Arrival::at(chrono::Utc::now(), Arrival::DEFAULT_MAX_CLOCK_SKEW);
+    match Event::from_json_arrived(complete(value, Some(&kind)), &arrival) {
         Ok(event) => ingest(&state, vec![event]).await,
         Err(e) => error(StatusCode::BAD_REQUEST, e.to_string()),
     }
@@ -179,16 +178,21 @@ async fn batch(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -
             "field `batch`: required, a list of events",
         );
     };
-    let received = format_timestamp(chrono::Utc::now());
+    let arrival = Arrival::at(chrono::Utc::now(), Arrival::DEFAULT_MAX_CLOCK_SKEW);
     let mut events = Vec::with_capacity(items.len());
     let mut problems = Vec::new();
     for (i, item) in items.iter().enumerate() {
         // Batch-level context applies to every event without its own.
         let mut item = item.clone();
-        if let (Some(ctx), Value::Object(map)) = (value.get("context"), &mut item) {
-            map.entry("context").or_insert_with(|| ctx.clone());
+        // So do its `sentAt` (for the clock-skew correction).
+        if let Value::Object(map) = &mut item {
+            for shared in ["context", "sentAt"] {
+                if let Some(given) = value.get(shared) {
+                    map.entry(shared).or_insert_with(|| given.clone());
+                }
+            }
         }
-        match Event::from_json(&complete(item, None, &received)) {
+        match Event::from_json_arrived(complete(item, None), &arrival) {
             Ok(e) => events.push(e),
             Err(e) => problems.push(format!("batch[{i}]: {e}")),
         }

@@ -35,6 +35,7 @@ pub fn track(id: &str, name: &str, properties: Value, at: Timestamp) -> Event {
         traits: Map::new(),
         context: Map::new(),
         timestamp: at,
+        received_at: at,
     }
 }
 
@@ -54,6 +55,7 @@ pub fn identify(id: &str, traits: Value, at: Timestamp) -> Event {
         traits,
         context: Map::new(),
         timestamp: at,
+        received_at: at,
     }
 }
 
