@@ -60,18 +60,25 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         std::io::stdout().write_all(config.to_toml().as_bytes())?;
         return Ok(());
     }
+    let drain = Duration::from_millis(config.runtime.drain_timeout_ms);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.block_on(async move {
+    let signalled: Arc<std::sync::OnceLock<Instant>> = Arc::default();
+    let signal = Arc::clone(&signalled);
+    let result = runtime.block_on(async move {
         let worker = Arc::new(
             Worker::open(config)
                 .await
                 .context("cannot start the worker")?,
         );
         let progress = (!cli.quiet).then(|| tokio::spawn(progress_line(Arc::clone(&worker))));
-        let result = Arc::clone(&worker).run(shutdown_signal()).await;
+        let shutdown = async move {
+            shutdown_signal().await;
+            let _ = signal.set(Instant::now());
+        };
+        let result = Arc::clone(&worker).run(shutdown).await;
         if let Some(task) = progress {
             task.abort();
         }
@@ -84,7 +91,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             worker.leak_state_for_exit();
         }
         result.map_err(anyhow::Error::from)
-    })
+    });
+    // Dropping a runtime waits for its blocking threads, however long a
+    // dead broker keeps one of them: after a signal, wait only for what is
+    // left of the drain deadline (everything acknowledged is committed by
+    // then, or the worker said it was not).
+    let left = signalled
+        .get()
+        .map_or(drain, |at| drain.saturating_sub(at.elapsed()));
+    runtime.shutdown_timeout(left);
+    result
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -484,23 +484,6 @@ fn http_get(address: &str, path: &str) -> (u16, String) {
     (status, body)
 }
 
-/// The admin binary beside the worker's, built when missing (this test
-/// runs alone with `cargo test -p waymark-worker`).
-fn admin_bin() -> PathBuf {
-    let path = PathBuf::from(
-        env!("CARGO_BIN_EXE_waymark-worker").replace("waymark-worker", "waymark-admin"),
-    );
-    if !path.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let status = std::process::Command::new(cargo)
-            .args(["build", "-p", "waymark-admin"])
-            .status()
-            .unwrap();
-        assert!(status.success(), "cannot build waymark-admin");
-    }
-    path
-}
-
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

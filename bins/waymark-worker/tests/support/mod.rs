@@ -56,8 +56,12 @@ pub fn unique(name: &str) -> String {
 }
 
 fn client() -> ClientConfig {
+    client_of(&brokers())
+}
+
+fn client_of(brokers: &str) -> ClientConfig {
     let mut config = ClientConfig::new();
-    config.set("bootstrap.servers", brokers());
+    config.set("bootstrap.servers", brokers);
     config
 }
 
@@ -90,6 +94,11 @@ pub fn producer() -> ThreadedProducer<DefaultProducerContext> {
 /// Produces (key, payload) messages in order and waits for them.
 pub fn produce(topic: &str, messages: &[(String, Vec<u8>)]) {
     produce_with(producer(), topic, messages);
+}
+
+/// [`produce`] to another broker than the shared one.
+pub fn produce_to(brokers: &str, topic: &str, messages: &[(String, Vec<u8>)]) {
+    produce_with(client_of(brokers).create().unwrap(), topic, messages);
 }
 
 /// [`produce`], each message in a record batch of its own: tansu 0.6
@@ -331,4 +340,21 @@ pub fn log_of(config: &Path) -> String {
     let text = std::fs::read_to_string(config.with_file_name("worker.log")).unwrap_or_default();
     let start = text.len().saturating_sub(6000);
     text.get(start..).unwrap_or(&text).to_owned()
+}
+
+/// The admin binary beside the worker's, built when missing (this test
+/// runs alone with `cargo test -p waymark-worker`).
+pub fn admin_bin() -> PathBuf {
+    let path = PathBuf::from(
+        env!("CARGO_BIN_EXE_waymark-worker").replace("waymark-worker", "waymark-admin"),
+    );
+    if !path.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let status = std::process::Command::new(cargo)
+            .args(["build", "-p", "waymark-admin"])
+            .status()
+            .unwrap();
+        assert!(status.success(), "cannot build waymark-admin");
+    }
+    path
 }
