@@ -300,3 +300,29 @@ async fn twilio_status_callbacks_are_checked_and_become_events() {
         "an unknown destination is permanent: the number is undeliverable"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_from_the_year_9999_cannot_freeze_a_persons_email() {
+    let dir = tempfile::tempdir().unwrap();
+    let (addr, waymark) = serve(dir.path()).await;
+    let poisoned = r#"{"userId":"bea","traits":{"email":"old@example.com"},"timestamp":"9999-12-31T23:59:59Z"}"#;
+    let (status, body) = call(addr, "/v1/identify", AUTH, poisoned.to_owned()).await;
+    assert_eq!(status, 200, "{body}");
+    // A real identify a moment later, with the SDK's sentAt/originalTimestamp
+    // instead of a timestamp: corrected by the skew, dated after the first.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let real = format!(
+        r#"{{"userId":"bea","traits":{{"email":"new@example.com"}},"originalTimestamp":"{now}","sentAt":"{now}"}}"#
+    );
+    let (status, body) = call(addr, "/v1/identify", AUTH, real).await;
+    assert_eq!(status, 200, "{body}");
+    let id = waymark
+        .export(&waymark_core::Identifier::new(
+            waymark_core::IdentifierKind::UserId,
+            "bea",
+        ))
+        .unwrap()
+        .unwrap();
+    assert_eq!(id["profile"]["traits"]["email"], "new@example.com", "{id}");
+}
