@@ -325,11 +325,13 @@ impl Worker {
         let parts = self.kafka.as_ref().ok_or(WorkerError::NoKafka)?;
         let source = waymark_kafka::KafkaSource::subscribe(
             &self.config.kafka,
-            Arc::clone(&self.waymark),
-            Arc::clone(&parts.publisher),
-            Arc::clone(&parts.metrics),
-            Arc::clone(&parts.health),
-            Arc::clone(&self.counters),
+            waymark_kafka::SourceParts {
+                waymark: Arc::clone(&self.waymark),
+                publisher: Arc::clone(&parts.publisher),
+                metrics: Arc::clone(&parts.metrics),
+                health: Arc::clone(&parts.health),
+                counters: Arc::clone(&self.counters),
+            },
             (
                 self.config.source.batch_size,
                 Duration::from_millis(self.config.source.batch_wait_ms),

@@ -5,7 +5,6 @@
 //! time of a line is when the worker reads it.
 #![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
 
-use std::path::Path;
 use std::process::Command;
 
 use chrono::{DateTime, TimeDelta, Utc};

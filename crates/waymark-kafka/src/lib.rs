@@ -36,7 +36,7 @@ pub use metrics::{CountingChannel, Metrics};
 pub use publisher::{
     IDEMPOTENCY_HEADER, KafkaChannel, Lane, Outgoing, PublishError, Publisher, read_to_end,
 };
-pub use source::{KafkaSource, SourceError};
+pub use source::{KafkaSource, SourceError, SourceParts};
 pub use topics::ensure_topics;
 
 use waymark::runtime::RecordSink;

@@ -21,7 +21,7 @@ use crate::dead_letter::{DeadLetterGuard, DeadLetterReason};
 use crate::health::Health;
 use crate::metrics::{Metrics, ReasonLabels};
 use crate::publisher::{Outgoing, Publisher};
-use crate::source::SourceError;
+use crate::source::{SourceError, SourceParts};
 
 /// An event that could not be processed, with what the dead-letter topic
 /// needs to hold it byte for byte.
@@ -118,13 +118,16 @@ fn parse(
 impl Pipeline {
     pub(crate) fn new(
         kafka: &KafkaConfig,
-        waymark: Arc<Waymark>,
-        publisher: Arc<Publisher>,
-        metrics: Arc<Metrics>,
-        health: Arc<Health>,
-        counters: Arc<SourceCounters>,
+        parts: SourceParts,
         max_clock_skew: chrono::TimeDelta,
     ) -> Self {
+        let SourceParts {
+            waymark,
+            publisher,
+            metrics,
+            health,
+            counters,
+        } = parts;
         Pipeline {
             waymark,
             publisher,

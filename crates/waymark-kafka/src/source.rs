@@ -18,6 +18,17 @@ use crate::metrics::{Metrics, PartitionLabels};
 use crate::pipeline::Pipeline;
 use crate::publisher::{PublishError, Publisher};
 
+/// What a Kafka source feeds and reports to.
+#[derive(Debug, Clone)]
+pub struct SourceParts {
+    pub waymark: Arc<Waymark>,
+    /// For dead letters.
+    pub publisher: Arc<Publisher>,
+    pub metrics: Arc<Metrics>,
+    pub health: Arc<Health>,
+    pub counters: Arc<SourceCounters>,
+}
+
 /// Why the source stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
@@ -112,23 +123,11 @@ impl KafkaSource {
     /// Joins the group and subscribes to the input topics.
     pub fn subscribe(
         kafka: &KafkaConfig,
-        waymark: Arc<Waymark>,
-        publisher: Arc<Publisher>,
-        metrics: Arc<Metrics>,
-        health: Arc<Health>,
-        counters: Arc<SourceCounters>,
+        parts: SourceParts,
         (batch_size, batch_wait): (usize, Duration),
         max_clock_skew: chrono::TimeDelta,
     ) -> Result<Self, SourceError> {
-        let pipeline = Arc::new(Pipeline::new(
-            kafka,
-            waymark,
-            publisher,
-            metrics,
-            health,
-            counters,
-            max_clock_skew,
-        ));
+        let pipeline = Arc::new(Pipeline::new(kafka, parts, max_clock_skew));
         let mut config = super::client_config(kafka);
         config
             .set("group.id", &kafka.group_id)
