@@ -1,0 +1,263 @@
+//! The command line: every command and its arguments (clap).
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use waymark_core::{Timestamp, parse_timestamp};
+
+#[derive(Parser)]
+#[command(
+    name = "waymark-admin",
+    version,
+    about = "Validate, draw and simulate Waymark journeys"
+)]
+pub(crate) struct Cli {
+    /// The worker's store (a fjall folder), for commands over live state.
+    /// Stop the worker first: a store is opened by one process at a time.
+    #[arg(long, global = true)]
+    pub(crate) store: Option<PathBuf>,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Run journeys over an event file on a virtual clock and print the trace (JSONL).
+    Simulate {
+        /// A journey file (YAML or JSON); repeat for several.
+        #[arg(long = "journey", required = true)]
+        journeys: Vec<PathBuf>,
+        /// Segment events, one JSON object per line.
+        #[arg(long)]
+        events: PathBuf,
+        /// Template folder [default: templates/ beside the first journey].
+        #[arg(long)]
+        templates: Option<PathBuf>,
+        /// Stop the virtual clock at this instant (RFC 3339).
+        #[arg(long, value_parser = parse_until)]
+        until: Option<Timestamp>,
+        /// Workspace configuration (TOML: [engine], [identity]).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Seed for splits and holdouts [default: the config's, else 0].
+        #[arg(long)]
+        seed: Option<u64>,
+    },
+    /// Profiles: show, export (GDPR access) or forget (GDPR erasure) a person.
+    Profile {
+        #[command(subcommand)]
+        command: ProfileCommand,
+    },
+    /// Pending timers in the store.
+    Timers {
+        #[command(subcommand)]
+        command: TimersCommand,
+    },
+    /// Deliveries waiting in, or failed out of, the store's outbox.
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
+    /// Journey definitions: validate and draw.
+    Journey {
+        #[command(subcommand)]
+        command: JourneyCommand,
+    },
+    /// Message templates: preview one rendered for a person.
+    Template {
+        #[command(subcommand)]
+        command: TemplateCommand,
+    },
+    /// Try the worker on Kafka: send an event file, read a topic.
+    Kafka {
+        /// `bootstrap.servers` (before or after the subcommand).
+        #[arg(long, global = true, default_value = "127.0.0.1:19092")]
+        brokers: String,
+        #[command(subcommand)]
+        command: KafkaCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum TemplateCommand {
+    /// Render template NAME (Liquid) for a profile in `--store`, or for a
+    /// sample file: JSON or YAML with `profile`, `event`, `journey` and
+    /// optionally `unsubscribe_url`.
+    Render {
+        name: String,
+        /// The template folder.
+        #[arg(long, default_value = "templates")]
+        templates: PathBuf,
+        /// The channel variant to render [default: the template's own].
+        #[arg(long)]
+        channel: Option<String>,
+        /// A person in `--store`: `user_id=ana`, `email=ana@example.com`, ...
+        #[arg(long, conflicts_with = "sample")]
+        profile: Option<String>,
+        #[arg(long)]
+        sample: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum KafkaCommand {
+    /// Publish each line of a JSONL event file to TOPIC, keyed by userId
+    /// (or anonymousId), as the worker expects.
+    Produce { topic: String, file: PathBuf },
+    /// Print TOPIC's messages from the beginning, one per line.
+    Tail {
+        topic: String,
+        /// Stop after this many seconds without a message (default: never).
+        #[arg(long)]
+        idle: Option<f64>,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum JourneyCommand {
+    /// Check journey files; lists every problem and exits 1 if any.
+    Validate {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Template folder [default: templates/ beside the first journey].
+        #[arg(long)]
+        templates: Option<PathBuf>,
+    },
+    /// Store journey files as new versions (only if changed) in `--store`.
+    Deploy {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Template folder [default: templates/ beside the first journey].
+        #[arg(long)]
+        templates: Option<PathBuf>,
+        /// Publish to the journeys topic of these brokers (running workers
+        /// validate and activate it) instead of writing to `--store`.
+        #[arg(long, value_name = "BROKERS")]
+        kafka: Option<String>,
+        /// The journeys topic, with `--kafka`.
+        #[arg(long, default_value = "waymark.journeys", requires = "kafka")]
+        topic: String,
+    },
+    /// No new entrants; people already in the journey carry on, or with
+    /// `--hold` stay where they are until `resume`.
+    Pause {
+        id: String,
+        #[arg(long)]
+        hold: bool,
+    },
+    /// Take new entrants again (also brings back an archived journey).
+    Resume { id: String },
+    /// Retire: no new entrants, hidden from `list`; people in it carry on.
+    Archive { id: String },
+    /// Deployed journeys in `--store`: latest versions (with `--all`, every
+    /// version and archived journeys too).
+    List {
+        #[arg(long)]
+        all: bool,
+    },
+    /// Draw a journey as Graphviz DOT or Mermaid.
+    Graph {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = GraphFormat::Dot)]
+        format: GraphFormat,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ProfileCommand {
+    /// Print the unified profile of the person an identifier belongs to.
+    Show(ProfileArgs),
+    /// Print everything held about the person: profile, identifiers, merges.
+    Export(ProfileArgs),
+    /// Delete the person and suppress their identifiers; prints what was removed.
+    Forget(ProfileArgs),
+}
+
+#[derive(Subcommand)]
+pub(crate) enum TimersCommand {
+    /// Timers due before an instant (default: all), in due order, as JSON lines.
+    List {
+        #[arg(long, value_parser = parse_until)]
+        due_before: Option<Timestamp>,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum OutboxCommand {
+    /// Outbox entries with a status, as JSON lines.
+    List {
+        #[arg(long, value_enum, default_value_t = OutboxFilter::Failed)]
+        status: OutboxFilter,
+    },
+    /// Put every failed delivery back in line.
+    Retry,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum OutboxFilter {
+    Pending,
+    Failed,
+}
+
+#[derive(clap::Args)]
+pub(crate) struct ProfileArgs {
+    /// `kind=value` (user_id=u1, email=ada@example.com, anonymous_id=..., external:crm_id=42);
+    /// a bare value is a user_id.
+    pub(crate) identifier: String,
+    /// Build profiles from these events (JSONL) instead of reading `--store`.
+    #[arg(long)]
+    pub(crate) events: Option<PathBuf>,
+    /// Workspace configuration (TOML: [identity]).
+    #[arg(long)]
+    pub(crate) config: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum GraphFormat {
+    Dot,
+    Mermaid,
+}
+
+pub(crate) fn parse_until(text: &str) -> Result<Timestamp, String> {
+    parse_timestamp(text).map_err(|e| format!("{text:?} is not an RFC 3339 timestamp: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The brokers as the README writes them (after the subcommand) and
+    /// before it.
+    #[test]
+    fn brokers_go_before_or_after_the_kafka_subcommand() {
+        for args in [
+            [
+                "waymark-admin",
+                "kafka",
+                "produce",
+                "--brokers",
+                "h:1",
+                "t",
+                "f",
+            ],
+            [
+                "waymark-admin",
+                "kafka",
+                "--brokers",
+                "h:1",
+                "produce",
+                "t",
+                "f",
+            ],
+        ] {
+            let Ok(Cli {
+                command: Command::Kafka { brokers, .. },
+                ..
+            }) = Cli::try_parse_from(args)
+            else {
+                panic!("{args:?} not understood");
+            };
+            assert_eq!(brokers, "h:1", "{args:?}");
+        }
+    }
+}
