@@ -1,0 +1,225 @@
+//! An instance walking its journey's nodes: sends (with reachability,
+//! consent and the holdout), branches, splits, profile updates, until it
+//! rests on a wait or ends.
+
+use std::sync::Arc;
+
+use waymark_core::{Channel, Event, Timestamp, stable_hash};
+use waymark_journey::{Journey, NodeIndex, NodeKind, WaitFor};
+
+use super::{COMPLETED, HOLDOUT, Step, UNREACHABLE, UNSUBSCRIBED};
+use crate::effect::{Effect, ProfileUpdate, RecordKind, SendRequest, Timer};
+use crate::instance::{InstanceStatus, PendingTimer};
+use crate::local_time::next_local_time;
+use crate::reach::reachable;
+
+impl<'a> Step<'a> {
+    /// Moves to `next`, or ends the instance as completed when there is none.
+    pub(super) fn go(
+        &mut self,
+        i: usize,
+        journey: &Journey,
+        next: Option<NodeIndex>,
+        event: Option<&Event>,
+    ) {
+        match next {
+            Some(n) => self.walk(i, journey, n, event),
+            None => self.end(i, COMPLETED),
+        }
+    }
+
+    /// Runs nodes from `at` until the instance waits or ends. Validation
+    /// refuses cycles without a wait, so this visits each node at most once;
+    /// the bound is a second line of defence.
+    pub(super) fn walk(
+        &mut self,
+        i: usize,
+        journey: &Journey,
+        mut at: NodeIndex,
+        event: Option<&Event>,
+    ) {
+        for _ in 0..=journey.nodes.len() {
+            let node = journey.node(at);
+            {
+                let instance = &mut self.instances[i];
+                instance.node.clone_from(&node.id);
+                instance.node_index = at.0;
+                instance.steps += 1;
+            }
+            let next = match &node.kind {
+                NodeKind::Send {
+                    channels,
+                    template,
+                    next,
+                } => {
+                    self.send(i, journey, channels, template);
+                    *next
+                }
+                NodeKind::Wait { wait, .. } => {
+                    let due = match wait {
+                        WaitFor::Duration(d) => self.now + d.to_delta(),
+                        WaitFor::Until(time) => next_local_time(self.now, *time, self.timezone()),
+                    };
+                    self.wait(i, Some(due));
+                    return;
+                }
+                NodeKind::WaitForEvent { timeout, .. } => {
+                    self.wait(i, timeout.map(|t| self.now + t.to_delta()));
+                    return;
+                }
+                NodeKind::Branch { branches, default } => {
+                    let chosen = {
+                        let instance = &self.instances[i];
+                        let scope = self.scope(journey, Some(instance), event, &instance.trigger);
+                        branches
+                            .iter()
+                            .find(|(condition, _)| scope.test(self.engine.env(), condition))
+                            .map_or(*default, |(_, next)| *next)
+                    };
+                    let mut record = self.record(i, RecordKind::Branch, None);
+                    record.next = Some(journey.node(chosen).id.clone());
+                    self.effects.push(Effect::Record(record));
+                    Some(chosen)
+                }
+                NodeKind::Split { variants } => {
+                    let total: u64 = variants.iter().map(|v| u64::from(v.weight)).sum();
+                    let mut pick = stable_hash(
+                        self.engine.config().seed,
+                        &["split", &journey.id, &node.id, self.profile.id.as_str()],
+                    ) % total.max(1);
+                    let variant = variants
+                        .iter()
+                        .find(|v| {
+                            let hit = pick < u64::from(v.weight);
+                            pick = pick.saturating_sub(u64::from(v.weight));
+                            hit
+                        })
+                        .unwrap_or(&variants[0]);
+                    let mut record = self.record(i, RecordKind::Split, None);
+                    record.variant = Some(variant.name.clone());
+                    record.next = Some(journey.node(variant.next).id.clone());
+                    self.effects.push(Effect::Record(record));
+                    Some(variant.next)
+                }
+                NodeKind::UpdateProfile { set, next } => {
+                    let profile = self.profile.to_mut();
+                    for (key, value) in set {
+                        profile.set_trait(key, value.clone(), self.now);
+                    }
+                    let key = self.key(i, "update_profile");
+                    self.effects.push(Effect::UpdateProfile(ProfileUpdate {
+                        key,
+                        profile: self.profile.id.clone(),
+                        set: set.clone(),
+                        at: self.now,
+                    }));
+                    *next
+                }
+                NodeKind::Exit => {
+                    self.end(i, COMPLETED);
+                    return;
+                }
+            };
+            match next {
+                Some(n) => at = n,
+                None => {
+                    self.end(i, COMPLETED);
+                    return;
+                }
+            }
+        }
+        self.end(i, "loop");
+    }
+
+    /// A send node: the first channel the profile can be reached on and has
+    /// not unsubscribed from, unless the instance is in the control group.
+    fn send(
+        &mut self,
+        i: usize,
+        journey: &Journey,
+        channels: &[Channel],
+        template: &Arc<str>,
+    ) {
+        let instance = &self.instances[i];
+        let is_reachable = |c: &Channel| reachable(&self.profile, *c);
+        let allowed = channels
+            .iter()
+            .copied()
+            .find(|c| is_reachable(c) && self.profile.allows_channel(*c));
+        let first_reachable = channels.iter().find(|c| is_reachable(c));
+        let (kind, channel, reason) = match (allowed, first_reachable) {
+            _ if instance.control => (RecordKind::Suppressed, channels[0], Some(HOLDOUT)),
+            (Some(channel), _) => (RecordKind::Send, channel, None),
+            (None, Some(unsubscribed)) => {
+                (RecordKind::Suppressed, *unsubscribed, Some(UNSUBSCRIBED))
+            }
+            (None, None) => (RecordKind::Suppressed, channels[0], Some(UNREACHABLE)),
+        };
+        let mut record = self.record(i, kind, Some(channel));
+        record.template = Some(Arc::clone(template));
+        record.reason = reason.map(str::to_owned);
+        if let Some(key) = record.delivery_key() {
+            let instance = &self.instances[i];
+            self.effects.push(Effect::Send(SendRequest {
+                key,
+                profile: self.profile.id.clone(),
+                journey: journey.id.clone(),
+                version: journey.version,
+                instance: instance.id.clone(),
+                node: instance.node.clone(),
+                channel,
+                template: Arc::clone(template),
+                trigger: instance.trigger.clone(),
+            }));
+        }
+        self.effects.push(Effect::Record(record));
+    }
+
+    /// Holds the instance on its node, with a timer when `due` is set.
+    fn wait(&mut self, i: usize, due: Option<Timestamp>) {
+        if let Some(due) = due {
+            let instance = &mut self.instances[i];
+            let token = instance.next_token;
+            instance.next_token += 1;
+            instance.timer = Some(PendingTimer { token, due });
+            let timer = Timer {
+                key: format!("{}/timer/{token}", instance.id),
+                profile: self.profile.id.clone(),
+                journey: instance.journey.clone(),
+                instance: instance.id.clone(),
+                token,
+                due,
+            };
+            self.effects.push(Effect::ScheduleTimer(timer));
+        }
+        let mut record = self.record(i, RecordKind::Wait, None);
+        record.until = due;
+        self.effects.push(Effect::Record(record));
+    }
+
+    pub(super) fn cancel_timer(&mut self, i: usize) {
+        let instance = &mut self.instances[i];
+        if let Some(pending) = instance.timer.take() {
+            let timer = Timer {
+                key: format!("{}/timer/{}", instance.id, pending.token),
+                profile: self.profile.id.clone(),
+                journey: instance.journey.clone(),
+                instance: instance.id.clone(),
+                token: pending.token,
+                due: pending.due,
+            };
+            self.effects.push(Effect::CancelTimer(timer));
+        }
+    }
+
+    pub(super) fn end(&mut self, i: usize, reason: &str) {
+        self.cancel_timer(i);
+        self.instances[i].status = InstanceStatus::Ended {
+            reason: reason.to_owned(),
+            at: self.now,
+        };
+        let mut record = self.record(i, RecordKind::Exited, None);
+        record.reason = Some(reason.to_owned());
+        self.effects.push(Effect::Record(record));
+    }
+}
