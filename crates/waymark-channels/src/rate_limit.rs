@@ -39,23 +39,25 @@ mod tests {
 
     #[tokio::test]
     async fn a_burst_then_the_sustained_rate() {
-        let limiter = RateLimiter::new(100.0, 5).unwrap();
+        // 20/s with a burst of 5: five at once (one at a time they would
+        // take 200 ms), then one every 50 ms.
+        let limiter = RateLimiter::new(20.0, 5).unwrap();
         let start = Instant::now();
         for _ in 0..5 {
             limiter.acquire().await;
         }
         assert!(
-            start.elapsed() < Duration::from_millis(20),
+            start.elapsed() < Duration::from_millis(100),
             "the burst goes at once: {:?}",
             start.elapsed()
         );
-        for _ in 0..10 {
+        for _ in 0..4 {
             limiter.acquire().await;
         }
         let elapsed = start.elapsed();
         assert!(
-            elapsed >= Duration::from_millis(90),
-            "ten more at 100/s take a tenth of a second: {elapsed:?}"
+            elapsed >= Duration::from_millis(190),
+            "four more at 20/s take 200 ms: {elapsed:?}"
         );
         assert!(RateLimiter::new(0.0, 1).is_none());
     }
