@@ -114,7 +114,7 @@ pub(crate) fn to_json(value: &Cel) -> Option<Value> {
     })
 }
 
-const EVENT_FIELDS: [&str; 10] = [
+const EVENT_FIELDS: [&str; 11] = [
     "type",
     "messageId",
     "userId",
@@ -125,6 +125,7 @@ const EVENT_FIELDS: [&str; 10] = [
     "traits",
     "context",
     "timestamp",
+    "receivedAt",
 ];
 const PROFILE_FIELDS: [&str; 9] = [
     "id",
@@ -164,6 +165,7 @@ impl<'a> Scope<'a> {
             "traits" => Some(Json::Map(&e.traits)),
             "context" => Some(Json::Map(&e.context)),
             "timestamp" => Some(Json::Owned(Value::from(format_timestamp(e.timestamp)))),
+            "receivedAt" => Some(Json::Owned(Value::from(format_timestamp(e.received_at)))),
             _ => None,
         }
     }
@@ -363,6 +365,7 @@ mod tests {
         check("has(profile.traits.first_name)", "Bool(false)");
         check("has(event.properties.coupon)", "Bool(true)");
         check("journey.id == 'cart' && journey.version == 2", "Bool(true)");
+        check("event.receivedAt", "String(\"2026-10-01T08:00:00Z\")");
         check("profile.id", "String(\"u1\")");
         check(
             r#"profile.events["Order Completed"].count >= 3"#,

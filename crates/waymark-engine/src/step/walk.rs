@@ -133,13 +133,7 @@ impl<'a> Step<'a> {
 
     /// A send node: the first channel the profile can be reached on and has
     /// not unsubscribed from, unless the instance is in the control group.
-    fn send(
-        &mut self,
-        i: usize,
-        journey: &Journey,
-        channels: &[Channel],
-        template: &Arc<str>,
-    ) {
+    fn send(&mut self, i: usize, journey: &Journey, channels: &[Channel], template: &Arc<str>) {
         let instance = &self.instances[i];
         let is_reachable = |c: &Channel| reachable(&self.profile, *c);
         let allowed = channels
