@@ -15,14 +15,13 @@ mod timers;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use waymark_channels::Delivery;
 use waymark_core::{Event, Profile, ProfileId, Timestamp};
 use waymark_engine::{Effect, Engine, Input, Instance, Record, SendRequest, Timer};
 use waymark_identity::{Identity, MergeRecord};
 
 pub(crate) use seen::SeenMessages;
 pub(crate) use timers::TimerQueue;
-
-use waymark_channels::Delivery;
 
 /// The hasher of the state's maps: looked up several times per event; not
 /// SipHash, which took a few percent of ingest (keys are random-seeded).
