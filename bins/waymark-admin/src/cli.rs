@@ -155,6 +155,33 @@ pub(crate) enum JourneyCommand {
         #[arg(long)]
         all: bool,
     },
+    /// Enter a person into a journey entered by API (`entry: { api: true }`)
+    /// in `--store`, once per `--id`: a repeated call changes nothing.
+    Enter {
+        /// The journey's id.
+        journey: String,
+        /// The call's id (repeat it to retry safely) [default: a new one].
+        #[arg(long)]
+        id: Option<String>,
+        /// The person's user id.
+        #[arg(long, required_unless_present = "anonymous")]
+        user: Option<String>,
+        /// The person's anonymous id.
+        #[arg(long)]
+        anonymous: Option<String>,
+        /// Their email address (set as the `email` trait).
+        #[arg(long)]
+        email: Option<String>,
+        /// Their phone number (set as the `phone` trait).
+        #[arg(long)]
+        phone: Option<String>,
+        /// The call's data, a JSON object: `event.properties` in the journey.
+        #[arg(long, value_parser = parse_object)]
+        data: Option<serde_json::Map<String, serde_json::Value>>,
+        /// The workspace config (`[engine]`, `[identity]`).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Draw a journey as Graphviz DOT or Mermaid.
     Graph {
         file: PathBuf,
@@ -216,6 +243,16 @@ pub(crate) struct ProfileArgs {
 pub(crate) enum GraphFormat {
     Dot,
     Mermaid,
+}
+
+pub(crate) fn parse_object(
+    text: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>, String> {
+    match serde_json::from_str(text) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        Ok(_) => Err("must be a JSON object".to_owned()),
+        Err(e) => Err(format!("not valid JSON: {e}")),
+    }
 }
 
 pub(crate) fn parse_until(text: &str) -> Result<Timestamp, String> {

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Parser;
 
 use waymark::deploy::{self, JourneyStatus};
-use waymark::runtime::OutboxStatus;
+use waymark::runtime::{EnterRequest, Entered, OutboxStatus};
 use waymark::{Simulation, SimulationOptions, WorkspaceConfig};
 use waymark_core::{Identifier, Timestamp};
 use waymark_engine::{Engine, EngineConfig};
@@ -296,6 +296,44 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Journey {
+            command:
+                JourneyCommand::Enter {
+                    journey,
+                    id,
+                    user,
+                    anonymous,
+                    email,
+                    phone,
+                    data,
+                    config,
+                },
+        } => {
+            let config = workspace_config(config.as_deref())?;
+            let waymark = open_store(cli.store.as_deref(), config)?;
+            let call_id = id.unwrap_or_else(new_call_id);
+            let traits = [("email", email), ("phone", phone)]
+                .into_iter()
+                .filter_map(|(k, v)| Some((k.to_owned(), serde_json::Value::from(v?))))
+                .collect();
+            let request = EnterRequest {
+                journey,
+                call_id: call_id.clone(),
+                user_id: user,
+                anonymous_id: anonymous,
+                traits,
+                data: data.unwrap_or_default(),
+            };
+            let answer = match waymark.enter(&request)? {
+                Entered::Decided { entered, sends } => {
+                    serde_json::json!({"id": call_id, "entered": entered, "sends": sends})
+                }
+                Entered::Repeated => {
+                    serde_json::json!({"id": call_id, "entered": false, "repeated": true})
+                }
+            };
+            writeln!(out, "{answer}")?;
+        }
+        Command::Journey {
             command: JourneyCommand::Graph { file, format },
         } => {
             let journey = waymark_journey::load_journey(&file)?;
@@ -308,4 +346,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A call id for an entry made without `--id`: unique per call (time and
+/// process), printed so that the call can be repeated safely.
+fn new_call_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("admin-{nanos:x}-{}", std::process::id())
 }

@@ -29,8 +29,11 @@ pub(crate) fn open_store(
     }
     let store = FjallStore::open(path)
         .with_context(|| "is a worker running on it? stop it first".to_owned())?;
+    // The journeys deployed there, for commands that decide (`journey enter`).
+    let deployed = waymark::deploy::load(&store)?;
     Ok(Waymark::builder()
         .store(Arc::new(store))
+        .deployed(deployed)
         .identity(config.identity)
         .engine(config.engine)
         .build()?)

@@ -274,3 +274,70 @@ fn a_held_journey_keeps_its_people_in_place() {
     );
     assert_eq!(waymark.stats().outbox_pending, 1);
 }
+
+#[test]
+fn journey_enter_enters_once_per_call_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    let journeys = dir.path().join("journeys");
+    std::fs::create_dir_all(journeys.join("templates")).unwrap();
+    std::fs::write(
+        journeys.join("reset.yaml"),
+        "id: reset\nentry: { api: true }\nnodes:\n  - { id: link, type: send, channel: email, template: reset }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        journeys.join("templates/reset.yaml"),
+        "channel: email\nsubject: Reset\ntext: 'Your code: {{ event.properties.code }}'\n",
+    )
+    .unwrap();
+    let deployed = admin(
+        &store,
+        &[
+            "journey",
+            "deploy",
+            journeys.join("reset.yaml").to_str().unwrap(),
+        ],
+    );
+    assert!(deployed.status.success(), "{}", text(&deployed));
+    let enter = |id: &str| {
+        admin(
+            &store,
+            &[
+                "journey",
+                "enter",
+                "reset",
+                "--id",
+                id,
+                "--user",
+                "cy",
+                "--email",
+                "cy@example.com",
+                "--data",
+                r#"{"code":"123456"}"#,
+            ],
+        )
+    };
+    let first = enter("c-1");
+    assert!(first.status.success(), "{}", text(&first));
+    let answer: serde_json::Value = serde_json::from_slice(&first.stdout).unwrap();
+    assert_eq!(answer["entered"], true, "{answer}");
+    let again = enter("c-1");
+    let answer: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(answer["repeated"], true, "{answer}");
+    let outbox = admin(&store, &["outbox", "list", "--status", "pending"]);
+    let listed = text(&outbox);
+    assert_eq!(listed.matches("cy@example.com").count(), 1, "{listed}");
+    assert!(
+        listed.contains("123456"),
+        "the call's data rides along: {listed}"
+    );
+
+    let unknown = admin(&store, &["journey", "enter", "nope", "--user", "cy"]);
+    assert!(!unknown.status.success());
+    assert!(
+        text(&unknown).contains("no active journey `nope`"),
+        "{}",
+        text(&unknown)
+    );
+}

@@ -2,11 +2,11 @@
 //! due timers, each batch through the shared step and staged for one
 //! commit.
 
-use waymark_core::Event;
+use waymark_core::{Event, Timestamp};
 use waymark_store::{Space, keys};
 
 use super::commit::Ticket;
-use super::state::{SOURCE_PREFIX, encode};
+use super::state::{SOURCE_PREFIX, State, encode};
 use super::waymark::{Error, Waymark};
 use super::writes::Writes;
 use crate::step::Ingested;
@@ -88,17 +88,7 @@ impl Waymark {
             }
             writes.messages.push(event.message_id.as_str());
         }
-        if !writes.messages.is_empty() {
-            // One value per batch: its processed message ids, keyed by time
-            // (so a retention sweep can drop old ones) and batch number.
-            let mut key = keys::time(now).to_vec();
-            key.extend_from_slice(&keys::seq(state.next_batch_seq));
-            state.next_batch_seq += 1;
-            writes
-                .batch
-                .put(Space::Messages, key.clone(), encode(&writes.messages));
-            state.journeys.seen.close_batch(now, key);
-        }
+        remember_messages(&mut state, &mut writes, now);
         for &(source, position) in offsets {
             state.offsets.insert(source.to_owned(), position);
             writes.batch.put(
@@ -141,4 +131,19 @@ impl Waymark {
             self.commit(state, writes)?;
         }
     }
+}
+
+/// Writes the batch's processed message ids as one value, keyed by time
+/// (so a retention sweep can drop old ones) and batch number.
+pub(super) fn remember_messages(state: &mut State, writes: &mut Writes<'_>, now: Timestamp) {
+    if writes.messages.is_empty() {
+        return;
+    }
+    let mut key = keys::time(now).to_vec();
+    key.extend_from_slice(&keys::seq(state.next_batch_seq));
+    state.next_batch_seq += 1;
+    writes
+        .batch
+        .put(Space::Messages, key.clone(), encode(&writes.messages));
+    state.journeys.seen.close_batch(now, key);
 }

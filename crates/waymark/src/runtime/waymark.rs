@@ -1,7 +1,8 @@
 //! The runtime: what it holds, and its error. Its work is split by job:
 //! `builder` (building it), `commit` (group commit), `ingest` (events and
 //! timers through the shared step), `delivery` (the outbox through
-//! channels), `run` (the loops) and `admin` (queries, GDPR, retries).
+//! channels), `run` (the loops), `enter` (entries by API) and `admin`
+//! (queries, GDPR, retries).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -30,6 +31,12 @@ pub enum Error {
     NoStore,
     #[error("an earlier commit failed; the runtime must be rebuilt from the store")]
     Poisoned,
+    #[error("no active journey `{0}`")]
+    UnknownJourney(String),
+    #[error("journey `{0}` is not entered by API (its entry is an event or a segment)")]
+    NotByApi(String),
+    #[error("no usable identifier: give a user id or an anonymous id (not blocked, not forgotten)")]
+    NoIdentifier,
 }
 
 /// The embeddable runtime.

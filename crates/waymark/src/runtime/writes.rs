@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use waymark_channels::Delivery;
 use waymark_core::{Identifier, Profile, ProfileId, Timestamp};
-use waymark_engine::{Instance, Record, Timer};
+use waymark_engine::{Instance, Record, RecordKind, Timer};
 use waymark_identity::MergeRecord;
 use waymark_store::{Batch, Space, keys};
 
@@ -49,6 +49,13 @@ pub(super) struct Finished {
 }
 
 impl Writes<'_> {
+    /// Whether someone entered `journey` in this batch.
+    pub fn entered(&self, journey: &str) -> bool {
+        self.counted
+            .keys()
+            .any(|(j, kind)| &**j == journey && *kind == RecordKind::Entered)
+    }
+
     /// Writes for a step of the engine; `keep_records` when a record sink
     /// publishes them.
     pub fn for_step(keep_records: bool) -> Self {

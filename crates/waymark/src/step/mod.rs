@@ -15,6 +15,7 @@ mod timers;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use serde_json::{Map, Value};
 use waymark_channels::Delivery;
 use waymark_core::{Event, Profile, ProfileId, Timestamp};
 use waymark_engine::{Effect, Engine, Input, Instance, Record, SendRequest, Timer};
@@ -89,11 +90,53 @@ impl JourneyState {
         now: Timestamp,
         journal: &mut impl Journal,
     ) -> Ingested {
+        let (profile, merged) = match self.admit(engine, event, now, journal) {
+            Ok(admitted) => admitted,
+            Err(refused) => return refused,
+        };
+        let sends = merged + self.decide(engine, &profile, Input::Event(event), now, journal);
+        Ingested::Processed { sends }
+    }
+
+    /// An entry into `journey` by API for the person `request` names (an
+    /// `identify` carrying their ids and traits, its message id the call's
+    /// id: a retried call is a duplicate), with `data` as the entering
+    /// event's properties.
+    pub fn enter(
+        &mut self,
+        engine: &Engine,
+        request: &Event,
+        journey: &str,
+        data: &Map<String, Value>,
+        now: Timestamp,
+        journal: &mut impl Journal,
+    ) -> Ingested {
+        let (profile, merged) = match self.admit(engine, request, now, journal) {
+            Ok(admitted) => admitted,
+            Err(refused) => return refused,
+        };
+        let input = Input::ApiEnter {
+            journey,
+            properties: data,
+        };
+        let sends = merged + self.decide(engine, &profile, input, now, journal);
+        Ingested::Processed { sends }
+    }
+
+    /// Dedupe and identity for an event: its profile (merges decided,
+    /// with their sends), or why it goes no further.
+    fn admit(
+        &mut self,
+        engine: &Engine,
+        event: &Event,
+        now: Timestamp,
+        journal: &mut impl Journal,
+    ) -> Result<(ProfileId, usize), Ingested> {
         if !self.seen.insert(&event.message_id) {
-            return Ingested::Duplicate;
+            return Err(Ingested::Duplicate);
         }
         let Some(resolved) = self.identity.ingest(event) else {
-            return Ingested::Unresolvable;
+            return Err(Ingested::Unresolvable);
         };
         journal.decided(&resolved.profile);
         let mut sends = 0;
@@ -108,8 +151,7 @@ impl JourneyState {
                 sends += self.decide(engine, &resolved.profile, input, now, journal);
             }
         }
-        sends += self.decide(engine, &resolved.profile, Input::Event(event), now, journal);
-        Ingested::Processed { sends }
+        Ok((resolved.profile, sends))
     }
 
     /// The timers due at or before `limit`, in due order, at most `max`.

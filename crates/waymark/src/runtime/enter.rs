@@ -1,0 +1,94 @@
+//! Entries by API: a backend enters a person into a journey (a password
+//! reset, an order confirmation), once per call id however often the call
+//! is retried.
+
+use serde_json::{Map, Value};
+use waymark_core::{Event, EventType};
+use waymark_journey::Trigger;
+
+use super::ingest::remember_messages;
+use super::waymark::{Error, Waymark};
+use super::writes::Writes;
+use crate::step::Ingested;
+
+/// One entry by API.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EnterRequest {
+    /// The journey (its latest active version), whose entry is `api`.
+    pub journey: String,
+    /// The call's id: a call retried with the same id enters nobody again.
+    pub call_id: String,
+    /// Who: a user id, an anonymous id, or both.
+    pub user_id: Option<String>,
+    pub anonymous_id: Option<String>,
+    /// Traits set with the entry (`email`, `phone`, ...: how to reach them).
+    pub traits: Map<String, Value>,
+    /// The call's data, in scope as `event.properties` in the journey.
+    pub data: Map<String, Value>,
+}
+
+/// What an entry by API did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entered {
+    /// The call was decided: `entered` unless the journey's entry rules
+    /// (re-entry, `where`, `audience`) kept the person out.
+    Decided { entered: bool, sends: usize },
+    /// A call with this id was decided before: nothing was done.
+    Repeated,
+}
+
+impl Waymark {
+    /// Enters the person `request` names into its journey, durably when it
+    /// returns; once per call id.
+    pub fn enter(&self, request: &EnterRequest) -> Result<Entered, Error> {
+        let now = self.clock.now();
+        let engine = self.engine();
+        match engine.active_journey(&request.journey) {
+            None => return Err(Error::UnknownJourney(request.journey.clone())),
+            Some(journey) if !matches!(journey.entry.trigger, Trigger::Api) => {
+                return Err(Error::NotByApi(request.journey.clone()));
+            }
+            Some(_) => {}
+        }
+        if request.user_id.is_none() && request.anonymous_id.is_none() {
+            return Err(Error::NoIdentifier);
+        }
+        // The person as an `identify` of the call: its ids and traits, its
+        // message id the call's (per journey), for the dedupe window.
+        let call = Event {
+            kind: EventType::Identify,
+            message_id: format!("enter:{}:{}", request.journey, request.call_id),
+            user_id: request.user_id.clone(),
+            anonymous_id: request.anonymous_id.clone(),
+            previous_id: None,
+            group_id: None,
+            event: None,
+            properties: Map::new(),
+            traits: request.traits.clone(),
+            context: Map::new(),
+            timestamp: now,
+            received_at: now,
+        };
+        let mut state = self.lock()?;
+        let mut writes = Writes::for_step(self.records.is_some());
+        let outcome = state.journeys.enter(
+            &engine,
+            &call,
+            &request.journey,
+            &request.data,
+            now,
+            &mut writes,
+        );
+        let sends = match outcome {
+            Ingested::Duplicate => return Ok(Entered::Repeated),
+            Ingested::Unresolvable => return Err(Error::NoIdentifier),
+            Ingested::Processed { sends } => sends,
+        };
+        writes.messages.push(call.message_id.as_str());
+        remember_messages(&mut state, &mut writes, now);
+        let entered = writes.entered(&request.journey);
+        drop(engine);
+        self.commit(state, writes)?;
+        Ok(Entered::Decided { entered, sends })
+    }
+}
