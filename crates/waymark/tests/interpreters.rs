@@ -139,6 +139,18 @@ fn check(journey: &str, events: &str) {
         .collect();
     assert!(!asked.is_empty(), "{journey}: the example sends something");
     assert_eq!(delivered, asked, "{journey}: deliveries");
+    // The trace's send lines carry the deliveries' idempotency keys.
+    let traced_keys: Vec<&str> = simulated
+        .trace
+        .iter()
+        .filter(|line| line.kind == "send")
+        .map(|line| line.key.as_deref().unwrap())
+        .collect();
+    let delivered_keys: Vec<&str> = delivered
+        .iter()
+        .map(|d| d["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(traced_keys, delivered_keys, "{journey}: send keys");
 
     // Timers: the same set, due at the same times.
     let mut set: Vec<(Timestamp, String, u64)> = simulated
