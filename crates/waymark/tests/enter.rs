@@ -120,3 +120,22 @@ fn calls_that_cannot_enter_anyone_are_refused_with_the_reason() {
     assert!(matches!(waymark.enter(&nobody), Err(Error::NoIdentifier)));
     assert_eq!(waymark.stats().profiles, 0, "nothing was applied");
 }
+
+#[test]
+fn a_call_for_a_forgotten_person_is_refused_again_when_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let waymark = runtime(dir.path());
+    waymark.enter(&request("call-1", "forgot")).unwrap();
+    let ana = waymark_core::Identifier::new(waymark_core::IdentifierKind::UserId, "ana");
+    assert!(waymark.forget(&ana).unwrap().is_some());
+    for _ in 0..2 {
+        assert!(
+            matches!(
+                waymark.enter(&request("call-2", "forgot")),
+                Err(Error::NoIdentifier)
+            ),
+            "the same answer each time"
+        );
+    }
+    assert_eq!(waymark.stats().profiles, 0, "the person stays forgotten");
+}

@@ -113,6 +113,12 @@ impl JourneyState {
     ) -> Ingested {
         let (profile, merged) = match self.admit(engine, request, now, journal) {
             Ok(admitted) => admitted,
+            Err(Ingested::Unresolvable) => {
+                // Refused with nothing applied: a retry is refused alike,
+                // not taken for a repeat of a decided call.
+                self.seen.take_back(&request.message_id);
+                return Ingested::Unresolvable;
+            }
             Err(refused) => return refused,
         };
         let input = Input::ApiEnter {

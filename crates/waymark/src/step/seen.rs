@@ -43,6 +43,16 @@ impl SeenMessages {
         true
     }
 
+    /// Takes back the id just inserted (a call refused without effect must
+    /// get the same answer when retried).
+    pub fn take_back(&mut self, id: &str) {
+        let id = hash(id);
+        if self.pending.last() == Some(&id) {
+            self.pending.pop();
+            self.ids.remove(&id);
+        }
+    }
+
     /// Closes the batch of the ids inserted since the last one: processed
     /// at `at`, its value stored under `stored_at`. Nothing for a batch
     /// without ids.
