@@ -12,6 +12,7 @@ use super::records::{OutboxEntry, OutboxStatus};
 use super::state::encode;
 use super::waymark::{Error, Waymark};
 use super::writes::Writes;
+use crate::step::Journal;
 
 /// A snapshot of the runtime's counts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -149,10 +150,7 @@ impl Waymark {
             .collect();
         for timer in &doomed {
             state.journeys.timers.remove(timer);
-            writes.batch.delete(
-                Space::Timers,
-                keys::timer(timer.due, &timer.instance, timer.token),
-            );
+            writes.timer_cleared(timer);
         }
         let undelivered: Vec<u64> = state
             .outbox
