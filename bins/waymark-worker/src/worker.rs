@@ -77,6 +77,8 @@ pub struct Worker {
     waymark: Arc<Waymark>,
     /// As loaded at start, for journeys deployed live (the journeys topic).
     templates: waymark_journey::Templates,
+    /// `source.max_clock_skew`, parsed when the worker opened.
+    max_clock_skew: chrono::TimeDelta,
     /// Wakes the line source (file, stdin) while it waits for input.
     reader_wake: parking_lot::Mutex<Option<waymark::source::ReaderWake>>,
     counters: Arc<SourceCounters>,
@@ -94,7 +96,7 @@ impl Worker {
         let (journeys, templates) = load_journey_set(&config.journeys, config.templates.as_deref())
             .map_err(WorkerError::Journeys)?;
         let engine = config.engine_config().map_err(WorkerError::Config)?;
-        config
+        let max_clock_skew = config
             .source
             .max_clock_skew()
             .map_err(WorkerError::Config)?;
@@ -168,6 +170,7 @@ impl Worker {
             store,
             waymark: Arc::new(waymark),
             templates,
+            max_clock_skew,
             reader_wake: parking_lot::Mutex::default(),
             counters: Arc::default(),
             kafka,
@@ -336,7 +339,7 @@ impl Worker {
                 self.config.source.batch_size,
                 Duration::from_millis(self.config.source.batch_wait_ms),
             ),
-            self.max_clock_skew(),
+            self.max_clock_skew,
         )?;
         source.run(stop)?;
         Ok(())
@@ -426,7 +429,7 @@ impl Worker {
             tracing::info!(source = %name, lines = skip, "resuming after committed lines");
         }
         let source_path = self.config.source.path.clone().unwrap_or_default();
-        let mut reader = JsonlReader::spawn(reader, skip).max_clock_skew(self.max_clock_skew());
+        let mut reader = JsonlReader::spawn(reader, skip).max_clock_skew(self.max_clock_skew);
         *self.reader_wake.lock() = Some(reader.waker());
         if stop.load(Ordering::SeqCst) {
             return Ok(()); // stopped before the reader could be woken
@@ -454,14 +457,6 @@ impl Worker {
             self.counters.count(&report, batch.rejects.len());
         }
         Ok(())
-    }
-
-    /// `source.max_clock_skew`, checked when the worker opened.
-    fn max_clock_skew(&self) -> chrono::TimeDelta {
-        self.config
-            .source
-            .max_clock_skew()
-            .unwrap_or(waymark_core::Arrival::DEFAULT_MAX_CLOCK_SKEW)
     }
 
     fn idle(&self) -> bool {
