@@ -33,6 +33,9 @@ pub(crate) enum Command {
         /// Template folder [default: templates/ beside the first journey].
         #[arg(long)]
         templates: Option<PathBuf>,
+        /// Segment folder [default: segments/ beside the first journey].
+        #[arg(long)]
+        segments: Option<PathBuf>,
         /// Stop the virtual clock at this instant (RFC 3339).
         #[arg(long, value_parser = parse_until)]
         until: Option<Timestamp>,
@@ -122,6 +125,9 @@ pub(crate) enum JourneyCommand {
         /// Template folder [default: templates/ beside the first journey].
         #[arg(long)]
         templates: Option<PathBuf>,
+        /// Segment folder [default: segments/ beside the first journey].
+        #[arg(long)]
+        segments: Option<PathBuf>,
     },
     /// Store journey files as new versions (only if changed) in `--store`.
     Deploy {

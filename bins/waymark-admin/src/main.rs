@@ -127,12 +127,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             journeys,
             events,
             templates,
+            segments,
             until,
             config,
             seed,
         } => {
             let config = workspace_config(config.as_deref())?;
-            let Some(loaded) = load(&journeys, templates.as_deref())? else {
+            let Some(loaded) = load(&journeys, templates.as_deref(), segments.as_deref())? else {
                 return Ok(ExitCode::FAILURE);
             };
             let text = read(&events)?;
@@ -140,7 +141,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 seed: seed.unwrap_or(config.engine.seed),
                 ..config.engine
             };
-            let engine = Engine::new(loaded, engine_config);
+            let mut engine = Engine::new(loaded.journeys, engine_config);
+            engine.set_segments(loaded.segments);
             let options = SimulationOptions {
                 until,
                 identity: config.identity,
@@ -197,13 +199,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Journey {
-            command: JourneyCommand::Validate { files, templates },
+            command:
+                JourneyCommand::Validate {
+                    files,
+                    templates,
+                    segments,
+                },
         } => {
-            let Some(loaded) = load(&files, templates.as_deref())? else {
+            let Some(loaded) = load(&files, templates.as_deref(), segments.as_deref())? else {
                 return Ok(ExitCode::FAILURE);
             };
-            for journey in loaded {
+            for journey in loaded.journeys {
                 writeln!(out, "ok {} ({} nodes)", journey.id, journey.nodes.len())?;
+            }
+            for segment in loaded.segments.iter() {
+                writeln!(out, "ok segment {}", segment.id)?;
             }
         }
         Command::Journey {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use waymark::{Waymark, WorkspaceConfig};
 use waymark_core::Identifier;
-use waymark_journey::load_journey_set;
+use waymark_journey::load_workspace;
 use waymark_store::FjallStore;
 
 /// The store alone (journey commands need no runtime state).
@@ -108,9 +108,10 @@ pub(crate) fn workspace_config(path: Option<&std::path::Path>) -> anyhow::Result
 pub(crate) fn load(
     files: &[PathBuf],
     templates: Option<&std::path::Path>,
-) -> anyhow::Result<Option<Vec<waymark_journey::Journey>>> {
-    match load_journey_set(files, templates) {
-        Ok((journeys, _templates)) => Ok(Some(journeys)),
+    segments: Option<&std::path::Path>,
+) -> anyhow::Result<Option<waymark_journey::JourneySet>> {
+    match load_workspace(files, templates, segments) {
+        Ok(set) => Ok(Some(set)),
         Err(errors) => {
             let mut err = std::io::stderr().lock();
             writeln!(err, "{errors}")?;

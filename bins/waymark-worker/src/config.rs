@@ -18,6 +18,9 @@ pub struct WorkerConfig {
     /// Template folder [default: `templates/` beside the first journey].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub templates: Option<PathBuf>,
+    /// Segment folder [default: `segments/` beside the first journey].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segments: Option<PathBuf>,
     #[serde(default)]
     pub source: SourceConfig,
     #[serde(default)]

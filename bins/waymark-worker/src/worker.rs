@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use waymark_channels::{Deliver, LogChannel};
 use waymark_core::Channel;
-use waymark_journey::load_journey_set;
+use waymark_journey::{JourneySet, load_workspace};
 use waymark_store::{FjallStore, Store};
 
 use crate::config::{DefaultChannel, SourceKind, WorkerConfig};
@@ -93,18 +93,28 @@ impl Worker {
         // Every problem in every file first, then each file deployed: a
         // changed file becomes a new version; paused or archived journeys
         // stay so across restarts.
-        let (journeys, templates) = load_journey_set(&config.journeys, config.templates.as_deref())
-            .map_err(WorkerError::Journeys)?;
+        let JourneySet {
+            journeys,
+            templates,
+            segments,
+        } = load_workspace(
+            &config.journeys,
+            config.templates.as_deref(),
+            config.segments.as_deref(),
+        )
+        .map_err(WorkerError::Journeys)?;
         let engine = config.engine_config().map_err(WorkerError::Config)?;
         let max_clock_skew = config
             .source
             .max_clock_skew()
             .map_err(WorkerError::Config)?;
         let store = Arc::new(FjallStore::open(&config.store.path)?);
+        let mut fresh = Vec::new();
         for (path, journey) in config.journeys.iter().zip(journeys) {
             let outcome = deploy::deploy_loaded(store.as_ref(), journey, path, chrono::Utc::now())?;
             if outcome.new_version {
                 tracing::info!(journey = %outcome.id, version = outcome.version, "deployed");
+                fresh.push(outcome.id);
             }
         }
         let deployed = deploy::load(store.as_ref())?;
@@ -113,7 +123,8 @@ impl Worker {
             .deployed(deployed)
             .engine(engine)
             .identity(config.identity.clone())
-            .templates(templates.clone());
+            .templates(templates.clone())
+            .segments(segments.clone());
         if let Some(unsubscribe) = &config.unsubscribe {
             builder = builder.unsubscribe(waymark_channels::signing::UnsubscribeSigner::new(
                 &unsubscribe.secret,
@@ -165,6 +176,10 @@ impl Worker {
             );
         }
         let waymark = builder.build()?;
+        // A new version with a time-based entry: timers for people known already.
+        for id in &fresh {
+            waymark.schedule_deployed(id)?;
+        }
         Ok(Worker {
             config,
             store,

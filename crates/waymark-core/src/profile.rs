@@ -94,6 +94,10 @@ pub struct Profile {
     /// the person has another address.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub undeliverable: BTreeSet<String>,
+    /// The segments the person is a member of, with when they joined (the
+    /// engine decides every transition; this is its durable record).
+    #[serde(default, skip_serializing_if = "LiteMap::is_empty")]
+    pub segments: LiteMap<String, Timestamp>,
 }
 
 /// Counts of one event name on a profile.

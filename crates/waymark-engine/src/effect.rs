@@ -20,6 +20,8 @@ pub enum Effect {
     CancelTimer(Timer),
     /// Write traits on the profile.
     UpdateProfile(ProfileUpdate),
+    /// The person joined or left a segment: keep it on the profile.
+    Membership(MembershipChange),
     /// An analytics fact: entered, send, suppressed, goal, exited, ...
     Record(Record),
 }
@@ -30,6 +32,7 @@ impl Effect {
             Effect::Send(s) => &s.key,
             Effect::ScheduleTimer(t) | Effect::CancelTimer(t) => &t.key,
             Effect::UpdateProfile(u) => &u.key,
+            Effect::Membership(m) => &m.key,
             Effect::Record(r) => &r.key,
         }
     }
@@ -60,6 +63,19 @@ pub struct Timer {
     pub instance: Arc<str>,
     pub token: u64,
     pub due: Timestamp,
+    /// A time-based entry (inactivity, date, schedule) into `journey` for
+    /// `profile` rather than an instance's wait: one per person and
+    /// journey, a new one replacing the pending one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub entry: bool,
+}
+
+impl Timer {
+    /// The id entry timers of `journey` for `profile` share (the instance
+    /// field of an entry timer).
+    pub fn entry_id(journey: &str, profile: &ProfileId) -> Arc<str> {
+        Arc::from(format!("{journey}:{profile}:entry"))
+    }
 }
 
 /// Traits to set on a profile.
@@ -68,6 +84,16 @@ pub struct ProfileUpdate {
     pub key: String,
     pub profile: ProfileId,
     pub set: Map<String, Value>,
+    pub at: Timestamp,
+}
+
+/// A person joining (`joined`) or leaving a segment at `at`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MembershipChange {
+    pub key: String,
+    pub profile: ProfileId,
+    pub segment: Arc<str>,
+    pub joined: bool,
     pub at: Timestamp,
 }
 
@@ -83,6 +109,12 @@ pub enum RecordKind {
     Suppressed,
     Goal,
     Exited,
+    /// A trigger that could not be scheduled (a date trait that does not parse).
+    Skipped,
+    /// The person became a member of a segment (`segment`).
+    SegmentEntered,
+    /// The person stopped being a member of a segment.
+    SegmentExited,
 }
 
 impl RecordKind {
@@ -96,11 +128,14 @@ impl RecordKind {
             RecordKind::Suppressed => "suppressed",
             RecordKind::Goal => "goal",
             RecordKind::Exited => "exited",
+            RecordKind::Skipped => "skipped",
+            RecordKind::SegmentEntered => "segment_entered",
+            RecordKind::SegmentExited => "segment_exited",
         }
     }
 
     /// Every kind.
-    pub const ALL: [RecordKind; 8] = [
+    pub const ALL: [RecordKind; 11] = [
         RecordKind::Entered,
         RecordKind::Wait,
         RecordKind::Branch,
@@ -109,6 +144,9 @@ impl RecordKind {
         RecordKind::Suppressed,
         RecordKind::Goal,
         RecordKind::Exited,
+        RecordKind::Skipped,
+        RecordKind::SegmentEntered,
+        RecordKind::SegmentExited,
     ];
 
     /// The kind [`RecordKind::as_str`] names.
@@ -117,7 +155,8 @@ impl RecordKind {
     }
 }
 
-/// An analytics fact about one instance.
+/// An analytics fact about one instance (or, for segment transitions,
+/// about a person: `journey` and `instance` are empty, `segment` is set).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
     pub key: String,
@@ -153,6 +192,9 @@ pub struct Record {
     /// Whether the instance is in the control group.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub control: bool,
+    /// The segment of a `segment_entered` / `segment_exited` record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<Arc<str>>,
 }
 
 impl Record {

@@ -6,11 +6,12 @@ use std::sync::Arc;
 use cel::Env;
 use chrono_tz::Tz;
 use waymark_core::{Profile, Timestamp};
-use waymark_journey::{Journey, NodeKind, Trigger};
+use waymark_journey::{Journey, NodeKind, ScheduleTrigger, SegmentRef, Segments, Trigger};
 
 use crate::effect::Effect;
 use crate::input::Input;
 use crate::instance::Instance;
+use crate::segments::{EVERYONE, SegmentIndex, Tracked};
 use crate::step::Step;
 
 /// The hasher of the engine's lookups (one or more per event): not SipHash.
@@ -52,8 +53,20 @@ pub struct Engine {
     active: Vec<Arc<Journey>>,
     /// Active journeys entered by a given event name.
     by_entry_event: HashMap<String, Vec<Arc<Journey>>, Fast>,
-    /// Active journeys entered by a segment condition.
-    by_segment: Vec<Arc<Journey>>,
+    /// Named segments (files), tracked whether or not a journey uses them.
+    segments: Segments,
+    /// Named segments and active journeys' inline ones, by what they read.
+    segment_index: SegmentIndex,
+    /// Active journeys entered on joining a segment, by segment id.
+    by_segment: HashMap<Arc<str>, Vec<Arc<Journey>>, Fast>,
+    /// Active inactivity journeys by the event names that reset them.
+    by_inactive_event: HashMap<String, Vec<Arc<Journey>>, Fast>,
+    /// Active date journeys by their trait.
+    by_date_trait: HashMap<String, Vec<Arc<Journey>>, Fast>,
+    /// Active schedule journeys by their segment ([`EVERYONE`] without one).
+    by_schedule_segment: HashMap<Arc<str>, Vec<Arc<Journey>>, Fast>,
+    /// Active journeys whose entry timers read the profile's time zone.
+    zoned: Vec<Arc<Journey>>,
     /// Event names any version of any journey reacts to: entries, exits,
     /// goals and waits. Other events only update profiles.
     relevant: HashSet<String, Fast>,
@@ -86,7 +99,13 @@ impl Engine {
             versions: HashMap::default(),
             active: Vec::new(),
             by_entry_event: HashMap::default(),
-            by_segment: Vec::new(),
+            segments: Segments::default(),
+            segment_index: SegmentIndex::default(),
+            by_segment: HashMap::default(),
+            by_inactive_event: HashMap::default(),
+            by_date_trait: HashMap::default(),
+            by_schedule_segment: HashMap::default(),
+            zoned: Vec::new(),
             relevant: HashSet::default(),
             held: HashSet::default(),
         };
@@ -146,23 +165,84 @@ impl Engine {
         self.reindex();
     }
 
+    /// Sets the named segments (segment files) the engine keeps membership of.
+    pub fn set_segments(&mut self, segments: Segments) {
+        self.segments = segments;
+        self.reindex();
+    }
+
+    /// The named segments.
+    pub fn segments(&self) -> &Segments {
+        &self.segments
+    }
+
+    /// The segment id an inline `entry.segment` condition is tracked under.
+    pub fn inline_segment_id(journey: &str) -> String {
+        format!("journey:{journey}")
+    }
+
     fn reindex(&mut self) {
         self.by_entry_event.clear();
         self.by_segment.clear();
+        self.by_inactive_event.clear();
+        self.by_date_trait.clear();
+        self.by_schedule_segment.clear();
+        self.zoned.clear();
         self.relevant.clear();
+        let mut tracked: Vec<Tracked> = self
+            .segments
+            .iter()
+            .map(|s| Tracked {
+                id: s.id.clone(),
+                condition: s.condition.clone(),
+            })
+            .collect();
         for journey in &self.active {
+            let j = Arc::clone(journey);
             match &journey.entry.trigger {
                 Trigger::Event(name) => {
-                    self.by_entry_event
-                        .entry(name.clone())
-                        .or_default()
-                        .push(Arc::clone(journey));
+                    self.by_entry_event.entry(name.clone()).or_default().push(j);
                     self.relevant.insert(name.clone());
                 }
-                Trigger::Segment(_) => self.by_segment.push(Arc::clone(journey)),
+                Trigger::Segment(SegmentRef::Named(id)) => {
+                    self.by_segment.entry(id.clone()).or_default().push(j);
+                }
+                Trigger::Segment(SegmentRef::Inline(condition)) => {
+                    let id: Arc<str> = Arc::from(Self::inline_segment_id(&journey.id));
+                    tracked.push(Tracked {
+                        id: id.clone(),
+                        condition: condition.clone(),
+                    });
+                    self.by_segment.entry(id).or_default().push(j);
+                }
                 Trigger::Api => {}
+                Trigger::Inactive { events, .. } => {
+                    for name in events {
+                        self.by_inactive_event
+                            .entry(name.clone())
+                            .or_default()
+                            .push(Arc::clone(&j));
+                        self.relevant.insert(name.clone());
+                    }
+                }
+                Trigger::Date(date) => {
+                    self.by_date_trait
+                        .entry(date.trait_name.clone())
+                        .or_default()
+                        .push(Arc::clone(&j));
+                    self.zoned.push(j);
+                }
+                Trigger::Schedule(ScheduleTrigger { segment, .. }) => {
+                    let id = segment.clone().unwrap_or_else(|| Arc::from(EVERYONE));
+                    self.by_schedule_segment
+                        .entry(id)
+                        .or_default()
+                        .push(Arc::clone(&j));
+                    self.zoned.push(j);
+                }
             }
         }
+        self.segment_index = SegmentIndex::new(tracked);
         for journey in self.versions.values().flat_map(BTreeMap::values) {
             self.relevant.extend(journey.exit_on.iter().cloned());
             self.relevant
@@ -202,8 +282,41 @@ impl Engine {
         self.by_entry_event.get(event).map_or(&[], Vec::as_slice)
     }
 
-    pub(crate) fn segment_journeys(&self) -> &[Arc<Journey>] {
-        &self.by_segment
+    pub(crate) fn segment_index(&self) -> &SegmentIndex {
+        &self.segment_index
+    }
+
+    /// Active journeys entered on joining `segment`.
+    pub(crate) fn entered_on_segment(&self, segment: &str) -> &[Arc<Journey>] {
+        self.by_segment.get(segment).map_or(&[], Vec::as_slice)
+    }
+
+    pub(crate) fn inactive_on(&self, event: &str) -> &[Arc<Journey>] {
+        self.by_inactive_event.get(event).map_or(&[], Vec::as_slice)
+    }
+
+    pub(crate) fn dated_by(&self, name: &str) -> &[Arc<Journey>] {
+        self.by_date_trait.get(name).map_or(&[], Vec::as_slice)
+    }
+
+    pub(crate) fn date_journeys(&self) -> impl Iterator<Item = &Arc<Journey>> {
+        self.by_date_trait.values().flatten()
+    }
+
+    pub(crate) fn scheduled_for(&self, segment: &str) -> &[Arc<Journey>] {
+        self.by_schedule_segment
+            .get(segment)
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether a schedule enters everyone (the [`EVERYONE`] segment is kept).
+    pub(crate) fn schedules_everyone(&self) -> bool {
+        self.by_schedule_segment.contains_key(EVERYONE)
+    }
+
+    /// Active journeys whose entry timers follow the profile's time zone.
+    pub(crate) fn zoned(&self) -> &[Arc<Journey>] {
+        &self.zoned
     }
 
     pub(crate) fn is_relevant(&self, event: &str) -> bool {
@@ -228,7 +341,10 @@ impl Engine {
                 properties,
             } => step.on_api_enter(journey, properties),
             Input::ProfileMerged { instances, .. } => step.on_merged(instances),
+            Input::EntryDue { journey, due } => step.on_entry_due(journey, due),
+            Input::JourneyChanged { journey } => step.on_journey_changed(journey),
         }
+        step.settle();
         step.finish()
     }
 }

@@ -1,7 +1,7 @@
 //! What the engine reacts to.
 
 use serde_json::{Map, Value};
-use waymark_core::{Event, ProfileId};
+use waymark_core::{Event, ProfileId, Timestamp};
 
 use crate::instance::Instance;
 
@@ -19,6 +19,13 @@ pub enum Input<'a> {
         journey: &'a str,
         properties: &'a Map<String, Value>,
     },
+    /// A time-based entry timer of `journey` (inactivity, date, schedule)
+    /// set for `due` is due. One that no longer matches the profile (a
+    /// newer event, a changed date) changes nothing.
+    EntryDue { journey: &'a str, due: Timestamp },
+    /// `journey` was deployed: set its time-based entry timer for this
+    /// profile (for people known before the journey was).
+    JourneyChanged { journey: &'a str },
     /// Identity resolution merged profile `from` into this one: its journey
     /// instances fold into this profile's. Where both run the same journey,
     /// the earlier-entered instance stays and the other exits (`merged`).

@@ -19,11 +19,13 @@ mod input;
 mod instance;
 mod local_time;
 mod reach;
+mod segments;
 mod step;
 
-pub use effect::{Effect, ProfileUpdate, Record, RecordKind, SendRequest, Timer};
+pub use effect::{Effect, MembershipChange, ProfileUpdate, Record, RecordKind, SendRequest, Timer};
 pub use engine::{Decision, Engine, EngineConfig};
 pub use input::Input;
 pub use instance::{Instance, InstanceStatus, PendingTimer};
 pub use local_time::next_local_time;
 pub use reach::reachable;
+pub use segments::EVERYONE;

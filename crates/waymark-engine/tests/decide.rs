@@ -321,9 +321,11 @@ nodes:
         json!({"plan": "pro", "seats": 3}),
         ts("2026-01-03T00:00:00Z"),
     ));
+    // Entered on becoming a member, not again while staying one.
     assert_eq!(
         h.records(),
         [
+            "segment_entered journey:pro",
             "entered thanks",
             "send thanks webhook",
             "exited thanks completed"

@@ -102,11 +102,11 @@ fn run(stream: &[(usize, i64, Action)], seed: u64) -> Vec<Effect> {
         // Timers due by now fire against the profile as it is before this
         // step's event; check their sends against that profile.
         let before_timers_fired: Vec<(std::sync::Arc<str>, u64)> =
-            h.timers.iter().map(|((_, t), i)| (i.clone(), *t)).collect();
+            h.timers.keys().map(|(_, t, i)| (i.clone(), *t)).collect();
         let fired_now = h.advance(now);
         check_sends(&h.profile, &fired_now);
         let still: Vec<(std::sync::Arc<str>, u64)> =
-            h.timers.iter().map(|((_, t), i)| (i.clone(), *t)).collect();
+            h.timers.keys().map(|(_, t, i)| (i.clone(), *t)).collect();
         fired[*p].extend(
             before_timers_fired
                 .into_iter()
@@ -114,7 +114,7 @@ fn run(stream: &[(usize, i64, Action)], seed: u64) -> Vec<Effect> {
         );
         let effects_before = h.effects.len();
         let before_timers: Vec<(std::sync::Arc<str>, u64)> =
-            h.timers.iter().map(|((_, t), i)| (i.clone(), *t)).collect();
+            h.timers.keys().map(|(_, t, i)| (i.clone(), *t)).collect();
         match action {
             Action::Cart(total) => {
                 drop(h.event(&track(&id, "Cart Updated", json!({"total": total}), now)))
@@ -161,7 +161,7 @@ fn run(stream: &[(usize, i64, Action)], seed: u64) -> Vec<Effect> {
         }
         check_sends(&h.profile, &h.effects[effects_before..]);
         let after: Vec<(std::sync::Arc<str>, u64)> =
-            h.timers.iter().map(|((_, t), i)| (i.clone(), *t)).collect();
+            h.timers.keys().map(|(_, t, i)| (i.clone(), *t)).collect();
         fired[*p].extend(before_timers.into_iter().filter(|t| !after.contains(t)));
         check_state(h);
     }
@@ -199,7 +199,11 @@ fn check_state(h: &Harness) {
             .expect("known version");
         let node = journey.node(NodeIndex(instance.node_index));
         assert_eq!(node.id, instance.node, "node id and index agree");
-        let pending = h.timers.values().filter(|i| **i == instance.id).count();
+        let pending = h
+            .timers
+            .values()
+            .filter(|t| t.instance == instance.id)
+            .count();
         if instance.is_running() {
             assert!(
                 node.kind.is_wait(),

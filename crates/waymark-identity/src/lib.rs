@@ -14,6 +14,7 @@
 //! engine, storage or delivery; it does no IO and reads no clock (times come
 //! from events).
 
+mod changes;
 mod config;
 mod directory;
 mod extract;
@@ -21,6 +22,7 @@ mod graph;
 mod merge;
 mod observe;
 
+pub use changes::{ProfileChanges, changes};
 pub use config::{IdentityConfig, KindRule};
 pub use directory::{Forgotten, Identity, Resolved};
 pub use extract::{identifiers_of, normalize, normalize_email, normalize_phone};

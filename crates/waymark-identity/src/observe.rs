@@ -5,7 +5,7 @@ use serde_json::Value;
 use waymark_core::{Channel, Consent, Event, EventStats, EventType, Profile};
 
 /// Events that show when a person engages (for send-time choice).
-const ENGAGEMENT_EVENTS: [&str; 3] = [
+pub(crate) const ENGAGEMENT_EVENTS: [&str; 3] = [
     "Email Opened",
     "Email Link Clicked",
     "Push Notification Tapped",

@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use chrono::Timelike;
 
-use crate::model::{Journey, Node, NodeKind, Trigger, WaitFor};
+use crate::model::{Journey, Node, NodeKind, SegmentRef, Trigger, WaitFor};
 
 /// A one-line description of what a node does.
 fn summary(node: &Node) -> String {
@@ -31,6 +31,12 @@ fn summary(node: &Node) -> String {
             Some(t) => format!("wait for {event} (up to {t})"),
             None => format!("wait for {event}"),
         },
+        NodeKind::WaitForSegment {
+            segment, timeout, ..
+        } => match timeout {
+            Some(t) => format!("wait for segment {segment} (up to {t})"),
+            None => format!("wait for segment {segment}"),
+        },
         NodeKind::Branch { .. } => "branch".to_owned(),
         NodeKind::Split { .. } => "split".to_owned(),
         NodeKind::UpdateProfile { set, .. } => {
@@ -44,8 +50,14 @@ fn summary(node: &Node) -> String {
 fn entry_label(journey: &Journey) -> String {
     match &journey.entry.trigger {
         Trigger::Event(name) => format!("on {name}"),
-        Trigger::Segment(expr) => format!("segment {}", expr.source()),
+        Trigger::Segment(SegmentRef::Named(id)) => format!("joins segment {id}"),
+        Trigger::Segment(SegmentRef::Inline(expr)) => format!("segment {}", expr.source()),
         Trigger::Api => "API entry".to_owned(),
+        Trigger::Inactive { events, after } => {
+            format!("inactive {after} (no {})", events.join(", "))
+        }
+        Trigger::Date(date) => format!("date trait {}", date.trait_name),
+        Trigger::Schedule(schedule) => format!("schedule {}", schedule.source),
     }
 }
 
@@ -124,7 +136,9 @@ pub fn to_mermaid(journey: &Journey) -> String {
         let (open, close) = match node.kind {
             NodeKind::Branch { .. } | NodeKind::Split { .. } => ("{", "}"),
             NodeKind::Exit => ("((", "))"),
-            NodeKind::Wait { .. } | NodeKind::WaitForEvent { .. } => ("[/", "/]"),
+            NodeKind::Wait { .. }
+            | NodeKind::WaitForEvent { .. }
+            | NodeKind::WaitForSegment { .. } => ("[/", "/]"),
             _ => ("[", "]"),
         };
         let _ = writeln!(out, "  n{i}{open}\"{label}\"{close}");

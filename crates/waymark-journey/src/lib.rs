@@ -5,6 +5,9 @@
 //! fields Liquid templates, parsed at load and rendered with
 //! [`Template::render`]), and exports to Graphviz DOT and Mermaid.
 //!
+//! Named [`Segments`] (`segments/<id>.yaml`) are conditions over the
+//! profile that journeys enter on, exit on, wait for and schedule to.
+//!
 //! Validation reports every problem at once, each naming the node and field.
 //!
 //! Architecture invariant: this crate describes journeys; it never runs
@@ -19,6 +22,7 @@ mod load;
 mod model;
 mod problem;
 mod render;
+mod segment;
 mod shape;
 mod template;
 
@@ -26,10 +30,15 @@ pub use decode::decode;
 pub use export::{to_dot, to_mermaid};
 pub use expr::{Expr, PathTrie, Reads, VARIABLES};
 pub use liquid_view::{Scope, SharedValue};
-pub use load::{Error, Errors, load_journey, load_journey_set, parse_document, parse_journey};
+pub use load::{
+    Error, Errors, JourneySet, load_journey, load_journey_set, load_workspace, parse_document,
+    parse_journey,
+};
 pub use model::{
-    Entry, Goal, Journey, Node, NodeIndex, NodeKind, ReEntry, Trigger, Variant, WaitFor,
+    DateTrigger, Entry, Goal, Journey, Node, NodeIndex, NodeKind, ReEntry, ScheduleTrigger,
+    ScheduleZone, SegmentRef, Trigger, Variant, WaitFor,
 };
 pub use problem::Problem;
 pub use render::RenderError;
+pub use segment::{Segment, Segments, decode_segment, load_segment};
 pub use template::{Template, Templates};

@@ -25,8 +25,13 @@ pub enum Error {
         column: usize,
         message: String,
     },
-    #[error("{}", Invalid { path, problems })]
+    #[error("{}", Invalid { path, what: "journey", problems })]
     Invalid {
+        path: PathBuf,
+        problems: Vec<Problem>,
+    },
+    #[error("{}", Invalid { path, what: "segment", problems })]
+    InvalidSegment {
         path: PathBuf,
         problems: Vec<Problem>,
     },
@@ -66,6 +71,7 @@ impl std::ops::Deref for Errors {
 
 struct Invalid<'a> {
     path: &'a Path,
+    what: &'static str,
     problems: &'a [Problem],
 }
 
@@ -74,8 +80,9 @@ impl fmt::Display for Invalid<'_> {
         let n = self.problems.len();
         write!(
             f,
-            "{}: invalid journey, {n} problem{}:",
+            "{}: invalid {}, {n} problem{}:",
             self.path.display(),
+            self.what,
             if n == 1 { "" } else { "s" }
         )?;
         for p in self.problems {
@@ -129,27 +136,57 @@ pub fn parse_document(path: &Path, text: &str) -> Result<Value, Error> {
     }
 }
 
-/// Loads several journey files and the templates they use, reporting every
-/// broken file, every missing template and every journey id used twice.
-/// `templates` defaults to `templates/` beside the first journey.
+/// Journeys with the templates and segments they use.
+#[derive(Debug, Default)]
+pub struct JourneySet {
+    pub journeys: Vec<Journey>,
+    pub templates: crate::template::Templates,
+    pub segments: crate::segment::Segments,
+}
+
+/// Loads several journey files and the templates they use: see
+/// [`load_workspace`], with segments from `segments/` beside the first journey.
 pub fn load_journey_set(
     paths: &[PathBuf],
     templates: Option<&Path>,
 ) -> Result<(Vec<Journey>, crate::template::Templates), Errors> {
+    load_workspace(paths, templates, None).map(|set| (set.journeys, set.templates))
+}
+
+/// Loads several journey files, the templates and the segments they use,
+/// reporting every broken file (segment files included), every missing
+/// template or segment and every journey id used twice. `templates` and
+/// `segments` default to `templates/` and `segments/` beside the first journey.
+pub fn load_workspace(
+    paths: &[PathBuf],
+    templates: Option<&Path>,
+    segments: Option<&Path>,
+) -> Result<JourneySet, Errors> {
     let mut errors = Vec::new();
-    let default_dir = paths
-        .first()
-        .and_then(|p| p.parent())
-        .map(|d| d.join("templates"))
-        .unwrap_or_default();
-    let templates_dir = templates.unwrap_or(&default_dir);
-    let catalog = match crate::template::Templates::load_dir(templates_dir) {
-        Ok(c) => Some(c),
-        Err(e) => {
-            errors.push(e);
-            None
-        }
+    let beside = |name: &str| {
+        paths
+            .first()
+            .and_then(|p| p.parent())
+            .map(|d| d.join(name))
+            .unwrap_or_default()
     };
+    let (default_templates, default_segments) = (beside("templates"), beside("segments"));
+    let catalog =
+        match crate::template::Templates::load_dir(templates.unwrap_or(&default_templates)) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        };
+    let segment_set =
+        match crate::segment::Segments::load_dir(segments.unwrap_or(&default_segments)) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                errors.extend(e.0);
+                None
+            }
+        };
     let mut journeys: Vec<Journey> = Vec::new();
     for path in paths {
         match load_journey(path) {
@@ -158,6 +195,9 @@ pub fn load_journey_set(
                     .as_ref()
                     .map(|c| c.check(&journey))
                     .unwrap_or_default();
+                if let Some(s) = &segment_set {
+                    problems.extend(s.check(&journey));
+                }
                 if journeys.iter().any(|j| j.id == journey.id) {
                     problems.push(Problem::journey(
                         "id",
@@ -176,8 +216,12 @@ pub fn load_journey_set(
             Err(e) => errors.push(e),
         }
     }
-    match catalog {
-        Some(catalog) if errors.is_empty() => Ok((journeys, catalog)),
+    match (catalog, segment_set) {
+        (Some(templates), Some(segments)) if errors.is_empty() => Ok(JourneySet {
+            journeys,
+            templates,
+            segments,
+        }),
         _ => Err(Errors(errors)),
     }
 }

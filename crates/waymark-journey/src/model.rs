@@ -18,6 +18,8 @@ pub struct Journey {
     pub version: u32,
     pub entry: Entry,
     pub exit_on: Vec<String>,
+    /// Named segments whose members leave the journey when they stop being members.
+    pub exit_on_segment: Vec<Arc<str>>,
     pub goal: Option<Goal>,
     /// Share of entrants held out as a control group, in basis points (1% = 100).
     pub holdout_bp: u32,
@@ -33,6 +35,28 @@ impl Journey {
 
     pub fn node(&self, index: NodeIndex) -> &Node {
         &self.nodes[index.0]
+    }
+
+    /// Every named segment the journey uses (entry, exits, waits,
+    /// schedule), with the field that names it.
+    pub fn segments_used(&self) -> Vec<(Option<&Node>, &'static str, &Arc<str>)> {
+        let mut out = Vec::new();
+        match &self.entry.trigger {
+            Trigger::Segment(SegmentRef::Named(id)) => out.push((None, "entry.segment", id)),
+            Trigger::Schedule(ScheduleTrigger {
+                segment: Some(id), ..
+            }) => out.push((None, "entry.schedule.segment", id)),
+            _ => {}
+        }
+        for id in &self.exit_on_segment {
+            out.push((None, "exit_on", id));
+        }
+        for node in &self.nodes {
+            if let NodeKind::WaitForSegment { segment, .. } = &node.kind {
+                out.push((Some(node), "segment", segment));
+            }
+        }
+        out
     }
 
     /// The names of every template the journey's `send` nodes use.
@@ -64,10 +88,69 @@ pub struct Entry {
 pub enum Trigger {
     /// A `track` event with this name (`Page Viewed`, `Screen Viewed` for pages and screens).
     Event(String),
-    /// The profile starts matching this CEL condition (checked when its traits change).
-    Segment(Expr),
+    /// The person becomes a member of a segment.
+    Segment(SegmentRef),
     /// Only an explicit API call.
     Api,
+    /// `after` has passed since the person's last event named in `events`,
+    /// with none of them since.
+    Inactive {
+        events: Vec<String>,
+        after: Duration,
+    },
+    /// A moment derived from a date trait.
+    Date(DateTrigger),
+    /// Each occurrence of a cron schedule.
+    Schedule(ScheduleTrigger),
+}
+
+impl Trigger {
+    /// Time-based triggers enter through a durable per-person timer.
+    pub fn is_timed(&self) -> bool {
+        matches!(
+            self,
+            Trigger::Inactive { .. } | Trigger::Date(_) | Trigger::Schedule(_)
+        )
+    }
+}
+
+/// The segment of a segment entry.
+#[derive(Debug, Clone)]
+pub enum SegmentRef {
+    /// A segment file, by id.
+    Named(Arc<str>),
+    /// An inline CEL condition over the profile (a segment of this journey's own).
+    Inline(Expr),
+}
+
+/// `entry: { date: { trait, offset, at } }`.
+#[derive(Debug, Clone)]
+pub struct DateTrigger {
+    pub trait_name: String,
+    /// Added to the date (negative: before it), in seconds.
+    pub offset_seconds: i64,
+    /// Local time of day in the profile's zone; `None`: the trait's own
+    /// instant (a date without a time: midnight local).
+    pub at: Option<NaiveTime>,
+}
+
+/// `entry: { schedule: { cron, timezone, segment } }`.
+#[derive(Debug, Clone)]
+pub struct ScheduleTrigger {
+    pub cron: Arc<croner::Cron>,
+    /// The cron text as written.
+    pub source: String,
+    pub timezone: ScheduleZone,
+    /// Only members of this segment enter; `None`: everyone.
+    pub segment: Option<Arc<str>>,
+}
+
+/// Whose clock a schedule reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScheduleZone {
+    /// Each person's own time zone (the workspace default when unknown).
+    Profile,
+    Fixed(chrono_tz::Tz),
 }
 
 /// Whether someone who already went through the journey may enter again.
@@ -113,6 +196,12 @@ pub enum NodeKind {
         on_event: Option<NodeIndex>,
         on_timeout: Option<NodeIndex>,
     },
+    WaitForSegment {
+        segment: Arc<str>,
+        timeout: Option<Duration>,
+        on_enter: Option<NodeIndex>,
+        on_timeout: Option<NodeIndex>,
+    },
     Branch {
         branches: Vec<(Expr, NodeIndex)>,
         default: NodeIndex,
@@ -133,6 +222,7 @@ impl NodeKind {
             NodeKind::Send { .. } => "send",
             NodeKind::Wait { .. } => "wait",
             NodeKind::WaitForEvent { .. } => "wait_for_event",
+            NodeKind::WaitForSegment { .. } => "wait_for_segment",
             NodeKind::Branch { .. } => "branch",
             NodeKind::Split { .. } => "split",
             NodeKind::UpdateProfile { .. } => "update_profile",
@@ -142,7 +232,10 @@ impl NodeKind {
 
     /// Waits hold an instance until time passes or an event arrives.
     pub fn is_wait(&self) -> bool {
-        matches!(self, NodeKind::Wait { .. } | NodeKind::WaitForEvent { .. })
+        matches!(
+            self,
+            NodeKind::Wait { .. } | NodeKind::WaitForEvent { .. } | NodeKind::WaitForSegment { .. }
+        )
     }
 
     /// Every outgoing edge, with a label saying when it is taken.
@@ -162,6 +255,17 @@ impl NodeKind {
                 ..
             } => {
                 out.extend(on_event.map(|n| (n, event.clone())));
+                if let (Some(n), Some(t)) = (on_timeout, timeout) {
+                    out.push((*n, format!("timeout {t}")));
+                }
+            }
+            NodeKind::WaitForSegment {
+                segment,
+                on_enter,
+                on_timeout,
+                timeout,
+            } => {
+                out.extend(on_enter.map(|n| (n, format!("in {segment}"))));
                 if let (Some(n), Some(t)) = (on_timeout, timeout) {
                     out.push((*n, format!("timeout {t}")));
                 }

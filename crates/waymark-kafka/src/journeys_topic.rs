@@ -202,8 +202,16 @@ fn apply(
             parsed.id
         ));
     }
-    let outcome = deploy::deploy_source(store, &message.file, message.source, templates, now)
-        .map_err(|e| e.to_string())?;
+    let segments = waymark.engine().segments().clone();
+    let outcome = deploy::deploy_source(
+        store,
+        &message.file,
+        message.source,
+        templates,
+        &segments,
+        now,
+    )
+    .map_err(|e| e.to_string())?;
     if !outcome.new_version {
         return Ok(Applied::Unchanged(outcome.version));
     }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use waymark_core::Timestamp;
-use waymark_journey::{Journey, Templates, load_journey_set, parse_journey};
+use waymark_journey::{Journey, Segments, Templates, load_journey_set, parse_journey};
 use waymark_store::{Batch, Space, Store, keys};
 
 /// Whether a journey takes new entrants.
@@ -145,7 +145,8 @@ pub fn deploy_loaded(
 }
 
 /// Validates a journey given as text (`file` names it and its format by
-/// extension) against the templates in `templates`, and stores it as a new
+/// extension) against the templates in `templates` and the named
+/// `segments` (the worker's), and stores it as a new
 /// version unless it is the same as the latest. The journeys topic deploys
 /// through this.
 pub fn deploy_source(
@@ -153,11 +154,13 @@ pub fn deploy_source(
     file: &str,
     source: String,
     templates: &Templates,
+    segments: &Segments,
     at: Timestamp,
 ) -> Result<DeployOutcome, DeployError> {
     let journey =
         parse_journey(Path::new(file), &source).map_err(|e| DeployError::Invalid(e.into()))?;
-    let problems = templates.check(&journey);
+    let mut problems = templates.check(&journey);
+    problems.extend(segments.check(&journey));
     if !problems.is_empty() {
         return Err(DeployError::Invalid(
             waymark_journey::Error::Invalid {

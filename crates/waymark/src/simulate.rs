@@ -5,6 +5,7 @@ use waymark_channels::Delivery;
 use waymark_core::{Event, Profile, ProfileId, Timestamp, parse_timestamp};
 use waymark_engine::{Engine, Record, Timer};
 use waymark_identity::{Identity, IdentityConfig, MergeRecord};
+use waymark_journey::Trigger;
 
 use crate::source::read_all;
 use crate::step::{Ingested, Journal, JourneyState};
@@ -125,10 +126,28 @@ impl Simulation {
     }
 
     /// Fires every timer due at or before `limit`, one at a time in due
-    /// order (a fired timer may set an earlier one).
+    /// order (a fired timer may set an earlier one). Past the last event
+    /// without `--until`, a schedule's next occurrence fires only while
+    /// something else is pending: schedules recur forever.
     fn fire_timers_due(&mut self, limit: Timestamp) {
+        let open_ended = self.until.is_none() && limit == Timestamp::MAX_UTC;
         while let Some(timer) = self.state.due_timers(&self.engine, limit, 1).pop() {
+            if open_ended && self.is_schedule(&timer) && self.only_schedules_pending() {
+                break;
+            }
             self.state.fire(&self.engine, &timer, &mut self.out);
         }
+    }
+
+    fn is_schedule(&self, timer: &Timer) -> bool {
+        timer.entry
+            && self
+                .engine
+                .active_journey(&timer.journey)
+                .is_some_and(|j| matches!(j.entry.trigger, Trigger::Schedule(_)))
+    }
+
+    fn only_schedules_pending(&self) -> bool {
+        self.state.timers.iter().all(|t| self.is_schedule(t))
     }
 }

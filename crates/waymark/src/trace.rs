@@ -54,6 +54,9 @@ pub struct TraceLine {
     /// deliveries carry it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    /// For `segment_entered` / `segment_exited`: the segment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segment: Option<Arc<str>>,
     /// For `rejected`: the input line.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<usize>,
@@ -65,7 +68,7 @@ impl TraceLine {
         TraceLine {
             at: Some(format_timestamp(record.at)),
             kind: record.kind.as_str().to_owned(),
-            journey: Some(record.journey.clone()),
+            journey: Some(record.journey.clone()).filter(|j| !j.is_empty()),
             node: record.node.clone(),
             profile: Some(profile.id.to_string()),
             user_id: profile.user_id.clone(),
@@ -81,6 +84,7 @@ impl TraceLine {
             merged_from: None,
             linked_by: None,
             key: record.delivery_key(),
+            segment: record.segment.clone(),
             line: None,
         }
     }

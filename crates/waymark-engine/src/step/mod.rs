@@ -6,8 +6,8 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
-use waymark_core::{Channel, Event, EventType, Profile, Timestamp, format_timestamp, stable_hash};
-use waymark_journey::{Journey, NodeIndex, NodeKind, ReEntry, Trigger};
+use waymark_core::{Channel, Event, Profile, Timestamp, format_timestamp, stable_hash};
+use waymark_journey::{Journey, NodeIndex, NodeKind, ReEntry};
 
 use crate::condition::{JourneyView, Scope, to_json};
 use crate::effect::{Effect, Record, RecordKind};
@@ -33,8 +33,12 @@ pub(crate) struct Step<'a> {
     instances: Vec<Instance>,
     effects: Vec<Effect>,
     now: Timestamp,
+    /// Traits `update_profile` nodes wrote, for the segments reading them.
+    updated_traits: Vec<String>,
 }
 
+mod membership;
+mod timed;
 mod walk;
 
 impl<'a> Step<'a> {
@@ -50,6 +54,14 @@ impl<'a> Step<'a> {
             instances,
             effects: Vec::new(),
             now,
+            updated_traits: Vec::new(),
+        }
+    }
+
+    /// Re-evaluates what the journeys' own profile updates changed.
+    pub(crate) fn settle(&mut self) {
+        if !self.updated_traits.is_empty() {
+            self.profile_changed(&waymark_identity::ProfileChanges::default(), None);
         }
     }
 
@@ -69,21 +81,7 @@ impl<'a> Step<'a> {
                 self.try_enter(journey, Entrance::Event(event));
             }
         }
-        let changes_traits =
-            event.kind == EventType::Identify || event.context.contains_key("traits");
-        if changes_traits {
-            for journey in self.engine.segment_journeys() {
-                let Trigger::Segment(segment) = &journey.entry.trigger else {
-                    continue;
-                };
-                if self
-                    .scope(journey, None, Some(event), &Value::Null)
-                    .test(self.engine.env(), segment)
-                {
-                    self.try_enter(journey, Entrance::Event(event));
-                }
-            }
-        }
+        self.profile_changed(&waymark_identity::changes(event), Some(event));
     }
 
     pub(crate) fn on_timer(&mut self, instance_id: &str, token: u64) {
@@ -102,7 +100,8 @@ impl<'a> Step<'a> {
         };
         let next = match &journey.node(node).kind {
             NodeKind::Wait { next, .. } => *next,
-            NodeKind::WaitForEvent { on_timeout, .. } => *on_timeout,
+            NodeKind::WaitForEvent { on_timeout, .. }
+            | NodeKind::WaitForSegment { on_timeout, .. } => *on_timeout,
             _ => return,
         };
         self.go(i, journey, next, None);
@@ -118,7 +117,7 @@ impl<'a> Step<'a> {
             "properties": properties,
             "timestamp": format_timestamp(self.now),
         });
-        self.try_enter(journey, Entrance::Api(trigger));
+        self.try_enter(journey, Entrance::Synthetic(trigger));
     }
 
     /// Folds the instances of a profile merged into this one.
@@ -154,6 +153,7 @@ impl<'a> Step<'a> {
                 self.instances.pop();
             }
         }
+        self.profile_changed(&waymark_identity::ProfileChanges::everything(), None);
     }
 
     /// Conversions: an instance (running, or ended within its goal window)
@@ -248,7 +248,7 @@ impl<'a> Step<'a> {
     fn try_enter(&mut self, journey: &Arc<Journey>, entrance: Entrance<'_>) {
         let (event, api_trigger) = match &entrance {
             Entrance::Event(e) => (Some(*e), &Value::Null),
-            Entrance::Api(trigger) => (None, trigger),
+            Entrance::Synthetic(trigger) => (None, trigger),
         };
         let previous = self.instances.iter().position(|x| x.journey == journey.id);
         if let Some(p) = previous {
@@ -302,7 +302,7 @@ impl<'a> Step<'a> {
             // Built only once the entry is certain: most entry checks fail.
             trigger: Arc::new(match entrance {
                 Entrance::Event(e) => trigger_of(e),
-                Entrance::Api(trigger) => trigger,
+                Entrance::Synthetic(trigger) => trigger,
             }),
         };
         let i = match previous {
@@ -357,6 +357,7 @@ impl<'a> Step<'a> {
             variant: None,
             until: None,
             control: instance.control,
+            segment: None,
         }
     }
 
@@ -393,8 +394,9 @@ impl<'a> Step<'a> {
 /// What a person enters a journey with.
 enum Entrance<'e> {
     Event(&'e Event),
-    /// An API entry, with the trigger it builds from its properties.
-    Api(Value),
+    /// An entry no event caused (API, segment by merge, inactivity, date,
+    /// schedule), with the trigger built for it.
+    Synthetic(Value),
 }
 
 /// The part of an entering event an instance keeps for later steps.

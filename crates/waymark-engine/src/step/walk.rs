@@ -67,6 +67,19 @@ impl<'a> Step<'a> {
                     self.wait(i, timeout.map(|t| self.now + t.to_delta()));
                     return;
                 }
+                NodeKind::WaitForSegment {
+                    segment,
+                    timeout,
+                    on_enter,
+                    ..
+                } => {
+                    // Waiting for a state: a member already goes straight on.
+                    if !self.is_member(segment) {
+                        self.wait(i, timeout.map(|t| self.now + t.to_delta()));
+                        return;
+                    }
+                    *on_enter
+                }
                 NodeKind::Branch { branches, default } => {
                     let chosen = {
                         let instance = &self.instances[i];
@@ -106,6 +119,7 @@ impl<'a> Step<'a> {
                     for (key, value) in set {
                         profile.set_trait(key, value.clone(), self.now);
                     }
+                    self.updated_traits.extend(set.keys().cloned());
                     let key = self.key(i, "update_profile");
                     self.effects.push(Effect::UpdateProfile(ProfileUpdate {
                         key,
@@ -183,6 +197,7 @@ impl<'a> Step<'a> {
                 instance: instance.id.clone(),
                 token,
                 due,
+                entry: false,
             };
             self.effects.push(Effect::ScheduleTimer(timer));
         }
@@ -201,6 +216,7 @@ impl<'a> Step<'a> {
                 instance: instance.id.clone(),
                 token: pending.token,
                 due: pending.due,
+                entry: false,
             };
             self.effects.push(Effect::CancelTimer(timer));
         }

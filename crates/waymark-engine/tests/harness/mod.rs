@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 use waymark_core::{Event, Profile, ProfileId, Timestamp, parse_timestamp};
-use waymark_engine::{Effect, Engine, EngineConfig, Input, Instance};
+use waymark_engine::{Effect, Engine, EngineConfig, Input, Instance, Timer};
 use waymark_journey::{Journey, parse_journey};
 
 pub fn journey(yaml: &str) -> Journey {
@@ -64,8 +64,8 @@ pub struct Harness {
     pub engine: Engine,
     pub profile: Profile,
     pub instances: Vec<Instance>,
-    /// (due, token, instance)
-    pub timers: BTreeMap<(Timestamp, u64), std::sync::Arc<str>>,
+    /// By (due, token, instance).
+    pub timers: BTreeMap<(Timestamp, u64, std::sync::Arc<str>), Timer>,
     pub effects: Vec<Effect>,
 }
 
@@ -96,10 +96,24 @@ impl Harness {
         for effect in &decision.effects {
             match effect {
                 Effect::ScheduleTimer(t) => {
-                    self.timers.insert((t.due, t.token), t.instance.clone());
+                    if t.entry {
+                        self.timers.retain(|_, p| p.instance != t.instance);
+                    }
+                    self.timers
+                        .insert((t.due, t.token, t.instance.clone()), t.clone());
+                }
+                Effect::CancelTimer(t) if t.entry => {
+                    self.timers.retain(|_, p| p.instance != t.instance);
                 }
                 Effect::CancelTimer(t) => {
-                    self.timers.remove(&(t.due, t.token));
+                    self.timers.remove(&(t.due, t.token, t.instance.clone()));
+                }
+                Effect::Membership(m) => {
+                    if m.joined {
+                        self.profile.segments.insert(m.segment.to_string(), m.at);
+                    } else {
+                        self.profile.segments.remove(&*m.segment);
+                    }
                 }
                 Effect::UpdateProfile(u) => {
                     for (k, v) in &u.set {
@@ -125,18 +139,22 @@ impl Harness {
     pub fn advance(&mut self, until: Timestamp) -> Vec<Effect> {
         let mut effects = Vec::new();
         while let Some(entry) = self.timers.first_entry() {
-            let (due, token) = *entry.key();
-            if due > until {
+            if entry.key().0 > until {
                 break;
             }
-            let instance = entry.remove();
-            effects.extend(self.input(
+            let timer = entry.remove();
+            let input = if timer.entry {
+                Input::EntryDue {
+                    journey: &timer.journey,
+                    due: timer.due,
+                }
+            } else {
                 Input::TimerFired {
-                    instance: &instance,
-                    token,
-                },
-                due,
-            ));
+                    instance: &timer.instance,
+                    token: timer.token,
+                }
+            };
+            effects.extend(self.input(input, timer.due));
         }
         effects
     }
@@ -152,7 +170,8 @@ pub fn records(effects: &[Effect]) -> Vec<String> {
         .iter()
         .filter_map(|e| match e {
             Effect::Record(r) => {
-                let mut line = format!("{} {}", r.kind.as_str(), r.node.as_deref().unwrap_or("-"));
+                let subject = r.node.as_deref().or(r.segment.as_deref()).unwrap_or("-");
+                let mut line = format!("{} {subject}", r.kind.as_str());
                 for extra in [
                     r.reason.clone(),
                     r.next.as_deref().map(str::to_owned),

@@ -7,9 +7,10 @@ use serde_json::{Map, Value};
 use waymark_core::Duration;
 
 use crate::expr::Expr;
-use crate::model::{Entry, Goal, Journey, ReEntry, Trigger};
+use crate::model::{Goal, Journey};
 use crate::problem::Problem;
 
+mod entry;
 mod nodes;
 
 use nodes::COMMON_NODE_FIELDS;
@@ -24,9 +25,7 @@ const JOURNEY_FIELDS: &[&str] = &[
     "holdout",
     "nodes",
 ];
-const ENTRY_FIELDS: &[&str] = &["event", "segment", "api", "where", "audience", "re_entry"];
 const GOAL_FIELDS: &[&str] = &["event", "within", "value"];
-const RE_ENTRY_FIELDS: &[&str] = &["policy", "cooldown"];
 
 /// Decodes a document into a journey, or every problem found.
 pub fn decode(doc: &Value) -> Result<Journey, Vec<Problem>> {
@@ -70,7 +69,7 @@ impl Decoder {
             .string(obj, "name", false)
             .unwrap_or_else(|| id.clone());
         let entry = self.entry(obj.get("entry"));
-        let exit_on = self.string_list(obj, "exit_on");
+        let (exit_on, exit_on_segment) = self.exit_on(obj);
         let goal = obj.get("goal").and_then(|g| self.goal(g));
         let holdout_bp = obj.get("holdout").map_or(0, |h| self.holdout(h));
         let nodes = self.nodes(obj.get("nodes"));
@@ -80,90 +79,12 @@ impl Decoder {
             version: 1,
             entry: entry?,
             exit_on,
+            exit_on_segment,
             goal,
             holdout_bp,
             nodes: nodes?,
         };
         Some(journey)
-    }
-
-    fn entry(&mut self, value: Option<&Value>) -> Option<Entry> {
-        let Some(obj) = value.and_then(Value::as_object) else {
-            self.problem(
-                "entry",
-                "required: a mapping with `event`, `segment` or `api`",
-            );
-            return None;
-        };
-        self.unknown_fields(obj, ENTRY_FIELDS, "entry.");
-        let mut triggers = Vec::new();
-        if let Some(event) = self.string(obj, "event", false) {
-            triggers.push(Trigger::Event(event));
-        }
-        if let Some(expr) = self.expr(obj, "segment", "entry.segment") {
-            triggers.push(Trigger::Segment(expr));
-        }
-        match obj.get("api") {
-            None | Some(Value::Bool(false)) => {}
-            Some(Value::Bool(true)) => triggers.push(Trigger::Api),
-            Some(_) => self.problem("entry.api", "must be true or false"),
-        }
-        let trigger = match triggers.len() {
-            1 => triggers.pop(),
-            0 => {
-                self.problem("entry", "needs one of `event`, `segment` or `api: true`");
-                None
-            }
-            _ => {
-                self.problem("entry", "give only one of `event`, `segment` or `api`");
-                None
-            }
-        };
-        let condition = self.expr(obj, "where", "entry.where");
-        let audience = self.expr(obj, "audience", "entry.audience");
-        let re_entry = match obj.get("re_entry") {
-            None => ReEntry::Never,
-            Some(v) => self.re_entry(v),
-        };
-        Some(Entry {
-            trigger: trigger?,
-            condition,
-            audience,
-            re_entry,
-        })
-    }
-
-    fn re_entry(&mut self, value: &Value) -> ReEntry {
-        let (policy, cooldown) = match value {
-            Value::String(policy) => (policy.clone(), Duration::ZERO),
-            Value::Object(obj) => {
-                self.unknown_fields(obj, RE_ENTRY_FIELDS, "entry.re_entry.");
-                let policy = self.string(obj, "policy", true).unwrap_or_default();
-                let cooldown = self
-                    .duration(obj, "cooldown", "entry.re_entry.cooldown")
-                    .unwrap_or(Duration::ZERO);
-                (policy, cooldown)
-            }
-            _ => {
-                self.problem(
-                    "entry.re_entry",
-                    "must be `never`, `after_exit` or { policy, cooldown }",
-                );
-                return ReEntry::Never;
-            }
-        };
-        match policy.as_str() {
-            "never" => ReEntry::Never,
-            "after_exit" => ReEntry::AfterExit { cooldown },
-            "" => ReEntry::Never,
-            other => {
-                self.problem(
-                    "entry.re_entry.policy",
-                    format!("unknown policy {other:?} (expected never or after_exit)"),
-                );
-                ReEntry::Never
-            }
-        }
     }
 
     fn goal(&mut self, value: &Value) -> Option<Goal> {
@@ -237,20 +158,36 @@ impl Decoder {
         }
     }
 
-    fn string_list(&mut self, obj: &Map<String, Value>, field: &str) -> Vec<String> {
-        match obj.get(field) {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::String(s)) => vec![s.clone()],
-            Some(Value::Array(items)) if items.iter().all(Value::is_string) => items
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect(),
-            Some(_) => {
-                self.problem(field, "must be an event name or a list of event names");
-                Vec::new()
+    /// `exit_on`: event names and `{ segment_exit: id }` items.
+    fn exit_on(&mut self, obj: &Map<String, Value>) -> (Vec<String>, Vec<std::sync::Arc<str>>) {
+        let items = match obj.get("exit_on") {
+            None | Some(Value::Null) => return (Vec::new(), Vec::new()),
+            Some(Value::Array(items)) => items.clone(),
+            Some(one) => vec![one.clone()],
+        };
+        let mut events = Vec::new();
+        let mut segments = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            match item {
+                Value::String(name) if !name.trim().is_empty() => events.push(name.clone()),
+                Value::Object(m) if m.len() == 1 && m.contains_key("segment_exit") => {
+                    match m["segment_exit"].as_str() {
+                        Some(id) if crate::segment::is_segment_id(id) => segments.push(id.into()),
+                        _ => self.problem(
+                            &format!("exit_on[{i}].segment_exit"),
+                            format!("{} is not a segment id", m["segment_exit"]),
+                        ),
+                    }
+                }
+                other => self.problem(
+                    &format!("exit_on[{i}]"),
+                    format!(
+                        "{other} is neither an event name nor {{ segment_exit: <segment id> }}"
+                    ),
+                ),
             }
         }
+        (events, segments)
     }
 
     fn duration(&mut self, obj: &Map<String, Value>, key: &str, field: &str) -> Option<Duration> {
@@ -275,8 +212,14 @@ impl Decoder {
         }
     }
 
-    fn time_of_day(&mut self, obj: &Map<String, Value>) -> Option<NaiveTime> {
-        let text = obj.get("until").and_then(Value::as_str).unwrap_or_default();
+    /// A local time of day, `HH:MM` or `HH:MM:SS`, at `obj[key]`.
+    fn time_of_day(
+        &mut self,
+        obj: &Map<String, Value>,
+        key: &str,
+        field: &str,
+    ) -> Option<NaiveTime> {
+        let text = obj.get(key).and_then(Value::as_str).unwrap_or_default();
         let parsed = match text.len() {
             5 => NaiveTime::parse_from_str(text, "%H:%M"),
             _ => NaiveTime::parse_from_str(text, "%H:%M:%S"),
@@ -285,10 +228,10 @@ impl Decoder {
             Ok(t) => Some(t),
             Err(_) => {
                 self.problem(
-                    "until",
+                    field,
                     format!(
                         "{} is not a local time of day HH:MM or HH:MM:SS (e.g. \"09:00\")",
-                        obj["until"]
+                        obj.get(key).unwrap_or(&Value::Null)
                     ),
                 );
                 None

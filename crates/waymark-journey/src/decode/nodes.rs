@@ -92,7 +92,7 @@ impl Decoder {
                     (Some(_), None) => self
                         .duration(obj, "duration", "duration")
                         .map(WaitFor::Duration),
-                    (None, Some(_)) => self.time_of_day(obj).map(WaitFor::Until),
+                    (None, Some(_)) => self.time_of_day(obj, "until", "until").map(WaitFor::Until),
                     _ => {
                         self.problem("duration", "a wait needs exactly one of `duration` (e.g. 1h) or `until` (e.g. \"09:00\")");
                         None
@@ -125,6 +125,43 @@ impl Decoder {
                         condition,
                         timeout,
                         on_event,
+                        on_timeout,
+                    }),
+                )
+            }
+            "wait_for_segment" => {
+                let segment = match obj.get("segment") {
+                    Some(Value::String(id)) if crate::segment::is_segment_id(id) => {
+                        Some(std::sync::Arc::from(id.as_str()))
+                    }
+                    other => {
+                        self.problem(
+                            "segment",
+                            format!(
+                                "required: a segment id, found {}",
+                                other.unwrap_or(&Value::Null)
+                            ),
+                        );
+                        None
+                    }
+                };
+                let timeout = obj
+                    .get("timeout")
+                    .and_then(|_| self.duration(obj, "timeout", "timeout"));
+                let on_enter = self.target(obj, "on_enter", false, &mut targets);
+                let on_timeout = self.target(obj, "on_timeout", false, &mut targets);
+                if obj.contains_key("timeout") != obj.contains_key("on_timeout") {
+                    self.problem(
+                        "on_timeout",
+                        "`timeout` and `on_timeout` go together: give both or neither",
+                    );
+                }
+                (
+                    &["segment", "timeout", "on_enter", "on_timeout"],
+                    segment.map(|segment| NodeKind::WaitForSegment {
+                        segment,
+                        timeout,
+                        on_enter,
                         on_timeout,
                     }),
                 )
@@ -162,14 +199,17 @@ impl Decoder {
             other => {
                 self.problem(
                     "type",
-                    format!("unknown node type {other:?} (expected send, wait, wait_for_event, branch, split, update_profile or exit)"),
+                    format!("unknown node type {other:?} (expected send, wait, wait_for_event, wait_for_segment, branch, split, update_profile or exit)"),
                 );
                 return None;
             }
         };
         let allowed: Vec<&str> = COMMON_NODE_FIELDS.iter().chain(fields).copied().collect();
         self.unknown_fields(obj, &allowed, "");
-        let is_wait = matches!(node_type.as_str(), "wait" | "wait_for_event");
+        let is_wait = matches!(
+            node_type.as_str(),
+            "wait" | "wait_for_event" | "wait_for_segment"
+        );
         Some(RawNode {
             id,
             kind,
@@ -356,6 +396,14 @@ impl Decoder {
                     ..
                 } => {
                     *on_event = lookup("on_event");
+                    *on_timeout = lookup("on_timeout");
+                }
+                NodeKind::WaitForSegment {
+                    on_enter,
+                    on_timeout,
+                    ..
+                } => {
+                    *on_enter = lookup("on_enter");
                     *on_timeout = lookup("on_timeout");
                 }
                 NodeKind::Branch { branches, default } => {

@@ -36,6 +36,8 @@ impl Waymark {
     /// without a restart: `loaded.active` takes new entrants, `loaded.held`
     /// holds its people.
     pub fn apply_journey(&self, loaded: crate::deploy::LoadedJourney) {
+        let id = loaded.journey.id.clone();
+        let timed = loaded.active && loaded.journey.entry.trigger.is_timed();
         let mut engine = self.engine.write();
         engine.set_held(&loaded.journey.id, loaded.held);
         if !loaded.active {
@@ -43,6 +45,9 @@ impl Waymark {
         }
         engine.insert(loaded.journey, loaded.active);
         drop(engine);
+        if timed && let Err(error) = self.schedule_deployed(&id) {
+            tracing::error!(journey = %id, %error, "could not set the entry timers of a deployed journey");
+        }
         // A resumed journey's timers may be due already.
         self.wake();
     }

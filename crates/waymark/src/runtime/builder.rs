@@ -12,7 +12,7 @@ use waymark_channels::signing::UnsubscribeSigner;
 use waymark_core::Channel;
 use waymark_engine::{Engine, EngineConfig};
 use waymark_identity::IdentityConfig;
-use waymark_journey::{Journey, Templates};
+use waymark_journey::{Journey, Segments, Templates};
 use waymark_store::{Batch, Space, Store};
 
 use super::clock::{Clock, SystemClock};
@@ -69,6 +69,7 @@ pub struct WaymarkBuilder {
     default_channel: Option<Arc<dyn Deliver>>,
     records: Option<Arc<dyn RecordSink>>,
     templates: Option<Templates>,
+    segments: Segments,
     unsubscribe: Option<UnsubscribeSigner>,
     options: RuntimeOptions,
 }
@@ -149,6 +150,13 @@ impl WaymarkBuilder {
         self
     }
 
+    /// The named segments journeys enter on, exit on, wait for and
+    /// schedule to (`segments/<id>.yaml`).
+    pub fn segments(mut self, segments: Segments) -> Self {
+        self.segments = segments;
+        self
+    }
+
     pub fn options(mut self, options: RuntimeOptions) -> Self {
         self.options = options;
         self
@@ -175,6 +183,7 @@ impl WaymarkBuilder {
             "state loaded"
         );
         let mut engine = Engine::new(self.journeys, self.engine);
+        engine.set_segments(self.segments);
         for loaded in self.deployed {
             if loaded.held {
                 engine.set_held(&loaded.journey.id, true);

@@ -13,6 +13,7 @@ mod builder;
 mod clock;
 mod commit;
 mod delivery;
+mod deployed;
 mod enter;
 mod ingest;
 mod record_batch;

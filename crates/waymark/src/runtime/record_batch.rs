@@ -116,6 +116,7 @@ mod tests {
             variant: None,
             until: None,
             control: false,
+            segment: None,
         }
     }
 

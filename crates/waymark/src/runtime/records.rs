@@ -52,6 +52,9 @@ pub struct StoredProfile {
     /// Undeliverable addresses.
     #[serde(default, skip_serializing_if = "std::collections::BTreeSet::is_empty")]
     ud: std::collections::BTreeSet<String>,
+    /// Segment memberships: since when.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    sg: BTreeMap<String, i64>,
 }
 
 fn is_zero(x: &f64) -> bool {
@@ -91,7 +94,7 @@ impl Serialize for StoredProfileRef<'_> {
             }
         }
         let p = self.0;
-        let mut out = serializer.serialize_struct("StoredProfile", 12)?;
+        let mut out = serializer.serialize_struct("StoredProfile", 13)?;
         out.serialize_field("id", &p.id)?;
         if let Some(u) = &p.user_id {
             out.serialize_field("u", u)?;
@@ -121,6 +124,9 @@ impl Serialize for StoredProfileRef<'_> {
         }
         if !p.undeliverable.is_empty() {
             out.serialize_field("ud", &p.undeliverable)?;
+        }
+        if !p.segments.is_empty() {
+            out.serialize_field("sg", &Times(&p.segments))?;
         }
         out.end()
     }
@@ -167,6 +173,7 @@ impl StoredProfile {
             revenue: self.rv,
             engagement_hours: self.eh.unwrap_or_default(),
             undeliverable: self.ud,
+            segments: self.sg.into_iter().map(|(k, t)| (k, instant(t))).collect(),
         }
     }
 }
@@ -370,6 +377,9 @@ pub struct StoredTimer {
     pub j: Arc<str>,
     #[serde(default, skip_serializing_if = "is_first")]
     pub o: u64,
+    /// A time-based entry timer (`Timer::entry`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub e: bool,
 }
 
 fn is_first(order: &u64) -> bool {

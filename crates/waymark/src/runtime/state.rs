@@ -106,6 +106,7 @@ impl State {
         for (id, loaded) in instances {
             state.journeys.put_instances(&id, loaded);
         }
+        state.journeys.index_members();
         for (key, value) in store.scan(Space::Timers, b"")? {
             let stored: StoredTimer = decode(Space::Timers, &key, &value)?;
             let order = stored.o;
@@ -221,6 +222,7 @@ fn timer_from(key: &[u8], stored: StoredTimer) -> Option<Timer> {
         instance,
         token,
         due,
+        entry: stored.e,
     })
 }
 
@@ -230,5 +232,6 @@ pub(super) fn encode_timer(timer: &Timer, order: u64) -> Vec<u8> {
         p: timer.profile.clone(),
         j: Arc::clone(&timer.journey),
         o: order,
+        e: timer.entry,
     })
 }

@@ -12,7 +12,7 @@
 mod seen;
 mod timers;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -20,6 +20,7 @@ use waymark_channels::Delivery;
 use waymark_core::{Event, Profile, ProfileId, Timestamp};
 use waymark_engine::{Effect, Engine, Input, Instance, Record, SendRequest, Timer};
 use waymark_identity::{Identity, MergeRecord};
+use waymark_journey::{ScheduleTrigger, Trigger};
 
 pub(crate) use seen::SeenMessages;
 pub(crate) use timers::TimerQueue;
@@ -70,6 +71,9 @@ pub(crate) struct JourneyState {
     pub timers: TimerQueue,
     /// Processed message ids (dedupe).
     pub seen: SeenMessages,
+    /// Members by segment (kept from the engine's transitions, rebuilt from
+    /// the profiles on load; checked against the profile when read).
+    pub members: HashMap<Arc<str>, HashSet<ProfileId, Fast>, Fast>,
 }
 
 impl JourneyState {
@@ -149,13 +153,12 @@ impl JourneyState {
         for merge in &resolved.merges {
             journal.merged(merge, self.identity.profile(&resolved.profile));
             let theirs = self.take_instances(&merge.loser);
-            if !theirs.is_empty() {
-                let input = Input::ProfileMerged {
-                    from: &merge.loser,
-                    instances: &theirs,
-                };
-                sends += self.decide(engine, &resolved.profile, input, now, journal);
-            }
+            // Decided even without instances: memberships follow the merge.
+            let input = Input::ProfileMerged {
+                from: &merge.loser,
+                instances: &theirs,
+            };
+            sends += self.decide(engine, &resolved.profile, input, now, journal);
         }
         Ok((resolved.profile, sends))
     }
@@ -189,11 +192,81 @@ impl JourneyState {
         let Some(profile) = self.identity.canonical(&timer.profile) else {
             return;
         };
-        let input = Input::TimerFired {
-            instance: &timer.instance,
-            token: timer.token,
+        let input = if timer.entry {
+            Input::EntryDue {
+                journey: &timer.journey,
+                due: timer.due,
+            }
+        } else {
+            Input::TimerFired {
+                instance: &timer.instance,
+                token: timer.token,
+            }
         };
         self.decide(engine, &profile, input, timer.due, journal);
+    }
+
+    /// `journey` was deployed: every person it may concern gets its entry
+    /// timer (a schedule's segment members from the index; for dates,
+    /// inactivity and everyone-schedules, every profile, once per deploy).
+    /// Returns how many profiles were decided.
+    pub fn journey_changed(
+        &mut self,
+        engine: &Engine,
+        journey: &str,
+        now: Timestamp,
+        journal: &mut impl Journal,
+    ) -> usize {
+        let Some(active) = engine.active_journey(journey) else {
+            return 0;
+        };
+        let people: Vec<ProfileId> = match &active.entry.trigger {
+            Trigger::Schedule(ScheduleTrigger {
+                segment: Some(segment),
+                ..
+            }) => self.members_of(segment),
+            Trigger::Schedule(_) | Trigger::Date(_) | Trigger::Inactive { .. } => {
+                self.identity.profiles().map(|p| p.id.clone()).collect()
+            }
+            _ => return 0,
+        };
+        let input = Input::JourneyChanged { journey };
+        for id in &people {
+            self.decide(engine, id, input, now, journal);
+        }
+        people.len()
+    }
+
+    /// The members of `segment`, by the index, each checked on its profile.
+    pub fn members_of(&self, segment: &str) -> Vec<ProfileId> {
+        let mut out: Vec<ProfileId> = self
+            .members
+            .get(segment)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.identity.canonical(id))
+            .filter(|id| {
+                self.identity
+                    .profile(id)
+                    .is_some_and(|p| p.segments.contains_key(segment))
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Rebuilds the member index from the profiles (after loading).
+    pub fn index_members(&mut self) {
+        self.members.clear();
+        for profile in self.identity.profiles() {
+            for segment in profile.segments.keys() {
+                self.members
+                    .entry(Arc::from(segment.as_str()))
+                    .or_default()
+                    .insert(profile.id.clone());
+            }
+        }
     }
 
     /// Runs the engine for one input and applies its decision: instances,
@@ -220,13 +293,38 @@ impl JourneyState {
         for effect in decision.effects {
             match effect {
                 Effect::ScheduleTimer(timer) => {
+                    if timer.entry
+                        && let Some(old) = self.timers.remove_entry(&timer.instance)
+                    {
+                        journal.timer_cleared(&old);
+                    }
                     let order = self.timers.next_order();
                     journal.timer_set(&timer, order);
                     self.timers.insert_at(timer, order);
                 }
+                Effect::CancelTimer(timer) if timer.entry => {
+                    if let Some(old) = self.timers.remove_entry(&timer.instance) {
+                        journal.timer_cleared(&old);
+                    }
+                }
                 Effect::CancelTimer(timer) => {
                     journal.timer_cleared(&timer);
                     self.timers.remove(&timer);
+                }
+                Effect::Membership(change) => {
+                    if let Some(p) = self.identity.profile_mut(&change.profile) {
+                        if change.joined {
+                            p.segments.insert(change.segment.to_string(), change.at);
+                        } else {
+                            p.segments.remove(&*change.segment);
+                        }
+                    }
+                    let members = self.members.entry(change.segment).or_default();
+                    if change.joined {
+                        members.insert(change.profile);
+                    } else {
+                        members.remove(&change.profile);
+                    }
                 }
                 Effect::UpdateProfile(update) => {
                     if let Some(p) = self.identity.profile_mut(&update.profile) {

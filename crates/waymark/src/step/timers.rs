@@ -24,6 +24,8 @@ pub(crate) struct TimerQueue {
     timers: BTreeMap<(Timestamp, u64, Arc<str>, u64), Timer>,
     /// Each pending timer's order, for removing it.
     orders: HashMap<Id, u64, super::Fast>,
+    /// Pending entry timers by their id (one per person and journey).
+    entries: HashMap<Arc<str>, Timer, super::Fast>,
     next_order: u64,
 }
 
@@ -45,6 +47,14 @@ impl TimerQueue {
     /// [`TimerQueue::next_order`], or read back from the store).
     pub fn insert_at(&mut self, timer: Timer, order: u64) {
         self.next_order = self.next_order.max(order);
+        if timer.entry
+            && let Some(old) = self
+                .entries
+                .insert(Arc::clone(&timer.instance), timer.clone())
+            && id(&old) != id(&timer)
+        {
+            self.remove_queued(&old);
+        }
         let (due, instance, token) = id(&timer);
         self.orders
             .insert((due, Arc::clone(&instance), token), order);
@@ -53,9 +63,23 @@ impl TimerQueue {
 
     /// Removes `timer` (matched by due time, instance and token).
     pub fn remove(&mut self, timer: &Timer) -> Option<Timer> {
+        let removed = self.remove_queued(timer)?;
+        if removed.entry {
+            self.entries.remove(&removed.instance);
+        }
+        Some(removed)
+    }
+
+    fn remove_queued(&mut self, timer: &Timer) -> Option<Timer> {
         let (due, instance, token) = id(timer);
         let order = self.orders.remove(&(due, Arc::clone(&instance), token))?;
         self.timers.remove(&(due, order, instance, token))
+    }
+
+    /// Removes the pending entry timer with this id, whatever its due time.
+    pub fn remove_entry(&mut self, id: &str) -> Option<Timer> {
+        let pending = self.entries.get(id)?.clone();
+        self.remove(&pending)
     }
 
     /// The timers due at or before `limit`, earliest first.
@@ -94,6 +118,7 @@ mod tests {
             instance: Arc::from(instance),
             token: 1,
             due: parse_timestamp(due).unwrap(),
+            entry: false,
         }
     }
 
