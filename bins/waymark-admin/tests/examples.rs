@@ -6,8 +6,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
-const FIELDS: [&str; 8] = [
-    "channel", "template", "reason", "value", "next", "variant", "until", "line",
+const FIELDS: [&str; 9] = [
+    "channel", "template", "reason", "value", "next", "variant", "until", "line", "segment",
 ];
 
 fn simulate(name: &str) -> Vec<Value> {
@@ -16,14 +16,22 @@ fn simulate(name: &str) -> Vec<Value> {
 
 /// Simulates journey `journey` over the event file `events`.
 fn simulate_with(journey: &str, events: &str) -> Vec<Value> {
+    simulate_until(journey, events, None)
+}
+
+/// Simulates with the virtual clock stopped at `until`, if given.
+fn simulate_until(journey: &str, events: &str, until: Option<&str>) -> Vec<Value> {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
-    let output = Command::new(env!("CARGO_BIN_EXE_waymark-admin"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_waymark-admin"));
+    command
         .args(["simulate", "--journey"])
         .arg(format!("{root}/examples/journeys/{journey}.yaml"))
         .arg("--events")
-        .arg(format!("{root}/examples/events/{events}.jsonl"))
-        .output()
-        .expect("waymark-admin runs");
+        .arg(format!("{root}/examples/events/{events}.jsonl"));
+    if let Some(until) = until {
+        command.args(["--until", until]);
+    }
+    let output = command.output().expect("waymark-admin runs");
     assert!(
         output.status.success(),
         "{}",
@@ -341,6 +349,126 @@ fn abandoned_cart_across_devices() {
         2026-10-02T19:05:00Z exited done mum reason=completed
         2026-10-02T19:35:00Z suppressed push_nudge kid channel=push template=cart_push reason=unreachable
         2026-10-02T19:35:00Z exited done kid reason=completed
+"#,
+    );
+}
+
+/// A named segment: the third order (a counter only a `track` changes)
+/// makes shopper-1 a member and enters them once (a fourth order does not
+/// enter again); shopper-2 crosses the threshold by a merge with the
+/// guest profile that ordered, at the merge's time; shopper-3 (one order)
+/// never joins.
+#[test]
+fn vip_on_a_named_segment() {
+    compare(
+        "vip",
+        simulate("vip"),
+        r#"
+        2026-10-08T10:00:00Z segment_entered - shopper-1 segment=big_spenders
+        2026-10-08T10:00:00Z entered thanks shopper-1
+        2026-10-08T10:00:00Z send thanks shopper-1 channel=email template=vip_thanks
+        2026-10-08T10:00:00Z wait week shopper-1 until=2026-10-15T10:00:00Z
+        2026-10-08T18:00:00Z merged - shopper-2
+        2026-10-08T18:00:00Z segment_entered - shopper-2 segment=big_spenders
+        2026-10-08T18:00:00Z entered thanks shopper-2
+        2026-10-08T18:00:00Z send thanks shopper-2 channel=email template=vip_thanks
+        2026-10-08T18:00:00Z wait week shopper-2 until=2026-10-15T18:00:00Z
+        2026-10-15T10:00:00Z send invite shopper-1 channel=email template=vip_invite
+        2026-10-15T10:00:00Z exited invite shopper-1 reason=completed
+        2026-10-15T18:00:00Z send invite shopper-2 channel=email template=vip_invite
+        2026-10-15T18:00:00Z exited invite shopper-2 reason=completed
+"#,
+    );
+}
+
+/// Inactivity: user-a goes quiet and enters ten days after their last
+/// App Opened; user-d (quiet since an order) enters, comes back, and
+/// enters again after the next quiet period; user-b stays active and
+/// user-c never opened the app: neither enters.
+#[test]
+fn inactive_win_back() {
+    compare(
+        "inactive-win-back",
+        simulate_until(
+            "inactive-win-back",
+            "inactive-win-back",
+            Some("2026-10-25T00:00:00Z"),
+        ),
+        r#"
+        2026-10-11T10:00:00Z entered miss_you user-a
+        2026-10-11T10:00:00Z send miss_you user-a channel=email template=miss_you
+        2026-10-11T10:00:00Z wait wait_open user-a until=2026-10-14T10:00:00Z
+        2026-10-11T12:00:00Z entered miss_you user-d
+        2026-10-11T12:00:00Z send miss_you user-d channel=email template=miss_you
+        2026-10-11T12:00:00Z wait wait_open user-d until=2026-10-14T12:00:00Z
+        2026-10-12T08:00:00Z goal wait_open user-d
+        2026-10-12T08:00:00Z exited wait_open user-d reason=goal
+        2026-10-14T10:00:00Z send nudge user-a channel=email template=miss_you_nudge
+        2026-10-14T10:00:00Z exited done user-a reason=completed
+        2026-10-22T08:00:00Z entered miss_you user-d
+        2026-10-22T08:00:00Z send miss_you user-d channel=email template=miss_you
+        2026-10-22T08:00:00Z wait wait_open user-d until=2026-10-25T08:00:00Z
+"#,
+    );
+}
+
+/// A date trait: 09:00 local three days before `trial_end`, after the
+/// clocks went back in Berlin (25 October) and in New York (1 November);
+/// a moved trial end moves the reminder; a trait that is not a date is
+/// skipped and traced; a past date and an account that paid meanwhile
+/// (the audience) get nothing.
+#[test]
+fn trial_ending_on_a_date_trait() {
+    check(
+        "trial-ending",
+        r#"
+        2026-10-20T10:00:00Z skipped - acct-bad reason=invalid_date value={"trait":"trial_end","found":"next friday"}
+        2026-10-29T08:00:00Z entered reminder acct-berlin
+        2026-10-29T08:00:00Z send reminder acct-berlin channel=email template=trial_ending
+        2026-10-29T08:00:00Z exited reminder acct-berlin reason=completed
+        2026-10-30T15:00:00Z goal reminder acct-berlin value=49
+        2026-11-02T14:00:00Z entered reminder acct-ny
+        2026-11-02T14:00:00Z send reminder acct-ny channel=email template=trial_ending
+        2026-11-02T14:00:00Z exited reminder acct-ny reason=completed
+        2026-11-07T09:00:00Z entered reminder acct-moved
+        2026-11-07T09:00:00Z send reminder acct-moved channel=email template=trial_ending
+        2026-11-07T09:00:00Z exited reminder acct-moved reason=completed
+"#,
+    );
+}
+
+/// A schedule: each digest reader enters every Monday at 09:00 in their
+/// own zone (Berlin and New York across their DST changes, UTC without a
+/// zone); leaving the segment stops it; a non-reader gets nothing.
+#[test]
+fn weekly_digest_on_a_schedule() {
+    compare(
+        "weekly-digest",
+        simulate_until(
+            "weekly-digest",
+            "weekly-digest",
+            Some("2026-11-03T00:00:00Z"),
+        ),
+        r#"
+        2026-10-20T10:00:00Z segment_entered - reader-berlin segment=digest_readers
+        2026-10-20T12:00:00Z segment_entered - reader-quit segment=digest_readers
+        2026-10-21T15:00:00Z segment_entered - reader-ny segment=digest_readers
+        2026-10-26T08:00:00Z entered digest reader-berlin
+        2026-10-26T08:00:00Z send digest reader-berlin channel=email template=weekly_digest
+        2026-10-26T08:00:00Z exited digest reader-berlin reason=completed
+        2026-10-26T09:00:00Z entered digest reader-quit
+        2026-10-26T09:00:00Z send digest reader-quit channel=email template=weekly_digest
+        2026-10-26T09:00:00Z exited digest reader-quit reason=completed
+        2026-10-26T13:00:00Z entered digest reader-ny
+        2026-10-26T13:00:00Z send digest reader-ny channel=email template=weekly_digest
+        2026-10-26T13:00:00Z exited digest reader-ny reason=completed
+        2026-10-28T12:00:00Z segment_exited - reader-quit segment=digest_readers
+        2026-11-02T08:00:00Z entered digest reader-berlin
+        2026-11-02T08:00:00Z send digest reader-berlin channel=email template=weekly_digest
+        2026-11-02T08:00:00Z exited digest reader-berlin reason=completed
+        2026-11-02T14:00:00Z entered digest reader-ny
+        2026-11-02T14:00:00Z send digest reader-ny channel=email template=weekly_digest
+        2026-11-02T14:00:00Z exited digest reader-ny reason=completed
 "#,
     );
 }
