@@ -145,6 +145,8 @@ fn event_stats(stats: &waymark_core::EventStats) -> Value {
         "count": stats.count,
         "first_seen": format_timestamp(stats.first_seen),
         "last_seen": format_timestamp(stats.last_seen),
+        "first": format_timestamp(stats.first_seen),
+        "last": format_timestamp(stats.last_seen),
     })
 }
 const JOURNEY_FIELDS: [&str; 5] = ["id", "version", "node", "entered_at", "control"];
