@@ -179,14 +179,10 @@ pub fn load_workspace(
                 None
             }
         };
-    let segment_set =
-        match crate::segment::Segments::load_dir(segments.unwrap_or(&default_segments)) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                errors.extend(e.0);
-                None
-            }
-        };
+    let (segment_set, segment_errors) =
+        crate::segment::Segments::load_dir_partly(segments.unwrap_or(&default_segments));
+    errors.extend(segment_errors);
+    let segment_set = Some(segment_set);
     let mut journeys: Vec<Journey> = Vec::new();
     for path in paths {
         match load_journey(path) {

@@ -38,26 +38,44 @@ impl Segment {
 #[derive(Debug, Clone, Default)]
 pub struct Segments {
     by_id: BTreeMap<Arc<str>, Segment>,
+    /// Ids of segment files that did not load (already reported).
+    broken: Vec<String>,
 }
 
 impl Segments {
     pub fn from_list(segments: impl IntoIterator<Item = Segment>) -> Self {
         Segments {
             by_id: segments.into_iter().map(|s| (s.id.clone(), s)).collect(),
+            broken: Vec::new(),
         }
     }
 
     /// Loads every `.yaml`, `.yml` and `.json` file of `dir` (none: no
     /// segments), reporting every broken file at once.
     pub fn load_dir(dir: &Path) -> Result<Self, Errors> {
+        let (segments, errors) = Self::load_dir_partly(dir);
+        if errors.is_empty() {
+            Ok(segments)
+        } else {
+            Err(Errors(errors))
+        }
+    }
+
+    /// The segments of `dir` that load, and an error for every file that
+    /// does not (its file name still counts as a known id, so journeys
+    /// naming it are not reported twice).
+    pub(crate) fn load_dir_partly(dir: &Path) -> (Self, Vec<Error>) {
         let entries = match std::fs::read_dir(dir) {
             Ok(entries) => entries,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Segments::default()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return (Segments::default(), Vec::new());
+            }
             Err(source) => {
-                return Err(Errors::from(Error::Io {
+                let error = Error::Io {
                     path: dir.to_owned(),
                     source,
-                }));
+                };
+                return (Segments::default(), vec![error]);
             }
         };
         let mut paths: Vec<PathBuf> = entries
@@ -69,18 +87,21 @@ impl Segments {
             .collect();
         paths.sort();
         let mut errors = Vec::new();
-        let mut segments = Vec::new();
+        let mut segments = Segments::default();
         for path in paths {
             match load_segment(&path) {
-                Ok(segment) => segments.push(segment),
-                Err(e) => errors.push(e),
+                Ok(segment) => {
+                    segments.by_id.insert(segment.id.clone(), segment);
+                }
+                Err(e) => {
+                    if let Some(stem) = path.file_stem().and_then(|s| s.to_str()) {
+                        segments.broken.push(stem.to_owned());
+                    }
+                    errors.push(e);
+                }
             }
         }
-        if errors.is_empty() {
-            Ok(Segments::from_list(segments))
-        } else {
-            Err(Errors(errors))
-        }
+        (segments, errors)
     }
 
     pub fn get(&self, id: &str) -> Option<&Segment> {
@@ -105,7 +126,9 @@ impl Segments {
         journey
             .segments_used()
             .into_iter()
-            .filter(|(_, _, id)| !self.by_id.contains_key(&***id))
+            .filter(|(_, _, id)| {
+                !self.by_id.contains_key(&***id) && !self.broken.iter().any(|b| b == &***id)
+            })
             .map(|(node, field, id)| {
                 let message = format!(
                     "unknown segment `{id}` (known: {})",

@@ -255,3 +255,80 @@ fn exports_draw_every_edge() {
     assert!(mermaid.contains("n0 -->|\"a 25%\"| n1"), "{mermaid}");
     assert!(mermaid.contains("n2 -->|\"Email Opened\"| n3"), "{mermaid}");
 }
+
+#[test]
+fn timed_and_segment_triggers_list_every_problem() {
+    let body = "nodes:\n  - { id: a, type: wait_for_segment, segment: 'not an id', timeout: soon, on_timeout: a }\n";
+    check(
+        &format!("id: j\nentry: {{ inactive: {{ events: [App Opened], for: 10 days }} }}\n{body}"),
+        &[
+            "entry.inactive.for",
+            "field `segment`: required: a segment id",
+            "field `timeout`",
+        ],
+    );
+    check(
+        "id: j\nentry: { date: { trait: trial_end, offset: three days, at: '9am' } }\nnodes:\n  - { id: a, type: exit }\n",
+        &["entry.date.offset", "entry.date.at"],
+    );
+    check(
+        "id: j\nentry: { schedule: { cron: 'every monday', timezone: Mars/Olympus } }\nnodes:\n  - { id: a, type: exit }\n",
+        &[
+            "is not a cron expression",
+            "neither `profile` nor an IANA time zone",
+        ],
+    );
+    check(
+        "id: j\nentry: { segment: 'event.properties.x > 1' }\nexit_on: [Order Completed, { segment_exit: 'a b' }, 3]\nnodes:\n  - { id: a, type: exit }\n",
+        &[
+            "over the profile only",
+            "exit_on[1].segment_exit",
+            "exit_on[2]",
+        ],
+    );
+    check(
+        "id: j\nentry: { schedule: { cron: '0 9 * * MON', timezone: Europe/Berlin, segment: vip }, re_entry: after_exit }\nexit_on: [{ segment_exit: vip }]\nnodes:\n  - { id: a, type: wait_for_segment, segment: vip, timeout: 3d, on_enter: b, on_timeout: b }\n  - { id: b, type: exit }\n",
+        &[],
+    );
+}
+
+#[test]
+fn journeys_and_segments_are_checked_together() {
+    let dir = std::env::temp_dir().join(format!("waymark-segments-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("segments")).unwrap();
+    std::fs::create_dir_all(dir.join("templates")).unwrap();
+    std::fs::write(
+        dir.join("segments/vip.yaml"),
+        "id: vips\nwhere: 'profile.revenue >'\nsize: 3\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("segments/buyers.yaml"),
+        "id: buyers\nwhere: 'profile.revenue > 0.0'\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("j.yaml"),
+        "id: j\nentry: { segment: big_spenders }\nexit_on: [{ segment_exit: buyers }]\nnodes:\n  - { id: a, type: wait_for_segment, segment: lurkers, on_enter: b }\n  - { id: b, type: exit }\n",
+    )
+    .unwrap();
+    let errors = waymark_journey::load_workspace(&[dir.join("j.yaml")], None, None)
+        .unwrap_err()
+        .to_string();
+    for fragment in [
+        "segments/vip.yaml: invalid segment, 3 problems",
+        "`vips` differs from the file name `vip`",
+        "field `size`: unknown field",
+        "field `where`: CEL does not compile",
+        "j.yaml: invalid journey, 2 problems",
+        "field `entry.segment`: unknown segment `big_spenders` (known: buyers)",
+        "node `a`: field `segment`: unknown segment `lurkers`",
+    ] {
+        assert!(
+            errors.contains(fragment),
+            "missing {fragment:?} in:\n{errors}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
