@@ -1,8 +1,9 @@
 //! Crashes lose nothing: the worker runs as a child process on a large
 //! event file, is killed with SIGKILL at several moments, and restarted each
 //! time. At the end every expected send is in the log channel's file exactly
-//! once, no event was lost, no timer lost or fired twice, and the store
-//! opens cleanly.
+//! once, no event was lost, no timer lost or fired twice (instance waits,
+//! and the inactivity and date entry timers pending while it is killed),
+//! and the store opens cleanly.
 #![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
 
 use std::collections::HashMap;
@@ -12,6 +13,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const USERS: usize = 3000;
+
+/// How long after the fixture is written the timed entries fall due: past
+/// the kills (about three seconds), so each is pending while they happen.
+const QUIET_FOR_S: i64 = 15;
+const RENEWS_IN_S: i64 = 20;
 
 fn write_fixture(dir: &Path) {
     std::fs::create_dir_all(dir.join("templates")).unwrap();
@@ -27,6 +33,25 @@ nodes:
 "#,
     )
     .unwrap();
+    std::fs::write(
+        dir.join("quiet.yaml"),
+        format!(
+            "id: crash-quiet\nentry: {{ inactive: {{ events: [Page Viewed], for: {QUIET_FOR_S}s }} }}\nnodes:\n  - {{ id: quiet, type: send, channel: email, template: hello }}\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("renewal.yaml"),
+        "id: crash-renewal\nentry: { date: { trait: renews_at } }\nnodes:\n  - { id: renew, type: send, channel: email, template: again }\n",
+    )
+    .unwrap();
+    let t0 = chrono::Utc::now();
+    let stamp =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let (now, renews) = (
+        stamp(t0),
+        stamp(t0 + chrono::TimeDelta::seconds(RENEWS_IN_S)),
+    );
     for name in ["hello", "again"] {
         std::fs::write(
             dir.join(format!("templates/{name}.yaml")),
@@ -38,10 +63,14 @@ nodes:
     for u in 0..USERS {
         writeln!(
             events,
-            r#"{{"type":"identify","messageId":"i{u}","userId":"user-{u}","traits":{{"email":"user-{u}@example.com"}},"timestamp":"2026-10-01T09:00:00Z"}}"#
+            r#"{{"type":"identify","messageId":"i{u}","userId":"user-{u}","traits":{{"email":"user-{u}@example.com","renews_at":"{renews}"}},"timestamp":"2026-10-01T09:00:00Z"}}"#
         )
         .unwrap();
-        writeln!(events, r#"{{"type":"page","messageId":"p{u}","userId":"user-{u}","timestamp":"2026-10-01T09:00:01Z"}}"#).unwrap();
+        writeln!(
+            events,
+            r#"{{"type":"page","messageId":"p{u}","userId":"user-{u}","timestamp":"{now}"}}"#
+        )
+        .unwrap();
         writeln!(
             events,
             r#"{{"type":"track","messageId":"s{u}","userId":"user-{u}","event":"Signed Up","timestamp":"2026-10-01T09:00:02Z"}}"#
@@ -54,7 +83,7 @@ nodes:
     std::fs::write(
         dir.join("worker.toml"),
         format!(
-            r#"journeys = ["{d}/journey.yaml"]
+            r#"journeys = ["{d}/journey.yaml", "{d}/quiet.yaml", "{d}/renewal.yaml"]
 [source]
 path = "{d}/events.jsonl"
 rejects = "{d}/rejects.jsonl"
@@ -148,7 +177,7 @@ fn sigkill_mid_stream_loses_nothing_and_sends_nothing_twice() {
     );
     for u in 0..USERS {
         let user = format!("user-{u}");
-        for node in ["hello", "again"] {
+        for node in ["hello", "again", "quiet", "renew"] {
             assert_eq!(
                 by_user.get(&(user.as_str(), node)),
                 Some(&1),
@@ -156,7 +185,7 @@ fn sigkill_mid_stream_loses_nothing_and_sends_nothing_twice() {
             );
         }
     }
-    assert_eq!(sent.len(), USERS * 2);
+    assert_eq!(sent.len(), USERS * 4);
 
     // Every truncated line is reported once, with its line number.
     let rejects = std::fs::read_to_string(dir.path().join("rejects.jsonl")).unwrap();
@@ -165,5 +194,5 @@ fn sigkill_mid_stream_loses_nothing_and_sends_nothing_twice() {
     // The store opens cleanly and there is nothing left to do.
     let mut again = start(dir.path());
     assert!(wait(&mut again, Duration::from_secs(60)).success());
-    assert_eq!(deliveries(dir.path()).len(), USERS * 2);
+    assert_eq!(deliveries(dir.path()).len(), USERS * 4);
 }

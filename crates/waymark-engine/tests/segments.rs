@@ -14,7 +14,9 @@ use waymark_engine::{Effect, Engine, EngineConfig, Input, RecordKind};
 use waymark_journey::{Expr, Journey, Segment, Segments};
 
 fn segments() -> Segments {
-    let segment = |id: &str, source: &str| Segment::new(id, Expr::compile(source).unwrap());
+    let segment = |id: &str, source: &str| {
+        Segment::new(id, Expr::compile(source).expect("segment CEL compiles"))
+    };
     Segments::from_list([
         segment("buyers", r#"profile.events["Order Completed"].count >= 2"#),
         segment("pro", r#"profile.traits.plan == "pro""#),
