@@ -13,7 +13,7 @@ use waymark::source::read_all;
 use waymark::{Simulation, SimulationOptions, TraceLine};
 use waymark_core::{Profile, Timestamp};
 use waymark_engine::{Engine, EngineConfig, Record};
-use waymark_journey::load_journey_set;
+use waymark_journey::load_workspace;
 use waymark_store::{Batch, Entry, MemoryStore, Op, Space, Store, keys};
 
 /// A store that remembers every timer written to it (due, instance, token).
@@ -89,15 +89,27 @@ fn comparable(mut line: TraceLine) -> Value {
 }
 
 fn check(journey: &str, events: &str) {
+    check_until(journey, events, None);
+}
+
+/// [`check`], both clocks stopped at `until` (schedules recur forever).
+fn check_until(journey: &str, events: &str, until: Option<&str>) {
+    let until = until.map(|u| waymark_core::parse_timestamp(u).unwrap());
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let path = root.join(format!("examples/journeys/{journey}.yaml"));
     let text =
         std::fs::read_to_string(root.join(format!("examples/events/{events}.jsonl"))).unwrap();
-    let (journeys, _templates) = load_journey_set(&[path], None).unwrap();
+    let set = load_workspace(&[path], None, None).unwrap();
+    let journeys = set.journeys;
 
     // Test mode.
-    let engine = Engine::new(journeys.clone(), EngineConfig::default());
-    let simulated = Simulation::new(engine, SimulationOptions::default()).run_all(&text);
+    let mut engine = Engine::new(journeys.clone(), EngineConfig::default());
+    engine.set_segments(set.segments.clone());
+    let options = SimulationOptions {
+        until,
+        ..SimulationOptions::default()
+    };
+    let simulated = Simulation::new(engine, options).run_all(&text);
 
     // The durable runtime, its clock moved through the events and every
     // timer's due time, as a live worker's would be.
@@ -108,6 +120,7 @@ fn check(journey: &str, events: &str) {
     let runtime = Waymark::builder()
         .store(store.clone())
         .journeys(journeys)
+        .segments(set.segments)
         .clock(clock.clone())
         .records(records.clone())
         .build()
@@ -118,12 +131,15 @@ fn check(journey: &str, events: &str) {
             runtime.fire_due_timers().unwrap();
         }
     };
-    for (_, event) in &events {
+    for (_, event) in events
+        .iter()
+        .filter(|(_, e)| until.is_none_or(|u| e.timestamp <= u))
+    {
         fire_until(event.timestamp);
         clock.set(event.timestamp);
         runtime.ingest(event).unwrap();
     }
-    fire_until(Timestamp::MAX_UTC);
+    fire_until(until.unwrap_or(Timestamp::MAX_UTC));
     while runtime.publish_records().unwrap() > 0 {}
 
     // Deliveries: every field the decision sets, one for one.
@@ -219,4 +235,32 @@ fn missed_appointment() {
 #[test]
 fn win_back() {
     check("win-back", "win-back");
+}
+
+#[test]
+fn vip_on_a_named_segment() {
+    check("vip", "vip");
+}
+
+#[test]
+fn inactive_win_back() {
+    check_until(
+        "inactive-win-back",
+        "inactive-win-back",
+        Some("2026-10-25T00:00:00Z"),
+    );
+}
+
+#[test]
+fn trial_ending_on_a_date_trait() {
+    check("trial-ending", "trial-ending");
+}
+
+#[test]
+fn weekly_digest_on_a_schedule() {
+    check_until(
+        "weekly-digest",
+        "weekly-digest",
+        Some("2026-11-03T00:00:00Z"),
+    );
 }

@@ -207,6 +207,13 @@ impl Step<'_> {
 
     fn set_entry_timer(&mut self, journey: &Journey, due: Timestamp) {
         let instance = Timer::entry_id(&journey.id, &self.profile.id);
+        // Joining a segment and a new time zone in one event ask twice.
+        let asked = self.effects.iter().any(
+            |e| matches!(e, Effect::ScheduleTimer(t) if t.instance == instance && t.due == due),
+        );
+        if asked {
+            return;
+        }
         self.effects.push(Effect::ScheduleTimer(Timer {
             key: format!("{instance}/{}", due.timestamp_millis()),
             profile: self.profile.id.clone(),
