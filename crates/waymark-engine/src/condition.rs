@@ -127,7 +127,7 @@ const EVENT_FIELDS: [&str; 11] = [
     "timestamp",
     "receivedAt",
 ];
-const PROFILE_FIELDS: [&str; 9] = [
+const PROFILE_FIELDS: [&str; 10] = [
     "id",
     "user_id",
     "anonymous_id",
@@ -137,6 +137,7 @@ const PROFILE_FIELDS: [&str; 9] = [
     "revenue",
     "consent",
     "engagement_hours",
+    "segments",
 ];
 
 /// One event name's counters as CEL sees them.
@@ -197,6 +198,13 @@ impl<'a> Scope<'a> {
                     .collect(),
             ))),
             "engagement_hours" => Some(Json::Owned(Value::from(p.engagement_hours.to_vec()))),
+            "segments" => Some(Json::Owned(Value::Object(
+                p.segments
+                    .iter()
+                    .filter(|(id, _)| id.as_str() != crate::segments::EVERYONE)
+                    .map(|(id, since)| (id.clone(), Value::from(format_timestamp(*since))))
+                    .collect(),
+            ))),
             _ => None,
         }
     }

@@ -258,6 +258,14 @@ pub(crate) fn profile_condition(source: &str) -> Result<Expr, String> {
         .map(String::as_str)
         .filter(|r| *r != "profile")
         .collect();
+    let reads_segments = expr
+        .reads()
+        .roots
+        .get("profile")
+        .is_some_and(|p| p.whole || p.children.contains_key("segments"));
+    if reads_segments {
+        return Err("a segment cannot read `profile.segments` (or the whole profile): membership would depend on the order segments are evaluated in".to_owned());
+    }
     if others.is_empty() {
         Ok(expr)
     } else {
@@ -306,5 +314,7 @@ mod tests {
         assert!(got.contains("field `where`: CEL does not compile"), "{got}");
         let event = "id: vip\nwhere: 'event.properties.x > 1'\n";
         assert!(problems(event, "vip").contains("over the profile only"));
+        let nested = "id: vip\nwhere: '\"big\" in profile.segments'\n";
+        assert!(problems(nested, "vip").contains("cannot read `profile.segments`"));
     }
 }
