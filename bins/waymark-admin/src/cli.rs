@@ -187,6 +187,17 @@ pub(crate) enum JourneyCommand {
         /// The workspace config (`[engine]`, `[identity]`).
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Segment folder of the journeys in `--store` (what the person's
+        /// traits may make them join).
+        #[arg(long, conflicts_with = "kafka")]
+        segments: Option<PathBuf>,
+        /// Publish the call to the enter topic of these brokers (running
+        /// workers apply it) instead of deciding it over `--store`.
+        #[arg(long, value_name = "BROKERS")]
+        kafka: Option<String>,
+        /// The enter topic, with `--kafka`.
+        #[arg(long, default_value = "waymark.enter", requires = "kafka")]
+        topic: String,
     },
     /// Draw a journey as Graphviz DOT or Mermaid.
     Graph {

@@ -76,7 +76,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     let identifier: Identifier = identifier
                         .parse()
                         .map_err(|e: String| anyhow::anyhow!("--profile: {e}"))?;
-                    let waymark = open_store(cli.store.as_deref(), WorkspaceConfig::default())?;
+                    let waymark =
+                        open_store(cli.store.as_deref(), WorkspaceConfig::default(), None)?;
                     let export = waymark
                         .export(&identifier)?
                         .with_context(|| format!("no profile for {identifier}"))?;
@@ -174,14 +175,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Timers {
             command: TimersCommand::List { due_before },
         } => {
-            let waymark = open_store(cli.store.as_deref(), WorkspaceConfig::default())?;
+            let waymark = open_store(cli.store.as_deref(), WorkspaceConfig::default(), None)?;
             let before = due_before.unwrap_or(Timestamp::MAX_UTC);
             for timer in waymark.timers_due_before(before) {
                 writeln!(out, "{}", serde_json::to_string(&timer)?)?;
             }
         }
         Command::Outbox { command } => {
-            let waymark = open_store(cli.store.as_deref(), WorkspaceConfig::default())?;
+            let waymark = open_store(cli.store.as_deref(), WorkspaceConfig::default(), None)?;
             match command {
                 OutboxCommand::List { status } => {
                     let status = match status {
@@ -316,10 +317,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     phone,
                     data,
                     config,
+                    segments,
+                    kafka,
+                    topic,
                 },
         } => {
-            let config = workspace_config(config.as_deref())?;
-            let waymark = open_store(cli.store.as_deref(), config)?;
             let call_id = id.unwrap_or_else(new_call_id);
             let traits = [("email", email), ("phone", phone)]
                 .into_iter()
@@ -333,6 +335,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 traits,
                 data: data.unwrap_or_default(),
             };
+            if let Some(brokers) = kafka {
+                let kafka = waymark_kafka::KafkaConfig {
+                    brokers,
+                    topics: waymark_kafka::TopicsConfig {
+                        enter: topic,
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                };
+                waymark_kafka::publish_enter(&kafka, &request).map_err(|e| anyhow::anyhow!(e))?;
+                let answer = serde_json::json!({"id": call_id, "published": kafka.topics.enter});
+                writeln!(out, "{answer}")?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let config = workspace_config(config.as_deref())?;
+            let waymark = open_store(cli.store.as_deref(), config, segments.as_deref())?;
             let answer = match waymark.enter(&request)? {
                 Entered::Decided { entered, sends } => {
                     serde_json::json!({"id": call_id, "entered": entered, "sends": sends})

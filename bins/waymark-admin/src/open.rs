@@ -22,7 +22,14 @@ pub(crate) fn store_only(path: Option<&std::path::Path>) -> anyhow::Result<Fjall
 pub(crate) fn open_store(
     path: Option<&std::path::Path>,
     config: WorkspaceConfig,
+    segments: Option<&std::path::Path>,
 ) -> anyhow::Result<Waymark> {
+    let segments = match segments {
+        Some(dir) => {
+            waymark_journey::Segments::load_dir(dir).map_err(|e| anyhow::anyhow!("{e}"))?
+        }
+        None => waymark_journey::Segments::default(),
+    };
     let path = path.context("give --store PATH (the worker's store)")?;
     if !path.exists() {
         anyhow::bail!("{}: no store here", path.display());
@@ -34,6 +41,7 @@ pub(crate) fn open_store(
     Ok(Waymark::builder()
         .store(Arc::new(store))
         .deployed(deployed)
+        .segments(segments)
         .identity(config.identity)
         .engine(config.engine)
         .build()?)
@@ -45,7 +53,7 @@ pub(crate) fn profile_from_store(
     identifier: &Identifier,
     action: &str,
 ) -> anyhow::Result<serde_json::Value> {
-    let waymark = open_store(Some(store), config)?;
+    let waymark = open_store(Some(store), config, None)?;
     let export = waymark
         .export(identifier)?
         .with_context(|| format!("no profile holds {identifier}"))?;

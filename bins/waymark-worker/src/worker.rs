@@ -360,8 +360,8 @@ impl Worker {
         Ok(())
     }
 
-    /// Starts what runs beside a Kafka source: the journeys-topic watcher
-    /// and the ops endpoint. They stop with `stop` / `done`.
+    /// Starts what runs beside a Kafka source: the journeys- and
+    /// enter-topic watchers and the ops endpoint. They stop with `stop` / `done`.
     async fn start_kafka_sidecars(
         self: &Arc<Self>,
         stop: &Arc<AtomicBool>,
@@ -372,6 +372,17 @@ impl Worker {
         };
         let mut tasks = Vec::new();
         if self.config.source.kind == SourceKind::Kafka {
+            let (kafka, store, waymark, metrics, stopped) = (
+                self.config.kafka.clone(),
+                Arc::clone(&self.store),
+                Arc::clone(&self.waymark),
+                Arc::clone(&parts.metrics),
+                Arc::clone(stop),
+            );
+            tasks.push(tokio::task::spawn_blocking(move || {
+                waymark_kafka::watch_enter(&kafka, store, waymark, metrics, &stopped)
+                    .map_err(WorkerError::from)
+            }));
             let (kafka, templates, store, waymark, metrics, stop) = (
                 self.config.kafka.clone(),
                 self.templates.clone(),

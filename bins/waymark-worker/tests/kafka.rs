@@ -497,10 +497,16 @@ fn journeys_deploy_live_through_the_topic_and_the_ops_endpoint_reports() {
     let dir = tempfile::tempdir().unwrap();
     let topics = Topics::new("live");
     let (journey, templates) = write_timer_journey(dir.path());
+    let reset = dir.path().join("reset.yaml");
+    std::fs::write(
+        &reset,
+        "id: reset\nentry: { api: true }\nnodes:\n  - { id: link, type: send, channel: email, template: hello }\n",
+    )
+    .unwrap();
     let ops = format!("127.0.0.1:{}", free_port());
     let config = write_config(
         dir.path(),
-        &[journey],
+        &[journey, reset],
         &templates,
         &topics,
         &format!("[ops]\nlisten = \"{ops}\"\nready_max_lag = 0\n"),
@@ -594,13 +600,42 @@ fn journeys_deploy_live_through_the_topic_and_the_ops_endpoint_reports() {
                 .any(|(journey, node, _)| journey == "live" && node == "thanks")
         },
     );
+
+    // Entries by API through the enter topic: a call retried with the same
+    // id enters once; a call for an unknown journey is refused and counted.
+    let enter = |journey: &str, id: &str, user: &str| {
+        let out = std::process::Command::new(admin_bin())
+            .args(["journey", "enter", journey, "--kafka", &brokers(), "--topic"])
+            .args([&topics.enter, "--id", id, "--user", user, "--email"])
+            .arg(format!("{user}@example.com"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    enter("reset", "call-1", "user-2");
+    enter("reset", "call-1", "user-2");
+    enter("reset", "call-2", "user-3");
+    enter("nope", "call-3", "user-4");
+    eventually(Duration::from_secs(30), "the enter calls applied", &config, || {
+        let (_, metrics) = http_get(&ops, "/metrics");
+        metrics.contains("waymark_api_entries_total 3")
+            && metrics.contains("waymark_api_entry_refusals_total 1")
+    });
+    eventually(Duration::from_secs(30), "the entries' sends", &config, || {
+        deliveries(&topics.deliveries)
+            .1
+            .keys()
+            .filter(|(journey, ..)| journey == "reset")
+            .count()
+            == 2
+    });
     let (status, metrics) = http_get(&ops, "/metrics");
     assert_eq!(status, 200);
     for name in [
         "waymark_events_in_total 2",
         "waymark_consumer_lag{",
         "waymark_batch_commit_seconds_bucket",
-        "waymark_sends_total{channel=\"email\",outcome=\"delivered\"} 1",
+        "waymark_sends_total{channel=\"email\",outcome=\"delivered\"} 3",
         "waymark_dead_letters_total{reason=\"invalid\"} 0",
         "waymark_timers_pending",
         "waymark_instances_active",

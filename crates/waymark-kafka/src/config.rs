@@ -64,6 +64,8 @@ pub struct TopicsConfig {
     pub dead_letters: String,
     /// Journey definitions, compacted, keyed by journey id.
     pub journeys: String,
+    /// Entries by API (`journey enter --kafka`), keyed by person.
+    pub enter: String,
 }
 
 impl Default for TopicsConfig {
@@ -74,6 +76,7 @@ impl Default for TopicsConfig {
             analytics: "waymark.analytics".to_owned(),
             dead_letters: "waymark.dlq".to_owned(),
             journeys: "waymark.journeys".to_owned(),
+            enter: "waymark.enter".to_owned(),
         }
     }
 }

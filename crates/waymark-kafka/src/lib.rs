@@ -2,8 +2,8 @@
 //! over the input topics, [`KafkaSource`]), the shared producer that
 //! publishes each idempotency key once ([`Publisher`]) behind the outbox
 //! channel ([`KafkaChannel`]), the analytics topic ([`AnalyticsTopic`]),
-//! dead letters, live journey deploys through the journeys topic, the
-//! readiness a source reports ([`Health`]) and the worker's [`Metrics`].
+//! dead letters, live journey deploys through the journeys topic, entries
+//! by API through the enter topic, the readiness a source reports ([`Health`]) and the worker's [`Metrics`].
 //!
 //! The order that makes crashes lose nothing: a batch's dead letters are
 //! acknowledged by the broker, then the batch's state, timers, outbox and
@@ -18,6 +18,7 @@
 mod client;
 mod config;
 mod dead_letter;
+mod enter_topic;
 mod health;
 mod journeys_topic;
 mod metrics;
@@ -30,6 +31,7 @@ mod topics;
 pub use client::client_config;
 pub use config::{DeadLetterLimits, KafkaConfig, TopicsConfig};
 pub use dead_letter::{DeadLetterGuard, DeadLetterReason};
+pub use enter_topic::{publish_enter, watch_enter};
 pub use health::Health;
 pub use journeys_topic::{JourneyMessage, publish_journey, watch_journeys};
 pub use metrics::{CountingChannel, Metrics};

@@ -43,6 +43,9 @@ pub struct Metrics {
     pub sends: Family<SendLabels, Counter>,
     pub journeys_deployed: Counter,
     pub journey_refusals: Counter,
+    /// Enter-topic calls decided (entered or not) and refused.
+    pub api_entries: Counter,
+    pub api_entry_refusals: Counter,
     timers_pending: Gauge,
     instances_active: Gauge,
     outbox_pending: Gauge,
@@ -71,6 +74,8 @@ impl Metrics {
             sends: Family::default(),
             journeys_deployed: Counter::default(),
             journey_refusals: Counter::default(),
+            api_entries: Counter::default(),
+            api_entry_refusals: Counter::default(),
             timers_pending: Gauge::default(),
             instances_active: Gauge::default(),
             outbox_pending: Gauge::default(),
@@ -123,6 +128,16 @@ impl Metrics {
             "journey_refusals",
             "Journeys from the journeys topic refused at validation",
             metrics.journey_refusals.clone(),
+        );
+        registry.register(
+            "api_entries",
+            "Entries by API from the enter topic, decided",
+            metrics.api_entries.clone(),
+        );
+        registry.register(
+            "api_entry_refusals",
+            "Entries by API from the enter topic refused (unknown journey, no id, ...)",
+            metrics.api_entry_refusals.clone(),
         );
         registry.register(
             "timers_pending",

@@ -8,8 +8,8 @@ use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 
 use crate::config::KafkaConfig;
 
-/// Creates the input, deliveries, analytics, dead-letter and (compacted)
-/// journeys topics that do not exist yet. Returns the names it created.
+/// Creates the input, deliveries, analytics, dead-letter, enter and
+/// (compacted) journeys topics that do not exist yet. Returns the names it created.
 pub async fn ensure_topics(kafka: &KafkaConfig) -> Result<Vec<String>, KafkaError> {
     let admin: AdminClient<DefaultClientContext> = super::client_config(kafka).create()?;
     let t = &kafka.topics;
@@ -17,7 +17,7 @@ pub async fn ensure_topics(kafka: &KafkaConfig) -> Result<Vec<String>, KafkaErro
     let mut topics: Vec<NewTopic<'_>> = t
         .input
         .iter()
-        .chain([&t.deliveries, &t.analytics, &t.dead_letters])
+        .chain([&t.deliveries, &t.analytics, &t.dead_letters, &t.enter])
         .map(|name| NewTopic::new(name, kafka.partitions, replication()))
         .collect();
     topics.push(NewTopic::new(&t.journeys, 1, replication()).set("cleanup.policy", "compact"));

@@ -202,6 +202,7 @@ pub struct Topics {
     pub analytics: String,
     pub dlq: String,
     pub journeys: String,
+    pub enter: String,
     pub group: String,
 }
 
@@ -214,6 +215,7 @@ impl Topics {
             analytics: format!("{base}.analytics"),
             dlq: format!("{base}.dlq"),
             journeys: format!("{base}.journeys"),
+            enter: format!("{base}.enter"),
             group: format!("{base}.group"),
         }
     }
@@ -260,6 +262,7 @@ deliveries = "{deliveries}"
 analytics = "{analytics}"
 dead_letters = "{dlq}"
 journeys = "{journeys}"
+enter = "{enter}"
 {extra}
 "#,
         templates = templates.display(),
@@ -271,6 +274,7 @@ journeys = "{journeys}"
         analytics = topics.analytics,
         dlq = topics.dlq,
         journeys = topics.journeys,
+        enter = topics.enter,
     );
     let path = dir.join("worker.toml");
     std::fs::write(&path, text).unwrap();

@@ -11,19 +11,25 @@ use super::waymark::{Error, Waymark};
 use super::writes::Writes;
 use crate::step::Ingested;
 
-/// One entry by API.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// One entry by API (its JSON form is what `journey enter --kafka`
+/// publishes to the enter topic).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct EnterRequest {
     /// The journey (its latest active version), whose entry is `api`.
     pub journey: String,
     /// The call's id: a call retried with the same id enters nobody again.
     pub call_id: String,
     /// Who: a user id, an anonymous id, or both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub anonymous_id: Option<String>,
     /// Traits set with the entry (`email`, `phone`, ...: how to reach them).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub traits: Map<String, Value>,
     /// The call's data, in scope as `event.properties` in the journey.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub data: Map<String, Value>,
 }
 
