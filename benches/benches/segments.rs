@@ -2,7 +2,8 @@
 //! views, 10% product views, 8% cart updates, 2% orders) of 100,000
 //! events over 1,000,000 profiles in memory, each event folded into its
 //! profile and decided (the abandoned-cart journey), with no segments,
-//! 10 and 100; and with 100 segments over 10,000 profiles. The cost
+//! 10 and 100 (and 100 that read only traits, which the stream never
+//! changes); and with 100 segments over 10,000 profiles. The cost
 //! should follow what an event changes, not how many segments or
 //! profiles there are.
 //!
@@ -23,10 +24,12 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const EVENTS: u64 = 100_000;
 
 /// `n` segments of the kinds teams write: on traits, on event counters, on
-/// revenue, on consent and the time zone (in that proportion).
-fn segments(n: usize) -> Segments {
+/// revenue, on consent and the time zone (in that proportion); with
+/// `traits_only`, all on traits (which the stream never changes).
+fn segments(n: usize, traits_only: bool) -> Segments {
     let list = (0..n).map(|i| {
         let source = match i % 10 {
+            _ if traits_only => format!("profile.traits.score_{i} >= 50"),
             0..=3 => format!("profile.traits.score_{} >= 50", i % 40),
             4..=6 => format!(r#"profile.events["Feature {}"].count >= 3"#, i % 30),
             7 => format!(
@@ -45,7 +48,7 @@ fn segments(n: usize) -> Segments {
     Segments::from_list(list)
 }
 
-fn engine(n: usize) -> Engine {
+fn engine(n: usize, traits_only: bool) -> Engine {
     let path =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/journeys/abandoned-cart.yaml");
     let mut engine = Engine::new(
@@ -53,7 +56,7 @@ fn engine(n: usize) -> Engine {
         EngineConfig::default(),
     );
     if n > 0 {
-        engine.set_segments(segments(n));
+        engine.set_segments(segments(n, traits_only));
     }
     engine
 }
@@ -159,16 +162,18 @@ fn mixed_stream(c: &mut Criterion) {
     let mut group = c.benchmark_group("segments");
     group.throughput(Throughput::Elements(EVENTS));
     group.sample_size(10);
-    for (segments, people) in [
-        (0, 1_000_000),
-        (10, 1_000_000),
-        (100, 1_000_000),
-        (100, 10_000),
+    for (segments, traits_only, people) in [
+        (0, false, 1_000_000),
+        (10, false, 1_000_000),
+        (100, false, 1_000_000),
+        (100, true, 1_000_000),
+        (100, false, 10_000),
     ] {
-        let engine = engine(segments);
+        let engine = engine(segments, traits_only);
         let events = stream(people);
         let base = profiles(people);
-        let name = format!("mixed_100k_events_{segments}_segments_{people}_profiles");
+        let kind = if traits_only { "_trait" } else { "" };
+        let name = format!("mixed_100k_events_{segments}{kind}_segments_{people}_profiles");
         group.bench_function(name, |b| {
             b.iter_batched(
                 || (base.clone(), vec![Vec::<Instance>::new(); people]),

@@ -605,30 +605,51 @@ fn journeys_deploy_live_through_the_topic_and_the_ops_endpoint_reports() {
     // id enters once; a call for an unknown journey is refused and counted.
     let enter = |journey: &str, id: &str, user: &str| {
         let out = std::process::Command::new(admin_bin())
-            .args(["journey", "enter", journey, "--kafka", &brokers(), "--topic"])
+            .args([
+                "journey",
+                "enter",
+                journey,
+                "--kafka",
+                &brokers(),
+                "--topic",
+            ])
             .args([&topics.enter, "--id", id, "--user", user, "--email"])
             .arg(format!("{user}@example.com"))
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     enter("reset", "call-1", "user-2");
     enter("reset", "call-1", "user-2");
     enter("reset", "call-2", "user-3");
     enter("nope", "call-3", "user-4");
-    eventually(Duration::from_secs(30), "the enter calls applied", &config, || {
-        let (_, metrics) = http_get(&ops, "/metrics");
-        metrics.contains("waymark_api_entries_total 3")
-            && metrics.contains("waymark_api_entry_refusals_total 1")
-    });
-    eventually(Duration::from_secs(30), "the entries' sends", &config, || {
-        deliveries(&topics.deliveries)
-            .1
-            .keys()
-            .filter(|(journey, ..)| journey == "reset")
-            .count()
-            == 2
-    });
+    eventually(
+        Duration::from_secs(30),
+        "the enter calls applied",
+        &config,
+        || {
+            let (_, metrics) = http_get(&ops, "/metrics");
+            metrics.contains("waymark_api_entries_total 3")
+                && metrics.contains("waymark_api_entry_refusals_total 1")
+        },
+    );
+    eventually(
+        Duration::from_secs(30),
+        "the entries' sends",
+        &config,
+        || {
+            deliveries(&topics.deliveries)
+                .1
+                .keys()
+                .filter(|(journey, ..)| journey == "reset")
+                .count()
+                == 2
+        },
+    );
     let (status, metrics) = http_get(&ops, "/metrics");
     assert_eq!(status, 200);
     for name in [

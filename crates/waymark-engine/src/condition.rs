@@ -1,7 +1,7 @@
 //! Evaluating compiled CEL conditions against a profile, an event and the
 //! journey, converting into CEL values only the paths the expression reads.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use cel::objects::{Key, Map as CelMap};
@@ -140,15 +140,25 @@ const PROFILE_FIELDS: [&str; 10] = [
     "segments",
 ];
 
-/// One event name's counters as CEL sees them.
-fn event_stats(stats: &waymark_core::EventStats) -> Value {
-    serde_json::json!({
-        "count": stats.count,
-        "first_seen": format_timestamp(stats.first_seen),
-        "last_seen": format_timestamp(stats.last_seen),
-        "first": format_timestamp(stats.first_seen),
-        "last": format_timestamp(stats.last_seen),
-    })
+/// One event name's counters as CEL sees them; with `reads`, only the
+/// fields read (formatting a time is most of the cost of a counter check).
+fn event_stats(stats: &waymark_core::EventStats, reads: Option<&PathTrie>) -> Value {
+    let wants = |field: &str| reads.is_none_or(|t| t.whole || t.children.contains_key(field));
+    let mut out = Map::with_capacity(5);
+    if wants("count") {
+        out.insert("count".into(), Value::from(stats.count));
+    }
+    for (field, at) in [
+        ("first_seen", stats.first_seen),
+        ("last_seen", stats.last_seen),
+        ("first", stats.first_seen),
+        ("last", stats.last_seen),
+    ] {
+        if wants(field) {
+            out.insert(field.into(), Value::from(format_timestamp(at)));
+        }
+    }
+    Value::Object(out)
 }
 const JOURNEY_FIELDS: [&str; 5] = ["id", "version", "node", "entered_at", "control"];
 
@@ -187,7 +197,7 @@ impl<'a> Scope<'a> {
             "events" => Some(Json::Owned(Value::Object(
                 p.events
                     .iter()
-                    .map(|(name, stats)| (name.clone(), event_stats(stats)))
+                    .map(|(name, stats)| (name.clone(), event_stats(stats, None)))
                     .collect(),
             ))),
             "revenue" => Some(Json::Owned(Value::from(p.revenue))),
@@ -256,9 +266,11 @@ impl<'a> Scope<'a> {
                     Some(Json::Owned(Value::Object(
                         child
                             .children
-                            .keys()
-                            .filter_map(|name| {
-                                events.get(name).map(|s| (name.clone(), event_stats(s)))
+                            .iter()
+                            .filter_map(|(name, reads)| {
+                                events
+                                    .get(name)
+                                    .map(|s| (name.clone(), event_stats(s, Some(reads))))
                             })
                             .collect(),
                     )))
@@ -271,6 +283,25 @@ impl<'a> Scope<'a> {
             }
         }
         Cel::Map(CelMap { map: Arc::new(map) })
+    }
+
+    /// A CEL context holding what `roots` read, to evaluate several
+    /// expressions reading no more than that (see [`Scope::test_in`]).
+    pub(crate) fn context(
+        &self,
+        env: &Arc<Env>,
+        roots: &BTreeMap<String, PathTrie>,
+    ) -> Context<'static, 'static> {
+        let mut ctx = Context::with_env(Arc::clone(env));
+        for (name, trie) in roots {
+            ctx.add_variable_from_value(name.as_str(), self.root(name, trie));
+        }
+        ctx
+    }
+
+    /// [`Scope::test`] in a context built by [`Scope::context`].
+    pub(crate) fn test_in(ctx: &Context<'_, '_>, expr: &Expr) -> bool {
+        matches!(expr.program().execute(ctx), Ok(Cel::Bool(true)))
     }
 
     /// Evaluates `expr`. Errors (a missing field, a type mismatch) are

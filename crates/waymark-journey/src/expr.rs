@@ -41,6 +41,19 @@ pub struct PathTrie {
 }
 
 impl PathTrie {
+    /// Adds everything `other` reads to what this trie reads.
+    pub fn merge(&mut self, other: &PathTrie) {
+        self.whole |= other.whole;
+        for (name, child) in &other.children {
+            match self.children.get_mut(name) {
+                Some(mine) => mine.merge(child),
+                None => {
+                    self.children.insert(name.clone(), child.clone());
+                }
+            }
+        }
+    }
+
     fn insert(&mut self, path: &[String]) {
         match path.split_first() {
             None => self.whole = true,

@@ -2,12 +2,13 @@
 //! deciding each transition once, and what a transition does (entries,
 //! exits, waits, schedules).
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::Value;
 use waymark_core::{Event, format_timestamp};
 use waymark_identity::ProfileChanges;
-use waymark_journey::{NodeIndex, NodeKind};
+use waymark_journey::{NodeIndex, NodeKind, PathTrie};
 
 use super::{Entrance, Step};
 use crate::condition::{JourneyView, Scope};
@@ -61,9 +62,27 @@ impl Step<'_> {
         if index.is_empty() {
             return transitions;
         }
-        for i in index.affected(changes) {
+        let affected = index.affected(changes);
+        if affected.is_empty() {
+            return transitions;
+        }
+        // One conversion of the profile for every affected segment: what
+        // any of them reads.
+        let mut reads: BTreeMap<String, PathTrie> = BTreeMap::new();
+        for i in &affected {
+            for (root, trie) in &index.list[*i].condition.reads().roots {
+                reads.entry(root.clone()).or_default().merge(trie);
+            }
+        }
+        let decided: Vec<bool> = {
+            let ctx = self.segment_scope().context(engine.env(), &reads);
+            affected
+                .iter()
+                .map(|i| Scope::test_in(&ctx, &index.list[*i].condition))
+                .collect()
+        };
+        for (i, member) in affected.into_iter().zip(decided) {
             let tracked = &index.list[i];
-            let member = self.segment_scope().test(engine.env(), &tracked.condition);
             if member != self.profile.segments.contains_key(&*tracked.id) {
                 self.membership(&tracked.id, member);
                 transitions.push((tracked.id.clone(), member));
