@@ -117,6 +117,7 @@ pub(crate) enum KafkaCommand {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per run: size does not matter
 pub(crate) enum JourneyCommand {
     /// Check journey files; lists every problem and exits 1 if any.
     Validate {
