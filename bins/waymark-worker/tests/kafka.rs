@@ -561,9 +561,14 @@ fn journeys_deploy_live_through_the_topic_and_the_ops_endpoint_reports() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("nope"));
     // Published behind the tool's back, the worker refuses it and counts it.
     let message = serde_json::json!({"file": "broken.yaml", "source": std::fs::read_to_string(&broken).unwrap()});
+    // So is one naming a segment the worker does not have.
+    let ghosts = serde_json::json!({"file": "ghosts.yaml", "source": "id: ghosts\nentry: { segment: ghosts }\nnodes:\n  - { id: a, type: send, channel: email, template: hello }\n"});
     produce(
         &topics.journeys,
-        &[("broken".to_owned(), serde_json::to_vec(&message).unwrap())],
+        &[
+            ("broken".to_owned(), serde_json::to_vec(&message).unwrap()),
+            ("ghosts".to_owned(), serde_json::to_vec(&ghosts).unwrap()),
+        ],
     );
 
     eventually(
@@ -573,7 +578,7 @@ fn journeys_deploy_live_through_the_topic_and_the_ops_endpoint_reports() {
         || {
             let (_, metrics) = http_get(&ops, "/metrics");
             metrics.contains("waymark_journeys_deployed_total 1")
-                && metrics.contains("waymark_journey_refusals_total 1")
+                && metrics.contains("waymark_journey_refusals_total 2")
         },
     );
     produce(
