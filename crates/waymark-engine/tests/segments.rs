@@ -304,6 +304,33 @@ nodes:
     );
 }
 
+#[test]
+fn a_schedule_without_a_segment_enters_everyone_in_a_fixed_zone() {
+    let j = journey(
+        r#"
+id: monthly
+entry: { schedule: { cron: "0 9 1 * *", timezone: Europe/Berlin }, re_entry: after_exit }
+nodes:
+  - { id: send, type: send, channel: webhook, template: t }
+"#,
+    );
+    let mut h = harness(vec![j]);
+    // The person's own zone does not matter with a fixed one.
+    let mut e = plan("free", "2026-09-15T00:00:00Z");
+    e.context.insert("timezone".into(), json!("Asia/Tokyo"));
+    h.event(&e);
+    h.advance(ts("2026-11-02T00:00:00Z"));
+    // 09:00 in Berlin: summer time on 1 October, winter time on 1 November.
+    assert_eq!(
+        entries(&h),
+        [ts("2026-10-01T07:00:00Z"), ts("2026-11-01T08:00:00Z")]
+    );
+    assert!(
+        !h.records().iter().any(|r| r.contains("segment_")),
+        "everyone is not a traced segment"
+    );
+}
+
 fn entries(h: &Harness) -> Vec<Timestamp> {
     h.effects
         .iter()
