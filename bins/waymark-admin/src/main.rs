@@ -142,8 +142,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 seed: seed.unwrap_or(config.engine.seed),
                 ..config.engine
             };
+            let problems = waymark::check_topics(&loaded.journeys, &config.policies);
+            if !problems.is_empty() {
+                writeln!(std::io::stderr().lock(), "{}", problems.join("\n"))?;
+                return Ok(ExitCode::FAILURE);
+            }
             let mut engine = Engine::new(loaded.journeys, engine_config);
             engine.set_segments(loaded.segments);
+            engine.set_policies(config.policies.clone());
             let options = SimulationOptions {
                 until,
                 identity: config.identity,

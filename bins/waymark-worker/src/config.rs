@@ -31,6 +31,9 @@ pub struct WorkerConfig {
     pub runtime: LoopConfig,
     #[serde(default)]
     pub engine: EngineSection,
+    /// Caps, quiet hours, suppression windows, topics (`docs/policies.md`).
+    #[serde(default)]
+    pub policies: waymark_engine::PoliciesSection,
     #[serde(default)]
     pub identity: waymark_identity::IdentityConfig,
     #[serde(default, skip_serializing_if = "Option::is_none")]

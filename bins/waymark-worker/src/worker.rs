@@ -104,6 +104,14 @@ impl Worker {
         )
         .map_err(WorkerError::Journeys)?;
         let engine = config.engine_config().map_err(WorkerError::Config)?;
+        let policies = config
+            .policies
+            .check()
+            .map_err(|problems| WorkerError::Config(problems.join("\n")))?;
+        let unknown_topics = waymark::check_topics(&journeys, &policies);
+        if !unknown_topics.is_empty() {
+            return Err(WorkerError::Config(unknown_topics.join("\n")));
+        }
         let max_clock_skew = config
             .source
             .max_clock_skew()
@@ -124,7 +132,8 @@ impl Worker {
             .engine(engine)
             .identity(config.identity.clone())
             .templates(templates.clone())
-            .segments(segments.clone());
+            .segments(segments.clone())
+            .policies(policies);
         if let Some(unsubscribe) = &config.unsubscribe {
             builder = builder.unsubscribe(waymark_channels::signing::UnsubscribeSigner::new(
                 &unsubscribe.secret,

@@ -25,7 +25,7 @@ pub use duration::{Duration, DurationError};
 pub use event::{Event, EventError, EventType};
 pub use hash::stable_hash;
 pub use identifier::{Identifier, IdentifierKind};
-pub use profile::{Consent, EventStats, Profile, ProfileId};
+pub use profile::{Consent, EventStats, Profile, ProfileId, SentMessage};
 pub use time::{
     Timestamp, format_timestamp, parse_timestamp, serialize_optional_timestamp, serialize_timestamp,
 };

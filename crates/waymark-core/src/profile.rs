@@ -98,6 +98,19 @@ pub struct Profile {
     /// engine decides every transition; this is its durable record).
     #[serde(default, skip_serializing_if = "LiteMap::is_empty")]
     pub segments: LiteMap<String, Timestamp>,
+    /// What was sent to the person lately, oldest first, for frequency
+    /// caps (kept only as far back as the longest cap's window).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sent: Vec<SentMessage>,
+}
+
+/// One message that went out to a person.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentMessage {
+    pub at: Timestamp,
+    pub channel: crate::Channel,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<Arc<str>>,
 }
 
 /// Counts of one event name on a profile.
@@ -185,6 +198,25 @@ impl Profile {
                 self.traits.insert(key.to_owned(), value);
             }
         }
+    }
+
+    /// Records a send in the history, dropping what is older than
+    /// `horizon` before `at` (nothing is kept with a zero horizon).
+    pub fn record_send(
+        &mut self,
+        at: Timestamp,
+        channel: crate::Channel,
+        topic: Option<Arc<str>>,
+        horizon: crate::Duration,
+    ) {
+        if horizon == crate::Duration::ZERO {
+            return;
+        }
+        let oldest = at - horizon.to_delta();
+        self.sent.retain(|s| s.at > oldest);
+        let position = self.sent.partition_point(|s| s.at <= at);
+        self.sent
+            .insert(position, SentMessage { at, channel, topic });
     }
 
     /// A trait by name, if set.

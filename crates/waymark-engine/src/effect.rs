@@ -49,6 +49,10 @@ pub struct SendRequest {
     pub node: Arc<str>,
     pub channel: Channel,
     pub template: Arc<str>,
+    /// The subscription topic the message is about (for unsubscribe links
+    /// and the send history).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<Arc<str>>,
     /// The event that made the person enter, for the template's `event`.
     pub trigger: Arc<Value>,
 }
@@ -107,6 +111,8 @@ pub enum RecordKind {
     Split,
     Send,
     Suppressed,
+    /// A send held by quiet hours until `until`.
+    Deferred,
     Goal,
     Exited,
     /// A trigger that could not be scheduled (a date trait that does not parse).
@@ -126,6 +132,7 @@ impl RecordKind {
             RecordKind::Split => "split",
             RecordKind::Send => "send",
             RecordKind::Suppressed => "suppressed",
+            RecordKind::Deferred => "deferred",
             RecordKind::Goal => "goal",
             RecordKind::Exited => "exited",
             RecordKind::Skipped => "skipped",
@@ -135,13 +142,14 @@ impl RecordKind {
     }
 
     /// Every kind.
-    pub const ALL: [RecordKind; 11] = [
+    pub const ALL: [RecordKind; 12] = [
         RecordKind::Entered,
         RecordKind::Wait,
         RecordKind::Branch,
         RecordKind::Split,
         RecordKind::Send,
         RecordKind::Suppressed,
+        RecordKind::Deferred,
         RecordKind::Goal,
         RecordKind::Exited,
         RecordKind::Skipped,

@@ -11,6 +11,7 @@ use waymark_journey::{Journey, NodeKind, ScheduleTrigger, SegmentRef, Segments, 
 use crate::effect::Effect;
 use crate::input::Input;
 use crate::instance::Instance;
+use crate::policies::Policies;
 use crate::segments::{EVERYONE, SegmentIndex, Tracked};
 use crate::step::Step;
 
@@ -67,6 +68,8 @@ pub struct Engine {
     by_schedule_segment: HashMap<Arc<str>, Vec<Arc<Journey>>, Fast>,
     /// Active journeys whose entry timers read the profile's time zone.
     zoned: Vec<Arc<Journey>>,
+    /// The guardrails every send passes.
+    policies: Policies,
     /// Event names any version of any journey reacts to: entries, exits,
     /// goals and waits. Other events only update profiles.
     relevant: HashSet<String, Fast>,
@@ -106,6 +109,7 @@ impl Engine {
             by_date_trait: HashMap::default(),
             by_schedule_segment: HashMap::default(),
             zoned: Vec::new(),
+            policies: Policies::default(),
             relevant: HashSet::default(),
             held: HashSet::default(),
         };
@@ -163,6 +167,16 @@ impl Engine {
     pub fn deactivate(&mut self, id: &str) {
         self.active.retain(|j| &*j.id != id);
         self.reindex();
+    }
+
+    /// Sets the workspace policies (caps, quiet hours, suppression windows,
+    /// topics) every send passes.
+    pub fn set_policies(&mut self, policies: Policies) {
+        self.policies = policies;
+    }
+
+    pub fn policies(&self) -> &Policies {
+        &self.policies
     }
 
     /// Sets the named segments (segment files) the engine keeps membership of.

@@ -18,6 +18,7 @@ mod engine;
 mod input;
 mod instance;
 mod local_time;
+mod policies;
 mod reach;
 mod segments;
 mod step;
@@ -27,5 +28,9 @@ pub use engine::{Decision, Engine, EngineConfig};
 pub use input::Input;
 pub use instance::{Instance, InstanceStatus, PendingTimer};
 pub use local_time::next_local_time;
+pub use policies::{
+    Cap, CapSection, Policies, PoliciesSection, QuietAction, QuietHours, QuietHoursSection,
+    SuppressAfter, SuppressAfterSection, TopicDefault, Window,
+};
 pub use reach::reachable;
 pub use segments::EVERYONE;

@@ -39,13 +39,19 @@ impl ProfileChanges<'_> {
 /// What [`crate::observe`] may change on a profile for `event`.
 pub fn changes(event: &Event) -> ProfileChanges<'_> {
     let traits: Vec<&str> = event.carried_traits().map(|(k, _)| k.as_str()).collect();
-    let consent = traits.iter().any(|k| k.starts_with("subscribed_"));
+    let consent = traits
+        .iter()
+        .any(|k| k.starts_with("subscribed_") || *k == "subscriptions");
     let timezone = event.timezone().is_some() || traits.contains(&"timezone");
     let name = event.match_name();
     let track = event.kind == EventType::Track;
     ProfileChanges {
         consent: consent
-            || (track && matches!(name, Some("Unsubscribed" | "Email Marked as Spam"))),
+            || (track
+                && matches!(
+                    name,
+                    Some("Unsubscribed" | "Subscribed" | "Email Marked as Spam")
+                )),
         timezone,
         engagement: track && name.is_some_and(|n| crate::observe::ENGAGEMENT_EVENTS.contains(&n)),
         revenue: track && event.properties.contains_key("revenue"),

@@ -25,6 +25,13 @@ pub fn observe(profile: &mut Profile, event: &Event) {
     }
     for (key, value) in event.carried_traits() {
         profile.set_trait(key, value.clone(), event.write_time());
+        if let (true, Some(topics)) = (key == "subscriptions", value.as_object()) {
+            for (topic, subscribed) in topics {
+                if let Some(subscribed) = subscribed.as_bool() {
+                    set_consent(profile, format!("topic:{topic}"), subscribed, event);
+                }
+            }
+        }
         if let (Some(name), Some(subscribed)) = (key.strip_prefix("subscribed_"), value.as_bool()) {
             let consent_key = match name.parse::<Channel>() {
                 Ok(channel) => Profile::channel_consent_key(channel),
@@ -74,7 +81,7 @@ pub fn observe(profile: &mut Profile, event: &Event) {
         profile.revenue += revenue;
     }
     match name {
-        "Unsubscribed" => {
+        "Unsubscribed" | "Subscribed" => {
             let topic = ["topic", "list_name", "list_id"]
                 .iter()
                 .find_map(|k| event.properties.get(*k).and_then(Value::as_str));
@@ -89,7 +96,7 @@ pub fn observe(profile: &mut Profile, event: &Event) {
                     format!("channel:{channel}")
                 }
             };
-            set_consent(profile, key, false, event);
+            set_consent(profile, key, name == "Subscribed", event);
         }
         // Delivery feedback: a hard bounce or an invalid number makes that
         // address undeliverable; an unregistered device token is dropped.

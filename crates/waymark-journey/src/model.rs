@@ -23,6 +23,11 @@ pub struct Journey {
     pub goal: Option<Goal>,
     /// Share of entrants held out as a control group, in basis points (1% = 100).
     pub holdout_bp: u32,
+    /// Exempt from caps, quiet hours and suppression windows (never from
+    /// an unsubscribe): password resets, receipts.
+    pub transactional: bool,
+    /// The subscription topic of its sends (a `send` may name its own).
+    pub topic: Option<Arc<str>>,
     /// Nodes in file order; the first is where entrants start.
     pub nodes: Vec<Node>,
 }
@@ -54,6 +59,17 @@ impl Journey {
         for node in &self.nodes {
             if let NodeKind::WaitForSegment { segment, .. } = &node.kind {
                 out.push((Some(node), "segment", segment));
+            }
+        }
+        out
+    }
+
+    /// Every topic the journey's sends are about.
+    pub fn topics(&self) -> Vec<&Arc<str>> {
+        let mut out: Vec<&Arc<str>> = self.topic.iter().collect();
+        for node in &self.nodes {
+            if let NodeKind::Send { topic: Some(t), .. } = &node.kind {
+                out.push(t);
             }
         }
         out
@@ -183,6 +199,8 @@ pub enum NodeKind {
     Send {
         channels: Vec<Channel>,
         template: Arc<str>,
+        /// The subscription topic, overriding the journey's.
+        topic: Option<Arc<str>>,
         next: Option<NodeIndex>,
     },
     Wait {

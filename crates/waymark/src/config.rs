@@ -6,6 +6,10 @@
 //! seed = 42                       # splits and holdouts
 //! default_timezone = "Europe/Berlin"
 //!
+//! [policies]
+//! caps = [{ channel = "any", max = 3, per = "1d" }]
+//! quiet_hours = { from = "21:00", to = "08:00", action = "defer" }
+//!
 //! [identity]
 //! blocked_values = ["null", "undefined", "test@test.com"]
 //! rules = [
@@ -17,7 +21,7 @@
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use waymark_engine::EngineConfig;
+use waymark_engine::{EngineConfig, Policies, PoliciesSection};
 use waymark_identity::IdentityConfig;
 
 /// Why the configuration could not be read.
@@ -37,6 +41,8 @@ pub enum ConfigError {
 pub struct WorkspaceConfig {
     pub engine: EngineConfig,
     pub identity: IdentityConfig,
+    /// Caps, quiet hours, suppression windows, topics (`docs/policies.md`).
+    pub policies: Policies,
 }
 
 #[derive(Deserialize, Default)]
@@ -46,6 +52,8 @@ struct File {
     engine: EngineSection,
     #[serde(default)]
     identity: IdentityConfig,
+    #[serde(default)]
+    policies: PoliciesSection,
 }
 
 #[derive(Deserialize, Default)]
@@ -100,8 +108,33 @@ impl WorkspaceConfig {
             }
         }
         identity.rules = rules;
-        Ok(WorkspaceConfig { engine, identity })
+        let policies = file
+            .policies
+            .check()
+            .map_err(|problems| invalid(problems.join("; ")))?;
+        Ok(WorkspaceConfig {
+            engine,
+            identity,
+            policies,
+        })
     }
+}
+
+/// A problem for every topic a journey names that `policies.topics` does
+/// not define.
+pub fn check_topics(journeys: &[waymark_journey::Journey], policies: &Policies) -> Vec<String> {
+    let mut problems = Vec::new();
+    for journey in journeys {
+        for topic in journey.topics() {
+            if !policies.topics.contains_key(&**topic) {
+                problems.push(format!(
+                    "journey `{}`: unknown topic `{topic}` (define it in [policies] topics)",
+                    journey.id
+                ));
+            }
+        }
+    }
+    problems
 }
 
 #[cfg(test)]

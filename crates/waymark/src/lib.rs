@@ -29,7 +29,7 @@ pub mod source;
 mod step;
 mod trace;
 
-pub use config::{ConfigError, WorkspaceConfig};
+pub use config::{ConfigError, WorkspaceConfig, check_topics};
 pub use replay::identity_from_events;
 pub use runtime::{Waymark, WaymarkBuilder};
 pub use simulate::{Simulation, SimulationOptions, SimulationRun};

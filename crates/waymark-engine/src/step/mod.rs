@@ -37,6 +37,7 @@ pub(crate) struct Step<'a> {
     updated_traits: Vec<String>,
 }
 
+mod guard;
 mod membership;
 mod timed;
 mod walk;
@@ -102,6 +103,8 @@ impl<'a> Step<'a> {
             NodeKind::Wait { next, .. } => *next,
             NodeKind::WaitForEvent { on_timeout, .. }
             | NodeKind::WaitForSegment { on_timeout, .. } => *on_timeout,
+            // A deferred send: quiet hours are over, check it again.
+            NodeKind::Send { .. } => Some(node),
             _ => return,
         };
         self.go(i, journey, next, None);

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use waymark_core::{Channel, Event, Timestamp, stable_hash};
 use waymark_journey::{Journey, NodeIndex, NodeKind, WaitFor};
 
+use super::guard::Verdict;
 use super::{COMPLETED, HOLDOUT, Step, UNREACHABLE, UNSUBSCRIBED};
 use crate::effect::{Effect, ProfileUpdate, RecordKind, SendRequest, Timer};
 use crate::instance::{InstanceStatus, PendingTimer};
@@ -50,9 +51,15 @@ impl<'a> Step<'a> {
                 NodeKind::Send {
                     channels,
                     template,
+                    topic,
                     next,
                 } => {
-                    self.send(i, journey, channels, template);
+                    let topic = topic.as_ref().or(journey.topic.as_ref());
+                    if let Some((channel, until)) = self.send(i, journey, channels, template, topic)
+                    {
+                        self.defer(i, channel, template, until);
+                        return;
+                    }
                     *next
                 }
                 NodeKind::Wait { wait, .. } => {
@@ -146,8 +153,17 @@ impl<'a> Step<'a> {
     }
 
     /// A send node: the first channel the profile can be reached on and has
-    /// not unsubscribed from, unless the instance is in the control group.
-    fn send(&mut self, i: usize, journey: &Journey, channels: &[Channel], template: &Arc<str>) {
+    /// not unsubscribed from, unless the instance is in the control group;
+    /// then the workspace policies. Returns the channel and until when, if
+    /// quiet hours defer it.
+    fn send(
+        &mut self,
+        i: usize,
+        journey: &Journey,
+        channels: &[Channel],
+        template: &Arc<str>,
+        topic: Option<&Arc<str>>,
+    ) -> Option<(Channel, Timestamp)> {
         let instance = &self.instances[i];
         let is_reachable = |c: &Channel| reachable(&self.profile, *c);
         let allowed = channels
@@ -163,10 +179,22 @@ impl<'a> Step<'a> {
             }
             (None, None) => (RecordKind::Suppressed, channels[0], Some(UNREACHABLE)),
         };
+        let (kind, reason) = match kind {
+            RecordKind::Send => match self.guard(journey, channel, topic.map(|t| &**t)) {
+                Verdict::Send => (kind, reason),
+                Verdict::Withhold(why) => (RecordKind::Suppressed, Some(why)),
+                Verdict::Defer(until) => return Some((channel, until)),
+            },
+            _ => (kind, reason),
+        };
         let mut record = self.record(i, kind, Some(channel));
         record.template = Some(Arc::clone(template));
         record.reason = reason.map(str::to_owned);
         if let Some(key) = record.delivery_key() {
+            let horizon = self.engine.policies().history_horizon();
+            self.profile
+                .to_mut()
+                .record_send(self.now, channel, topic.cloned(), horizon);
             let instance = &self.instances[i];
             self.effects.push(Effect::Send(SendRequest {
                 key,
@@ -177,15 +205,37 @@ impl<'a> Step<'a> {
                 node: instance.node.clone(),
                 channel,
                 template: Arc::clone(template),
+                topic: topic.cloned(),
                 trigger: instance.trigger.clone(),
             }));
         }
+        self.effects.push(Effect::Record(record));
+        None
+    }
+
+    /// Holds a send until `until` (quiet hours), with a timer; it is
+    /// checked again then.
+    fn defer(&mut self, i: usize, channel: Channel, template: &Arc<str>, until: Timestamp) {
+        self.set_timer(i, until);
+        let mut record = self.record(i, RecordKind::Deferred, Some(channel));
+        record.template = Some(Arc::clone(template));
+        record.until = Some(until);
         self.effects.push(Effect::Record(record));
     }
 
     /// Holds the instance on its node, with a timer when `due` is set.
     fn wait(&mut self, i: usize, due: Option<Timestamp>) {
         if let Some(due) = due {
+            self.set_timer(i, due);
+        }
+        let mut record = self.record(i, RecordKind::Wait, None);
+        record.until = due;
+        self.effects.push(Effect::Record(record));
+    }
+
+    /// Wakes instance `i` at `due`.
+    fn set_timer(&mut self, i: usize, due: Timestamp) {
+        {
             let instance = &mut self.instances[i];
             let token = instance.next_token;
             instance.next_token += 1;
@@ -201,9 +251,6 @@ impl<'a> Step<'a> {
             };
             self.effects.push(Effect::ScheduleTimer(timer));
         }
-        let mut record = self.record(i, RecordKind::Wait, None);
-        record.until = due;
-        self.effects.push(Effect::Record(record));
     }
 
     pub(super) fn cancel_timer(&mut self, i: usize) {

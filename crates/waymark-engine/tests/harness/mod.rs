@@ -108,6 +108,11 @@ impl Harness {
                 Effect::CancelTimer(t) => {
                     self.timers.remove(&(t.due, t.token, t.instance.clone()));
                 }
+                Effect::Send(send) => {
+                    let horizon = self.engine.policies().history_horizon();
+                    self.profile
+                        .record_send(now, send.channel, send.topic.clone(), horizon);
+                }
                 Effect::Membership(m) => {
                     if m.joined {
                         self.profile.segments.insert(m.segment.to_string(), m.at);

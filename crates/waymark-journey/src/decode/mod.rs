@@ -23,6 +23,8 @@ const JOURNEY_FIELDS: &[&str] = &[
     "exit_on",
     "goal",
     "holdout",
+    "transactional",
+    "topic",
     "nodes",
 ];
 const GOAL_FIELDS: &[&str] = &["event", "within", "value"];
@@ -72,6 +74,18 @@ impl Decoder {
         let (exit_on, exit_on_segment) = self.exit_on(obj);
         let goal = obj.get("goal").and_then(|g| self.goal(g));
         let holdout_bp = obj.get("holdout").map_or(0, |h| self.holdout(h));
+        let transactional = match obj.get("transactional") {
+            None | Some(Value::Bool(false)) => false,
+            Some(Value::Bool(true)) => true,
+            Some(other) => {
+                self.problem(
+                    "transactional",
+                    format!("must be true or false, found {other}"),
+                );
+                false
+            }
+        };
+        let topic = self.string(obj, "topic", false).map(Into::into);
         let nodes = self.nodes(obj.get("nodes"));
         let journey = Journey {
             id: id.into(),
@@ -82,6 +96,8 @@ impl Decoder {
             exit_on_segment,
             goal,
             holdout_bp,
+            transactional,
+            topic,
             nodes: nodes?,
         };
         Some(journey)

@@ -77,12 +77,14 @@ impl Decoder {
             "send" => {
                 let channels = self.channels(obj);
                 let template = self.string(obj, "template", true);
+                let topic = self.string(obj, "topic", false).map(Into::into);
                 let next = self.target(obj, "next", false, &mut targets);
                 (
-                    &["channel", "template", "next"],
+                    &["channel", "template", "topic", "next"],
                     template.map(|template| NodeKind::Send {
                         channels,
                         template: template.into(),
+                        topic,
                         next,
                     }),
                 )

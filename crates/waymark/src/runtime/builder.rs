@@ -70,6 +70,7 @@ pub struct WaymarkBuilder {
     records: Option<Arc<dyn RecordSink>>,
     templates: Option<Templates>,
     segments: Segments,
+    policies: waymark_engine::Policies,
     unsubscribe: Option<UnsubscribeSigner>,
     options: RuntimeOptions,
 }
@@ -157,6 +158,13 @@ impl WaymarkBuilder {
         self
     }
 
+    /// The workspace policies every send passes (caps, quiet hours,
+    /// suppression windows, topics).
+    pub fn policies(mut self, policies: waymark_engine::Policies) -> Self {
+        self.policies = policies;
+        self
+    }
+
     pub fn options(mut self, options: RuntimeOptions) -> Self {
         self.options = options;
         self
@@ -184,6 +192,7 @@ impl WaymarkBuilder {
         );
         let mut engine = Engine::new(self.journeys, self.engine);
         engine.set_segments(self.segments);
+        engine.set_policies(self.policies);
         for loaded in self.deployed {
             if loaded.held {
                 engine.set_held(&loaded.journey.id, true);

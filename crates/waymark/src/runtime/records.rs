@@ -55,6 +55,9 @@ pub struct StoredProfile {
     /// Segment memberships: since when.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     sg: BTreeMap<String, i64>,
+    /// Recent sends (for caps): when, channel, topic.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    sh: Vec<(i64, waymark_core::Channel, Option<Arc<str>>)>,
 }
 
 fn is_zero(x: &f64) -> bool {
@@ -94,7 +97,7 @@ impl Serialize for StoredProfileRef<'_> {
             }
         }
         let p = self.0;
-        let mut out = serializer.serialize_struct("StoredProfile", 13)?;
+        let mut out = serializer.serialize_struct("StoredProfile", 14)?;
         out.serialize_field("id", &p.id)?;
         if let Some(u) = &p.user_id {
             out.serialize_field("u", u)?;
@@ -127,6 +130,14 @@ impl Serialize for StoredProfileRef<'_> {
         }
         if !p.segments.is_empty() {
             out.serialize_field("sg", &Times(&p.segments))?;
+        }
+        if !p.sent.is_empty() {
+            let sent: Vec<_> = p
+                .sent
+                .iter()
+                .map(|s| (millis(s.at), s.channel, s.topic.clone()))
+                .collect();
+            out.serialize_field("sh", &sent)?;
         }
         out.end()
     }
@@ -174,6 +185,15 @@ impl StoredProfile {
             engagement_hours: self.eh.unwrap_or_default(),
             undeliverable: self.ud,
             segments: self.sg.into_iter().map(|(k, t)| (k, instant(t))).collect(),
+            sent: self
+                .sh
+                .into_iter()
+                .map(|(at, channel, topic)| waymark_core::SentMessage {
+                    at: instant(at),
+                    channel,
+                    topic,
+                })
+                .collect(),
         }
     }
 }

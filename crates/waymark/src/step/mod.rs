@@ -333,7 +333,14 @@ impl JourneyState {
                         }
                     }
                 }
-                Effect::Send(send) => sends.push(send),
+                Effect::Send(send) => {
+                    // The same history the engine counted in its step.
+                    let horizon = engine.policies().history_horizon();
+                    if let Some(p) = self.identity.profile_mut(&send.profile) {
+                        p.record_send(now, send.channel, send.topic.clone(), horizon);
+                    }
+                    sends.push(send);
+                }
                 Effect::Record(record) => records.push(record),
             }
         }
