@@ -472,3 +472,65 @@ fn weekly_digest_on_a_schedule() {
 "#,
     );
 }
+
+/// Workspace policies (examples/policies/waymark.toml): a second promotion
+/// within 4 h is capped, one after an order is in its suppression window,
+/// one to a person who left the topic is not sent, one at 22:30 in New
+/// York is deferred to 08:00 local, and a transactional receipt goes out
+/// at once, at night too.
+#[test]
+fn policies_cap_defer_and_exempt() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/policies");
+    let output = Command::new(env!("CARGO_BIN_EXE_waymark-admin"))
+        .args(["simulate", "--config"])
+        .arg(format!("{root}/waymark.toml"))
+        .arg("--journey")
+        .arg(format!("{root}/price-drop.yaml"))
+        .arg("--journey")
+        .arg(format!("{root}/receipt.yaml"))
+        .arg("--events")
+        .arg(format!("{root}/events.jsonl"))
+        .output()
+        .expect("waymark-admin runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let trace = String::from_utf8(output.stdout)
+        .expect("utf-8")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every line is JSON"))
+        .collect();
+    compare(
+        "policies",
+        trace,
+        r#"
+        2026-11-02T09:00:00Z entered alert ana
+        2026-11-02T09:00:00Z send alert ana channel=email template=price_drop
+        2026-11-02T09:00:00Z exited alert ana reason=completed
+        2026-11-02T10:00:00Z entered alert ana
+        2026-11-02T10:00:00Z suppressed alert ana channel=email template=price_drop reason=frequency_cap
+        2026-11-02T10:00:00Z exited alert ana reason=completed
+        2026-11-02T12:00:00Z entered receipt cem
+        2026-11-02T12:00:00Z send receipt cem channel=email template=receipt
+        2026-11-02T12:00:00Z exited receipt cem reason=completed
+        2026-11-02T13:00:00Z entered alert cem
+        2026-11-02T13:00:00Z suppressed alert cem channel=email template=price_drop reason=suppression_window
+        2026-11-02T13:00:00Z exited alert cem reason=completed
+        2026-11-02T14:00:00Z entered alert ana
+        2026-11-02T14:00:00Z send alert ana channel=email template=price_drop
+        2026-11-02T14:00:00Z exited alert ana reason=completed
+        2026-11-02T15:00:00Z entered alert dee
+        2026-11-02T15:00:00Z suppressed alert dee channel=email template=price_drop reason=not_subscribed
+        2026-11-02T15:00:00Z exited alert dee reason=completed
+        2026-11-02T23:30:00Z entered receipt dee
+        2026-11-02T23:30:00Z send receipt dee channel=email template=receipt
+        2026-11-02T23:30:00Z exited receipt dee reason=completed
+        2026-11-03T03:30:00Z entered alert ben
+        2026-11-03T03:30:00Z deferred alert ben channel=email template=price_drop until=2026-11-03T13:00:00Z
+        2026-11-03T13:00:00Z send alert ben channel=email template=price_drop
+        2026-11-03T13:00:00Z exited alert ben reason=completed
+"#,
+    );
+}
