@@ -2,8 +2,8 @@
 //! event file, is killed with SIGKILL at several moments, and restarted each
 //! time. At the end every expected send is in the log channel's file exactly
 //! once, no event was lost, no timer lost or fired twice (instance waits,
-//! and the inactivity and date entry timers pending while it is killed),
-//! and the store opens cleanly.
+//! the inactivity and date entry timers, and sends deferred by quiet hours,
+//! all pending while it is killed), and the store opens cleanly.
 #![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
 
 use std::collections::HashMap;
@@ -12,14 +12,20 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use chrono::Timelike;
+
 const USERS: usize = 3000;
 
 /// How long after the fixture is written the timed entries fall due: past
 /// the kills (about three seconds), so each is pending while they happen.
 const QUIET_FOR_S: i64 = 15;
 const RENEWS_IN_S: i64 = 20;
+/// Quiet hours (UTC, the default zone) from an hour before the fixture to
+/// this long after it: every send is deferred until then, on a timer.
+const QUIET_UNTIL_S: i64 = 25;
 
-fn write_fixture(dir: &Path) {
+/// Writes the fixture; returns when quiet hours end.
+fn write_fixture(dir: &Path) -> chrono::DateTime<chrono::Utc> {
     std::fs::create_dir_all(dir.join("templates")).unwrap();
     std::fs::write(
         dir.join("journey.yaml"),
@@ -94,11 +100,16 @@ path = "{d}/store"
 path = "{d}/deliveries.jsonl"
 [runtime]
 exit_when_idle = true
+[policies]
+quiet_hours = {{ from = "{from}", to = "{to}", action = "defer" }}
 "#,
-            d = dir.display()
+            d = dir.display(),
+            from = (t0 - chrono::TimeDelta::hours(1)).format("%H:%M:%S"),
+            to = (t0 + chrono::TimeDelta::seconds(QUIET_UNTIL_S)).format("%H:%M:%S"),
         ),
     )
     .unwrap();
+    t0 + chrono::TimeDelta::seconds(QUIET_UNTIL_S)
 }
 
 fn start(dir: &Path) -> Child {
@@ -137,7 +148,7 @@ fn deliveries(dir: &Path) -> Vec<serde_json::Value> {
 #[test]
 fn sigkill_mid_stream_loses_nothing_and_sends_nothing_twice() {
     let dir = tempfile::tempdir().unwrap();
-    write_fixture(dir.path());
+    let quiet_end = write_fixture(dir.path());
     // Kill moments spread over ingestion and the timers' second; a fixed
     // sequence keeps the test repeatable.
     let mut kills = 0;
@@ -186,6 +197,12 @@ fn sigkill_mid_stream_loses_nothing_and_sends_nothing_twice() {
         }
     }
     assert_eq!(sent.len(), USERS * 4);
+    // Quiet hours held every send until they ended (to the second).
+    let quiet_end = quiet_end.with_nanosecond(0).unwrap();
+    for d in &sent {
+        let decided = waymark_core::parse_timestamp(d["decided_at"].as_str().unwrap()).unwrap();
+        assert!(decided >= quiet_end, "sent at {decided}, in quiet hours");
+    }
 
     // Every truncated line is reported once, with its line number.
     let rejects = std::fs::read_to_string(dir.path().join("rejects.jsonl")).unwrap();
