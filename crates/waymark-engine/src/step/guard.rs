@@ -3,13 +3,14 @@
 //! exemption, suppression windows, quiet hours, frequency caps. (Holdout,
 //! channel consent and reachability are decided before, with the channel.)
 
-use chrono::{Datelike, NaiveTime, Timelike};
+use chrono::{Datelike, NaiveDate, NaiveTime, Timelike};
+use chrono_tz::Tz;
 use waymark_core::{Channel, Timestamp};
 use waymark_journey::Journey;
 
 use super::Step;
 use crate::local_time::next_local_time;
-use crate::policies::{QuietAction, QuietHours, TopicDefault, Window};
+use crate::policies::{Cap, QuietAction, QuietHours, TopicDefault, Window};
 
 pub(crate) const NOT_SUBSCRIBED: &str = "not_subscribed";
 pub(crate) const SUPPRESSION_WINDOW: &str = "suppression_window";
@@ -51,20 +52,22 @@ impl Step<'_> {
         if suppressed {
             return Verdict::Withhold(SUPPRESSION_WINDOW);
         }
+        // The zone is read once: parsing it is most of a cap's cost.
+        let tz = self.timezone();
+        let local = self.now.with_timezone(&tz);
         if let Some(quiet) = &policies.quiet_hours
-            && self.in_quiet_hours(quiet)
+            && in_quiet_hours(quiet, local.time())
         {
             return match quiet.action {
                 QuietAction::Skip => Verdict::Withhold(QUIET_HOURS),
-                QuietAction::Defer => {
-                    Verdict::Defer(next_local_time(self.now, quiet.to, self.timezone()))
-                }
+                QuietAction::Defer => Verdict::Defer(next_local_time(self.now, quiet.to, tz)),
             };
         }
+        let today = local.date_naive();
         let capped = policies.caps.iter().any(|cap| {
             let applies = cap.channel.is_none_or(|c| c == channel)
                 && cap.topic.as_deref().is_none_or(|t| Some(t) == topic);
-            applies && self.sent_within(cap.channel, cap.topic.as_deref(), cap.per) >= cap.max
+            applies && self.sent_within(cap, tz, today) >= cap.max
         });
         if capped {
             return Verdict::Withhold(FREQUENCY_CAP);
@@ -83,23 +86,11 @@ impl Step<'_> {
         }
     }
 
-    fn in_quiet_hours(&self, quiet: &QuietHours) -> bool {
-        let local = self.now.with_timezone(&self.timezone()).time();
-        let local =
-            NaiveTime::from_hms_opt(local.hour(), local.minute(), local.second()).unwrap_or(local);
-        if quiet.from < quiet.to {
-            quiet.from <= local && local < quiet.to
-        } else {
-            local >= quiet.from || local < quiet.to
-        }
-    }
-
     /// Sends in the person's history matching a cap's channel and topic
-    /// within its window ending now.
-    fn sent_within(&self, channel: Option<Channel>, topic: Option<&str>, per: Window) -> u32 {
-        let tz = self.timezone();
-        let today = self.now.with_timezone(&tz).date_naive();
-        let in_window = |at: Timestamp| match per {
+    /// within its window ending now (`today`: the local date in `tz`).
+    fn sent_within(&self, cap: &Cap, tz: Tz, today: NaiveDate) -> u32 {
+        let (channel, topic) = (cap.channel, cap.topic.as_deref());
+        let in_window = |at: Timestamp| match cap.per {
             Window::Rolling(d) => at > self.now - d.to_delta() && at <= self.now,
             Window::Day => at <= self.now && at.with_timezone(&tz).date_naive() == today,
             Window::Week => {
@@ -115,5 +106,16 @@ impl Step<'_> {
             .filter(|s| in_window(s.at))
             .count();
         u32::try_from(count).unwrap_or(u32::MAX)
+    }
+}
+
+/// Whether local time `local` (to the second) falls in quiet hours.
+fn in_quiet_hours(quiet: &QuietHours, local: NaiveTime) -> bool {
+    let local =
+        NaiveTime::from_hms_opt(local.hour(), local.minute(), local.second()).unwrap_or(local);
+    if quiet.from < quiet.to {
+        quiet.from <= local && local < quiet.to
+    } else {
+        local >= quiet.from || local < quiet.to
     }
 }
