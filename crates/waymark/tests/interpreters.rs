@@ -94,17 +94,34 @@ fn check(journey: &str, events: &str) {
 
 /// [`check`], both clocks stopped at `until` (schedules recur forever).
 fn check_until(journey: &str, events: &str, until: Option<&str>) {
-    let until = until.map(|u| waymark_core::parse_timestamp(u).unwrap());
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let path = root.join(format!("examples/journeys/{journey}.yaml"));
-    let text =
-        std::fs::read_to_string(root.join(format!("examples/events/{events}.jsonl"))).unwrap();
-    let set = load_workspace(&[path], None, None).unwrap();
+    check_files(
+        journey,
+        &[root.join(format!("examples/journeys/{journey}.yaml"))],
+        &root.join(format!("examples/events/{events}.jsonl")),
+        until,
+        &waymark::WorkspaceConfig::default(),
+    );
+}
+
+/// [`check_until`] for any journey files and event file, under a workspace
+/// config's engine settings and policies.
+fn check_files(
+    journey: &str,
+    paths: &[std::path::PathBuf],
+    events: &Path,
+    until: Option<&str>,
+    config: &waymark::WorkspaceConfig,
+) {
+    let until = until.map(|u| waymark_core::parse_timestamp(u).unwrap());
+    let text = std::fs::read_to_string(events).unwrap();
+    let set = load_workspace(paths, None, None).unwrap();
     let journeys = set.journeys;
 
     // Test mode.
-    let mut engine = Engine::new(journeys.clone(), EngineConfig::default());
+    let mut engine = Engine::new(journeys.clone(), config.engine);
     engine.set_segments(set.segments.clone());
+    engine.set_policies(config.policies.clone());
     let options = SimulationOptions {
         until,
         ..SimulationOptions::default()
@@ -121,6 +138,8 @@ fn check_until(journey: &str, events: &str, until: Option<&str>) {
         .store(store.clone())
         .journeys(journeys)
         .segments(set.segments)
+        .engine(config.engine)
+        .policies(config.policies.clone())
         .clock(clock.clone())
         .records(records.clone())
         .build()
@@ -262,5 +281,18 @@ fn weekly_digest_on_a_schedule() {
         "weekly-digest",
         "weekly-digest",
         Some("2026-11-03T00:00:00Z"),
+    );
+}
+
+#[test]
+fn policies_capped_deferred_and_transactional() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/policies");
+    let config = waymark::WorkspaceConfig::load(&root.join("waymark.toml")).unwrap();
+    check_files(
+        "policies",
+        &[root.join("price-drop.yaml"), root.join("receipt.yaml")],
+        &root.join("events.jsonl"),
+        None,
+        &config,
     );
 }
