@@ -31,9 +31,14 @@ pub fn unsubscribe_event(claim: &UnsubscribeClaim, at: Timestamp) -> Event {
     let mut properties = Map::new();
     properties.insert("channel".into(), json!(claim.channel));
     properties.insert("source".into(), json!("one-click"));
+    let mut message_id = format!("unsubscribe:{}:{}", claim.id, claim.channel);
+    if let Some(topic) = &claim.topic {
+        properties.insert("topic".into(), json!(topic));
+        message_id = format!("{message_id}:{topic}");
+    }
     track(
         person,
-        format!("unsubscribe:{}:{}", claim.id, claim.channel),
+        message_id,
         "Unsubscribed".to_owned(),
         properties,
         at,
@@ -139,6 +144,7 @@ mod tests {
             id: "anon-1".into(),
             anonymous: true,
             channel: "sms".into(),
+            topic: None,
         };
         let event = unsubscribe_event(&claim, at());
         assert_eq!(event.event.as_deref(), Some("Unsubscribed"));
@@ -150,6 +156,20 @@ mod tests {
             waymark_core::format_timestamp(event.timestamp),
             "2026-11-30T10:00:00.123Z"
         );
+    }
+
+    #[test]
+    fn a_link_from_a_topic_message_leaves_that_topic_only() {
+        let claim = UnsubscribeClaim {
+            id: "ana".into(),
+            anonymous: false,
+            channel: "email".into(),
+            topic: Some("promotions".into()),
+        };
+        let event = unsubscribe_event(&claim, at());
+        assert_eq!(event.properties["topic"], "promotions");
+        // The topic is what identity records the answer for (its tests).
+        assert_eq!(event.message_id, "unsubscribe:ana:email:promotions");
     }
 
     #[test]

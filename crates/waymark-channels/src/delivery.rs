@@ -49,6 +49,10 @@ pub struct Delivery {
     /// runtime is configured to sign them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unsubscribe_url: Option<String>,
+    /// The subscription topic the message is about (its unsubscribe link
+    /// leaves that topic).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
 }
 
 impl Delivery {

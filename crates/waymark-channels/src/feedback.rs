@@ -146,6 +146,7 @@ mod tests {
             content: Map::new(),
             sent_at: None,
             unsubscribe_url: None,
+            topic: None,
         }
     }
 

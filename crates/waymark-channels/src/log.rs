@@ -133,6 +133,7 @@ mod tests {
             content: serde_json::Map::new(),
             sent_at: None,
             unsubscribe_url: None,
+            topic: None,
         }
     }
 

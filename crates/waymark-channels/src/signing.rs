@@ -75,6 +75,10 @@ pub struct UnsubscribeClaim {
     /// The channel (`email`, `sms`, ...) to stop.
     #[serde(rename = "c")]
     pub channel: String,
+    /// The subscription topic the message was about: the person leaves
+    /// that topic, not the whole channel.
+    #[serde(rename = "t", default, skip_serializing_if = "Option::is_none")]
+    pub topic: Option<String>,
 }
 
 /// Signs and checks unsubscribe tokens (`<payload>.<signature>`, both
@@ -181,6 +185,7 @@ mod tests {
             id: "ana".into(),
             anonymous: false,
             channel: "email".into(),
+            topic: None,
         };
         let url = signer.url(&claim);
         let token = url.split("token=").nth(1).unwrap();

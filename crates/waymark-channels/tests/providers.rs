@@ -36,6 +36,7 @@ fn delivery(channel: Channel, to: &str, content: Value) -> Delivery {
         content,
         sent_at: None,
         unsubscribe_url: None,
+        topic: None,
     }
 }
 

@@ -81,6 +81,7 @@ fn delivery(to: &str) -> Delivery {
         sent_at: None,
         content,
         unsubscribe_url: Some("https://acme.example/unsubscribe?token=abc.def".into()),
+        topic: None,
     }
 }
 

@@ -208,6 +208,17 @@ mod tests {
         assert!(p.allows_channel(Channel::Push));
         assert!(p.consent.get("topic:newsletter").unwrap().subscribed);
         assert!(!p.consent.get("topic:weekly").unwrap().subscribed);
+        // A topic unsubscribe leaves the channel alone; `subscriptions` and
+        // `Subscribed` answer per topic too.
+        let p = apply(&[
+            r#"{"type":"track","messageId":"1","userId":"u","event":"Unsubscribed","properties":{"topic":"promotions","channel":"email"},"timestamp":"2026-01-01T00:00:00Z"}"#,
+            r#"{"type":"identify","messageId":"2","userId":"u","traits":{"subscriptions":{"newsletter":true,"digest":false}},"timestamp":"2026-01-02T00:00:00Z"}"#,
+            r#"{"type":"track","messageId":"3","userId":"u","event":"Subscribed","properties":{"topic":"digest"},"timestamp":"2026-01-03T00:00:00Z"}"#,
+        ]);
+        assert!(p.allows_channel(Channel::Email));
+        assert!(!p.consent.get("topic:promotions").unwrap().subscribed);
+        assert!(p.consent.get("topic:newsletter").unwrap().subscribed);
+        assert!(p.consent.get("topic:digest").unwrap().subscribed);
     }
 
     #[test]

@@ -12,7 +12,7 @@ use waymark::runtime::{ManualClock, OutboxStatus, RecordSink, Waymark};
 use waymark::source::read_all;
 use waymark::{Simulation, SimulationOptions, TraceLine};
 use waymark_core::{Profile, Timestamp};
-use waymark_engine::{Engine, EngineConfig, Record};
+use waymark_engine::{Engine, Record};
 use waymark_journey::load_workspace;
 use waymark_store::{Batch, Entry, MemoryStore, Op, Space, Store, keys};
 

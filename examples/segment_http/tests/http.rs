@@ -197,6 +197,7 @@ async fn one_click_unsubscribe_with_a_signed_token() {
         id: "ana".into(),
         anonymous: false,
         channel: "email".into(),
+        topic: None,
     });
     // A GET (a link scanner, a preview) only asks.
     let (status, page) = request(
@@ -215,6 +216,7 @@ async fn one_click_unsubscribe_with_a_signed_token() {
         id: "ana".into(),
         anonymous: false,
         channel: "email".into(),
+        topic: None,
     });
     let (status, body) = request(
         addr,

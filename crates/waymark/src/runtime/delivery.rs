@@ -241,6 +241,7 @@ impl Waymark {
                     id,
                     anonymous,
                     channel: delivery.channel.to_string(),
+                    topic: delivery.topic.clone(),
                 })
             });
         }

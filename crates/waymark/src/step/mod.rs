@@ -400,5 +400,6 @@ fn delivery(send: &SendRequest, profile: &Profile, now: Timestamp) -> Delivery {
         content: serde_json::Map::new(),
         sent_at: None,
         unsubscribe_url: None,
+        topic: send.topic.as_deref().map(str::to_owned),
     }
 }
