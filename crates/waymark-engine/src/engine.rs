@@ -18,6 +18,22 @@ use crate::step::Step;
 /// The hasher of the engine's lookups (one or more per event): not SipHash.
 type Fast = foldhash::fast::RandomState;
 
+/// How many people entered a journey lately: what entry limits count.
+pub trait EntryCounts {
+    /// Entries into `journey` after `since`.
+    fn entered_since(&self, journey: &str, since: Timestamp) -> usize;
+}
+
+/// No entries known (a single decision, tests).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoEntries;
+
+impl EntryCounts for NoEntries {
+    fn entered_since(&self, _: &str, _: Timestamp) -> usize {
+        0
+    }
+}
+
 /// Workspace-wide settings the engine decides with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EngineConfig {
@@ -338,7 +354,8 @@ impl Engine {
     }
 
     /// Decides what `input` means for `profile`, whose journey instances are
-    /// `instances`, at `now`. Pure: no IO, no clock, no randomness.
+    /// `instances`, at `now`. Pure: no IO, no clock, no randomness. Entry
+    /// limits see no earlier entries (see [`Engine::decide_with`]).
     pub fn decide(
         &self,
         profile: &Profile,
@@ -346,7 +363,20 @@ impl Engine {
         input: Input<'_>,
         now: Timestamp,
     ) -> Decision {
-        let mut step = Step::new(self, profile, instances, now);
+        self.decide_with(profile, instances, input, now, &NoEntries)
+    }
+
+    /// [`Engine::decide`], with the entries all people made lately, for
+    /// journeys with an entry `limit` (data the caller keeps).
+    pub fn decide_with(
+        &self,
+        profile: &Profile,
+        instances: Vec<Instance>,
+        input: Input<'_>,
+        now: Timestamp,
+        entries: &dyn EntryCounts,
+    ) -> Decision {
+        let mut step = Step::new(self, profile, instances, now, entries);
         match input {
             Input::Event(event) => step.on_event(event),
             Input::TimerFired { instance, token } => step.on_timer(instance, token),

@@ -24,7 +24,7 @@ mod segments;
 mod step;
 
 pub use effect::{Effect, MembershipChange, ProfileUpdate, Record, RecordKind, SendRequest, Timer};
-pub use engine::{Decision, Engine, EngineConfig};
+pub use engine::{Decision, Engine, EngineConfig, EntryCounts, NoEntries};
 pub use input::Input;
 pub use instance::{Instance, InstanceStatus, PendingTimer};
 pub use local_time::next_local_time;

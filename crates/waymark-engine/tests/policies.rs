@@ -276,3 +276,50 @@ proptest! {
         }
     }
 }
+
+/// Entries everyone made, as the runtime keeps them.
+struct Log(Vec<Timestamp>);
+
+impl waymark_engine::EntryCounts for Log {
+    fn entered_since(&self, journey: &str, since: Timestamp) -> usize {
+        assert_eq!(journey, "launch");
+        self.0.iter().filter(|t| **t > since).count()
+    }
+}
+
+#[test]
+fn an_entry_over_the_limit_is_skipped_and_traced() {
+    let j = journey(
+        "id: launch\nentry: { event: Signed Up, limit: { max: 2, per: 1h } }\nnodes:\n  - { id: hello, type: send, channel: email, template: t }\n",
+    );
+    let engine = waymark_engine::Engine::new(vec![j], waymark_engine::EngineConfig::default());
+    let now = ts("2026-03-02T10:00:00Z");
+    let profile = waymark_core::Profile::new("p".into());
+    let signed_up = track("p", "Signed Up", json!({}), now);
+    let decide = |log: &Log| {
+        let d = engine.decide_with(
+            &profile,
+            Vec::new(),
+            waymark_engine::Input::Event(&signed_up),
+            now,
+            log,
+        );
+        harness::records(&d.effects)
+    };
+    let earlier = |minutes: &[i64]| {
+        Log(minutes
+            .iter()
+            .map(|m| now - chrono::TimeDelta::minutes(*m))
+            .collect())
+    };
+    assert_eq!(
+        decide(&earlier(&[10])).first().map(String::as_str),
+        Some("entered hello")
+    );
+    assert_eq!(decide(&earlier(&[10, 50])), ["skipped - entry_limit"]);
+    // An hour ago is outside the window.
+    assert_eq!(
+        decide(&earlier(&[60, 50])).first().map(String::as_str),
+        Some("entered hello")
+    );
+}

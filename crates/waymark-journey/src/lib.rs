@@ -35,8 +35,8 @@ pub use load::{
     parse_journey,
 };
 pub use model::{
-    DateTrigger, Entry, Goal, Journey, Node, NodeIndex, NodeKind, ReEntry, ScheduleTrigger,
-    ScheduleZone, SegmentRef, Trigger, Variant, WaitFor,
+    DateTrigger, Entry, EntryLimit, Goal, Journey, Node, NodeIndex, NodeKind, ReEntry,
+    ScheduleTrigger, ScheduleZone, SegmentRef, Trigger, Variant, WaitFor,
 };
 pub use problem::Problem;
 pub use render::RenderError;

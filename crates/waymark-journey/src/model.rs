@@ -97,6 +97,15 @@ pub struct Entry {
     /// CEL over the profile.
     pub audience: Option<Expr>,
     pub re_entry: ReEntry,
+    /// At most this many entrants per window, all people together.
+    pub limit: Option<EntryLimit>,
+}
+
+/// `entry.limit`: at most `max` entries in any `per` (rolling).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EntryLimit {
+    pub max: u32,
+    pub per: Duration,
 }
 
 /// What makes a person enter.

@@ -332,3 +332,15 @@ fn journeys_and_segments_are_checked_together() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn an_entry_limit_needs_a_count_and_a_window() {
+    check(
+        "id: j\nentry: { event: X, limit: { max: 0, per: soon, burst: 3 } }\nnodes:\n  - { id: a, type: exit }\n",
+        &["entry.limit.max", "entry.limit.per", "entry.limit.burst"],
+    );
+    check(
+        "id: j\nentry: { event: X, limit: { max: 1000, per: 1h } }\nnodes:\n  - { id: a, type: exit }\n",
+        &[],
+    );
+}

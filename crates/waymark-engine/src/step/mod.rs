@@ -11,7 +11,7 @@ use waymark_journey::{Journey, NodeIndex, NodeKind, ReEntry};
 
 use crate::condition::{JourneyView, Scope, to_json};
 use crate::effect::{Effect, Record, RecordKind};
-use crate::engine::{Decision, Engine};
+use crate::engine::{Decision, Engine, EntryCounts};
 use crate::instance::{Instance, InstanceStatus};
 
 /// Exit reasons.
@@ -23,6 +23,8 @@ pub(crate) const GOAL: &str = "goal";
 const HOLDOUT: &str = "holdout";
 const UNREACHABLE: &str = "unreachable";
 const UNSUBSCRIBED: &str = "unsubscribed";
+/// Reason of a `skipped` entry over the journey's entry limit.
+const ENTRY_LIMIT: &str = "entry_limit";
 /// Exit reason of the instance that gives way when two profiles merge.
 pub(crate) const MERGED: &str = "merged";
 
@@ -35,6 +37,10 @@ pub(crate) struct Step<'a> {
     now: Timestamp,
     /// Traits `update_profile` nodes wrote, for the segments reading them.
     updated_traits: Vec<String>,
+    /// Recent entries of everyone, for entry limits.
+    entries: &'a dyn EntryCounts,
+    /// Journeys entered in this step (not in `entries` yet).
+    entered_here: Vec<Arc<str>>,
 }
 
 mod guard;
@@ -48,6 +54,7 @@ impl<'a> Step<'a> {
         profile: &'a Profile,
         instances: Vec<Instance>,
         now: Timestamp,
+        entries: &'a dyn EntryCounts,
     ) -> Self {
         Step {
             engine,
@@ -56,6 +63,8 @@ impl<'a> Step<'a> {
             effects: Vec::new(),
             now,
             updated_traits: Vec::new(),
+            entries,
+            entered_here: Vec::new(),
         }
     }
 
@@ -277,6 +286,28 @@ impl<'a> Step<'a> {
             {
                 return;
             }
+        }
+        if let Some(limit) = journey.entry.limit {
+            let since = self.now - limit.per.to_delta();
+            let here = self
+                .entered_here
+                .iter()
+                .filter(|j| **j == journey.id)
+                .count();
+            let entered = self.entries.entered_since(&journey.id, since) + here;
+            if entered >= limit.max as usize {
+                let key = format!(
+                    "{}:{}/skipped/entry_limit/{}",
+                    journey.id,
+                    self.profile.id,
+                    self.now.timestamp_millis()
+                );
+                let mut record = self.person_record(key, RecordKind::Skipped, &journey.id);
+                record.reason = Some(ENTRY_LIMIT.to_owned());
+                self.effects.push(Effect::Record(record));
+                return;
+            }
+            self.entered_here.push(journey.id.clone());
         }
         // entered + at least one node's record and its timer or send.
         self.effects.reserve(4);

@@ -9,13 +9,15 @@ use waymark_core::Duration;
 
 use super::Decoder;
 use crate::model::{
-    DateTrigger, Entry, ReEntry, ScheduleTrigger, ScheduleZone, SegmentRef, Trigger,
+    DateTrigger, Entry, EntryLimit, ReEntry, ScheduleTrigger, ScheduleZone, SegmentRef, Trigger,
 };
 use crate::segment::{is_segment_id, profile_condition};
 
 const ENTRY_FIELDS: &[&str] = &[
     "event", "segment", "api", "inactive", "date", "schedule", "where", "audience", "re_entry",
+    "limit",
 ];
+const LIMIT_FIELDS: &[&str] = &["max", "per"];
 const TRIGGERS: &str = "`event`, `segment`, `api`, `inactive`, `date` or `schedule`";
 const RE_ENTRY_FIELDS: &[&str] = &["policy", "cooldown"];
 const INACTIVE_FIELDS: &[&str] = &["events", "for"];
@@ -69,6 +71,7 @@ impl Decoder {
             None => ReEntry::Never,
             Some(v) => self.re_entry(v),
         };
+        let limit = obj.get("limit").and_then(|v| self.limit(v));
         if broken {
             return None;
         }
@@ -77,6 +80,7 @@ impl Decoder {
             condition,
             audience,
             re_entry,
+            limit,
         })
     }
 
@@ -269,6 +273,34 @@ impl Decoder {
             timezone: timezone?,
             segment: segment?,
         }))
+    }
+
+    fn limit(&mut self, value: &Value) -> Option<EntryLimit> {
+        let Some(obj) = value.as_object() else {
+            self.problem("entry.limit", "must be a mapping { max, per }");
+            return None;
+        };
+        self.unknown_fields(obj, LIMIT_FIELDS, "entry.limit.");
+        let max = match obj.get("max").and_then(Value::as_u64) {
+            Some(n) if n > 0 => u32::try_from(n).ok(),
+            _ => {
+                self.problem(
+                    "entry.limit.max",
+                    "required: a whole number of entrants above 0",
+                );
+                None
+            }
+        };
+        if !obj.contains_key("per") {
+            self.problem("entry.limit.per", "required: the window, e.g. 1h");
+        }
+        let per = self
+            .duration(obj, "per", "entry.limit.per")
+            .filter(|d| *d > Duration::ZERO);
+        Some(EntryLimit {
+            max: max?,
+            per: per?,
+        })
     }
 
     fn re_entry(&mut self, value: &Value) -> ReEntry {

@@ -18,6 +18,17 @@ use crate::step::{Fast, JourneyState};
 pub(super) const OUTBOX_SEQ: &str = "seq:outbox";
 pub(super) const MERGE_SEQ: &str = "seq:merge";
 pub(super) const SOURCE_PREFIX: &str = "source:";
+/// Meta keys of entries into journeys with a limit:
+/// `entries:<journey>\0<millis>\0<instance>`, the value the millis.
+const ENTRY_PREFIX: &str = "entries:";
+
+/// The meta key of `instance`'s entry into `journey` at `at`.
+pub(super) fn entry_key(journey: &str, at: Timestamp, instance: &str) -> String {
+    format!(
+        "{ENTRY_PREFIX}{journey}\u{0}{}\u{0}{instance}",
+        at.timestamp_millis()
+    )
+}
 
 /// A journey and a kind of record: what the runtime counts.
 pub type CounterKey = (Arc<str>, RecordKind);
@@ -182,6 +193,15 @@ impl State {
                 _ => {
                     if let Some(source) = key.strip_prefix(SOURCE_PREFIX) {
                         state.offsets.insert(source.to_owned(), n);
+                    } else if let Some(entry) = key.strip_prefix(ENTRY_PREFIX)
+                        && let Some((journey, rest)) = entry.split_once('\u{0}')
+                        && let Some((_, instance)) = rest.split_once('\u{0}')
+                        && let Some(at) = i64::try_from(n)
+                            .ok()
+                            .and_then(chrono::DateTime::from_timestamp_millis)
+                    {
+                        let entry = (at, Arc::from(instance));
+                        state.journeys.entries.insert(&Arc::from(journey), entry);
                     }
                 }
             }

@@ -177,13 +177,29 @@ impl Journal for Writes<'_> {
     }
 
     fn record(&mut self, record: Record, _: &Profile) {
-        *self
-            .counted
-            .entry((Arc::clone(&record.journey), record.kind))
-            .or_default() += 1;
+        // Segment transitions belong to no journey: published, not counted.
+        if !record.journey.is_empty() {
+            *self
+                .counted
+                .entry((Arc::clone(&record.journey), record.kind))
+                .or_default() += 1;
+        }
         if self.keep_records {
             self.records.push(record);
         }
+    }
+
+    fn entry_logged(&mut self, journey: &str, at: Timestamp, instance: &str) {
+        self.batch.put(
+            Space::Meta,
+            super::state::entry_key(journey, at, instance),
+            super::state::encode(&at.timestamp_millis().unsigned_abs()),
+        );
+    }
+
+    fn entry_expired(&mut self, journey: &str, at: Timestamp, instance: &str) {
+        self.batch
+            .delete(Space::Meta, super::state::entry_key(journey, at, instance));
     }
 
     fn send(&mut self, delivery: Delivery) {

@@ -9,6 +9,7 @@
 //! simulation writes trace lines. The step is pure: no IO, no clock (`now`
 //! is an argument).
 
+mod entries;
 mod seen;
 mod timers;
 
@@ -22,6 +23,7 @@ use waymark_engine::{Effect, Engine, Input, Instance, Record, SendRequest, Timer
 use waymark_identity::{Identity, MergeRecord};
 use waymark_journey::{ScheduleTrigger, Trigger};
 
+pub(crate) use entries::EntryLog;
 pub(crate) use seen::SeenMessages;
 pub(crate) use timers::TimerQueue;
 
@@ -44,6 +46,10 @@ pub(crate) trait Journal {
     fn record(&mut self, record: Record, profile: &Profile);
     /// A message to deliver, addressed from the profile as the step left it.
     fn send(&mut self, delivery: Delivery);
+    /// `instance` entered `journey`, which has an entry limit, at `at`.
+    fn entry_logged(&mut self, _journey: &str, _at: Timestamp, _instance: &str) {}
+    /// That entry left the limit's window.
+    fn entry_expired(&mut self, _journey: &str, _at: Timestamp, _instance: &str) {}
 }
 
 /// What became of one event.
@@ -74,6 +80,8 @@ pub(crate) struct JourneyState {
     /// Members by segment (kept from the engine's transitions, rebuilt from
     /// the profiles on load; checked against the profile when read).
     pub members: HashMap<Arc<str>, HashSet<ProfileId, Fast>, Fast>,
+    /// Recent entries of journeys with an entry limit.
+    pub entries: EntryLog,
 }
 
 impl JourneyState {
@@ -285,7 +293,7 @@ impl JourneyState {
             self.put_instances(id, instances);
             return 0;
         };
-        let decision = engine.decide(profile, instances, input, now);
+        let decision = engine.decide_with(profile, instances, input, now, &self.entries);
         self.put_instances(id, decision.instances);
         journal.decided(id);
         let mut sends = Vec::new();
@@ -344,6 +352,9 @@ impl JourneyState {
                 Effect::Record(record) => records.push(record),
             }
         }
+        for record in &records {
+            self.log_entry(engine, record, journal);
+        }
         let Some(profile) = self.identity.profile(id) else {
             return 0;
         };
@@ -354,6 +365,26 @@ impl JourneyState {
             journal.send(delivery(send, profile, now));
         }
         sends.len()
+    }
+
+    /// Keeps an entry into a journey with a limit, forgetting those that
+    /// left its window.
+    fn log_entry(&mut self, engine: &Engine, record: &Record, journal: &mut impl Journal) {
+        if record.kind != waymark_engine::RecordKind::Entered {
+            return;
+        }
+        let Some(limit) = engine
+            .active_journey(&record.journey)
+            .and_then(|j| j.entry.limit)
+        else {
+            return;
+        };
+        for (at, instance) in self.entries.expire(&record.journey, record.at, limit.per) {
+            journal.entry_expired(&record.journey, at, &instance);
+        }
+        self.entries
+            .insert(&record.journey, (record.at, Arc::clone(&record.instance)));
+        journal.entry_logged(&record.journey, record.at, &record.instance);
     }
 
     /// Removes and returns a profile's instances.
