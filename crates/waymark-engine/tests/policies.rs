@@ -215,11 +215,28 @@ fn transactional_journeys_pass_every_policy_but_a_channel_unsubscribe() {
     );
 }
 
-fn pings() -> impl Strategy<Value = Vec<i64>> {
+/// What happens at one moment of a random stream.
+#[derive(Debug, Clone)]
+enum Step {
+    Ping,
+    Complaint,
+    LeaveTopic,
+    JoinTopic,
+    LeaveEmail,
+}
+
+fn stream() -> impl Strategy<Value = Vec<(i64, Step)>> {
     // Minutes from the start, over three weeks, in order.
-    prop::collection::vec(0i64..30_240, 1..80).prop_map(|mut v| {
-        v.sort_unstable();
-        v.dedup();
+    let step = prop_oneof![
+        8 => Just(Step::Ping),
+        1 => Just(Step::Complaint),
+        1 => Just(Step::LeaveTopic),
+        1 => Just(Step::JoinTopic),
+        1 => Just(Step::LeaveEmail),
+    ];
+    prop::collection::vec((0i64..30_240, step), 1..80).prop_map(|mut v| {
+        v.sort_by_key(|(m, _)| *m);
+        v.dedup_by_key(|(m, _)| *m);
         v
     })
 }
@@ -227,8 +244,8 @@ fn pings() -> impl Strategy<Value = Vec<i64>> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
     #[test]
-    fn no_window_ever_exceeds_its_cap_and_quiet_hours_stay_quiet(
-        minutes in pings(),
+    fn no_window_over_its_cap_nothing_quiet_or_unwanted_one_reason_each(
+        steps in stream(),
         zone in prop_oneof![Just("Europe/Berlin"), Just("America/New_York"), Just("Asia/Tokyo")],
     ) {
         let section = json!({
@@ -238,20 +255,47 @@ proptest! {
                 { "channel": "any", "max": 6, "per": "week" },
             ],
             "quiet_hours": { "from": "21:00", "to": "08:00", "action": "defer" },
+            "suppress_after": [{ "event": "Complaint Filed", "for": "12h" }],
+            "topics": { "promotions": "opt_out" },
         });
-        let mut h = harness(vec![ping("a", ""), ping("b", "")], section, zone);
+        let promo = ping("b", "topic: promotions\n");
+        let mut h = harness(vec![ping("a", ""), promo], section, zone);
         let start = ts("2026-10-19T00:00:00Z"); // across the October DST changes
-        for m in &minutes {
+        for (m, step) in &steps {
             let when: Timestamp = start + chrono::TimeDelta::minutes(*m);
-            let e: Event = track("u", "Ping", json!({}), when);
+            let (name, properties) = match step {
+                Step::Ping => ("Ping", json!({})),
+                Step::Complaint => ("Complaint Filed", json!({})),
+                Step::LeaveTopic => ("Unsubscribed", json!({ "topic": "promotions" })),
+                Step::JoinTopic => ("Subscribed", json!({ "topic": "promotions" })),
+                Step::LeaveEmail => ("Unsubscribed", json!({ "channel": "email" })),
+            };
+            let e: Event = track("u", name, properties, when);
             h.event(&e);
         }
         h.advance(ts("2026-12-01T00:00:00Z"));
         let tz: chrono_tz::Tz = zone.parse().unwrap();
-        let sent: Vec<Timestamp> = h.effects.iter().filter_map(|e| match e {
-            Effect::Record(r) if r.kind == RecordKind::Send => Some(r.at),
+        // The person's answers over time, to check each send against.
+        let answer_at = |at: Timestamp, leave: &Step, join: Option<&Step>| {
+            let mut subscribed = true;
+            for (m, step) in &steps {
+                let when = start + chrono::TimeDelta::minutes(*m);
+                if when > at {
+                    break;
+                }
+                if std::mem::discriminant(step) == std::mem::discriminant(leave) {
+                    subscribed = false;
+                } else if join.is_some_and(|j| std::mem::discriminant(step) == std::mem::discriminant(j)) {
+                    subscribed = true;
+                }
+            }
+            subscribed
+        };
+        let sends: Vec<&waymark_engine::Record> = h.effects.iter().filter_map(|e| match e {
+            Effect::Record(r) if r.kind == RecordKind::Send => Some(r),
             _ => None,
         }).collect();
+        let sent: Vec<Timestamp> = sends.iter().map(|r| r.at).collect();
         for (i, s) in sent.iter().enumerate() {
             // Every rolling day and week ending at a send, and its local day.
             let in_last = |d: chrono::TimeDelta| sent[..=i].iter().filter(|t| **t > *s - d).count();
@@ -268,10 +312,19 @@ proptest! {
                 || local < chrono::NaiveTime::from_hms_opt(8, 0, 0).unwrap();
             prop_assert!(!quiet, "sent at {local} local");
         }
-        // Every withheld send has exactly one known reason.
+        for r in &sends {
+            prop_assert!(answer_at(r.at, &Step::LeaveEmail, None), "email after leaving it");
+            if &*r.journey == "b" {
+                prop_assert!(answer_at(r.at, &Step::LeaveTopic, Some(&Step::JoinTopic)), "promotion after leaving the topic");
+            }
+        }
+        // Every withheld send has exactly one reason, one of the known ones.
         for e in &h.effects {
             if let Effect::Record(r) = e && r.kind == RecordKind::Suppressed {
-                prop_assert!(matches!(r.reason.as_deref(), Some("frequency_cap")), "{:?}", r.reason);
+                prop_assert!(matches!(
+                    r.reason.as_deref(),
+                    Some("frequency_cap" | "suppression_window" | "not_subscribed" | "unsubscribed")
+                ), "{:?}", r.reason);
             }
         }
     }
