@@ -1,6 +1,7 @@
-//! Segments through the worker: `segments = "DIR"` in the config, a journey
+//! The worker's workspace: `segments = "DIR"` in the config, a journey
 //! entered on joining one, and a start refused, with every problem listed,
-//! when a segment file is broken or a journey names an unknown segment.
+//! when a segment file is broken, a journey names an unknown segment,
+//! `[policies]` is invalid or a journey names an undefined topic.
 #![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
 
 use std::path::Path;
@@ -98,4 +99,46 @@ fn a_broken_segment_or_an_unknown_one_refuses_the_start_with_every_problem() {
         );
     }
     assert!(!dir.path().join("deliveries.jsonl").exists());
+}
+
+#[test]
+fn bad_policies_or_an_unknown_topic_refuse_the_start_with_every_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "id: buyers\nwhere: 'profile.revenue > 0.0'\n",
+        "id: thanks\ntopic: deals\nentry: { event: Order Completed }\nnodes:\n  - { id: hello, type: send, channel: email, template: hello }\n",
+    );
+    let config = dir.path().join("worker.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(
+        "[policies]\ncaps = [{ channel = \"fax\", max = 0, per = \"1d\" }]\nquiet_hours = { from = \"21:00\", to = \"21:00\" }\n",
+    );
+    std::fs::write(&config, &text).unwrap();
+    let out = run(dir.path());
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for fragment in [
+        "policies.caps[0].channel: unknown channel \"fax\"",
+        "policies.caps[0].max: must be at least 1",
+        "policies.quiet_hours: `from` and `to` are the same time",
+    ] {
+        assert!(
+            stderr.contains(fragment),
+            "missing {fragment:?} in:\n{stderr}"
+        );
+    }
+    // Valid policies, but a journey names a topic they do not define.
+    text = text.replace(
+        "caps = [{ channel = \"fax\", max = 0, per = \"1d\" }]\nquiet_hours = { from = \"21:00\", to = \"21:00\" }\n",
+        "topics = { promotions = \"opt_out\" }\n",
+    );
+    std::fs::write(&config, &text).unwrap();
+    let out = run(dir.path());
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("journey `thanks`: unknown topic `deals`"),
+        "{stderr}"
+    );
 }
