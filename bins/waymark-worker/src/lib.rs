@@ -15,6 +15,7 @@
 
 mod config;
 mod ops;
+mod wiring;
 pub mod worker;
 
 pub use config::{

@@ -21,6 +21,7 @@ mod records;
 mod run;
 mod sink;
 mod state;
+mod stored_profile;
 mod wake;
 mod waymark;
 mod writes;
