@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use waymark_core::{Timestamp, parse_timestamp};
 
 #[derive(Parser)]
@@ -20,31 +20,52 @@ pub(crate) struct Cli {
     pub(crate) command: Command,
 }
 
+/// What `simulate` (and `report` over a simulation) runs.
+#[derive(Args)]
+pub(crate) struct SimulateArgs {
+    /// A journey file (YAML or JSON); repeat for several.
+    #[arg(long = "journey", required = true)]
+    pub(crate) journeys: Vec<PathBuf>,
+    /// Segment events, one JSON object per line.
+    #[arg(long)]
+    pub(crate) events: PathBuf,
+    /// Template folder [default: templates/ beside the first journey].
+    #[arg(long)]
+    pub(crate) templates: Option<PathBuf>,
+    /// Segment folder [default: segments/ beside the first journey].
+    #[arg(long)]
+    pub(crate) segments: Option<PathBuf>,
+    /// Stop the virtual clock at this instant (RFC 3339).
+    #[arg(long, value_parser = parse_until)]
+    pub(crate) until: Option<Timestamp>,
+    /// Workspace configuration (TOML: [engine], [identity], [policies]).
+    #[arg(long)]
+    pub(crate) config: Option<PathBuf>,
+    /// Seed for splits and holdouts [default: the config's, else 0].
+    #[arg(long)]
+    pub(crate) seed: Option<u64>,
+}
+
+/// How a report is printed.
+#[derive(Clone, Copy, ValueEnum)]
+pub(crate) enum ReportFormat {
+    /// What a marketer reads.
+    Table,
+    /// The documented JSON (`{"journeys": [...]}`).
+    Json,
+}
+
 #[derive(Subcommand)]
 pub(crate) enum Command {
     /// Run journeys over an event file on a virtual clock and print the trace (JSONL).
-    Simulate {
-        /// A journey file (YAML or JSON); repeat for several.
-        #[arg(long = "journey", required = true)]
-        journeys: Vec<PathBuf>,
-        /// Segment events, one JSON object per line.
-        #[arg(long)]
-        events: PathBuf,
-        /// Template folder [default: templates/ beside the first journey].
-        #[arg(long)]
-        templates: Option<PathBuf>,
-        /// Segment folder [default: segments/ beside the first journey].
-        #[arg(long)]
-        segments: Option<PathBuf>,
-        /// Stop the virtual clock at this instant (RFC 3339).
-        #[arg(long, value_parser = parse_until)]
-        until: Option<Timestamp>,
-        /// Workspace configuration (TOML: [engine], [identity]).
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Seed for splits and holdouts [default: the config's, else 0].
-        #[arg(long)]
-        seed: Option<u64>,
+    Simulate(SimulateArgs),
+    /// Journey metrics over a simulation: the funnel by node, channels,
+    /// the goal, treatment against control with uplift (docs/analytics.md).
+    Report {
+        #[command(flatten)]
+        run: SimulateArgs,
+        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+        format: ReportFormat,
     },
     /// Profiles: show, export (GDPR access) or forget (GDPR erasure) a person.
     Profile {

@@ -19,7 +19,7 @@ mod open;
 
 use cli::{
     Cli, Command, GraphFormat, JourneyCommand, KafkaCommand, OutboxCommand, OutboxFilter,
-    ProfileCommand, TemplateCommand, TimersCommand,
+    ProfileCommand, ReportFormat, SimulateArgs, TemplateCommand, TimersCommand,
 };
 use open::{
     load, open_store, profile_from_events, profile_from_store, read, store_only, workspace_config,
@@ -124,38 +124,29 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
-        Command::Simulate {
-            journeys,
-            events,
-            templates,
-            segments,
-            until,
-            config,
-            seed,
-        } => {
-            let config = workspace_config(config.as_deref())?;
-            let Some(loaded) = load(&journeys, templates.as_deref(), segments.as_deref())? else {
+        Command::Simulate(args) => {
+            let Some(run) = simulate(&args)? else {
                 return Ok(ExitCode::FAILURE);
             };
-            let text = read(&events)?;
-            let engine_config = EngineConfig {
-                seed: seed.unwrap_or(config.engine.seed),
-                ..config.engine
-            };
-            let problems = waymark::check_topics(&loaded.journeys, &config.policies);
-            if !problems.is_empty() {
-                writeln!(std::io::stderr().lock(), "{}", problems.join("\n"))?;
-                return Ok(ExitCode::FAILURE);
-            }
-            let mut engine = Engine::new(loaded.journeys, engine_config);
-            engine.set_segments(loaded.segments);
-            engine.set_policies(config.policies.clone());
-            let options = SimulationOptions {
-                until,
-                identity: config.identity,
-            };
-            for line in Simulation::new(engine, options).run(&text) {
+            for line in run.trace {
                 writeln!(out, "{}", line.to_json())?;
+            }
+        }
+        Command::Report { run, format } => {
+            let Some(run) = simulate(&run)? else {
+                return Ok(ExitCode::FAILURE);
+            };
+            let mut metrics = waymark_analytics::Metrics::default();
+            for record in &run.records {
+                metrics.add(record);
+            }
+            match format {
+                ReportFormat::Json => writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&waymark_analytics::to_json(&metrics))?
+                )?,
+                ReportFormat::Table => write!(out, "{}", waymark_analytics::to_table(&metrics))?,
             }
         }
         Command::Profile { command } => {
@@ -389,4 +380,36 @@ fn new_call_id() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     format!("admin-{nanos:x}-{}", std::process::id())
+}
+
+/// Runs a simulation as `simulate` does; `None` when the inputs were
+/// refused (the problems are on stderr).
+fn simulate(args: &SimulateArgs) -> anyhow::Result<Option<waymark::SimulationRun>> {
+    let config = workspace_config(args.config.as_deref())?;
+    let Some(loaded) = load(
+        &args.journeys,
+        args.templates.as_deref(),
+        args.segments.as_deref(),
+    )?
+    else {
+        return Ok(None);
+    };
+    let text = read(&args.events)?;
+    let engine_config = EngineConfig {
+        seed: args.seed.unwrap_or(config.engine.seed),
+        ..config.engine
+    };
+    let problems = waymark::check_topics(&loaded.journeys, &config.policies);
+    if !problems.is_empty() {
+        writeln!(std::io::stderr().lock(), "{}", problems.join("\n"))?;
+        return Ok(None);
+    }
+    let mut engine = Engine::new(loaded.journeys, engine_config);
+    engine.set_segments(loaded.segments);
+    engine.set_policies(config.policies);
+    let options = SimulationOptions {
+        until: args.until,
+        identity: config.identity,
+    };
+    Ok(Some(Simulation::new(engine, options).run_all(&text)))
 }

@@ -39,6 +39,8 @@ pub struct SimulationRun {
     pub deliveries: Vec<Delivery>,
     /// Every timer set, in the order it was set.
     pub timers: Vec<Timer>,
+    /// Every journey record, in the order decided (what reports fold).
+    pub records: Vec<Record>,
 }
 
 impl Journal for SimulationRun {
@@ -56,6 +58,7 @@ impl Journal for SimulationRun {
 
     fn record(&mut self, record: Record, profile: &Profile) {
         self.trace.push(TraceLine::from_record(&record, profile));
+        self.records.push(record);
     }
 
     fn send(&mut self, delivery: Delivery) {

@@ -1,0 +1,204 @@
+//! A report of journey metrics: the JSON documented in docs/analytics.md
+//! (`{"journeys": [...]}`) and a table a marketer reads.
+
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+
+use crate::metrics::{Group, JourneyMetrics, Metrics};
+use crate::stats::{MIN_ENTRANTS, Z95, p_best, uplift, wilson};
+
+/// The report as JSON.
+pub fn to_json(metrics: &Metrics) -> Value {
+    let journeys: Vec<Value> = metrics
+        .journeys
+        .iter()
+        .map(|(id, m)| journey_json(id, m))
+        .collect();
+    json!({ "journeys": journeys })
+}
+
+fn journey_json(id: &str, m: &JourneyMetrics) -> Value {
+    let total = m.groups.total();
+    let mut ordered: Vec<_> = m.nodes.iter().collect();
+    ordered.sort_by_key(|(_, n)| n.order);
+    let nodes: Vec<Value> = ordered
+        .into_iter()
+        .map(|(node, n)| json!({"id": node, "reached": n.reached, "ended_here": n.ended_here}))
+        .collect();
+    let mut times = m.time_to_goal.clone();
+    times.sort_unstable();
+    let goal = json!({
+        "conversions": total.conversions,
+        "rate": rate(&total),
+        "ci95": ci95(&total),
+        "revenue": total.revenue,
+        "time_to_goal_s": {"p50": percentile(&times, 0.5), "p90": percentile(&times, 0.9)},
+    });
+    let groups = json!({
+        "treatment": group_json(&m.groups.treatment),
+        "control": group_json(&m.groups.control),
+    });
+    let (t, c) = (&m.groups.treatment, &m.groups.control);
+    let uplift = uplift(t.conversions, t.entrants, c.conversions, c.entrants).map(|u| {
+        json!({
+            "difference": u.difference,
+            "ci95": [u.ci95.0, u.ci95.1],
+            "p_value": u.p_value,
+            "relative": u.relative,
+        })
+    });
+    let mut variants = Vec::new();
+    for ((node, variant), group) in &m.variants {
+        let siblings: Vec<(u64, u64)> = m
+            .variants
+            .iter()
+            .filter(|((n, _), _)| n == node)
+            .map(|(_, g)| (g.conversions, g.entrants))
+            .collect();
+        let position = m
+            .variants
+            .keys()
+            .filter(|(n, _)| n == node)
+            .position(|(_, v)| v == variant);
+        let enough = siblings.iter().all(|(_, n)| *n >= MIN_ENTRANTS);
+        let best = enough
+            .then(|| p_best(&siblings))
+            .flatten()
+            .zip(position)
+            .map(|(p, i)| p[i]);
+        variants.push(json!({
+            "node": node,
+            "variant": variant,
+            "entrants": group.entrants,
+            "conversions": group.conversions,
+            "rate": rate(group),
+            "ci95": ci95(group),
+            "p_best": best,
+        }));
+    }
+    json!({
+        "journey": id,
+        "version": null,
+        "entrants": {"total": total.entrants, "treatment": t.entrants, "control": c.entrants},
+        "nodes": nodes,
+        "exits": m.exits,
+        "sends": m.sends,
+        "suppressed": m.suppressed,
+        "goal": goal,
+        "groups": groups,
+        "uplift": uplift,
+        "variants": variants,
+    })
+}
+
+fn group_json(g: &Group) -> Value {
+    json!({
+        "entrants": g.entrants,
+        "conversions": g.conversions,
+        "rate": rate(g),
+        "ci95": ci95(g),
+        "revenue": g.revenue,
+    })
+}
+
+/// A rate, or null ("not enough data") below the minimum entrants.
+fn rate(g: &Group) -> Value {
+    if g.entrants < MIN_ENTRANTS {
+        return Value::Null;
+    }
+    json!(g.conversions as f64 / g.entrants as f64)
+}
+
+fn ci95(g: &Group) -> Value {
+    if g.entrants < MIN_ENTRANTS {
+        return Value::Null;
+    }
+    wilson(g.conversions, g.entrants, Z95).map_or(Value::Null, |(lo, hi)| json!([lo, hi]))
+}
+
+/// The nearest-rank percentile of sorted values.
+fn percentile(sorted: &[i64], q: f64) -> Value {
+    if sorted.is_empty() {
+        return Value::Null;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    json!(sorted[rank - 1])
+}
+
+/// The report as text: per journey, the funnel by node, channels, the
+/// goal, and treatment against control.
+pub fn to_table(metrics: &Metrics) -> String {
+    let report = to_json(metrics);
+    let mut out = String::new();
+    let number = |v: &Value| match v {
+        Value::Null => "not enough data".to_owned(),
+        Value::Number(n) => n
+            .as_f64()
+            .map_or_else(|| n.to_string(), |f| format!("{f:.4}")),
+        other => other.to_string(),
+    };
+    for j in report["journeys"].as_array().into_iter().flatten() {
+        let _ = writeln!(out, "journey {}", j["journey"].as_str().unwrap_or(""));
+        let e = &j["entrants"];
+        let _ = writeln!(
+            out,
+            "  entrants   {} (treatment {}, control {})",
+            e["total"], e["treatment"], e["control"]
+        );
+        let _ = writeln!(out, "  node                 reached  ended here");
+        for n in j["nodes"].as_array().into_iter().flatten() {
+            let _ = writeln!(
+                out,
+                "  {:<20} {:>7}  {:>10}",
+                n["id"].as_str().unwrap_or(""),
+                n["reached"],
+                n["ended_here"]
+            );
+        }
+        for (title, key) in [
+            ("exits", "exits"),
+            ("sends", "sends"),
+            ("suppressed", "suppressed"),
+        ] {
+            if let Some(map) = j[key].as_object().filter(|m| !m.is_empty()) {
+                let parts: Vec<String> = map.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                let _ = writeln!(out, "  {title:<10} {}", parts.join(", "));
+            }
+        }
+        let g = &j["goal"];
+        let _ = writeln!(
+            out,
+            "  goal       {} conversions, rate {}, revenue {}",
+            g["conversions"],
+            number(&g["rate"]),
+            g["revenue"]
+        );
+        for group in ["treatment", "control"] {
+            let x = &j["groups"][group];
+            let _ = writeln!(
+                out,
+                "  {group:<10} {} entrants, {} conversions, rate {}",
+                x["entrants"],
+                x["conversions"],
+                number(&x["rate"])
+            );
+        }
+        match &j["uplift"] {
+            Value::Null => {
+                let _ = writeln!(out, "  uplift     not enough data");
+            }
+            u => {
+                let _ = writeln!(
+                    out,
+                    "  uplift     {} (95% CI {} to {}), p = {}",
+                    number(&u["difference"]),
+                    number(&u["ci95"][0]),
+                    number(&u["ci95"][1]),
+                    number(&u["p_value"])
+                );
+            }
+        }
+    }
+    out
+}
