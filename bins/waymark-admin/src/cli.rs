@@ -62,8 +62,25 @@ pub(crate) enum Command {
     /// Journey metrics over a simulation: the funnel by node, channels,
     /// the goal, treatment against control with uplift (docs/analytics.md).
     Report {
-        #[command(flatten)]
-        run: SimulateArgs,
+        /// Journey records as the worker writes them (`[analytics] path`),
+        /// instead of a simulation.
+        #[arg(long, conflicts_with_all = ["journeys", "events"])]
+        records: Option<PathBuf>,
+        /// A journey file to simulate (as in `simulate`); repeat for several.
+        #[arg(long = "journey")]
+        journeys: Vec<PathBuf>,
+        /// Segment events to simulate, one JSON object per line.
+        #[arg(long)]
+        events: Option<PathBuf>,
+        /// Template folder [default: templates/ beside the first journey].
+        #[arg(long)]
+        templates: Option<PathBuf>,
+        /// Segment folder [default: segments/ beside the first journey].
+        #[arg(long)]
+        segments: Option<PathBuf>,
+        /// Workspace configuration (TOML: [engine], [identity], [policies]).
+        #[arg(long)]
+        config: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
         format: ReportFormat,
     },

@@ -132,13 +132,39 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 writeln!(out, "{}", line.to_json())?;
             }
         }
-        Command::Report { run, format } => {
-            let Some(run) = simulate(&run)? else {
-                return Ok(ExitCode::FAILURE);
-            };
+        Command::Report {
+            records,
+            journeys,
+            events,
+            templates,
+            segments,
+            config,
+            format,
+        } => {
             let mut metrics = waymark_analytics::Metrics::default();
-            for record in &run.records {
-                metrics.add(record);
+            if let Some(path) = records {
+                for record in read_records(&path)? {
+                    metrics.add(&record);
+                }
+            } else {
+                let Some(events) = events.filter(|_| !journeys.is_empty()) else {
+                    anyhow::bail!("give --journey FILE... --events FILE, or --records FILE");
+                };
+                let args = SimulateArgs {
+                    journeys,
+                    events,
+                    templates,
+                    segments,
+                    until: None,
+                    config,
+                    seed: None,
+                };
+                let Some(run) = simulate(&args)? else {
+                    return Ok(ExitCode::FAILURE);
+                };
+                for record in &run.records {
+                    metrics.add(record);
+                }
             }
             match format {
                 ReportFormat::Json => writeln!(
@@ -412,4 +438,25 @@ fn simulate(args: &SimulateArgs) -> anyhow::Result<Option<waymark::SimulationRun
         identity: config.identity,
     };
     Ok(Some(Simulation::new(engine, options).run_all(&text)))
+}
+
+/// Journey records from a JSONL file the worker wrote, each once (a record
+/// written again after a crash has the same key); a bad line is an error
+/// naming it.
+fn read_records(path: &std::path::Path) -> anyhow::Result<Vec<waymark_engine::Record>> {
+    let text = read(path)?;
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let record: waymark_engine::Record = serde_json::from_str(line)
+            .with_context(|| format!("{}:{}: not a journey record", path.display(), i + 1))?;
+        if seen.insert(record.key.clone()) {
+            out.push(record);
+        }
+    }
+    Ok(out)
 }

@@ -9,6 +9,15 @@ use serde::{Deserialize, Serialize};
 use waymark::ConfigError;
 use waymark_kafka::KafkaConfig;
 
+/// `[analytics]`: journey records to a JSONL file (without Kafka; on Kafka
+/// they go to the analytics topic).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnalyticsConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+}
+
 /// Everything the worker reads from its configuration.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,6 +43,9 @@ pub struct WorkerConfig {
     /// Caps, quiet hours, suppression windows, topics (`docs/policies.md`).
     #[serde(default)]
     pub policies: waymark_engine::PoliciesSection,
+    /// Where journey records go without Kafka (docs/analytics.md).
+    #[serde(default)]
+    pub analytics: AnalyticsConfig,
     #[serde(default)]
     pub identity: waymark_identity::IdentityConfig,
     #[serde(default, skip_serializing_if = "Option::is_none")]

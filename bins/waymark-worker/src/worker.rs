@@ -151,6 +151,10 @@ impl Worker {
             }
             Some(parts)
         } else {
+            if let Some(path) = &config.analytics.path {
+                let sink = waymark::runtime::JsonlRecordSink::open(path).map_err(io(path))?;
+                builder = builder.records(Arc::new(sink));
+            }
             None
         };
         if config.channels.default == DefaultChannel::Log {

@@ -54,6 +54,30 @@ struct File {
     identity: IdentityConfig,
     #[serde(default)]
     policies: PoliciesSection,
+    // A worker's config is a workspace config too: its own keys are read
+    // by the worker, and ignored here.
+    #[serde(default, rename = "journeys")]
+    _journeys: Option<toml::Value>,
+    #[serde(default, rename = "templates")]
+    _templates: Option<toml::Value>,
+    #[serde(default, rename = "segments")]
+    _segments: Option<toml::Value>,
+    #[serde(default, rename = "source")]
+    _source: Option<toml::Value>,
+    #[serde(default, rename = "store")]
+    _store: Option<toml::Value>,
+    #[serde(default, rename = "channels")]
+    _channels: Option<toml::Value>,
+    #[serde(default, rename = "runtime")]
+    _runtime: Option<toml::Value>,
+    #[serde(default, rename = "kafka")]
+    _kafka: Option<toml::Value>,
+    #[serde(default, rename = "ops")]
+    _ops: Option<toml::Value>,
+    #[serde(default, rename = "unsubscribe")]
+    _unsubscribe: Option<toml::Value>,
+    #[serde(default, rename = "analytics")]
+    _analytics: Option<toml::Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -194,5 +218,8 @@ mod tests {
             Err("must be at least 1"),
         );
         check("[identity]\nblocked = []\n", Err("unknown field `blocked`"));
+        check("[polices]\ncaps = []\n", Err("unknown field `polices`"));
+        // A worker's config is accepted; its own sections are the worker's.
+        check("journeys = [\"a.yaml\"]\n[store]\npath = \"x\"\n", Ok(()));
     }
 }

@@ -34,5 +34,5 @@ pub use delivery::DeliveryReport;
 pub use enter::{EnterRequest, Entered};
 pub use ingest::IngestReport;
 pub use records::{OutboxEntry, OutboxStatus, ProfileRecord};
-pub use sink::RecordSink;
+pub use sink::{JsonlRecordSink, RecordSink};
 pub use waymark::{Error, Waymark};
