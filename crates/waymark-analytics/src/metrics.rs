@@ -4,10 +4,10 @@
 //! variants. A conversion counts in the group and variant of the instance
 //! that converted.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use waymark_core::Timestamp;
+use waymark_core::{Channel, Timestamp};
 use waymark_engine::{Record, RecordKind};
 
 /// Metrics of every journey seen, by journey id.
@@ -23,15 +23,17 @@ pub struct JourneyMetrics {
     /// Per node: arrivals (instance visits) and instances that ended there.
     pub nodes: BTreeMap<Arc<str>, NodeMetrics>,
     pub exits: BTreeMap<String, u64>,
-    pub sends: BTreeMap<String, u64>,
+    pub sends: BTreeMap<Channel, u64>,
     pub suppressed: BTreeMap<String, u64>,
     /// Seconds from entry to goal, one per conversion.
     pub time_to_goal: Vec<i64>,
     /// Per split node and variant.
     pub variants: BTreeMap<(Arc<str>, Arc<str>), Group>,
-    instances: HashMap<Arc<str>, InstanceFacts>,
-    visits: HashSet<(Arc<str>, u64)>,
+    instances: HashMap<Arc<str>, InstanceFacts, Fast>,
 }
+
+/// Not SipHash: a map lookup per record is most of the fold.
+type Fast = foldhash::fast::RandomState;
 
 /// Entrants, conversions and revenue of a group.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -73,6 +75,9 @@ struct InstanceFacts {
     entered_at: Timestamp,
     control: bool,
     variant: Option<(Arc<str>, Arc<str>)>,
+    /// The step of the last node visit counted (an instance's records come
+    /// in order, several per visit).
+    last_step: Option<u64>,
 }
 
 impl Metrics {
@@ -90,13 +95,23 @@ impl Metrics {
 
 impl JourneyMetrics {
     fn add(&mut self, r: &Record) {
-        if let (Some(node), Some(step)) = (&r.node, step_of(&r.key)) {
-            // An entry is also the first node's first record: not a visit.
-            let counted = !matches!(
-                r.kind,
-                RecordKind::Entered | RecordKind::Goal | RecordKind::Skipped
-            );
-            if counted && self.visits.insert((Arc::clone(&r.instance), step)) {
+        // An entry is also the first node's first record: not a visit.
+        let visit = !matches!(
+            r.kind,
+            RecordKind::Entered | RecordKind::Goal | RecordKind::Skipped
+        );
+        if let (true, Some(node), Some(step)) = (visit, &r.node, step_of(&r.key)) {
+            let facts = self
+                .instances
+                .entry(Arc::clone(&r.instance))
+                .or_insert_with(|| InstanceFacts {
+                    entered_at: r.at,
+                    control: r.control,
+                    variant: None,
+                    last_step: None,
+                });
+            if facts.last_step != Some(step) {
+                facts.last_step = Some(step);
                 self.node_mut(node).reached += 1;
             }
         }
@@ -108,6 +123,7 @@ impl JourneyMetrics {
                         entered_at: r.at,
                         control: r.control,
                         variant: None,
+                        last_step: None,
                     },
                 );
                 self.group_mut(r.control).entrants += 1;
@@ -123,19 +139,15 @@ impl JourneyMetrics {
             }
             RecordKind::Send => {
                 if let Some(channel) = r.channel {
-                    *self.sends.entry(channel.to_string()).or_default() += 1;
+                    *self.sends.entry(channel).or_default() += 1;
                 }
             }
-            RecordKind::Suppressed => {
-                let reason = r.reason.clone().unwrap_or_default();
-                *self.suppressed.entry(reason).or_default() += 1;
-            }
+            RecordKind::Suppressed => count(&mut self.suppressed, r.reason.as_deref()),
             RecordKind::Exited => {
                 if let Some(node) = &r.node {
                     self.node_mut(node).ended_here += 1;
                 }
-                let reason = r.reason.clone().unwrap_or_default();
-                *self.exits.entry(reason).or_default() += 1;
+                count(&mut self.exits, r.reason.as_deref());
             }
             RecordKind::Goal => {
                 let revenue = r.value.as_ref().and_then(|v| v.as_f64()).unwrap_or(0.0);
@@ -171,6 +183,17 @@ impl JourneyMetrics {
             &mut self.groups.control
         } else {
             &mut self.groups.treatment
+        }
+    }
+}
+
+/// Adds one under `reason` (allocating its name only the first time).
+fn count(map: &mut BTreeMap<String, u64>, reason: Option<&str>) {
+    let reason = reason.unwrap_or_default();
+    match map.get_mut(reason) {
+        Some(n) => *n += 1,
+        None => {
+            map.insert(reason.to_owned(), 1);
         }
     }
 }

@@ -83,7 +83,7 @@ fn journey_json(id: &str, m: &JourneyMetrics) -> Value {
         "entrants": {"total": total.entrants, "treatment": t.entrants, "control": c.entrants},
         "nodes": nodes,
         "exits": m.exits,
-        "sends": m.sends,
+        "sends": m.sends.iter().map(|(c, n)| (c.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
         "suppressed": m.suppressed,
         "goal": goal,
         "groups": groups,
