@@ -53,6 +53,8 @@ pub(crate) enum ReportFormat {
     Table,
     /// The documented JSON (`{"journeys": [...]}`).
     Json,
+    /// One number per row: journey, section, key, value.
+    Csv,
 }
 
 #[derive(Subcommand)]

@@ -173,6 +173,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     serde_json::to_string_pretty(&waymark_analytics::to_json(&metrics))?
                 )?,
                 ReportFormat::Table => write!(out, "{}", waymark_analytics::to_table(&metrics))?,
+                ReportFormat::Csv => write!(out, "{}", waymark_analytics::to_csv(&metrics))?,
             }
         }
         Command::Profile { command } => {

@@ -90,4 +90,27 @@ fn a_report_counts_what_a_hand_count_finds() {
     assert_eq!(j["uplift"], Value::Null);
     assert_eq!(j["groups"]["treatment"]["conversions"], 2);
     assert_eq!(j["variants"], json!([]));
+
+    // The same numbers as CSV, one per row; no number for lack of data.
+    let out = Command::new(env!("CARGO_BIN_EXE_waymark-admin"))
+        .args(["report", "--format", "csv", "--journey"])
+        .arg(d.join("onboard.yaml"))
+        .arg("--events")
+        .arg(d.join("events.jsonl"))
+        .output()
+        .unwrap();
+    let csv = String::from_utf8(out.stdout).unwrap();
+    for row in [
+        "journey,section,key,value",
+        "onboard,entrants,total,4",
+        "onboard,reached,nudge,3",
+        "onboard,ended_here,wait,1",
+        "onboard,sends,email,5",
+        "onboard,suppressed,unreachable,2",
+        "onboard,goal,revenue,30.0",
+        "onboard,goal,rate,",
+        "onboard,goal,time_to_goal_p90_s,259200",
+    ] {
+        assert!(csv.lines().any(|l| l == row), "no row {row:?} in\n{csv}");
+    }
 }

@@ -12,4 +12,4 @@ mod report;
 pub mod stats;
 
 pub use metrics::{Group, Groups, JourneyMetrics, Metrics, NodeMetrics};
-pub use report::{to_json, to_table};
+pub use report::{to_csv, to_json, to_table};

@@ -202,3 +202,81 @@ pub fn to_table(metrics: &Metrics) -> String {
     }
     out
 }
+
+/// The report as CSV, one number per row: `journey,section,key,value`
+/// (sections: entrants, reached, ended_here, exits, sends, suppressed,
+/// goal, treatment, control, uplift, and `variant:<node>:<name>`); a
+/// number that is not there for lack of data is an empty value.
+pub fn to_csv(metrics: &Metrics) -> String {
+    let report = to_json(metrics);
+    let mut out = String::from("journey,section,key,value\n");
+    let cell = |v: &Value| match v {
+        Value::Null => String::new(),
+        Value::String(s) => csv_field(s),
+        other => other.to_string(),
+    };
+    for j in report["journeys"].as_array().into_iter().flatten() {
+        let id = csv_field(j["journey"].as_str().unwrap_or(""));
+        let mut row = |section: &str, key: &str, value: &Value| {
+            let _ = writeln!(
+                out,
+                "{id},{},{},{}",
+                csv_field(section),
+                csv_field(key),
+                cell(value)
+            );
+        };
+        for (key, value) in j["entrants"].as_object().into_iter().flatten() {
+            row("entrants", key, value);
+        }
+        for n in j["nodes"].as_array().into_iter().flatten() {
+            let node = n["id"].as_str().unwrap_or("");
+            row("reached", node, &n["reached"]);
+            row("ended_here", node, &n["ended_here"]);
+        }
+        for section in ["exits", "sends", "suppressed"] {
+            for (key, value) in j[section].as_object().into_iter().flatten() {
+                row(section, key, value);
+            }
+        }
+        let goal = &j["goal"];
+        for key in ["conversions", "rate", "revenue"] {
+            row("goal", key, &goal[key]);
+        }
+        row("goal", "ci95_low", &goal["ci95"][0]);
+        row("goal", "ci95_high", &goal["ci95"][1]);
+        row("goal", "time_to_goal_p50_s", &goal["time_to_goal_s"]["p50"]);
+        row("goal", "time_to_goal_p90_s", &goal["time_to_goal_s"]["p90"]);
+        for group in ["treatment", "control"] {
+            for key in ["entrants", "conversions", "rate", "revenue"] {
+                row(group, key, &j["groups"][group][key]);
+            }
+        }
+        let u = &j["uplift"];
+        for key in ["difference", "p_value", "relative"] {
+            row("uplift", key, &u[key]);
+        }
+        row("uplift", "ci95_low", &u["ci95"][0]);
+        row("uplift", "ci95_high", &u["ci95"][1]);
+        for v in j["variants"].as_array().into_iter().flatten() {
+            let section = format!(
+                "variant:{}:{}",
+                v["node"].as_str().unwrap_or(""),
+                v["variant"].as_str().unwrap_or("")
+            );
+            for key in ["entrants", "conversions", "rate", "p_best"] {
+                row(&section, key, &v[key]);
+            }
+        }
+    }
+    out
+}
+
+/// A CSV field, quoted when it holds a comma, a quote or a line break.
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
+}
