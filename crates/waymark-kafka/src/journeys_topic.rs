@@ -6,17 +6,15 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::atomic::AtomicBool;
 
 use crate::publisher::{Outgoing, Publisher};
-use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
-use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use serde::{Deserialize, Serialize};
 use waymark_journey::{Templates, parse_journey};
-use waymark_store::{Batch, Space, Store};
+use waymark_store::Store;
 
+use super::follow::follow;
 use super::metrics::Metrics;
 use super::source::SourceError;
 use crate::config::KafkaConfig;
@@ -67,11 +65,6 @@ pub fn publish_journey(
     Ok(id)
 }
 
-/// The store's name for the journeys topic position.
-fn position_name(topic: &str, partition: i32) -> String {
-    format!("journeys:{topic}:{partition}")
-}
-
 /// Reads the journeys topic from where this worker left it until `stop`:
 /// each journey is validated against `templates`, stored as a new version
 /// and activated; refusals are logged and counted.
@@ -83,46 +76,12 @@ pub fn watch_journeys(
     metrics: Arc<Metrics>,
     stop: &AtomicBool,
 ) -> Result<(), SourceError> {
-    let topic = kafka.topics.journeys.as_str();
-    let mut config = super::client_config(kafka);
-    config
-        .set("group.id", format!("{}-journeys", kafka.group_id))
-        .set("enable.auto.commit", "false")
-        .set("enable.partition.eof", "false");
-    let consumer: BaseConsumer = config.create()?;
-    let metadata = consumer.fetch_metadata(Some(topic), Duration::from_secs(10))?;
-    let mut list = TopicPartitionList::new();
-    for partition in metadata
-        .topics()
-        .iter()
-        .filter(|t| t.name() == topic && t.error().is_none())
-        .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-    {
-        let from = waymark
-            .source_offset(&position_name(topic, partition))
-            .and_then(|n| i64::try_from(n).ok())
-            .map_or(Offset::Beginning, Offset::Offset);
-        list.add_partition_offset(topic, partition, from)?;
-    }
-    if list.count() == 0 {
-        tracing::warn!(
-            topic,
-            "the journeys topic does not exist: live deploys are off"
-        );
-        return Ok(());
-    }
-    consumer.assign(&list)?;
-    while !stop.load(Ordering::SeqCst) {
-        let Some(message) = consumer.poll(Duration::from_millis(200)) else {
-            continue;
-        };
-        let message = match message {
-            Ok(m) => m,
-            Err(error) => {
-                tracing::warn!(%error, topic, "journeys topic");
-                continue;
-            }
-        };
+    let topic = (
+        "journeys",
+        kafka.topics.journeys.as_str(),
+        "the journeys topic does not exist: live deploys are off",
+    );
+    follow(kafka, store.as_ref(), &waymark, topic, stop, |message| {
         let key = message
             .key()
             .map(|k| String::from_utf8_lossy(k).into_owned())
@@ -151,15 +110,7 @@ pub fn watch_journeys(
                 tracing::warn!(journey = %key, offset = message.offset(), %reason, "journey refused");
             }
         }
-        let mut batch = Batch::new();
-        batch.put(
-            Space::Meta,
-            format!("source:{}", position_name(topic, message.partition())),
-            serde_json::to_vec(&(message.offset() + 1)).unwrap_or_default(),
-        );
-        store.commit(batch).map_err(waymark::runtime::Error::from)?;
-    }
-    Ok(())
+    })
 }
 
 /// What one journeys-topic message did.

@@ -19,6 +19,7 @@ mod client;
 mod config;
 mod dead_letter;
 mod enter_topic;
+mod follow;
 mod health;
 mod journeys_topic;
 mod metrics;
