@@ -75,6 +75,21 @@ pub struct Timer {
 }
 
 impl Timer {
+    /// The input this timer is when it is due.
+    pub fn input(&self) -> crate::Input<'_> {
+        if self.entry {
+            crate::Input::EntryDue {
+                journey: &self.journey,
+                due: self.due,
+            }
+        } else {
+            crate::Input::TimerFired {
+                instance: &self.instance,
+                token: self.token,
+            }
+        }
+    }
+
     /// The id entry timers of `journey` for `profile` share (the instance
     /// field of an entry timer).
     pub fn entry_id(journey: &str, profile: &ProfileId) -> Arc<str> {

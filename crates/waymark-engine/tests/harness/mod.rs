@@ -148,18 +148,7 @@ impl Harness {
                 break;
             }
             let timer = entry.remove();
-            let input = if timer.entry {
-                Input::EntryDue {
-                    journey: &timer.journey,
-                    due: timer.due,
-                }
-            } else {
-                Input::TimerFired {
-                    instance: &timer.instance,
-                    token: timer.token,
-                }
-            };
-            effects.extend(self.input(input, timer.due));
+            effects.extend(self.input(timer.input(), timer.due));
         }
         effects
     }

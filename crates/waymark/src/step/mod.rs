@@ -200,18 +200,7 @@ impl JourneyState {
         let Some(profile) = self.identity.canonical(&timer.profile) else {
             return;
         };
-        let input = if timer.entry {
-            Input::EntryDue {
-                journey: &timer.journey,
-                due: timer.due,
-            }
-        } else {
-            Input::TimerFired {
-                instance: &timer.instance,
-                token: timer.token,
-            }
-        };
-        self.decide(engine, &profile, input, timer.due, journal);
+        self.decide(engine, &profile, timer.input(), timer.due, journal);
     }
 
     /// `journey` was deployed: every person it may concern gets its entry
