@@ -161,13 +161,10 @@ impl Step<'_> {
     /// Instances waiting for `segment` move on.
     fn segment_waits(&mut self, segment: &str, event: Option<&Event>) {
         for i in 0..self.instances.len() {
-            let instance = &self.instances[i];
-            if !instance.is_running() || self.engine.is_held(&instance.journey) {
-                continue;
-            }
-            let Some(journey) = self.journey_of(i) else {
+            let Some(journey) = self.movable_journey(i) else {
                 continue;
             };
+            let instance = &self.instances[i];
             let NodeKind::WaitForSegment {
                 segment: awaited,
                 on_enter,

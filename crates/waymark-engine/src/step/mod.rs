@@ -222,13 +222,10 @@ impl<'a> Step<'a> {
 
     fn waits(&mut self, event: &Event, name: &str) {
         for i in 0..self.instances.len() {
-            let instance = &self.instances[i];
-            if !instance.is_running() || self.engine.is_held(&instance.journey) {
-                continue;
-            }
-            let Some(journey) = self.journey_of(i) else {
+            let Some(journey) = self.movable_journey(i) else {
                 continue;
             };
+            let instance = &self.instances[i];
             let NodeKind::WaitForEvent {
                 event: awaited,
                 condition,
@@ -356,6 +353,16 @@ impl<'a> Step<'a> {
         let record = self.record(i, RecordKind::Entered, None);
         self.effects.push(Effect::Record(record));
         self.walk(i, journey, NodeIndex(0), event);
+    }
+
+    /// The journey of instance `i` if it can move now: running, and its
+    /// journey not held (what waits for events and segments check).
+    fn movable_journey(&self, i: usize) -> Option<&'a Journey> {
+        let instance = &self.instances[i];
+        if !instance.is_running() || self.engine.is_held(&instance.journey) {
+            return None;
+        }
+        self.journey_of(i)
     }
 
     /// The journey version instance `i` runs on (borrowed from the engine,
