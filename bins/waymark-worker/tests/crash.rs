@@ -155,7 +155,10 @@ fn sigkill_mid_stream_loses_nothing_and_sends_nothing_twice() {
     for delay_ms in [150u64, 400, 90, 700, 1200] {
         let mut child = start(dir.path());
         std::thread::sleep(Duration::from_millis(delay_ms));
-        if child.try_wait().unwrap().is_some() {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut stderr = String::new();
+            std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+            assert!(status.success(), "run {} failed: {stderr}", kills + 1);
             break; // already done: nothing left to interrupt
         }
         child.kill().unwrap(); // SIGKILL

@@ -24,10 +24,14 @@ impl FjallStore {
     /// Opens (or creates) the store in folder `path`. Fails with a clear
     /// error when another process holds it.
     pub fn open(path: &Path) -> Result<Self, Error> {
-        let db = Database::builder(path).open().map_err(|e| Error::Open {
+        let failed = |reason: String| Error::Open {
             path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
+            reason,
+        };
+        clear_unfinished_creation(path).map_err(failed)?;
+        let db = Database::builder(path)
+            .open()
+            .map_err(|e| failed(e.to_string()))?;
         let mut spaces = HashMap::new();
         for space in Space::ALL {
             spaces.insert(
@@ -69,6 +73,46 @@ impl FjallStore {
         keyspace.rotate_memtable_and_wait()?;
         Ok(keyspace.disk_space())
     }
+}
+
+/// What fjall writes while it creates a database, before the version
+/// marker that says the creation finished. A process killed in between
+/// leaves these behind and fjall then refuses the folder ("File exists").
+const CREATION_LEFTOVERS: [&str; 3] = ["lock", "0.jnl", "keyspaces"];
+
+/// Removes what an interrupted creation left in `path`, so that fjall
+/// creates the database afresh. Without the version marker no write has
+/// been made, so nothing is lost; a folder holding anything else is
+/// refused rather than touched.
+fn clear_unfinished_creation(path: &Path) -> Result<(), String> {
+    if !path.exists() || path.join("version").exists() {
+        return Ok(());
+    }
+    let entries = std::fs::read_dir(path).map_err(|e| e.to_string())?;
+    let mut leftovers = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| e.to_string())?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let empty_folder = name == "keyspaces"
+            && std::fs::read_dir(entry.path())
+                .map(|mut d| d.next().is_none())
+                .unwrap_or(false);
+        if !CREATION_LEFTOVERS.contains(&name.as_str()) || (name == "keyspaces" && !empty_folder) {
+            return Err(format!(
+                "the folder is not empty and holds no store (no fjall `version` file; found `{name}`)"
+            ));
+        }
+        leftovers.push(entry.path());
+    }
+    for leftover in leftovers {
+        let removed = if leftover.is_dir() {
+            std::fs::remove_dir(&leftover)
+        } else {
+            std::fs::remove_file(&leftover)
+        };
+        removed.map_err(|e| format!("cannot clear {}: {e}", leftover.display()))?;
+    }
+    Ok(())
 }
 
 impl Store for FjallStore {

@@ -134,3 +134,48 @@ fn fjall_store_keeps_the_contract_and_survives_reopening() {
         Some(&b"sent"[..])
     );
 }
+
+/// A process killed while fjall creates the database leaves the lock, the
+/// first journal and an empty `keyspaces` folder, without the version
+/// marker. Opening again starts afresh instead of failing on "File exists".
+#[test]
+fn fjall_store_opens_after_a_creation_cut_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store");
+    // What a finished creation writes first, minus the marker.
+    drop(FjallStore::open(&path).unwrap());
+    for entry in std::fs::read_dir(&path).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name() != "lock" && entry.file_name() != "0.jnl" {
+            if entry.path().is_dir() {
+                std::fs::remove_dir_all(entry.path()).unwrap();
+            } else {
+                std::fs::remove_file(entry.path()).unwrap();
+            }
+        }
+    }
+    std::fs::create_dir(path.join("keyspaces")).unwrap();
+
+    let store = FjallStore::open(&path).unwrap();
+    let mut batch = Batch::new();
+    batch.put(Space::Meta, "k", "v");
+    store.commit(batch).unwrap();
+    drop(store);
+    let store = FjallStore::open(&path).unwrap();
+    assert_eq!(
+        store.get(Space::Meta, b"k").unwrap().as_deref(),
+        Some(&b"v"[..])
+    );
+}
+
+/// A folder that holds something else is refused, untouched.
+#[test]
+fn fjall_store_refuses_a_folder_that_is_not_a_store() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "mine").unwrap();
+    std::fs::write(dir.path().join("0.jnl"), "").unwrap();
+    let error = FjallStore::open(dir.path()).unwrap_err().to_string();
+    assert!(error.contains("notes.txt"), "{error}");
+    assert!(dir.path().join("notes.txt").exists());
+    assert!(dir.path().join("0.jnl").exists());
+}
