@@ -1,4 +1,5 @@
-//! Folding journey records into report metrics, and rendering the report.
+//! Folding journey records into report counters, and rendering the report
+//! from the counters a store keeps.
 //!
 //! `cargo bench -p waymark-benches --bench analytics`
 
@@ -6,37 +7,45 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use waymark_analytics::{Metrics, to_json};
+use waymark_analytics::{Metrics, Selection, to_json};
 use waymark_core::{Channel, ProfileId, parse_timestamp};
 use waymark_engine::{Record, RecordKind};
+use waymark_store::{Batch, FjallStore, Space, Store};
 
 const RECORDS: usize = 1_000_000;
 
-/// The records of 200,000 instances of a five-record journey: entered,
-/// a split, a send, a wait, an exit (every tenth converts, every tenth is
-/// held out).
+/// The records of 200,000 instances of a five-record journey over 30
+/// days: entered, a split, a send, a wait, an exit (every tenth converts,
+/// every tenth is held out).
 fn records() -> Vec<Record> {
-    let at = parse_timestamp("2026-11-02T10:00:00Z").expect("valid");
+    let start = parse_timestamp("2026-11-02T10:00:00Z").expect("valid");
     let journey: Arc<str> = Arc::from("win-back");
     let nodes: [Arc<str>; 4] = ["offer", "email", "wait", "done"].map(Arc::from);
     let variants: [Arc<str>; 2] = ["a", "b"].map(Arc::from);
     let mut out = Vec::with_capacity(RECORDS);
     for i in 0..RECORDS / 5 {
         let instance: Arc<str> = Arc::from(format!("win-back:p{i}:1"));
+        let at = start + chrono::TimeDelta::days((i * 30 / (RECORDS / 5)) as i64);
         let record = |kind: RecordKind, step: usize, node: usize| Record {
             key: format!("{instance}/{step}/{}", kind.as_str()),
             at,
             kind,
             profile: ProfileId::from("p"),
             journey: Arc::clone(&journey),
+            version: 1,
             instance: Arc::clone(&instance),
             node: Some(Arc::clone(&nodes[node])),
+            arrived: kind != RecordKind::Entered && kind != RecordKind::Goal,
+            from: (step > 1).then(|| Arc::clone(&nodes[node.saturating_sub(1)])),
             channel: (kind == RecordKind::Send).then_some(Channel::Email),
             template: None,
             reason: None,
             value: None,
             next: None,
-            variant: (kind == RecordKind::Split).then(|| Arc::clone(&variants[i % 2])),
+            variant: matches!(kind, RecordKind::Split | RecordKind::Goal)
+                .then(|| Arc::clone(&variants[i % 2])),
+            split: (kind == RecordKind::Goal).then(|| Arc::clone(&nodes[0])),
+            entered_at: (kind == RecordKind::Goal).then_some(at),
             until: None,
             control: i % 10 == 0,
             segment: None,
@@ -72,15 +81,31 @@ fn fold(c: &mut Criterion) {
             metrics
         })
     });
+    // The counters as the worker keeps them: one value per journey
+    // version and day, in fjall on disk.
     let mut metrics = Metrics::default();
     for r in &records {
         metrics.add(r);
     }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = FjallStore::open(dir.path()).expect("store");
+    let mut batch = Batch::new();
+    for (key, counters) in metrics.buckets() {
+        batch.put(
+            Space::Analytics,
+            key.encode(),
+            serde_json::to_vec(counters).expect("json"),
+        );
+    }
+    store.commit(batch).expect("commit");
     group.throughput(Throughput::Elements(1));
-    group.bench_function("report_from_metrics_of_1m_records", |b| {
+    group.bench_function("report_from_stored_counters_of_1m_records", |b| {
         b.iter_batched(
             || (),
-            |()| black_box(to_json(&metrics)),
+            |()| {
+                let stored = waymark::analytics::stored_metrics(&store).expect("read");
+                black_box(to_json(&stored.select(&Selection::default())))
+            },
             BatchSize::SmallInput,
         )
     });

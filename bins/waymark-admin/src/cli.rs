@@ -46,6 +46,49 @@ pub(crate) struct SimulateArgs {
     pub(crate) seed: Option<u64>,
 }
 
+/// What `report` covers and how it prints it.
+#[derive(Args)]
+pub(crate) struct ReportArgs {
+    /// Only this journey [default: every journey].
+    pub(crate) journey: Option<String>,
+    /// Only this version of JOURNEY [default: every version, merged].
+    #[arg(long, requires = "journey")]
+    pub(crate) version: Option<u32>,
+    /// Only days (UTC) from this one on: YYYY-MM-DD.
+    #[arg(long, value_parser = parse_day)]
+    pub(crate) since: Option<chrono::NaiveDate>,
+    /// Journey records as the worker writes them (`[analytics] path`),
+    /// instead of the store or a simulation.
+    #[arg(long, conflicts_with_all = ["journeys", "events"])]
+    pub(crate) records: Option<PathBuf>,
+    /// A journey file to simulate (as in `simulate`); repeat for several.
+    #[arg(long = "journey")]
+    pub(crate) journeys: Vec<PathBuf>,
+    /// Segment events to simulate, one JSON object per line.
+    #[arg(long)]
+    pub(crate) events: Option<PathBuf>,
+    /// Template folder [default: templates/ beside the first journey].
+    #[arg(long)]
+    pub(crate) templates: Option<PathBuf>,
+    /// Segment folder [default: segments/ beside the first journey].
+    #[arg(long)]
+    pub(crate) segments: Option<PathBuf>,
+    /// Workspace configuration (TOML: [engine], [identity], [policies]).
+    #[arg(long)]
+    pub(crate) config: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub(crate) format: ReportFormat,
+    /// Also draw each journey's charts as SVG files in this folder: the
+    /// graph with its flows, conversions per day, variant allocation.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) svg: Option<PathBuf>,
+}
+
+fn parse_day(text: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|e| format!("`{text}` is not a day (YYYY-MM-DD): {e}"))
+}
+
 /// How a report is printed.
 #[derive(Clone, Copy, ValueEnum)]
 pub(crate) enum ReportFormat {
@@ -61,31 +104,10 @@ pub(crate) enum ReportFormat {
 pub(crate) enum Command {
     /// Run journeys over an event file on a virtual clock and print the trace (JSONL).
     Simulate(SimulateArgs),
-    /// Journey metrics over a simulation: the funnel by node, channels,
-    /// the goal, treatment against control with uplift (docs/analytics.md).
-    Report {
-        /// Journey records as the worker writes them (`[analytics] path`),
-        /// instead of a simulation.
-        #[arg(long, conflicts_with_all = ["journeys", "events"])]
-        records: Option<PathBuf>,
-        /// A journey file to simulate (as in `simulate`); repeat for several.
-        #[arg(long = "journey")]
-        journeys: Vec<PathBuf>,
-        /// Segment events to simulate, one JSON object per line.
-        #[arg(long)]
-        events: Option<PathBuf>,
-        /// Template folder [default: templates/ beside the first journey].
-        #[arg(long)]
-        templates: Option<PathBuf>,
-        /// Segment folder [default: segments/ beside the first journey].
-        #[arg(long)]
-        segments: Option<PathBuf>,
-        /// Workspace configuration (TOML: [engine], [identity], [policies]).
-        #[arg(long)]
-        config: Option<PathBuf>,
-        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
-        format: ReportFormat,
-    },
+    /// Journey metrics: the funnel by node, channels, the goal, treatment
+    /// against control with uplift (docs/analytics.md), over the worker's
+    /// store (`--store PATH`), a simulation, or a records file.
+    Report(ReportArgs),
     /// Profiles: show, export (GDPR access) or forget (GDPR erasure) a person.
     Profile {
         #[command(subcommand)]

@@ -14,12 +14,14 @@ use waymark_core::{Identifier, Timestamp};
 use waymark_engine::{Engine, EngineConfig};
 use waymark_journey::{to_dot, to_mermaid};
 
+mod charts;
 mod cli;
 mod open;
+mod report;
 
 use cli::{
     Cli, Command, GraphFormat, JourneyCommand, KafkaCommand, OutboxCommand, OutboxFilter,
-    ProfileCommand, ReportFormat, SimulateArgs, TemplateCommand, TimersCommand,
+    ProfileCommand, SimulateArgs, TemplateCommand, TimersCommand,
 };
 use open::{
     load, open_store, profile_from_events, profile_from_store, read, store_only, workspace_config,
@@ -125,57 +127,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Simulate(args) => {
-            let Some(run) = simulate(&args)? else {
+            let Some(Simulated { run, .. }) = simulate(&args)? else {
                 return Ok(ExitCode::FAILURE);
             };
             for line in run.trace {
                 writeln!(out, "{}", line.to_json())?;
             }
         }
-        Command::Report {
-            records,
-            journeys,
-            events,
-            templates,
-            segments,
-            config,
-            format,
-        } => {
-            let mut metrics = waymark_analytics::Metrics::default();
-            if let Some(path) = records {
-                for record in read_records(&path)? {
-                    metrics.add(&record);
-                }
-            } else {
-                let Some(events) = events.filter(|_| !journeys.is_empty()) else {
-                    anyhow::bail!("give --journey FILE... --events FILE, or --records FILE");
-                };
-                let args = SimulateArgs {
-                    journeys,
-                    events,
-                    templates,
-                    segments,
-                    until: None,
-                    config,
-                    seed: None,
-                };
-                let Some(run) = simulate(&args)? else {
-                    return Ok(ExitCode::FAILURE);
-                };
-                for record in &run.records {
-                    metrics.add(record);
-                }
-            }
-            match format {
-                ReportFormat::Json => writeln!(
-                    out,
-                    "{}",
-                    serde_json::to_string_pretty(&waymark_analytics::to_json(&metrics))?
-                )?,
-                ReportFormat::Table => write!(out, "{}", waymark_analytics::to_table(&metrics))?,
-                ReportFormat::Csv => write!(out, "{}", waymark_analytics::to_csv(&metrics))?,
-            }
-        }
+        Command::Report(args) => return report::run(args, cli.store.as_deref(), &mut out),
         Command::Profile { command } => {
             let (args, action) = match &command {
                 ProfileCommand::Show(a) => (a, "show"),
@@ -409,9 +368,15 @@ fn new_call_id() -> String {
     format!("admin-{nanos:x}-{}", std::process::id())
 }
 
+/// A simulation's outcome, and the journey versions it ran.
+pub(crate) struct Simulated {
+    pub run: waymark::SimulationRun,
+    pub journeys: Vec<(String, u32)>,
+}
+
 /// Runs a simulation as `simulate` does; `None` when the inputs were
 /// refused (the problems are on stderr).
-fn simulate(args: &SimulateArgs) -> anyhow::Result<Option<waymark::SimulationRun>> {
+pub(crate) fn simulate(args: &SimulateArgs) -> anyhow::Result<Option<Simulated>> {
     let config = workspace_config(args.config.as_deref())?;
     let Some(loaded) = load(
         &args.journeys,
@@ -434,30 +399,15 @@ fn simulate(args: &SimulateArgs) -> anyhow::Result<Option<waymark::SimulationRun
     let mut engine = Engine::new(loaded.journeys, engine_config);
     engine.set_segments(loaded.segments);
     engine.set_policies(config.policies);
+    let journeys = engine
+        .journeys()
+        .iter()
+        .map(|j| (j.id.to_string(), j.version))
+        .collect();
     let options = SimulationOptions {
         until: args.until,
         identity: config.identity,
     };
-    Ok(Some(Simulation::new(engine, options).run_all(&text)))
-}
-
-/// Journey records from a JSONL file the worker wrote, each once (a record
-/// written again after a crash has the same key); a bad line is an error
-/// naming it.
-fn read_records(path: &std::path::Path) -> anyhow::Result<Vec<waymark_engine::Record>> {
-    let text = read(path)?;
-    let mut seen = std::collections::HashSet::new();
-    let mut out = Vec::new();
-    for (i, line) in text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-    {
-        let record: waymark_engine::Record = serde_json::from_str(line)
-            .with_context(|| format!("{}:{}: not a journey record", path.display(), i + 1))?;
-        if seen.insert(record.key.clone()) {
-            out.push(record);
-        }
-    }
-    Ok(out)
+    let run = Simulation::new(engine, options).run_all(&text);
+    Ok(Some(Simulated { run, journeys }))
 }

@@ -112,6 +112,7 @@ fn welcome() {
         2026-10-08T09:00:00Z send tips_email u-bob channel=email template=getting_started
         2026-10-08T09:00:00Z exited done u-bob reason=completed
         2026-10-08T11:00:00Z goal done u-ann
+        2026-10-09T16:00:00Z passed mark_incomplete u-cy
         2026-10-09T16:00:00Z exited done u-cy reason=completed
 "#,
     );
@@ -128,6 +129,7 @@ fn lead_nurture() {
         2026-10-01T10:30:00Z entered guide_followup lead-2
         2026-10-01T10:30:00Z send guide_followup lead-2 channel=email template=guide_followup
         2026-10-01T10:30:00Z wait wait_pricing lead-2 until=2026-10-06T10:30:00Z
+        2026-10-02T09:15:00Z passed mark_sales_ready lead-1
         2026-10-02T09:15:00Z send alert_sales lead-1 channel=webhook template=notify_sales
         2026-10-02T09:15:00Z exited done lead-1 reason=completed
         2026-10-03T16:00:00Z goal done lead-1

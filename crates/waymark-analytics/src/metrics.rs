@@ -1,206 +1,187 @@
-//! Journey metrics folded from journey records, one record at a time:
-//! entrants by group, per node arrivals and drop-offs, exits, sends,
-//! suppressions, conversions (with revenue and time to goal) and split
-//! variants. A conversion counts in the group and variant of the instance
-//! that converted.
+//! Journey metrics per journey version and per day (UTC), and the view a
+//! report shows: one journey (one version, or all merged) since a day.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use waymark_core::{Channel, Timestamp};
-use waymark_engine::{Record, RecordKind};
+use chrono::NaiveDate;
+use waymark_engine::Record;
 
-/// Metrics of every journey seen, by journey id.
-#[derive(Debug, Default)]
-pub struct Metrics {
-    pub journeys: BTreeMap<Arc<str>, JourneyMetrics>,
+use crate::counters::{Counters, Groups};
+
+/// Where a record's counts go: its journey, version and day.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BucketKey {
+    pub journey: Arc<str>,
+    pub version: u32,
+    pub day: NaiveDate,
 }
 
-/// What one journey did.
-#[derive(Debug, Default)]
-pub struct JourneyMetrics {
-    pub groups: Groups,
-    /// Per node: arrivals (instance visits) and instances that ended there.
-    pub nodes: BTreeMap<Arc<str>, NodeMetrics>,
-    pub exits: BTreeMap<String, u64>,
-    pub sends: BTreeMap<Channel, u64>,
-    pub suppressed: BTreeMap<String, u64>,
-    /// Seconds from entry to goal, one per conversion.
-    pub time_to_goal: Vec<i64>,
-    /// Per split node and variant.
-    pub variants: BTreeMap<(Arc<str>, Arc<str>), Group>,
-    instances: HashMap<Arc<str>, InstanceFacts, Fast>,
-}
-
-/// Not SipHash: a map lookup per record is most of the fold.
-type Fast = foldhash::fast::RandomState;
-
-/// Entrants, conversions and revenue of a group.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Group {
-    pub entrants: u64,
-    pub conversions: u64,
-    pub revenue: f64,
-}
-
-/// Treatment (everyone not held out) and control.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Groups {
-    pub treatment: Group,
-    pub control: Group,
-}
-
-impl Groups {
-    pub fn total(&self) -> Group {
-        Group {
-            entrants: self.treatment.entrants + self.control.entrants,
-            conversions: self.treatment.conversions + self.control.conversions,
-            revenue: self.treatment.revenue + self.control.revenue,
-        }
-    }
-}
-
-/// Arrivals at a node and instances whose journey ended there.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct NodeMetrics {
-    pub reached: u64,
-    pub ended_here: u64,
-    /// When the node was first seen among the journey's nodes (reports
-    /// list nodes in the order people reached them).
-    pub order: usize,
-}
-
-#[derive(Debug, Clone)]
-struct InstanceFacts {
-    entered_at: Timestamp,
-    control: bool,
-    variant: Option<(Arc<str>, Arc<str>)>,
-    /// The step of the last node visit counted (an instance's records come
-    /// in order, several per visit).
-    last_step: Option<u64>,
-}
-
-impl Metrics {
-    /// Folds one record in.
-    pub fn add(&mut self, record: &Record) {
-        if record.journey.is_empty() {
-            return; // segment transitions belong to no journey
-        }
-        self.journeys
-            .entry(Arc::clone(&record.journey))
-            .or_default()
-            .add(record);
-    }
-}
-
-impl JourneyMetrics {
-    fn add(&mut self, r: &Record) {
-        // An entry is also the first node's first record: not a visit.
-        let visit = !matches!(
-            r.kind,
-            RecordKind::Entered | RecordKind::Goal | RecordKind::Skipped
-        );
-        if let (true, Some(node), Some(step)) = (visit, &r.node, step_of(&r.key)) {
-            let facts = self
-                .instances
-                .entry(Arc::clone(&r.instance))
-                .or_insert_with(|| InstanceFacts {
-                    entered_at: r.at,
-                    control: r.control,
-                    variant: None,
-                    last_step: None,
-                });
-            if facts.last_step != Some(step) {
-                facts.last_step = Some(step);
-                self.node_mut(node).reached += 1;
-            }
-        }
-        match r.kind {
-            RecordKind::Entered => {
-                self.instances.insert(
-                    Arc::clone(&r.instance),
-                    InstanceFacts {
-                        entered_at: r.at,
-                        control: r.control,
-                        variant: None,
-                        last_step: None,
-                    },
-                );
-                self.group_mut(r.control).entrants += 1;
-            }
-            RecordKind::Split => {
-                if let (Some(node), Some(variant)) = (&r.node, &r.variant) {
-                    let key = (Arc::clone(node), Arc::clone(variant));
-                    self.variants.entry(key.clone()).or_default().entrants += 1;
-                    if let Some(facts) = self.instances.get_mut(&r.instance) {
-                        facts.variant = Some(key);
-                    }
-                }
-            }
-            RecordKind::Send => {
-                if let Some(channel) = r.channel {
-                    *self.sends.entry(channel).or_default() += 1;
-                }
-            }
-            RecordKind::Suppressed => count(&mut self.suppressed, r.reason.as_deref()),
-            RecordKind::Exited => {
-                if let Some(node) = &r.node {
-                    self.node_mut(node).ended_here += 1;
-                }
-                count(&mut self.exits, r.reason.as_deref());
-            }
-            RecordKind::Goal => {
-                let revenue = r.value.as_ref().and_then(|v| v.as_f64()).unwrap_or(0.0);
-                let facts = self.instances.get(&r.instance).cloned();
-                let control = facts.as_ref().map_or(r.control, |f| f.control);
-                let group = self.group_mut(control);
-                group.conversions += 1;
-                group.revenue += revenue;
-                if let Some(facts) = facts {
-                    self.time_to_goal
-                        .push((r.at - facts.entered_at).num_seconds());
-                    if let Some(key) = facts.variant {
-                        let variant = self.variants.entry(key).or_default();
-                        variant.conversions += 1;
-                        variant.revenue += revenue;
-                    }
-                }
-            }
-            _ => {}
-        }
+impl BucketKey {
+    /// The key as the store keeps it: `journey \0 version \0 YYYY-MM-DD`.
+    pub fn encode(&self) -> String {
+        format!("{}\u{0}{}\u{0}{}", self.journey, self.version, self.day)
     }
 
-    fn node_mut(&mut self, node: &Arc<str>) -> &mut NodeMetrics {
-        let order = self.nodes.len();
-        self.nodes.entry(Arc::clone(node)).or_insert(NodeMetrics {
-            order,
-            ..NodeMetrics::default()
+    pub fn decode(text: &str) -> Option<BucketKey> {
+        let mut parts = text.split('\u{0}');
+        let journey = parts.next()?;
+        let version = parts.next()?.parse().ok()?;
+        let day = parts.next()?.parse().ok()?;
+        parts.next().is_none().then(|| BucketKey {
+            journey: Arc::from(journey),
+            version,
+            day,
         })
     }
+}
 
-    fn group_mut(&mut self, control: bool) -> &mut Group {
-        if control {
-            &mut self.groups.control
-        } else {
-            &mut self.groups.treatment
+/// Counters by journey, version and day.
+#[derive(Debug, Default, Clone)]
+pub struct Metrics {
+    buckets: Vec<(BucketKey, Counters)>,
+    index: HashMap<BucketKey, usize, Fast>,
+    /// The bucket of the last record: records come in runs of one journey
+    /// and day, so most records skip the hash lookup.
+    last: Option<usize>,
+}
+
+/// Not SipHash: the bucket lookup is on every record.
+type Fast = foldhash::fast::RandomState;
+
+impl Metrics {
+    /// Folds one record in (segment transitions, which belong to no
+    /// journey, are not counted).
+    pub fn add(&mut self, record: &Record) {
+        if record.journey.is_empty() {
+            return;
         }
+        let at = match self.last {
+            Some(i) if same_bucket(&self.buckets[i].0, record) => i,
+            _ => self.bucket_index(BucketKey {
+                journey: Arc::clone(&record.journey),
+                version: record.version,
+                day: record.at.date_naive(),
+            }),
+        };
+        self.last = Some(at);
+        self.buckets[at].1.add(record);
+    }
+
+    /// Adds counters kept elsewhere (the store) under `key`.
+    pub fn merge(&mut self, key: BucketKey, counters: &Counters) {
+        let at = self.bucket_index(key);
+        self.buckets[at].1.merge(counters);
+    }
+
+    /// Every bucket, in the order first seen.
+    pub fn buckets(&self) -> impl Iterator<Item = (&BucketKey, &Counters)> {
+        self.buckets.iter().map(|(k, c)| (k, c))
+    }
+
+    pub fn bucket(&self, key: &BucketKey) -> Option<&Counters> {
+        self.index.get(key).map(|i| &self.buckets[*i].1)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buckets.is_empty()
+    }
+
+    fn bucket_index(&mut self, key: BucketKey) -> usize {
+        if let Some(i) = self.index.get(&key) {
+            return *i;
+        }
+        self.buckets.push((key.clone(), Counters::default()));
+        self.index.insert(key, self.buckets.len() - 1);
+        self.buckets.len() - 1
+    }
+
+    /// Journeys (and their versions) counted, in order.
+    pub fn versions(&self) -> BTreeMap<Arc<str>, Vec<u32>> {
+        let mut out: BTreeMap<Arc<str>, Vec<u32>> = BTreeMap::new();
+        for (key, _) in &self.buckets {
+            let versions = out.entry(Arc::clone(&key.journey)).or_default();
+            if !versions.contains(&key.version) {
+                versions.push(key.version);
+            }
+        }
+        for versions in out.values_mut() {
+            versions.sort_unstable();
+        }
+        out
+    }
+
+    /// What a report shows: per journey (those `selection` names), its
+    /// counters merged over versions (or of one) and days since `since`,
+    /// with the groups of each day. Buckets merge in key order, so the
+    /// result does not depend on the order records were folded in.
+    pub fn select(&self, selection: &Selection) -> Vec<JourneyMetrics> {
+        let mut keys: Vec<&(BucketKey, Counters)> = self
+            .buckets
+            .iter()
+            .filter(|(key, _)| selection.takes(key))
+            .collect();
+        keys.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut out: Vec<JourneyMetrics> = Vec::new();
+        for (key, counters) in keys {
+            if out.last().is_none_or(|j| j.journey != key.journey) {
+                out.push(JourneyMetrics {
+                    journey: Arc::clone(&key.journey),
+                    version: selection.version,
+                    counters: Counters::default(),
+                    daily: BTreeMap::new(),
+                });
+            }
+            let Some(journey) = out.last_mut() else {
+                continue;
+            };
+            journey.counters.merge(counters);
+            let day = journey.daily.entry(key.day).or_default();
+            day.treatment.entrants += counters.groups.treatment.entrants;
+            day.treatment.conversions += counters.groups.treatment.conversions;
+            day.treatment.revenue += counters.groups.treatment.revenue;
+            day.control.entrants += counters.groups.control.entrants;
+            day.control.conversions += counters.groups.control.conversions;
+            day.control.revenue += counters.groups.control.revenue;
+        }
+        out
     }
 }
 
-/// Adds one under `reason` (allocating its name only the first time).
-fn count(map: &mut BTreeMap<String, u64>, reason: Option<&str>) {
-    let reason = reason.unwrap_or_default();
-    match map.get_mut(reason) {
-        Some(n) => *n += 1,
-        None => {
-            map.insert(reason.to_owned(), 1);
-        }
+fn same_bucket(key: &BucketKey, r: &Record) -> bool {
+    Arc::ptr_eq(&key.journey, &r.journey) && key.version == r.version && {
+        let day = r.at.date_naive();
+        key.day == day
     }
 }
 
-/// The step number in a record key `<instance>/<step>/<what>`.
-fn step_of(key: &str) -> Option<u64> {
-    let mut parts = key.rsplitn(3, '/');
-    parts.next()?;
-    parts.next()?.parse().ok()
+/// Which journeys, version and days a report covers.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Every journey when `None`.
+    pub journey: Option<String>,
+    /// Every version, merged, when `None`.
+    pub version: Option<u32>,
+    /// Every day when `None`.
+    pub since: Option<NaiveDate>,
+}
+
+impl Selection {
+    fn takes(&self, key: &BucketKey) -> bool {
+        self.journey.as_deref().is_none_or(|j| *key.journey == *j)
+            && self.version.is_none_or(|v| key.version == v)
+            && self.since.is_none_or(|since| key.day >= since)
+    }
+}
+
+/// One journey's counters as a report shows them.
+#[derive(Debug, Clone)]
+pub struct JourneyMetrics {
+    pub journey: Arc<str>,
+    /// `None` when versions are merged.
+    pub version: Option<u32>,
+    pub counters: Counters,
+    /// Entrants and conversions of each day (conversions count on the day
+    /// of the goal, entrants on the day of entry).
+    pub daily: BTreeMap<NaiveDate, Groups>,
 }

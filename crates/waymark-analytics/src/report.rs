@@ -5,35 +5,33 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use crate::metrics::{Group, JourneyMetrics, Metrics};
+use crate::counters::Group;
+use crate::metrics::JourneyMetrics;
 use crate::stats::{MIN_ENTRANTS, Z95, p_best, uplift, wilson};
 
 /// The report as JSON.
-pub fn to_json(metrics: &Metrics) -> Value {
-    let journeys: Vec<Value> = metrics
-        .journeys
-        .iter()
-        .map(|(id, m)| journey_json(id, m))
-        .collect();
+pub fn to_json(journeys: &[JourneyMetrics]) -> Value {
+    let journeys: Vec<Value> = journeys.iter().map(journey_json).collect();
     json!({ "journeys": journeys })
 }
 
-fn journey_json(id: &str, m: &JourneyMetrics) -> Value {
+fn journey_json(j: &JourneyMetrics) -> Value {
+    let m = &j.counters;
     let total = m.groups.total();
-    let mut ordered: Vec<_> = m.nodes.iter().collect();
-    ordered.sort_by_key(|(_, n)| n.order);
-    let nodes: Vec<Value> = ordered
-        .into_iter()
-        .map(|(node, n)| json!({"id": node, "reached": n.reached, "ended_here": n.ended_here}))
+    let nodes: Vec<Value> = m
+        .nodes
+        .iter()
+        .map(|n| json!({"id": n.id, "reached": n.reached, "ended_here": n.ended_here}))
         .collect();
-    let mut times = m.time_to_goal.clone();
-    times.sort_unstable();
     let goal = json!({
         "conversions": total.conversions,
         "rate": rate(&total),
         "ci95": ci95(&total),
         "revenue": total.revenue,
-        "time_to_goal_s": {"p50": percentile(&times, 0.5), "p90": percentile(&times, 0.9)},
+        "time_to_goal_s": {
+            "p50": m.time_to_goal.quantile(0.5),
+            "p90": m.time_to_goal.quantile(0.9),
+        },
     });
     let groups = json!({
         "treatment": group_json(&m.groups.treatment),
@@ -49,18 +47,19 @@ fn journey_json(id: &str, m: &JourneyMetrics) -> Value {
         })
     });
     let mut variants = Vec::new();
-    for ((node, variant), group) in &m.variants {
+    for v in &m.variants {
+        let (node, variant, group) = (&v.node, &v.variant, &v.group);
         let siblings: Vec<(u64, u64)> = m
             .variants
             .iter()
-            .filter(|((n, _), _)| n == node)
-            .map(|(_, g)| (g.conversions, g.entrants))
+            .filter(|s| s.node == *node)
+            .map(|s| (s.group.conversions, s.group.entrants))
             .collect();
         let position = m
             .variants
-            .keys()
-            .filter(|(n, _)| n == node)
-            .position(|(_, v)| v == variant);
+            .iter()
+            .filter(|s| s.node == *node)
+            .position(|s| s.variant == *variant);
         let enough = siblings.iter().all(|(_, n)| *n >= MIN_ENTRANTS);
         let best = enough
             .then(|| p_best(&siblings))
@@ -78,8 +77,8 @@ fn journey_json(id: &str, m: &JourneyMetrics) -> Value {
         }));
     }
     json!({
-        "journey": id,
-        "version": null,
+        "journey": j.journey,
+        "version": j.version,
         "entrants": {"total": total.entrants, "treatment": t.entrants, "control": c.entrants},
         "nodes": nodes,
         "exits": m.exits,
@@ -117,19 +116,10 @@ fn ci95(g: &Group) -> Value {
     wilson(g.conversions, g.entrants, Z95).map_or(Value::Null, |(lo, hi)| json!([lo, hi]))
 }
 
-/// The nearest-rank percentile of sorted values.
-fn percentile(sorted: &[i64], q: f64) -> Value {
-    if sorted.is_empty() {
-        return Value::Null;
-    }
-    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
-    json!(sorted[rank - 1])
-}
-
 /// The report as text: per journey, the funnel by node, channels, the
 /// goal, and treatment against control.
-pub fn to_table(metrics: &Metrics) -> String {
-    let report = to_json(metrics);
+pub fn to_table(journeys: &[JourneyMetrics]) -> String {
+    let report = to_json(journeys);
     let mut out = String::new();
     let number = |v: &Value| match v {
         Value::Null => "not enough data".to_owned(),
@@ -207,8 +197,8 @@ pub fn to_table(metrics: &Metrics) -> String {
 /// (sections: entrants, reached, ended_here, exits, sends, suppressed,
 /// goal, treatment, control, uplift, and `variant:<node>:<name>`); a
 /// number that is not there for lack of data is an empty value.
-pub fn to_csv(metrics: &Metrics) -> String {
-    let report = to_json(metrics);
+pub fn to_csv(journeys: &[JourneyMetrics]) -> String {
+    let report = to_json(journeys);
     let mut out = String::from("journey,section,key,value\n");
     let cell = |v: &Value| match v {
         Value::Null => String::new(),

@@ -132,6 +132,9 @@ pub enum RecordKind {
     Exited,
     /// A trigger that could not be scheduled (a date trait that does not parse).
     Skipped,
+    /// An instance went through a node that records nothing else: an
+    /// `update_profile`, or a `wait_for_segment` already satisfied.
+    Passed,
     /// The person became a member of a segment (`segment`).
     SegmentEntered,
     /// The person stopped being a member of a segment.
@@ -151,13 +154,14 @@ impl RecordKind {
             RecordKind::Goal => "goal",
             RecordKind::Exited => "exited",
             RecordKind::Skipped => "skipped",
+            RecordKind::Passed => "passed",
             RecordKind::SegmentEntered => "segment_entered",
             RecordKind::SegmentExited => "segment_exited",
         }
     }
 
     /// Every kind.
-    pub const ALL: [RecordKind; 12] = [
+    pub const ALL: [RecordKind; 13] = [
         RecordKind::Entered,
         RecordKind::Wait,
         RecordKind::Branch,
@@ -168,6 +172,7 @@ impl RecordKind {
         RecordKind::Goal,
         RecordKind::Exited,
         RecordKind::Skipped,
+        RecordKind::Passed,
         RecordKind::SegmentEntered,
         RecordKind::SegmentExited,
     ];
@@ -188,9 +193,20 @@ pub struct Record {
     pub kind: RecordKind,
     pub profile: ProfileId,
     pub journey: Arc<str>,
+    /// The journey version the instance runs (0 on records about a person).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub version: u32,
     pub instance: Arc<str>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub node: Option<Arc<str>>,
+    /// The first record of the instance's arrival at `node`: counting
+    /// these counts arrivals (a send checked again after quiet hours, or
+    /// the exit that follows a last node, is not an arrival).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub arrived: bool,
+    /// On an arrival: the node the instance came from (none at entry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<Arc<str>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub channel: Option<Channel>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -202,9 +218,19 @@ pub struct Record {
     /// Where a branch or split sent the instance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<Arc<str>>,
-    /// The split variant chosen.
+    /// The split variant chosen; on a goal, the variant of the last split
+    /// the instance went through (with `split`, that split's node).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<Arc<str>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<Arc<str>>,
+    /// On a goal: when the instance entered (time to goal).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "waymark_core::serialize_optional_timestamp"
+    )]
+    pub entered_at: Option<Timestamp>,
     /// Until when a wait holds the instance.
     #[serde(
         default,
@@ -218,6 +244,10 @@ pub struct Record {
     /// The segment of a `segment_entered` / `segment_exited` record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segment: Option<Arc<str>>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Record {

@@ -32,6 +32,10 @@ pub struct Instance {
     /// Node visits so far; part of every idempotency key.
     pub steps: u32,
     pub goal_reached: bool,
+    /// The last split the instance went through and the variant it got
+    /// (a conversion counts for that variant).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<(Arc<str>, Arc<str>)>,
     /// The entering event as conditions and templates see it later
     /// (`type`, `event`, `messageId`, `properties`, `timestamp`).
     pub trigger: Arc<Value>,

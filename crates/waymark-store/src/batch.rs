@@ -25,6 +25,8 @@ pub enum Space {
     Merges,
     /// (journey, kind) -> analytics count.
     Counters,
+    /// (journey, version, day) -> the journey's report counters that day.
+    Analytics,
     /// Runtime bookkeeping: source offsets, sequences.
     Meta,
     /// Sequence -> journey record (analytics) not yet published to a
@@ -33,7 +35,7 @@ pub enum Space {
 }
 
 impl Space {
-    pub const ALL: [Space; 11] = [
+    pub const ALL: [Space; 12] = [
         Space::Profiles,
         Space::Redirects,
         Space::Forgotten,
@@ -43,6 +45,7 @@ impl Space {
         Space::Journeys,
         Space::Merges,
         Space::Counters,
+        Space::Analytics,
         Space::Meta,
         Space::Records,
     ];
@@ -58,6 +61,7 @@ impl Space {
             Space::Journeys => "journeys",
             Space::Merges => "merges",
             Space::Counters => "counters",
+            Space::Analytics => "analytics",
             Space::Meta => "meta",
             Space::Records => "records",
         }

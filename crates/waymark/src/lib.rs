@@ -7,6 +7,7 @@
 //! - [`source`]: reading Segment events from JSONL (files, stdin), the
 //!   rejects file, and what a source counts.
 //! - [`deploy`]: journey versions in the store.
+//! - [`analytics`]: the report counters kept in the store.
 //! - [`Simulation`]: test mode (`waymark-admin simulate`): events applied in
 //!   time order on a virtual clock, a [`TraceLine`] for every decision; it
 //!   reads no clock and does no IO.
@@ -20,6 +21,7 @@
 //! worker process: those adapters (`waymark-kafka`, `waymark-worker`)
 //! build on it.
 
+pub mod analytics;
 mod config;
 pub mod deploy;
 mod replay;

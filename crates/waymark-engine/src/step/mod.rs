@@ -112,8 +112,9 @@ impl<'a> Step<'a> {
             NodeKind::Wait { next, .. } => *next,
             NodeKind::WaitForEvent { on_timeout, .. }
             | NodeKind::WaitForSegment { on_timeout, .. } => *on_timeout,
-            // A deferred send: quiet hours are over, check it again.
-            NodeKind::Send { .. } => Some(node),
+            // A deferred send: quiet hours are over, check it again (the
+            // instance was already there: not an arrival).
+            NodeKind::Send { .. } => return self.walk(i, journey, node, None, false),
             _ => return,
         };
         self.go(i, journey, next, None);
@@ -197,6 +198,12 @@ impl<'a> Step<'a> {
             instance.goal_reached = true;
             let mut record = self.record(i, RecordKind::Goal, None);
             record.value = value;
+            let instance = &self.instances[i];
+            record.entered_at = Some(instance.entered_at);
+            if let Some((split, variant)) = &instance.split {
+                record.split = Some(Arc::clone(split));
+                record.variant = Some(Arc::clone(variant));
+            }
             self.effects.push(Effect::Record(record));
             if self.instances[i].is_running() {
                 self.end(i, GOAL);
@@ -330,6 +337,7 @@ impl<'a> Step<'a> {
             next_token: 1,
             steps: 0,
             goal_reached: false,
+            split: None,
             // Built only once the entry is certain: most entry checks fail.
             trigger: Arc::new(match entrance {
                 Entrance::Event(e) => trigger_of(e),
@@ -352,7 +360,7 @@ impl<'a> Step<'a> {
         };
         let record = self.record(i, RecordKind::Entered, None);
         self.effects.push(Effect::Record(record));
-        self.walk(i, journey, NodeIndex(0), event);
+        self.walk(i, journey, NodeIndex(0), event, true);
     }
 
     /// The journey of instance `i` if it can move now: running, and its
@@ -388,14 +396,19 @@ impl<'a> Step<'a> {
             kind,
             profile: self.profile.id.clone(),
             journey: instance.journey.clone(),
+            version: instance.version,
             instance: instance.id.clone(),
             node: Some(instance.node.clone()),
+            arrived: false,
+            from: None,
             channel,
             template: None,
             reason: None,
             value: None,
             next: None,
             variant: None,
+            split: None,
+            entered_at: None,
             until: None,
             control: instance.control,
             segment: None,

@@ -14,6 +14,14 @@ use crate::instance::{InstanceStatus, PendingTimer};
 use crate::local_time::next_local_time;
 use crate::reach::reachable;
 
+/// Where a node visit leaves the instance.
+enum Visit {
+    /// Go on to this node, or end (completed) when there is none.
+    Next(Option<NodeIndex>),
+    /// It waits, is deferred, or ended.
+    Rests,
+}
+
 impl<'a> Step<'a> {
     /// Moves to `next`, or ends the instance as completed when there is none.
     pub(super) fn go(
@@ -24,132 +32,174 @@ impl<'a> Step<'a> {
         event: Option<&Event>,
     ) {
         match next {
-            Some(n) => self.walk(i, journey, n, event),
+            Some(n) => self.walk(i, journey, n, event, true),
             None => self.end(i, COMPLETED),
         }
     }
 
     /// Runs nodes from `at` until the instance waits or ends. Validation
     /// refuses cycles without a wait, so this visits each node at most once;
-    /// the bound is a second line of defence.
+    /// the bound is a second line of defence. `arrival`: whether coming to
+    /// `at` is an arrival (not when a deferred send is checked again).
     pub(super) fn walk(
         &mut self,
         i: usize,
         journey: &Journey,
         mut at: NodeIndex,
         event: Option<&Event>,
+        mut arrival: bool,
     ) {
         for _ in 0..=journey.nodes.len() {
-            let node = journey.node(at);
-            {
+            let from = {
+                let node = journey.node(at);
                 let instance = &mut self.instances[i];
+                let from = (instance.steps > 0).then(|| Arc::clone(&instance.node));
                 instance.node.clone_from(&node.id);
                 instance.node_index = at.0;
                 instance.steps += 1;
-            }
-            let next = match &node.kind {
-                NodeKind::Send {
-                    channels,
-                    template,
-                    topic,
-                    next,
-                } => {
-                    let topic = topic.as_ref().or(journey.topic.as_ref());
-                    if let Some((channel, until)) = self.send(i, journey, channels, template, topic)
-                    {
-                        self.defer(i, channel, template, until);
-                        return;
-                    }
-                    *next
-                }
-                NodeKind::Wait { wait, .. } => {
-                    let due = match wait {
-                        WaitFor::Duration(d) => self.now + d.to_delta(),
-                        WaitFor::Until(time) => next_local_time(self.now, *time, self.timezone()),
-                    };
-                    self.wait(i, Some(due));
-                    return;
-                }
-                NodeKind::WaitForEvent { timeout, .. } => {
-                    self.wait(i, timeout.map(|t| self.now + t.to_delta()));
-                    return;
-                }
-                NodeKind::WaitForSegment {
-                    segment,
-                    timeout,
-                    on_enter,
-                    ..
-                } => {
-                    // Waiting for a state: a member already goes straight on.
-                    if !self.is_member(segment) {
-                        self.wait(i, timeout.map(|t| self.now + t.to_delta()));
-                        return;
-                    }
-                    *on_enter
-                }
-                NodeKind::Branch { branches, default } => {
-                    let chosen = {
-                        let instance = &self.instances[i];
-                        let scope = self.scope(journey, Some(instance), event, &instance.trigger);
-                        branches
-                            .iter()
-                            .find(|(condition, _)| scope.test(self.engine.env(), condition))
-                            .map_or(*default, |(_, next)| *next)
-                    };
-                    let mut record = self.record(i, RecordKind::Branch, None);
-                    record.next = Some(journey.node(chosen).id.clone());
-                    self.effects.push(Effect::Record(record));
-                    Some(chosen)
-                }
-                NodeKind::Split { variants } => {
-                    let total: u64 = variants.iter().map(|v| u64::from(v.weight)).sum();
-                    let mut pick = stable_hash(
-                        self.engine.config().seed,
-                        &["split", &journey.id, &node.id, self.profile.id.as_str()],
-                    ) % total.max(1);
-                    let variant = variants
-                        .iter()
-                        .find(|v| {
-                            let hit = pick < u64::from(v.weight);
-                            pick = pick.saturating_sub(u64::from(v.weight));
-                            hit
-                        })
-                        .unwrap_or(&variants[0]);
-                    let mut record = self.record(i, RecordKind::Split, None);
-                    record.variant = Some(variant.name.clone());
-                    record.next = Some(journey.node(variant.next).id.clone());
-                    self.effects.push(Effect::Record(record));
-                    Some(variant.next)
-                }
-                NodeKind::UpdateProfile { set, next } => {
-                    let profile = self.profile.to_mut();
-                    for (key, value) in set {
-                        profile.set_trait(key, value.clone(), self.now);
-                    }
-                    self.updated_traits.extend(set.keys().cloned());
-                    let key = self.key(i, "update_profile");
-                    self.effects.push(Effect::UpdateProfile(ProfileUpdate {
-                        key,
-                        profile: self.profile.id.clone(),
-                        set: set.clone(),
-                        at: self.now,
-                    }));
-                    *next
-                }
-                NodeKind::Exit => {
-                    self.end(i, COMPLETED);
-                    return;
-                }
+                from
             };
-            match next {
-                Some(n) => at = n,
-                None => {
+            let first = self.effects.len();
+            let visit = self.visit(i, journey, at, event);
+            if arrival {
+                self.mark_arrival(i, first, from);
+            }
+            arrival = true;
+            match visit {
+                Visit::Rests => return,
+                Visit::Next(Some(n)) => at = n,
+                Visit::Next(None) => {
                     self.end(i, COMPLETED);
                     return;
                 }
             }
         }
         self.end(i, "loop");
+    }
+
+    /// Flags the first record instance `i` made since effect `first` as
+    /// its arrival at the node, coming `from` another.
+    fn mark_arrival(&mut self, i: usize, first: usize, from: Option<Arc<str>>) {
+        let id = &self.instances[i].id;
+        let made = self.effects[first..]
+            .iter_mut()
+            .find_map(|effect| match effect {
+                Effect::Record(record) if record.instance == *id => Some(record),
+                _ => None,
+            });
+        if let Some(record) = made {
+            record.arrived = true;
+            record.from = from;
+        }
+    }
+
+    /// One node: what it does, and where the instance goes next (or that it
+    /// rests there: waiting, deferred or ended).
+    fn visit(
+        &mut self,
+        i: usize,
+        journey: &Journey,
+        at: NodeIndex,
+        event: Option<&Event>,
+    ) -> Visit {
+        let node = journey.node(at);
+        let next = match &node.kind {
+            NodeKind::Send {
+                channels,
+                template,
+                topic,
+                next,
+            } => {
+                let topic = topic.as_ref().or(journey.topic.as_ref());
+                if let Some((channel, until)) = self.send(i, journey, channels, template, topic) {
+                    self.defer(i, channel, template, until);
+                    return Visit::Rests;
+                }
+                *next
+            }
+            NodeKind::Wait { wait, .. } => {
+                let due = match wait {
+                    WaitFor::Duration(d) => self.now + d.to_delta(),
+                    WaitFor::Until(time) => next_local_time(self.now, *time, self.timezone()),
+                };
+                self.wait(i, Some(due));
+                return Visit::Rests;
+            }
+            NodeKind::WaitForEvent { timeout, .. } => {
+                self.wait(i, timeout.map(|t| self.now + t.to_delta()));
+                return Visit::Rests;
+            }
+            NodeKind::WaitForSegment {
+                segment,
+                timeout,
+                on_enter,
+                ..
+            } => {
+                // Waiting for a state: a member already goes straight on.
+                if !self.is_member(segment) {
+                    self.wait(i, timeout.map(|t| self.now + t.to_delta()));
+                    return Visit::Rests;
+                }
+                self.passed(i);
+                *on_enter
+            }
+            NodeKind::Branch { branches, default } => {
+                let chosen = {
+                    let instance = &self.instances[i];
+                    let scope = self.scope(journey, Some(instance), event, &instance.trigger);
+                    branches
+                        .iter()
+                        .find(|(condition, _)| scope.test(self.engine.env(), condition))
+                        .map_or(*default, |(_, next)| *next)
+                };
+                let mut record = self.record(i, RecordKind::Branch, None);
+                record.next = Some(journey.node(chosen).id.clone());
+                self.effects.push(Effect::Record(record));
+                Some(chosen)
+            }
+            NodeKind::Split { variants } => {
+                let total: u64 = variants.iter().map(|v| u64::from(v.weight)).sum();
+                let mut pick = stable_hash(
+                    self.engine.config().seed,
+                    &["split", &journey.id, &node.id, self.profile.id.as_str()],
+                ) % total.max(1);
+                let variant = variants
+                    .iter()
+                    .find(|v| {
+                        let hit = pick < u64::from(v.weight);
+                        pick = pick.saturating_sub(u64::from(v.weight));
+                        hit
+                    })
+                    .unwrap_or(&variants[0]);
+                let mut record = self.record(i, RecordKind::Split, None);
+                record.variant = Some(variant.name.clone());
+                record.next = Some(journey.node(variant.next).id.clone());
+                self.effects.push(Effect::Record(record));
+                self.instances[i].split = Some((node.id.clone(), variant.name.clone()));
+                Some(variant.next)
+            }
+            NodeKind::UpdateProfile { set, next } => {
+                let profile = self.profile.to_mut();
+                for (key, value) in set {
+                    profile.set_trait(key, value.clone(), self.now);
+                }
+                self.updated_traits.extend(set.keys().cloned());
+                let key = self.key(i, "update_profile");
+                self.effects.push(Effect::UpdateProfile(ProfileUpdate {
+                    key,
+                    profile: self.profile.id.clone(),
+                    set: set.clone(),
+                    at: self.now,
+                }));
+                self.passed(i);
+                *next
+            }
+            NodeKind::Exit => {
+                self.end(i, COMPLETED);
+                return Visit::Rests;
+            }
+        };
+        Visit::Next(next)
     }
 
     /// A send node: the first channel the profile can be reached on and has
@@ -220,6 +270,12 @@ impl<'a> Step<'a> {
         let mut record = self.record(i, RecordKind::Deferred, Some(channel));
         record.template = Some(Arc::clone(template));
         record.until = Some(until);
+        self.effects.push(Effect::Record(record));
+    }
+
+    /// Records that the instance went through a node that records nothing else.
+    fn passed(&mut self, i: usize) {
+        let record = self.record(i, RecordKind::Passed, None);
         self.effects.push(Effect::Record(record));
     }
 

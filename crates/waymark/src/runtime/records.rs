@@ -49,6 +49,9 @@ pub struct StoredInstance {
     k: u32,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     g: bool,
+    /// The last split node and variant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sp: Option<(Arc<str>, Arc<str>)>,
     /// The entering event, without `type` when it is `track` and without
     /// `timestamp` when `ts` holds it.
     tr: Value,
@@ -113,6 +116,7 @@ impl StoredInstance {
             next_token: self.nt,
             steps: self.k,
             goal_reached: self.g,
+            split: self.sp,
             trigger: Arc::new(unpack_trigger(self.tr, self.ty, self.ts)),
         }
     }
@@ -128,7 +132,7 @@ impl Serialize for StoredInstanceRef<'_> {
         use serde::ser::SerializeStruct;
         let instance = self.0;
         let (ty, ts) = trigger_parts(&instance.trigger);
-        let mut out = serializer.serialize_struct("StoredInstance", 15)?;
+        let mut out = serializer.serialize_struct("StoredInstance", 16)?;
         out.serialize_field("j", &instance.journey)?;
         out.serialize_field("v", &instance.version)?;
         out.serialize_field("q", &instance.entry_seq)?;
@@ -148,6 +152,9 @@ impl Serialize for StoredInstanceRef<'_> {
         out.serialize_field("k", &instance.steps)?;
         if instance.goal_reached {
             out.serialize_field("g", &true)?;
+        }
+        if let Some(split) = &instance.split {
+            out.serialize_field("sp", split)?;
         }
         out.serialize_field(
             "tr",
@@ -283,6 +290,7 @@ mod tests {
                 next_token: 5,
                 steps: 7,
                 goal_reached: true,
+                split: Some(("offer".into(), "discount".into())),
                 trigger: Arc::new(trigger),
             };
             let written = serde_json::to_string(&StoredInstanceRef(&instance)).unwrap();
@@ -290,7 +298,7 @@ mod tests {
                 // The stored layout, which stores written earlier hold too.
                 assert_eq!(
                     written,
-                    r#"{"j":"welcome","v":3,"q":2,"n":"wait","i":1,"e":1795424401000,"c":true,"x":["goal",1795510800000],"t":[4,1795428001000],"nt":5,"k":7,"g":true,"tr":{"event":"Signed Up","messageId":"m1","properties":{"plan":"trial"}},"ts":1795424401000}"#
+                    r#"{"j":"welcome","v":3,"q":2,"n":"wait","i":1,"e":1795424401000,"c":true,"x":["goal",1795510800000],"t":[4,1795428001000],"nt":5,"k":7,"g":true,"sp":["offer","discount"],"tr":{"event":"Signed Up","messageId":"m1","properties":{"plan":"trial"}},"ts":1795424401000}"#
                 );
             }
             let stored: StoredInstance = serde_json::from_str(&written).unwrap();

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use waymark_analytics::Metrics;
 use waymark_core::{Identifier, ProfileId, Timestamp};
 use waymark_engine::{RecordKind, Timer};
 use waymark_identity::{Identity, IdentityConfig, IdentityGraph, MergeRecord};
@@ -52,6 +53,8 @@ pub(super) struct State {
     pub expired_messages: Vec<Vec<u8>>,
     /// Records counted per (journey, kind); stored under `journey\0kind`.
     pub counters: HashMap<CounterKey, u64, Fast>,
+    /// Report counters per journey version and day (docs/analytics.md).
+    pub analytics: Metrics,
     pub offsets: HashMap<String, u64>,
     /// Journey records waiting for the record sink, a batch per commit,
     /// by commit sequence.
@@ -184,6 +187,7 @@ impl State {
                 }
             }
         }
+        state.analytics = crate::analytics::stored_metrics(store)?;
         for (key, value) in store.scan(Space::Meta, b"")? {
             let key = String::from_utf8_lossy(&key).into_owned();
             let n: u64 = decode(Space::Meta, key.as_bytes(), &value)?;

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde::Serialize;
+use waymark_analytics::Metrics;
 use waymark_channels::Delivery;
 use waymark_core::{Identifier, Profile, ProfileId, Timestamp};
 use waymark_engine::{Instance, Record, RecordKind, Timer};
@@ -29,6 +30,9 @@ pub(super) struct Writes<'e> {
     pub removed: BTreeSet<ProfileId>,
     /// Records counted per journey and kind in this batch.
     counted: BTreeMap<CounterKey, u64>,
+    /// The batch's journey records folded into report counters, added to
+    /// the stored ones in the same commit.
+    analytics: Metrics,
     /// Keep journey records for the record sink (there is one).
     keep_records: bool,
     records: Vec<Record>,
@@ -126,6 +130,13 @@ impl Writes<'_> {
             self.batch
                 .put(Space::Profiles, id.as_str().as_bytes(), encode(&record));
         }
+        for (key, counters) in self.analytics.buckets() {
+            state.analytics.merge(key.clone(), counters);
+            if let Some(total) = state.analytics.bucket(key) {
+                self.batch
+                    .put(Space::Analytics, key.encode(), encode(total));
+            }
+        }
         for (key, n) in self.counted {
             let total = state.counters.entry(key.clone()).or_default();
             *total += n;
@@ -183,6 +194,7 @@ impl Journal for Writes<'_> {
                 .counted
                 .entry((Arc::clone(&record.journey), record.kind))
                 .or_default() += 1;
+            self.analytics.add(&record);
         }
         if self.keep_records {
             self.records.push(record);

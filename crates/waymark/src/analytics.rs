@@ -1,0 +1,24 @@
+//! The report counters the runtime keeps in the store (`Space::Analytics`),
+//! written in the same commit as the records they count.
+
+use waymark_analytics::{BucketKey, Counters, Metrics};
+use waymark_store::{Error, Space, Store};
+
+/// Every journey's counters in `store`, per version and day.
+pub fn stored_metrics(store: &dyn Store) -> Result<Metrics, Error> {
+    let mut metrics = Metrics::default();
+    for (key, value) in store.scan(Space::Analytics, b"")? {
+        let text = String::from_utf8_lossy(&key);
+        let corrupt = |reason: String| Error::Corrupt {
+            space: Space::Analytics,
+            key: text.escape_debug().to_string(),
+            reason,
+        };
+        let bucket = BucketKey::decode(&text)
+            .ok_or_else(|| corrupt("not `journey\\0version\\0day`".to_owned()))?;
+        let counters: Counters =
+            serde_json::from_slice(&value).map_err(|e| corrupt(e.to_string()))?;
+        metrics.merge(bucket, &counters);
+    }
+    Ok(metrics)
+}
