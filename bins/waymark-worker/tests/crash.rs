@@ -3,8 +3,12 @@
 //! time. At the end every expected send is in the log channel's file exactly
 //! once, no event was lost, no timer lost or fired twice (instance waits,
 //! the inactivity and date entry timers, and sends deferred by quiet hours,
-//! all pending while it is killed), and the store opens cleanly.
+//! all pending while it is killed), the report counters kept in the store
+//! match those of an uninterrupted run of the same fixture (nothing
+//! counted twice on replay), and the store opens cleanly.
 #![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
+
+mod support;
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -138,6 +142,22 @@ fn wait(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
     }
 }
 
+/// The report over the worker's store, as JSON.
+fn report(dir: &Path) -> serde_json::Value {
+    let out = Command::new(support::admin_bin())
+        .arg("--store")
+        .arg(dir.join("store"))
+        .args(["report", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 fn deliveries(dir: &Path) -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(dir.join("deliveries.jsonl")).unwrap_or_default();
     text.lines()
@@ -149,6 +169,10 @@ fn deliveries(dir: &Path) -> Vec<serde_json::Value> {
 fn sigkill_mid_stream_loses_nothing_and_sends_nothing_twice() {
     let dir = tempfile::tempdir().unwrap();
     let quiet_end = write_fixture(dir.path());
+    // The same fixture, run without interruption beside it.
+    let calm = tempfile::tempdir().unwrap();
+    write_fixture(calm.path());
+    let mut calm_worker = start(calm.path());
     // Kill moments spread over ingestion and the timers' second; a fixed
     // sequence keeps the test repeatable.
     let mut kills = 0;
@@ -210,6 +234,14 @@ fn sigkill_mid_stream_loses_nothing_and_sends_nothing_twice() {
     // Every truncated line is reported once, with its line number.
     let rejects = std::fs::read_to_string(dir.path().join("rejects.jsonl")).unwrap();
     assert_eq!(rejects.lines().count(), USERS / 500, "{rejects}");
+
+    // The counters kept with the state saw every record exactly once.
+    assert!(wait(&mut calm_worker, Duration::from_secs(180)).success());
+    let crashed = report(dir.path());
+    assert_eq!(crashed, report(calm.path()));
+    let welcome = &crashed["journeys"][0];
+    assert_eq!(welcome["journey"], "crash-quiet");
+    assert_eq!(welcome["entrants"]["total"], USERS);
 
     // The store opens cleanly and there is nothing left to do.
     let mut again = start(dir.path());
