@@ -126,6 +126,25 @@ fn quiet_hours_defer_to_their_end_in_local_time_across_dst() {
         );
         let later = h.advance(ts("2026-12-01T00:00:00Z"));
         assert_eq!(outcome(&later), "send", "{zone}");
+        // The deferral was the arrival at the node; the send checked
+        // again after it is not another (reports count arrivals).
+        let arrivals: Vec<(RecordKind, bool)> = h
+            .effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Record(r)
+                    if r.kind != RecordKind::Entered && r.kind != RecordKind::Exited =>
+                {
+                    Some((r.kind, r.arrived))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            arrivals,
+            [(RecordKind::Deferred, true), (RecordKind::Send, false)],
+            "{zone}"
+        );
         let sent_at = later.iter().find_map(|e| match e {
             Effect::Send(_) => h.effects.iter().find_map(|r| match r {
                 Effect::Record(r) if r.kind == RecordKind::Send => Some(r.at),
