@@ -187,6 +187,29 @@ impl Counters {
         }
     }
 
+    /// Orders nodes as people flow through them: a node comes after every
+    /// node people came to it from (a topological order of the moves),
+    /// ties in the order first seen; in a loop, the node first seen goes
+    /// first.
+    pub fn order_along_flows(&mut self) {
+        let mut placed: Vec<Arc<str>> = Vec::with_capacity(self.nodes.len());
+        while placed.len() < self.nodes.len() {
+            let waiting = |n: &&NodeCount| !placed.contains(&n.id);
+            let ready = self.nodes.iter().filter(waiting).find(|n| {
+                self.edges
+                    .iter()
+                    .filter(|e| e.to == n.id && e.from != n.id)
+                    .all(|e| placed.contains(&e.from))
+            });
+            let Some(next) = ready.or_else(|| self.nodes.iter().find(waiting)) else {
+                break;
+            };
+            placed.push(Arc::clone(&next.id));
+        }
+        self.nodes
+            .sort_by_key(|n| placed.iter().position(|id| *id == n.id));
+    }
+
     /// A journey has a few dozen nodes: a scan beats hashing the id, and
     /// the pointer check settles most lookups (records share the `Arc`).
     fn node_mut(&mut self, id: &Arc<str>) -> &mut NodeCount {

@@ -144,6 +144,9 @@ impl Metrics {
             day.control.conversions += counters.groups.control.conversions;
             day.control.revenue += counters.groups.control.revenue;
         }
+        for journey in &mut out {
+            journey.counters.order_along_flows();
+        }
         out
     }
 }

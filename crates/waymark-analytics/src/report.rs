@@ -164,6 +164,15 @@ pub fn to_table(journeys: &[JourneyMetrics]) -> String {
             number(&g["rate"]),
             g["revenue"]
         );
+        let times = &g["time_to_goal_s"];
+        if !times["p50"].is_null() {
+            let _ = writeln!(
+                out,
+                "  to goal    p50 {}, p90 {}",
+                duration(&times["p50"]),
+                duration(&times["p90"])
+            );
+        }
         for group in ["treatment", "control"] {
             let x = &j["groups"][group];
             let _ = writeln!(
@@ -189,8 +198,33 @@ pub fn to_table(journeys: &[JourneyMetrics]) -> String {
                 );
             }
         }
+        for v in j["variants"].as_array().into_iter().flatten() {
+            let _ = writeln!(
+                out,
+                "  variant    {}/{}: {} entrants, {} conversions, rate {}, p(best) {}",
+                v["node"].as_str().unwrap_or(""),
+                v["variant"].as_str().unwrap_or(""),
+                v["entrants"],
+                v["conversions"],
+                number(&v["rate"]),
+                number(&v["p_best"])
+            );
+        }
     }
     out
+}
+
+/// Seconds as a person reads them: `45 s`, `12 min`, `5.2 h`, `3.0 d`.
+fn duration(seconds: &Value) -> String {
+    let Some(s) = seconds.as_f64() else {
+        return "-".to_owned();
+    };
+    match s {
+        s if s < 60.0 => format!("{s} s"),
+        s if s < 3600.0 => format!("{:.0} min", s / 60.0),
+        s if s < 86_400.0 => format!("{:.1} h", s / 3600.0),
+        s => format!("{:.1} d", s / 86_400.0),
+    }
 }
 
 /// The report as CSV, one number per row: `journey,section,key,value`
