@@ -1,0 +1,104 @@
+//! `waymark-http`: Waymark's HTTP front door, as axum routers a service
+//! serves (the worker does, with an `[http]` section) or mounts in its own
+//! app.
+//!
+//! | route | what |
+//! |---|---|
+//! | `POST /v1/track`, `/v1/identify`, `/v1/page`, `/v1/screen`, `/v1/group`, `/v1/alias`, `/v1/batch` | Segment's tracking API: write key as basic auth or `writeKey`, gzip bodies, 200 once durable |
+//! | `GET`, `POST /unsubscribe?token=...` | RFC 8058 one-click unsubscribe (a GET only asks) |
+//! | `POST /twilio/status` | Twilio's status callbacks, signature checked |
+//!
+//! Every refusal is a 4xx with `{"success": false, "code", "message"}`
+//! and applies nothing of the request (docs/http.md).
+
+mod auth;
+mod body;
+mod callbacks;
+mod config;
+mod error;
+mod sink;
+mod tracking;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use waymark_channels::signing::UnsubscribeSigner;
+
+pub use auth::WriteKeys;
+pub use config::HttpConfig;
+pub use error::ApiError;
+pub use sink::{Accepted, EventSink, RuntimeSink};
+pub use tracking::EVENT_LIMIT;
+
+/// What the routes share.
+pub struct Front {
+    pub config: HttpConfig,
+    pub write_keys: WriteKeys,
+    pub sink: Box<dyn EventSink>,
+    /// Checks unsubscribe tokens (the worker's `[unsubscribe]` secret).
+    pub unsubscribe: Option<UnsubscribeSigner>,
+}
+
+impl std::fmt::Debug for Front {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Front").finish_non_exhaustive()
+    }
+}
+
+impl Front {
+    pub fn new(
+        config: HttpConfig,
+        sink: Box<dyn EventSink>,
+        unsubscribe: Option<UnsubscribeSigner>,
+    ) -> Self {
+        let write_keys = WriteKeys::new(&config.write_keys, config.rate_limit);
+        Front {
+            config,
+            write_keys,
+            sink,
+            unsubscribe,
+        }
+    }
+}
+
+/// The tracking API and the callbacks.
+pub fn router(front: Arc<Front>) -> Router {
+    // Bodies are read whole up to the batch limit (a gzip body is checked
+    // again once inflated).
+    let limit = front.config.max_batch_bytes.saturating_add(1);
+    let timeout = Duration::from_millis(front.config.request_timeout_ms);
+    Router::new()
+        .route("/v1/batch", post(tracking::batch))
+        .route("/v1/{kind}", post(tracking::single))
+        .route(
+            "/unsubscribe",
+            get(callbacks::unsubscribe_page).post(callbacks::unsubscribe),
+        )
+        .route("/twilio/status", post(callbacks::twilio_status))
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn(move |request, next| {
+            timed(request, next, timeout)
+        }))
+        .with_state(front)
+}
+
+/// Cuts off a request (a slow client's body included) after `limit`: 408.
+async fn timed(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+    limit: Duration,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            format!("the request took longer than {limit:?}"),
+        )
+        .into_response(),
+    }
+}
