@@ -54,6 +54,10 @@ pub struct WorkerConfig {
     pub kafka: KafkaConfig,
     #[serde(default)]
     pub ops: OpsConfig,
+    /// The HTTP front door (docs/http.md): Segment's tracking API and the
+    /// callbacks, with the ops endpoints beside them; none to serve none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http: Option<waymark_http::HttpConfig>,
 }
 
 /// Where events come from.

@@ -1,4 +1,6 @@
-//! `/healthz` and `/metrics` over HTTP.
+//! The worker's HTTP endpoints, for every source: `/healthz`, `/readyz`
+//! and `/metrics`; with an `[http]` section, the front door
+//! (`waymark-http`: Segment's tracking API and the callbacks) beside them.
 
 use std::sync::Arc;
 
@@ -13,13 +15,26 @@ use waymark_kafka::{Health, Metrics};
 
 #[derive(Clone)]
 struct Ops {
-    health: Arc<Health>,
+    /// Readiness as the Kafka source sees it; none without Kafka.
+    health: Option<Arc<Health>>,
     metrics: Arc<Metrics>,
     waymark: Arc<Waymark>,
 }
 
-async fn healthz(State(ops): State<Ops>) -> impl IntoResponse {
-    match ops.health.check() {
+/// Ready: with Kafka, partitions assigned and lag small; always, a
+/// runtime that still takes work.
+fn ready(ops: &Ops) -> Result<String, String> {
+    if ops.waymark.is_poisoned() {
+        return Err("a store write failed; the runtime takes no work until restarted".to_owned());
+    }
+    match &ops.health {
+        Some(health) => health.check(),
+        None => Ok("ready".to_owned()),
+    }
+}
+
+async fn readyz(State(ops): State<Ops>) -> impl IntoResponse {
+    match ready(&ops) {
         Ok(text) => (StatusCode::OK, text + "\n"),
         Err(text) => (StatusCode::SERVICE_UNAVAILABLE, text + "\n"),
     }
@@ -35,22 +50,30 @@ async fn metrics_text(State(ops): State<Ops>) -> impl IntoResponse {
     )
 }
 
-/// Serves `/healthz` and `/metrics` on `listener` until `shutdown`.
-pub async fn serve_ops(
-    listener: tokio::net::TcpListener,
-    health: Arc<Health>,
+/// `/healthz` (as `/readyz`: what Kafka deployments probe), `/readyz`
+/// and `/metrics`.
+pub fn ops_router(
+    health: Option<Arc<Health>>,
     metrics: Arc<Metrics>,
     waymark: Arc<Waymark>,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let app = Router::new()
-        .route("/healthz", get(healthz))
+) -> Router {
+    Router::new()
+        .route("/healthz", get(readyz))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .with_state(Ops {
             health,
             metrics,
             waymark,
-        });
+        })
+}
+
+/// Serves `app` on `listener` until `shutdown`.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

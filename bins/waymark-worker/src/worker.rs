@@ -276,11 +276,10 @@ impl Worker {
     }
 
     /// Starts what runs beside a Kafka source: the journeys- and
-    /// enter-topic watchers and the ops endpoint. They stop with `stop` / `done`.
+    /// enter-topic watchers. They stop with `stop` / `done`.
     async fn start_kafka_sidecars(
         self: &Arc<Self>,
         stop: &Arc<AtomicBool>,
-        done: &Arc<tokio::sync::Notify>,
     ) -> Result<Vec<tokio::task::JoinHandle<Result<(), WorkerError>>>, WorkerError> {
         let Some(parts) = &self.kafka else {
             return Ok(Vec::new());
@@ -309,40 +308,6 @@ impl Worker {
             tasks.push(tokio::task::spawn_blocking(move || {
                 waymark_kafka::watch_journeys(&kafka, store, waymark, templates, metrics, &stop)
                     .map_err(WorkerError::from)
-            }));
-        }
-        if let Some(listen) = &self.config.ops.listen {
-            let failed = |source| WorkerError::Io {
-                path: format!("ops.listen {listen}"),
-                source,
-            };
-            let listener = std::net::TcpListener::bind(listen).map_err(failed)?;
-            listener.set_nonblocking(true).map_err(failed)?;
-            tracing::info!(%listen, "serving /healthz and /metrics");
-            // Listening for `done` from now on (see `run`).
-            let (done, health, metrics, waymark) = (
-                Arc::clone(done).notified_owned(),
-                Arc::clone(&parts.health),
-                Arc::clone(&parts.metrics),
-                Arc::clone(&self.waymark),
-            );
-            // Its own thread and runtime: probes and scrapes are answered
-            // while ingest and deliveries keep the worker's threads busy.
-            tasks.push(tokio::task::spawn_blocking(move || {
-                let io = |source| WorkerError::Io {
-                    path: "ops endpoint".to_owned(),
-                    source,
-                };
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(io)?;
-                runtime
-                    .block_on(async move {
-                        let listener = tokio::net::TcpListener::from_std(listener)?;
-                        crate::ops::serve_ops(listener, health, metrics, waymark, done).await
-                    })
-                    .map_err(io)
             }));
         }
         Ok(tasks)
@@ -400,6 +365,71 @@ impl Worker {
         Ok(())
     }
 
+    /// Serves the ops endpoints (`ops.listen`) and the front door
+    /// (`[http]`, with the ops endpoints beside it), each on its own thread
+    /// and runtime: probes, scrapes and requests are answered while ingest
+    /// and deliveries keep the worker's threads busy. They stop with `done`.
+    fn start_endpoints(
+        self: &Arc<Self>,
+        done: &Arc<tokio::sync::Notify>,
+    ) -> Result<Vec<tokio::task::JoinHandle<Result<(), WorkerError>>>, WorkerError> {
+        let health = self
+            .kafka
+            .as_ref()
+            .filter(|_| self.config.source.kind == SourceKind::Kafka)
+            .map(|parts| Arc::clone(&parts.health));
+        let metrics = self.kafka.as_ref().map_or_else(
+            || Arc::new(waymark_kafka::Metrics::new()),
+            |parts| Arc::clone(&parts.metrics),
+        );
+        let ops = crate::ops::ops_router(health, metrics, Arc::clone(&self.waymark));
+        let mut endpoints = Vec::new();
+        if let Some(listen) = &self.config.ops.listen {
+            endpoints.push((listen.clone(), ops.clone(), "ops"));
+        }
+        if let Some(http) = &self.config.http {
+            let front = waymark_http::Front::new(
+                http.clone(),
+                Box::new(waymark_http::RuntimeSink(Arc::clone(&self.waymark))),
+                self.config.unsubscribe.as_ref().map(|u| {
+                    waymark_channels::signing::UnsubscribeSigner::new(&u.secret, &u.base_url)
+                }),
+            );
+            let app = waymark_http::router(Arc::new(front)).merge(ops);
+            endpoints.push((http.listen.clone(), app, "http"));
+        }
+        let mut tasks = Vec::new();
+        for (listen, app, what) in endpoints {
+            let failed = |source| WorkerError::Io {
+                path: format!("{what}.listen {listen}"),
+                source,
+            };
+            let listener = std::net::TcpListener::bind(&listen).map_err(failed)?;
+            listener.set_nonblocking(true).map_err(failed)?;
+            tracing::info!(%listen, endpoint = what, "serving");
+            // Listening for `done` from now on (see `run`).
+            let done = Arc::clone(done).notified_owned();
+            tasks.push(tokio::task::spawn_blocking(move || {
+                let io = |source| WorkerError::Io {
+                    path: format!("{what} endpoint"),
+                    source,
+                };
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .map_err(io)?;
+                runtime
+                    .block_on(async move {
+                        let listener = tokio::net::TcpListener::from_std(listener)?;
+                        crate::ops::serve(listener, app, done).await
+                    })
+                    .map_err(io)
+            }));
+        }
+        Ok(tasks)
+    }
+
     fn idle(&self) -> bool {
         let stats = self.waymark.stats();
         stats.timers_pending == 0 && stats.outbox_pending == 0 && stats.records_pending == 0
@@ -422,7 +452,8 @@ impl Worker {
             let shutdown = Arc::clone(&done).notified_owned();
             tokio::spawn(async move { waymark.run(shutdown).await })
         };
-        let sidecars = self.start_kafka_sidecars(&stop, &done).await?;
+        let mut sidecars = self.start_kafka_sidecars(&stop).await?;
+        sidecars.extend(self.start_endpoints(&done)?);
         let mut ingest = {
             let worker = Arc::clone(&self);
             let stop = Arc::clone(&stop);

@@ -95,6 +95,12 @@ impl Waymark {
         Ok(self.state.lock())
     }
 
+    /// Whether a commit failed: the runtime then takes no work until it
+    /// is rebuilt (readiness probes report it).
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::SeqCst)
+    }
+
     /// The engine (read-locked: hold it briefly).
     pub fn engine(&self) -> RwLockReadGuard<'_, Engine> {
         self.engine.read()

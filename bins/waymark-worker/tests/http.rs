@@ -1,0 +1,192 @@
+//! The front door served by a file-mode worker (`[http]`): events posted
+//! to the tracking API reach the same runtime as the file's, the ops
+//! endpoints answer without Kafka, and the one-click unsubscribe link of a
+//! delivered email, POSTed back, makes the next send `suppressed`
+//! (`unsubscribed`).
+#![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// `key:` in base64.
+const AUTH: &str = "Authorization: Basic a2V5Og==\r\n";
+
+fn request(addr: &str, method: &str, path: &str, headers: &str, body: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < Duration::from_secs(30), "{what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn lines(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The worker, killed if the test fails before it stops it.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn ping(id: &str) -> String {
+    format!(
+        r#"{{"userId":"ann","event":"Ping","messageId":"{id}","context":{{"traits":{{"email":"ann@example.com"}}}},"timestamp":"2026-10-01T09:00:00Z"}}"#
+    )
+}
+
+#[test]
+fn the_worker_serves_the_front_door_and_its_unsubscribe_links() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    std::fs::create_dir_all(d.join("templates")).unwrap();
+    std::fs::write(
+        d.join("templates/hi.yaml"),
+        "channel: email\nsubject: Hi\ntext: Hello\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("j.yaml"),
+        "id: j\nentry: { event: Ping, re_entry: after_exit }\nnodes:\n  - { id: hi, type: send, channel: email, template: hi }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("worker.toml"),
+        format!(
+            r#"journeys = ["{d}/j.yaml"]
+[source]
+kind = "stdin"
+rejects = "{d}/rejects.jsonl"
+[store]
+path = "{d}/store"
+[channels.log]
+path = "{d}/out.jsonl"
+[analytics]
+path = "{d}/records.jsonl"
+[unsubscribe]
+base_url = "http://{addr}/unsubscribe"
+secret = "test-secret"
+[http]
+listen = "{addr}"
+write_keys = ["key"]
+"#,
+            d = d.display()
+        ),
+    )
+    .unwrap();
+    let mut child = Running(
+        Command::new(env!("CARGO_BIN_EXE_waymark-worker"))
+            .arg("--config")
+            .arg(d.join("worker.toml"))
+            .arg("--quiet")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let stdin = child.0.stdin.take().unwrap();
+    eventually("the front door listens", || {
+        TcpStream::connect(&addr).is_ok()
+    });
+
+    // Ops without Kafka.
+    for path in ["/healthz", "/readyz"] {
+        assert_eq!(request(&addr, "GET", path, "", "").0, 200, "{path}");
+    }
+    let (status, metrics) = request(&addr, "GET", "/metrics", "", "");
+    assert_eq!(status, 200);
+    assert!(metrics.contains("waymark_"), "{metrics}");
+
+    // An event through the tracking API: answered once durable, then sent.
+    let json = "Content-Type: application/json\r\n";
+    let (status, body) = request(
+        &addr,
+        "POST",
+        "/v1/track",
+        &format!("{AUTH}{json}"),
+        &ping("p1"),
+    );
+    assert_eq!(status, 200, "{body}");
+    eventually("the email went out", || {
+        lines(&d.join("out.jsonl")).len() == 1
+    });
+    let url = lines(&d.join("out.jsonl"))[0]["unsubscribe_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = url.strip_prefix(&format!("http://{addr}")).unwrap();
+
+    // A link scanner's GET asks; the mail client's one-click POST decides.
+    let (status, page) = request(&addr, "GET", path, "", "");
+    assert_eq!(status, 200);
+    assert!(page.contains("<form method=post>"), "{page}");
+    let form = "Content-Type: application/x-www-form-urlencoded\r\n";
+    let (status, body) = request(&addr, "POST", path, form, "List-Unsubscribe=One-Click");
+    assert_eq!(status, 200, "{body}");
+
+    // The next message to her is withheld.
+    let (status, _) = request(
+        &addr,
+        "POST",
+        "/v1/track",
+        &format!("{AUTH}{json}"),
+        &ping("p2"),
+    );
+    assert_eq!(status, 200);
+    eventually("the second send was decided", || {
+        lines(&d.join("records.jsonl"))
+            .iter()
+            .any(|r| r["kind"] == "suppressed" && r["reason"] == "unsubscribed")
+    });
+    assert_eq!(
+        lines(&d.join("out.jsonl")).len(),
+        1,
+        "nothing more was sent"
+    );
+
+    Command::new("kill")
+        .arg("-TERM")
+        .arg(child.0.id().to_string())
+        .status()
+        .unwrap();
+    drop(stdin);
+    let exit = child.0.wait().unwrap();
+    assert!(exit.success(), "{exit:?}");
+}
