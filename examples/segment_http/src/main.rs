@@ -1,4 +1,5 @@
-//! `segment-http`: Waymark behind Segment's HTTP tracking API.
+//! `segment-http`: an axum service of one's own with Waymark's HTTP front
+//! door (`waymark-http`) mounted in it.
 //!
 //! ```sh
 //! cargo run -p segment-http -- --journey examples/quickstart/journeys/welcome.yaml \
@@ -13,10 +14,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Parser;
-use segment_http::{AppState, TwilioCallbacks, app};
+use segment_http::app;
 use waymark::Waymark;
 use waymark_channels::LogChannel;
 use waymark_channels::signing::UnsubscribeSigner;
+use waymark_http::HttpConfig;
 use waymark_journey::load_journey_set;
 use waymark_store::FjallStore;
 
@@ -69,18 +71,18 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("cannot listen")?;
     tracing::info!(address = %cli.listen, "listening");
-    let state = AppState {
-        waymark,
-        write_keys: Arc::new(cli.write_keys),
-        unsubscribe: cli.unsubscribe_secret.as_deref().map(|secret| {
-            UnsubscribeSigner::new(secret, &format!("{}/unsubscribe", cli.public_url))
-        }),
-        twilio: cli.twilio_auth_token.map(|auth_token| TwilioCallbacks {
-            auth_token,
-            public_url: cli.public_url.clone(),
-        }),
+    let config = HttpConfig {
+        listen: cli.listen.to_string(),
+        write_keys: cli.write_keys,
+        public_url: Some(cli.public_url.clone()),
+        twilio_auth_token: cli.twilio_auth_token,
+        ..HttpConfig::default()
     };
-    axum::serve(listener, app(state))
+    let unsubscribe = cli
+        .unsubscribe_secret
+        .as_deref()
+        .map(|secret| UnsubscribeSigner::new(secret, &format!("{}/unsubscribe", cli.public_url)));
+    axum::serve(listener, app(waymark, config, unsubscribe))
         .with_graceful_shutdown(shutdown())
         .await?;
     background.await??;

@@ -1,5 +1,7 @@
-//! The Segment HTTP API over a real socket: auth, durability before 200,
-//! reasons on 400, batches, retries without a messageId.
+//! The routes over a real socket into a runtime on fjall: the tracking
+//! API's auth, durability before 200, reasons on 400, batches and retries
+//! without a messageId; one-click unsubscribe; Twilio's signed callbacks;
+//! an event from the year 9999.
 #![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
 
 use std::io::{Read, Write};
@@ -7,10 +9,10 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
 use std::sync::Arc;
 
-use segment_http::{AppState, TwilioCallbacks, app};
 use waymark::Waymark;
 use waymark_channels::MemoryChannel;
 use waymark_channels::signing::{UnsubscribeClaim, UnsubscribeSigner, twilio_signature};
+use waymark_http::{Front, HttpConfig, RuntimeSink, router};
 use waymark_journey::parse_journey;
 use waymark_store::FjallStore;
 
@@ -60,19 +62,21 @@ async fn serve(dir: &Path) -> (SocketAddr, Arc<Waymark>) {
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let state = AppState {
-        waymark: Arc::clone(&waymark),
-        write_keys: Arc::new(vec!["dev-key".into()]),
-        unsubscribe: Some(UnsubscribeSigner::new(
+    let config = HttpConfig {
+        write_keys: vec!["dev-key".into()],
+        public_url: Some("https://hooks.example.com".into()),
+        twilio_auth_token: Some("twilio-token".into()),
+        ..HttpConfig::default()
+    };
+    let front = Front::new(
+        config,
+        Box::new(RuntimeSink(Arc::clone(&waymark))),
+        Some(UnsubscribeSigner::new(
             "unsub-secret",
             "http://127.0.0.1/unsubscribe",
         )),
-        twilio: Some(TwilioCallbacks {
-            auth_token: "twilio-token".into(),
-            public_url: "https://hooks.example.com".into(),
-        }),
-    };
-    tokio::spawn(async move { axum::serve(listener, app(state)).await });
+    );
+    tokio::spawn(async move { axum::serve(listener, router(Arc::new(front))).await });
     (addr, waymark)
 }
 
