@@ -6,6 +6,7 @@
 //! |---|---|
 //! | `POST /v1/track`, `/v1/identify`, `/v1/page`, `/v1/screen`, `/v1/group`, `/v1/alias`, `/v1/batch` | Segment's tracking API: write key as basic auth or `writeKey`, gzip bodies, 200 once durable |
 //! | `GET`, `POST /unsubscribe?token=...` | RFC 8058 one-click unsubscribe (a GET only asks) |
+//! | `POST /v1/journeys/{id}/enter` | a backend enters a person into a journey (entry `api`), once per `Idempotency-Key` |
 //! | `POST /twilio/status` | Twilio's status callbacks, signature checked |
 //!
 //! Every refusal is a 4xx with `{"success": false, "code", "message"}`
@@ -15,6 +16,7 @@ mod auth;
 mod body;
 mod callbacks;
 mod config;
+mod enter;
 mod error;
 mod sink;
 mod tracking;
@@ -30,7 +32,7 @@ use waymark_channels::signing::UnsubscribeSigner;
 pub use auth::WriteKeys;
 pub use config::HttpConfig;
 pub use error::ApiError;
-pub use sink::{Accepted, EventSink, RuntimeSink};
+pub use sink::{Accepted, EnterAnswer, EnterRefused, EventSink, RuntimeSink};
 pub use tracking::EVENT_LIMIT;
 
 /// What the routes share.
@@ -72,17 +74,55 @@ pub fn router(front: Arc<Front>) -> Router {
     let timeout = Duration::from_millis(front.config.request_timeout_ms);
     Router::new()
         .route("/v1/batch", post(tracking::batch))
+        .route("/v1/journeys/{id}/enter", post(enter::enter))
         .route("/v1/{kind}", post(tracking::single))
         .route(
             "/unsubscribe",
             get(callbacks::unsubscribe_page).post(callbacks::unsubscribe),
         )
         .route("/twilio/status", post(callbacks::twilio_status))
+        .fallback(|| async {
+            ApiError::new(
+                axum::http::StatusCode::NOT_FOUND,
+                "unknown_endpoint",
+                "no such endpoint (docs/http.md)",
+            )
+        })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::map_response(json_refusals))
         .layer(axum::middleware::from_fn(move |request, next| {
             timed(request, next, timeout)
         }))
         .with_state(front)
+}
+
+/// A refusal axum made itself (a method not allowed, a body over the
+/// limit, a path that does not parse) in the same JSON as ours.
+async fn json_refusals(response: axum::response::Response) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !status.is_client_error() || is_json {
+        return response;
+    }
+    let code = match status {
+        axum::http::StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        axum::http::StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        axum::http::StatusCode::NOT_FOUND => "unknown_endpoint",
+        _ => "bad_request",
+    };
+    let reason = status.canonical_reason().unwrap_or("refused").to_owned();
+    let mut refused = ApiError::new(status, code, reason).into_response();
+    // Keep `Allow` and the like.
+    for (name, value) in response.headers() {
+        if name != axum::http::header::CONTENT_TYPE && name != axum::http::header::CONTENT_LENGTH {
+            refused.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    refused
 }
 
 /// Cuts off a request (a slow client's body included) after `limit`: 408.

@@ -19,6 +19,9 @@ pub fn app(
 ) -> Router {
     let front = Front::new(config, Box::new(RuntimeSink(waymark)), unsubscribe);
     Router::new()
-        .route("/", get(|| async { "our own service, with Waymark inside\n" }))
+        .route(
+            "/",
+            get(|| async { "our own service, with Waymark inside\n" }),
+        )
         .merge(waymark_http::router(Arc::new(front)))
 }

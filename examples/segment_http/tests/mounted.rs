@@ -43,7 +43,10 @@ async fn the_service_serves_its_own_route_and_the_front_door() {
     let app = segment_http::app(Arc::clone(&waymark), config, None);
     tokio::spawn(async move { axum::serve(listener, app).await });
     let own = tokio::task::spawn_blocking(move || {
-        exchange(addr, "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".into())
+        exchange(
+            addr,
+            "GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".into(),
+        )
     });
     assert!(own.await.unwrap().contains("our own service"));
     let body = r#"{"userId":"ana","event":"Signed Up"}"#;

@@ -1,0 +1,139 @@
+//! `POST /v1/journeys/{id}/enter` over a socket: entered once per
+//! Idempotency-Key, durable when answered, refusals as 4xx.
+#![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use waymark::Waymark;
+use waymark_http::{Front, HttpConfig, RuntimeSink, router};
+use waymark_journey::parse_journey;
+use waymark_store::FjallStore;
+
+fn post(addr: SocketAddr, path: &str, headers: &str, body: &str) -> (u16, Value) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .and_then(|(_, b)| serde_json::from_str(b).ok())
+        .unwrap_or(Value::Null);
+    (status, body)
+}
+
+const AUTH: &str = "Authorization: Basic ZGV2LWtleTo=\r\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backend_enters_a_person_once_per_idempotency_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let journeys = [
+        "id: reset\nentry: { api: true }\nnodes:\n  - { id: hold, type: wait, duration: 1d }\n",
+        "id: welcome\nentry: { event: Signed Up }\nnodes:\n  - { id: hold, type: wait, duration: 1d }\n",
+    ]
+    .map(|text| parse_journey(Path::new("j.yaml"), text).unwrap());
+    let waymark = Arc::new(
+        Waymark::builder()
+            .store(Arc::new(FjallStore::open(dir.path()).unwrap()))
+            .journeys(journeys)
+            .build()
+            .unwrap(),
+    );
+    let config = HttpConfig {
+        write_keys: vec!["dev-key".into()],
+        ..HttpConfig::default()
+    };
+    let front = Front::new(config, Box::new(RuntimeSink(Arc::clone(&waymark))), None);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router(Arc::new(front))).await });
+
+    let calls: Vec<(&str, &str, Value, u16, Value)> = vec![
+        (
+            "/v1/journeys/reset/enter",
+            "Idempotency-Key: r-1\r\n",
+            json!({"userId": "ana", "traits": {"email": "ana@example.com"}, "data": {"code": 42}}),
+            200,
+            json!({"success": true, "entered": true, "repeated": false}),
+        ),
+        // The retry of a call that may have been lost.
+        (
+            "/v1/journeys/reset/enter",
+            "Idempotency-Key: r-1\r\n",
+            json!({"userId": "ana"}),
+            200,
+            json!({"success": true, "entered": false, "repeated": true}),
+        ),
+        (
+            "/v1/journeys/reset/enter",
+            "",
+            json!({"userId": "bo"}),
+            400,
+            json!("no_idempotency_key"),
+        ),
+        (
+            "/v1/journeys/nope/enter",
+            "Idempotency-Key: r-2\r\n",
+            json!({"userId": "bo"}),
+            404,
+            json!("unknown_journey"),
+        ),
+        (
+            "/v1/journeys/welcome/enter",
+            "Idempotency-Key: r-3\r\n",
+            json!({"userId": "bo"}),
+            409,
+            json!("not_by_api"),
+        ),
+        (
+            "/v1/journeys/reset/enter",
+            "Idempotency-Key: r-4\r\n",
+            json!({"data": {}}),
+            400,
+            json!("no_identifier"),
+        ),
+        (
+            "/v1/journeys/reset/enter",
+            "Idempotency-Key: r-5\r\n",
+            json!({"userId": "bo", "who": "?"}),
+            400,
+            json!("invalid_entry"),
+        ),
+    ];
+    for (path, headers, body, status, expect) in calls {
+        let headers = format!("{AUTH}{headers}");
+        let body = body.to_string();
+        let path = path.to_owned();
+        let (got, answer) = tokio::task::spawn_blocking(move || post(addr, &path, &headers, &body))
+            .await
+            .unwrap();
+        assert_eq!(got, status, "{answer}");
+        if status == 200 {
+            assert_eq!(answer, expect);
+        } else {
+            assert_eq!(answer["code"], expect, "{answer}");
+        }
+    }
+    // Answered: durable; one person entered once.
+    assert_eq!(waymark.stats().instances_active, 1);
+    let (status, _) = tokio::task::spawn_blocking(move || {
+        post(
+            addr,
+            "/v1/journeys/reset/enter",
+            "Idempotency-Key: r-9\r\n",
+            r#"{"userId":"cy"}"#,
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 401, "the write key is required");
+}
