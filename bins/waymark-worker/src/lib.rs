@@ -7,13 +7,18 @@
 //!   topics through `waymark-kafka`) into the durable runtime, with timers,
 //!   deliveries and record publishing beside it, until the source ends or
 //!   a shutdown signal.
-//! - `ops`: `/healthz` and `/metrics` over HTTP.
+//! - `ops`: `/healthz`, `/readyz` and `/metrics` over HTTP, in every mode;
+//!   with `[http]`, beside the front door (`waymark-http`), whose events
+//!   go into the runtime or, with a Kafka source, to the input topic
+//!   (`front`).
 //!
 //! Architecture invariant: the worker wires; it decides nothing and keeps
 //! no state of its own beyond what it counts. Everything it runs is a call
-//! into `waymark` (the runtime) or `waymark-kafka` (the adapters).
+//! into `waymark` (the runtime) or the adapters (`waymark-kafka`,
+//! `waymark-http`).
 
 mod config;
+mod front;
 mod ops;
 mod wiring;
 pub mod worker;

@@ -388,9 +388,29 @@ impl Worker {
             endpoints.push((listen.clone(), ops.clone(), "ops"));
         }
         if let Some(http) = &self.config.http {
+            let sink: Box<dyn waymark_http::EventSink> = match self.config.source.kind {
+                SourceKind::Kafka => {
+                    let kafka = &self.config.kafka;
+                    let topic = kafka.topics.input.first().cloned().ok_or_else(|| {
+                        WorkerError::Config(
+                            "kafka.topics.input: no input topic for [http]".to_owned(),
+                        )
+                    })?;
+                    let publisher =
+                        waymark_kafka::Publisher::new(&waymark_kafka::client_config(kafka), 1)
+                            .map_err(|e| WorkerError::Kafka(format!("http producer: {e}")))?;
+                    Box::new(crate::front::KafkaInputSink {
+                        publisher: Arc::new(publisher),
+                        topic,
+                    })
+                }
+                SourceKind::File | SourceKind::Stdin => {
+                    Box::new(waymark_http::RuntimeSink(Arc::clone(&self.waymark)))
+                }
+            };
             let front = waymark_http::Front::new(
                 http.clone(),
-                Box::new(waymark_http::RuntimeSink(Arc::clone(&self.waymark))),
+                sink,
                 self.config.unsubscribe.as_ref().map(|u| {
                     waymark_channels::signing::UnsubscribeSigner::new(&u.secret, &u.base_url)
                 }),

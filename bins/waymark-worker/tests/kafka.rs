@@ -504,12 +504,15 @@ fn journeys_deploy_live_through_the_topic_and_the_ops_endpoint_reports() {
     )
     .unwrap();
     let ops = format!("127.0.0.1:{}", free_port());
+    let front = format!("127.0.0.1:{}", free_port());
     let config = write_config(
         dir.path(),
         &[journey, reset],
         &templates,
         &topics,
-        &format!("[ops]\nlisten = \"{ops}\"\nready_max_lag = 0\n"),
+        &format!(
+            "[ops]\nlisten = \"{ops}\"\nready_max_lag = 0\n[http]\nlisten = \"{front}\"\nwrite_keys = [\"key\"]\n"
+        ),
     );
     let mut worker = start_worker(&config);
     eventually(Duration::from_secs(60), "/healthz ready", &config, || {
@@ -581,18 +584,23 @@ fn journeys_deploy_live_through_the_topic_and_the_ops_endpoint_reports() {
                 && metrics.contains("waymark_journey_refusals_total 2")
         },
     );
-    produce(
-        &topics.input,
-        &[
-            (
-                "user-1".to_owned(),
-                br#"{"type":"identify","messageId":"d0","userId":"user-1","traits":{"email":"one@example.com"},"timestamp":"2026-11-23T08:00:00Z"}"#.to_vec(),
-            ),
-            (
-                "user-1".to_owned(),
-                br#"{"type":"track","messageId":"d1","userId":"user-1","event":"Demo Booked","timestamp":"2026-11-23T08:00:01Z"}"#.to_vec(),
-            ),
-        ],
+    // Events through the front door: produced to the input topic (acks
+    // from all replicas) before the 200, then consumed like any other.
+    let batch = r#"{"batch":[{"type":"identify","messageId":"d0","userId":"user-1","traits":{"email":"one@example.com"},"timestamp":"2026-11-23T08:00:00Z"},{"type":"track","messageId":"d1","userId":"user-1","event":"Demo Booked","timestamp":"2026-11-23T08:00:01Z"}]}"#;
+    let mut stream = std::net::TcpStream::connect(&front).unwrap();
+    write!(
+        stream,
+        "POST /v1/batch HTTP/1.1\r\nHost: x\r\nAuthorization: Basic a2V5Og==\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{batch}",
+        batch.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert_eq!(
+        http_get(&front, "/readyz").0,
+        200,
+        "ops beside the front door"
     );
     eventually(
         Duration::from_secs(30),
