@@ -5,7 +5,8 @@
 #
 # Needs a Rust toolchain (rustfmt and clippy are added when missing) and
 # python3. Installs the rest when missing: the C build tools and OpenSSL
-# headers librdkafka compiles with (Debian packages), and tansu, the
+# headers librdkafka compiles with (Debian packages), aiosmtpd and the
+# Segment and RudderStack Python SDKs (PyPI), and tansu, the
 # Kafka-protocol broker the Kafka tests run against on loopback
 # (scripts/kafka-dev.sh: `cargo install` once, reused after).
 set -euo pipefail
@@ -41,6 +42,12 @@ fi
 if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
   step "installing aiosmtpd (PyPI) for the SMTP tests"
   python3 -m pip install --quiet aiosmtpd
+fi
+
+# The front door is tested with the official Python SDKs, from PyPI.
+if ! python3 -c 'import segment.analytics, rudderstack.analytics' 2>/dev/null; then
+  step "installing segment-analytics-python and rudder-sdk-python (PyPI) for the SDK tests"
+  python3 -m pip install --quiet segment-analytics-python rudder-sdk-python
 fi
 
 step "Kafka-protocol broker for the Kafka tests (scripts/kafka-dev.sh)"
