@@ -284,7 +284,12 @@ nodes:
     );
     assert_eq!(
         records(&effects),
-        ["entered tag", "branch check hot", "exited hot completed"]
+        [
+            "entered tag",
+            "passed tag",
+            "branch check hot",
+            "exited hot completed"
+        ]
     );
     assert!(
         effects
