@@ -1,20 +1,49 @@
 //! Where the front door's events go: into the runtime directly (file and
-//! stdin sources), or, with a Kafka source, produced to the first input
-//! topic (keyed by the person, acknowledged by all in-sync replicas) so
+//! stdin sources, counted with the source's), or, with a Kafka source,
+//! produced to the first input topic (keyed by the person, acknowledged by all in-sync replicas) so
 //! that partitioning and ordering stay Kafka's and the worker's own
 //! consumer processes them like any other event.
 
 use std::sync::Arc;
 
+use waymark::Waymark;
+use waymark::source::SourceCounters;
 use waymark_core::Event;
-use waymark_http::{Accepted, EventSink};
+use waymark_http::{Accepted, EnterAnswer, EnterRefused, EventSink, RuntimeSink};
 use waymark_kafka::{Outgoing, Publisher};
 
-/// Events to the input topic; `Ok` once every one is acknowledged.
+/// Events into the runtime, counted in the worker's progress line and
+/// `/metrics` like the source's.
+pub(crate) struct CountedRuntimeSink {
+    pub waymark: Arc<Waymark>,
+    pub counters: Arc<SourceCounters>,
+}
+
+impl EventSink for CountedRuntimeSink {
+    fn accept(&self, events: Vec<Event>) -> Accepted<'_> {
+        let (waymark, counters) = (Arc::clone(&self.waymark), Arc::clone(&self.counters));
+        Box::pin(async move {
+            let report = tokio::task::spawn_blocking(move || waymark.ingest_batch(&events, None))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
+            counters.count(&report, 0);
+            Ok(())
+        })
+    }
+
+    fn enter(&self, request: waymark::runtime::EnterRequest) -> EnterAnswer<'_> {
+        Box::pin(async move { RuntimeSink(Arc::clone(&self.waymark)).enter(request).await })
+    }
+}
+
+/// Events to the input topic, entries to the enter topic; `Ok` once
+/// every message is acknowledged.
 pub(crate) struct KafkaInputSink {
     /// Its own producer: a sync waits only for the front door's messages.
     pub publisher: Arc<Publisher>,
     pub topic: String,
+    pub enter_topic: String,
 }
 
 impl EventSink for KafkaInputSink {
@@ -44,6 +73,34 @@ impl EventSink for KafkaInputSink {
             })
             .await
             .map_err(|e| e.to_string())?
+        })
+    }
+
+    /// Queued on the enter topic, as `waymark-admin journey enter --kafka`
+    /// does; the worker's watcher decides it (once per call id).
+    fn enter(&self, request: waymark::runtime::EnterRequest) -> EnterAnswer<'_> {
+        let (publisher, topic) = (Arc::clone(&self.publisher), self.enter_topic.clone());
+        Box::pin(async move {
+            let Some(person) = request.user_id.clone().or(request.anonymous_id.clone()) else {
+                return Err(EnterRefused::NoIdentifier);
+            };
+            tokio::task::spawn_blocking(move || {
+                let payload = serde_json::to_vec(&request).map_err(|e| e.to_string())?;
+                publisher
+                    .send(Outgoing {
+                        topic: &topic,
+                        key: Some(person.as_bytes()),
+                        payload: &payload,
+                        idempotency_key: None,
+                        headers: &[],
+                    })
+                    .map_err(|e| e.to_string())?;
+                publisher.sync().map_err(|e| e.to_string())
+            })
+            .await
+            .map_err(|e| EnterRefused::Unavailable(e.to_string()))?
+            .map_err(EnterRefused::Unavailable)?;
+            Ok(None)
         })
     }
 }

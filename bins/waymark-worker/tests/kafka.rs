@@ -640,13 +640,25 @@ fn journeys_deploy_live_through_the_topic_and_the_ops_endpoint_reports() {
     enter("reset", "call-1", "user-2");
     enter("reset", "call-2", "user-3");
     enter("nope", "call-3", "user-4");
+    // And through the front door: queued on the enter topic (202).
+    let body = r#"{"userId":"user-5","traits":{"email":"user-5@example.com"}}"#;
+    let mut stream = std::net::TcpStream::connect(&front).unwrap();
+    write!(
+        stream,
+        "POST /v1/journeys/reset/enter HTTP/1.1\r\nHost: x\r\nAuthorization: Basic a2V5Og==\r\nIdempotency-Key: call-5\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
     eventually(
         Duration::from_secs(30),
         "the enter calls applied",
         &config,
         || {
             let (_, metrics) = http_get(&ops, "/metrics");
-            metrics.contains("waymark_api_entries_total 3")
+            metrics.contains("waymark_api_entries_total 4")
                 && metrics.contains("waymark_api_entry_refusals_total 1")
         },
     );
@@ -660,7 +672,7 @@ fn journeys_deploy_live_through_the_topic_and_the_ops_endpoint_reports() {
                 .keys()
                 .filter(|(journey, ..)| journey == "reset")
                 .count()
-                == 2
+                == 3
         },
     );
     let (status, metrics) = http_get(&ops, "/metrics");
@@ -669,7 +681,7 @@ fn journeys_deploy_live_through_the_topic_and_the_ops_endpoint_reports() {
         "waymark_events_in_total 2",
         "waymark_consumer_lag{",
         "waymark_batch_commit_seconds_bucket",
-        "waymark_sends_total{channel=\"email\",outcome=\"delivered\"} 3",
+        "waymark_sends_total{channel=\"email\",outcome=\"delivered\"} 4",
         "waymark_dead_letters_total{reason=\"invalid\"} 0",
         "waymark_timers_pending",
         "waymark_instances_active",

@@ -1,6 +1,7 @@
 //! `POST /v1/journeys/{id}/enter`: a backend enters a person into a
 //! journey whose entry is `api` (a password reset, a receipt), once per
-//! `Idempotency-Key`, answered once the entry is durable.
+//! `Idempotency-Key`, answered once the entry is durable: decided (200),
+//! or queued on Kafka's enter topic to be decided there (202).
 
 use std::sync::Arc;
 
@@ -47,12 +48,17 @@ pub(crate) async fn enter(
         Err(refused) => return refused.into_response(),
     };
     match front.sink.enter(request).await {
-        Ok(Entered::Decided { entered, .. }) => (
+        Ok(None) => (
+            StatusCode::ACCEPTED,
+            axum::Json(json!({"success": true, "queued": true})),
+        )
+            .into_response(),
+        Ok(Some(Entered::Decided { entered, .. })) => (
             StatusCode::OK,
             axum::Json(json!({"success": true, "entered": entered, "repeated": false})),
         )
             .into_response(),
-        Ok(Entered::Repeated) => (
+        Ok(Some(Entered::Repeated)) => (
             StatusCode::OK,
             axum::Json(json!({"success": true, "entered": false, "repeated": true})),
         )

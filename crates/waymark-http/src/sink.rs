@@ -13,8 +13,10 @@ use waymark_core::Event;
 /// A sink's answer: resolves once the events are durable.
 pub type Accepted<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
 
-/// An entry's answer: resolves once it is durable.
-pub type EnterAnswer<'a> = Pin<Box<dyn Future<Output = Result<Entered, EnterRefused>> + Send + 'a>>;
+/// An entry's answer: resolves once it is durable, with what was decided,
+/// or `None` when it is queued to be decided later (Kafka's enter topic).
+pub type EnterAnswer<'a> =
+    Pin<Box<dyn Future<Output = Result<Option<Entered>, EnterRefused>> + Send + 'a>>;
 
 /// Why an entry by API was not made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -67,7 +69,7 @@ impl EventSink for RuntimeSink {
             let entered = tokio::task::spawn_blocking(move || waymark.enter(&request))
                 .await
                 .map_err(|e| EnterRefused::Unavailable(e.to_string()))?;
-            entered.map_err(|error| match error {
+            entered.map(Some).map_err(|error| match error {
                 RuntimeError::UnknownJourney(id) => EnterRefused::UnknownJourney(id),
                 RuntimeError::NotByApi(id) => EnterRefused::NotByApi(id),
                 RuntimeError::NoIdentifier => EnterRefused::NoIdentifier,

@@ -43,10 +43,14 @@ impl Worker {
                     Box::new(crate::front::KafkaInputSink {
                         publisher: Arc::new(publisher),
                         topic,
+                        enter_topic: kafka.topics.enter.clone(),
                     })
                 }
                 SourceKind::File | SourceKind::Stdin => {
-                    Box::new(waymark_http::RuntimeSink(Arc::clone(&self.waymark)))
+                    Box::new(crate::front::CountedRuntimeSink {
+                        waymark: Arc::clone(&self.waymark),
+                        counters: Arc::clone(&self.counters),
+                    })
                 }
             };
             let front = waymark_http::Front::new(
