@@ -190,3 +190,125 @@ write_keys = ["key"]
     let exit = child.0.wait().unwrap();
     assert!(exit.success(), "{exit:?}");
 }
+
+/// Sends `body` to `/v1/track` until it is answered 200 (a refused
+/// connection or a cut answer is retried with the same body, as SDKs do).
+fn send_until_accepted(addr: &str, body: &str) -> u32 {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let answered = (|| {
+            let mut stream = TcpStream::connect(addr).ok()?;
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .ok()?;
+            write!(
+                stream,
+                "POST /v1/track HTTP/1.1\r\nHost: x\r\n{AUTH}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .ok()?;
+            let mut response = String::new();
+            stream.read_to_string(&mut response).ok()?;
+            response.starts_with("HTTP/1.1 200").then_some(())
+        })();
+        if answered.is_some() {
+            return tries;
+        }
+        assert!(tries < 2000, "never accepted: {body}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn sigkill_while_clients_send_loses_no_accepted_event_and_sends_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    std::fs::create_dir_all(d.join("templates")).unwrap();
+    std::fs::write(
+        d.join("templates/hi.yaml"),
+        "channel: email\nsubject: Hi\ntext: Hello\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("j.yaml"),
+        "id: j\nentry: { event: Signed Up }\nnodes:\n  - { id: hi, type: send, channel: email, template: hi }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("worker.toml"),
+        format!(
+            "journeys = [\"{d}/j.yaml\"]\n[source]\nkind = \"stdin\"\nrejects = \"{d}/rejects.jsonl\"\n[store]\npath = \"{d}/store\"\n[channels.log]\npath = \"{d}/out.jsonl\"\n[http]\nlisten = \"{addr}\"\nwrite_keys = [\"key\"]\n",
+            d = d.display()
+        ),
+    )
+    .unwrap();
+    let start = || {
+        let mut child = Running(
+            Command::new(env!("CARGO_BIN_EXE_waymark-worker"))
+                .arg("--config")
+                .arg(d.join("worker.toml"))
+                .arg("--quiet")
+                .stdin(Stdio::piped())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let stdin = child.0.stdin.take();
+        (child, stdin)
+    };
+    const PEOPLE: usize = 300;
+    // Four clients, each sending its people one at a time, retrying what
+    // got no 200; the worker is killed under them three times.
+    let mut worker = start();
+    let clients: Vec<_> = (0..4)
+        .map(|c| {
+            let addr = addr.clone();
+            std::thread::spawn(move || {
+                (0..PEOPLE / 4)
+                    .map(|i| {
+                        let user = format!("u{c}-{i}");
+                        let body = format!(
+                            r#"{{"userId":"{user}","event":"Signed Up","messageId":"m-{user}","context":{{"traits":{{"email":"{user}@example.com"}}}},"timestamp":"2026-10-01T09:00:00Z"}}"#
+                        );
+                        send_until_accepted(&addr, &body)
+                    })
+                    .sum::<u32>()
+            })
+        })
+        .collect();
+    for pause_ms in [300u64, 500, 400] {
+        std::thread::sleep(Duration::from_millis(pause_ms));
+        worker.0.0.kill().unwrap(); // SIGKILL
+        worker.0.0.wait().unwrap();
+        worker = start();
+    }
+    let tries: u32 = clients.into_iter().map(|c| c.join().unwrap()).sum();
+    assert!(
+        tries > PEOPLE as u32,
+        "no request was cut by a kill ({tries} tries): the test proves nothing"
+    );
+    // Everyone accepted is emailed exactly once, retries included.
+    eventually("every accepted sign-up emailed", || {
+        lines(&d.join("out.jsonl")).len() >= PEOPLE
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    let sent = lines(&d.join("out.jsonl"));
+    let mut people: Vec<&str> = sent
+        .iter()
+        .map(|s| s["user_id"].as_str().unwrap())
+        .collect();
+    people.sort_unstable();
+    let before = people.len();
+    people.dedup();
+    assert_eq!(before, people.len(), "someone was emailed twice");
+    assert_eq!(people.len(), PEOPLE);
+    drop(worker);
+}
