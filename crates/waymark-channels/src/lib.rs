@@ -14,6 +14,7 @@
 
 mod callbacks;
 mod delivery;
+mod email_events;
 mod fcm;
 mod feedback;
 mod http;
@@ -27,6 +28,7 @@ mod webhook;
 
 pub use callbacks::{CallbackError, TwilioCallback, twilio_status_event, unsubscribe_event};
 pub use delivery::{Deliver, Delivery, DeliveryError, DeliveryFuture, Receipt};
+pub use email_events::{EmailEventsError, postmark_event, sendgrid_events};
 pub use fcm::{FcmChannel, FcmConfig, FcmSetupError, ServiceAccount};
 pub use feedback::{Person, feedback_event};
 pub use log::{LogChannel, reopen_jsonl};

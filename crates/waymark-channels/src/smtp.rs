@@ -154,6 +154,24 @@ impl SmtpChannel {
             .subject(subject)
             .message_id(Some(format!("<{digest:016x}.waymark@{}>", self.domain)))
             .raw_header(raw("X-Waymark-Key", &delivery.key)?);
+        // Who it is for, as providers hand back with their events
+        // (SendGrid's unique args, Postmark's metadata): see email_events.
+        let (who, metadata, id) = match (&delivery.user_id, &delivery.anonymous_id) {
+            (Some(user), _) => ("waymark_user", "X-PM-Metadata-waymark_user", Some(user)),
+            (None, Some(anonymous)) => (
+                "waymark_anonymous",
+                "X-PM-Metadata-waymark_anonymous",
+                Some(anonymous),
+            ),
+            (None, None) => ("waymark_user", "X-PM-Metadata-waymark_user", None),
+        };
+        if let Some(id) = id {
+            let args = serde_json::json!({"unique_args": {who: id, "waymark_key": delivery.key}});
+            builder = builder
+                .raw_header(raw("X-SMTPAPI", &args.to_string())?)
+                .raw_header(raw(metadata, id)?)
+                .raw_header(raw("X-PM-Metadata-waymark_key", &delivery.key)?);
+        }
         let reply_to = delivery
             .text("reply_to")
             .or_else(|| delivery.text("reply-to"));

@@ -134,6 +134,15 @@ async fn an_email_arrives_with_its_headers_body_and_one_click_unsubscribe() {
         "List-Unsubscribe=One-Click"
     );
     assert_eq!(header("X-Waymark-Key"), email.key);
+    // Who it is for, handed back by providers with their events.
+    let user = email.user_id.clone().unwrap();
+    let args: Value = serde_json::from_str(&header("X-SMTPAPI")).unwrap();
+    assert_eq!(
+        args,
+        json!({"unique_args": {"waymark_user": user, "waymark_key": email.key}})
+    );
+    assert_eq!(header("X-PM-Metadata-waymark_user"), user);
+    assert_eq!(header("X-PM-Metadata-waymark_key"), email.key);
     assert!(header("Message-ID").ends_with(".waymark@acme.example>"));
     assert!(header("Content-Type").starts_with("multipart/alternative"));
     assert!(raw.contains("Thanks for signing up."));

@@ -1,7 +1,8 @@
 //! What messages link back to: RFC 8058 one-click unsubscribe
-//! (`GET|POST /unsubscribe?token=...`) and Twilio's status callbacks
-//! (`POST /twilio/status`), each an event about the person, into the same
-//! runtime.
+//! (`GET|POST /unsubscribe?token=...`), Twilio's status callbacks (`POST
+//! /twilio/status`) and email providers' event webhooks (`POST
+//! /webhooks/sendgrid`, `/webhooks/postmark`), each an event about the
+//! person, into the same runtime.
 
 use std::sync::Arc;
 
@@ -10,7 +11,10 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use waymark_channels::signing::UnsubscribeClaim;
-use waymark_channels::{CallbackError, TwilioCallback, twilio_status_event, unsubscribe_event};
+use waymark_channels::{
+    CallbackError, EmailEventsError, TwilioCallback, postmark_event, sendgrid_events,
+    twilio_status_event, unsubscribe_event,
+};
 
 use crate::Front;
 use crate::error::ApiError;
@@ -105,5 +109,76 @@ pub(crate) async fn twilio_status(
             };
             ApiError::new(status, "refused", refused.to_string()).into_response()
         }
+    }
+}
+
+fn not_configured(what: &str) -> Response {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_configured",
+        format!("{what} is not configured"),
+    )
+    .into_response()
+}
+
+fn refused(error: &EmailEventsError) -> Response {
+    let (status, code) = match error {
+        EmailEventsError::Signature => (StatusCode::FORBIDDEN, "refused"),
+        EmailEventsError::Body(_) => (StatusCode::BAD_REQUEST, "invalid_body"),
+    };
+    ApiError::new(status, code, error.to_string()).into_response()
+}
+
+/// SendGrid's signed Event Webhook: a list of events; those about people
+/// Waymark emailed become events, the rest are acknowledged and dropped.
+pub(crate) async fn sendgrid(
+    State(front): State<Arc<Front>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(key) = &front.config.sendgrid_public_key else {
+        return not_configured("the SendGrid webhook (http.sendgrid_public_key)");
+    };
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let signature = header("x-twilio-email-event-webhook-signature");
+    let timestamp = header("x-twilio-email-event-webhook-timestamp");
+    match sendgrid_events(key, &signature, &timestamp, &body, chrono::Utc::now()) {
+        Ok(events) if events.is_empty() => (StatusCode::OK, "").into_response(),
+        Ok(events) => accept(&front, events).await,
+        Err(error) => refused(&error),
+    }
+}
+
+/// Postmark's webhooks, authenticated by the credentials in their URL.
+pub(crate) async fn postmark(
+    State(front): State<Arc<Front>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(credentials) = &front.config.postmark_credentials else {
+        return not_configured("the Postmark webhook (http.postmark_credentials)");
+    };
+    use base64::Engine as _;
+    let expected = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(credentials)
+    );
+    let given = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !waymark_channels::signing::same_signature(given, &expected) {
+        return refused(&EmailEventsError::Signature);
+    }
+    match postmark_event(&body, chrono::Utc::now()) {
+        Ok(Some(event)) => accept(&front, vec![event]).await,
+        Ok(None) => (StatusCode::OK, "").into_response(),
+        Err(error) => refused(&error),
     }
 }

@@ -25,6 +25,14 @@ pub struct HttpConfig {
     /// Checks Twilio's status callbacks.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub twilio_auth_token: Option<String>,
+    /// SendGrid's Event Webhook verification key (base64, as SendGrid
+    /// shows it): serves `/webhooks/sendgrid`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sendgrid_public_key: Option<String>,
+    /// `user:password` that Postmark's webhook URL carries (basic auth):
+    /// serves `/webhooks/postmark`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub postmark_credentials: Option<String>,
     /// How long a request may take to arrive whole, in milliseconds
     /// (slow clients are cut off with 408).
     pub request_timeout_ms: u64,
@@ -39,6 +47,8 @@ impl Default for HttpConfig {
             max_batch_bytes: 4 * 1024 * 1024,
             rate_limit: None,
             twilio_auth_token: None,
+            sendgrid_public_key: None,
+            postmark_credentials: None,
             request_timeout_ms: 10_000,
         }
     }

@@ -8,6 +8,7 @@
 //! | `GET`, `POST /unsubscribe?token=...` | RFC 8058 one-click unsubscribe (a GET only asks) |
 //! | `POST /v1/journeys/{id}/enter` | a backend enters a person into a journey (entry `api`), once per `Idempotency-Key` |
 //! | `POST /twilio/status` | Twilio's status callbacks, signature checked |
+//! | `POST /webhooks/sendgrid`, `/webhooks/postmark` | email providers' events, signature or credentials checked |
 //!
 //! Every refusal is a 4xx with `{"success": false, "code", "message"}`
 //! and applies nothing of the request (docs/http.md).
@@ -81,6 +82,8 @@ pub fn router(front: Arc<Front>) -> Router {
             get(callbacks::unsubscribe_page).post(callbacks::unsubscribe),
         )
         .route("/twilio/status", post(callbacks::twilio_status))
+        .route("/webhooks/sendgrid", post(callbacks::sendgrid))
+        .route("/webhooks/postmark", post(callbacks::postmark))
         .fallback(|| async {
             ApiError::new(
                 axum::http::StatusCode::NOT_FOUND,
