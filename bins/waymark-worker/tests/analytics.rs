@@ -77,6 +77,8 @@ fn the_worker_records_give_the_simulations_report() {
     let status = Command::new(env!("CARGO_BIN_EXE_waymark-worker"))
         .current_dir(d)
         .args(["--config", "examples/quickstart/waymark.toml", "--quiet"])
+        // Any free port: the quick start's 8088 may be taken here.
+        .env("WAYMARK_HTTP__LISTEN", "127.0.0.1:0")
         .status()
         .unwrap();
     assert!(status.success());

@@ -78,6 +78,8 @@ struct File {
     _unsubscribe: Option<toml::Value>,
     #[serde(default, rename = "analytics")]
     _analytics: Option<toml::Value>,
+    #[serde(default, rename = "http")]
+    _http: Option<toml::Value>,
 }
 
 #[derive(Deserialize, Default)]

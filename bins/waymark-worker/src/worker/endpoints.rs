@@ -71,7 +71,8 @@ impl Worker {
             };
             let listener = std::net::TcpListener::bind(&listen).map_err(failed)?;
             listener.set_nonblocking(true).map_err(failed)?;
-            tracing::info!(%listen, endpoint = what, "serving");
+            let bound = listener.local_addr().map_err(failed)?;
+            tracing::info!(address = %bound, endpoint = what, "serving");
             // Listening for `done` from now on (see `run`).
             let done = Arc::clone(done).notified_owned();
             tasks.push(tokio::task::spawn_blocking(move || {
