@@ -1,9 +1,12 @@
 //! The front door served by a file-mode worker (`[http]`): events posted
 //! to the tracking API reach the same runtime as the file's, the ops
 //! endpoints answer without Kafka, and the one-click unsubscribe link of a
-//! delivered email, POSTed back, makes the next send `suppressed`
-//! (`unsubscribed`).
+//! real email (through the SMTP channel to a local SMTP server), POSTed
+//! back, makes the next send `suppressed` (`unsubscribed`). And SIGKILLs
+//! while clients send lose no accepted event.
 #![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
+
+mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -86,6 +89,44 @@ fn the_worker_serves_the_front_door_and_its_unsubscribe_links() {
         "id: j\nentry: { event: Ping, re_entry: after_exit }\nnodes:\n  - { id: hi, type: send, channel: email, template: hi }\n",
     )
     .unwrap();
+    // A real SMTP server (aiosmtpd) saving each message as <n>.eml.
+    let maildir = d.join("mail");
+    std::fs::create_dir_all(&maildir).unwrap();
+    let smtp_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut smtp = Running(
+        Command::new("python3")
+            .arg(support::workspace().join("crates/waymark-channels/tests/smtp_server.py"))
+            .arg(smtp_port.to_string())
+            .arg(&maildir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut ready = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(smtp.0.stdout.take().unwrap()),
+        &mut ready,
+    )
+    .unwrap();
+    assert_eq!(ready.trim(), "ready", "the SMTP server did not start");
+    let mails = || -> Vec<String> {
+        let mut names: Vec<_> = std::fs::read_dir(&maildir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect()
+    };
     std::fs::write(
         d.join("worker.toml"),
         format!(
@@ -95,8 +136,11 @@ kind = "stdin"
 rejects = "{d}/rejects.jsonl"
 [store]
 path = "{d}/store"
-[channels.log]
-path = "{d}/out.jsonl"
+[channels.email]
+host = "127.0.0.1"
+port = {smtp_port}
+tls = "none"
+from = "Acme <hello@acme.example>"
 [analytics]
 path = "{d}/records.jsonl"
 [unsubscribe]
@@ -144,13 +188,18 @@ write_keys = ["key"]
         &ping("p1"),
     );
     assert_eq!(status, 200, "{body}");
-    eventually("the email went out", || {
-        lines(&d.join("out.jsonl")).len() == 1
-    });
-    let url = lines(&d.join("out.jsonl"))[0]["unsubscribe_url"]
-        .as_str()
-        .unwrap()
+    eventually("the email went out", || mails().len() == 1);
+    // The link a mail client follows: the email's List-Unsubscribe header.
+    let email = mails().remove(0);
+    let url = email
+        .lines()
+        .find_map(|l| l.strip_prefix("List-Unsubscribe: "))
+        .unwrap_or_else(|| panic!("no List-Unsubscribe in:\n{email}"))
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
         .to_owned();
+    assert!(email.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
     let path = url.strip_prefix(&format!("http://{addr}")).unwrap();
 
     // A link scanner's GET asks; the mail client's one-click POST decides.
@@ -175,11 +224,7 @@ write_keys = ["key"]
             .iter()
             .any(|r| r["kind"] == "suppressed" && r["reason"] == "unsubscribed")
     });
-    assert_eq!(
-        lines(&d.join("out.jsonl")).len(),
-        1,
-        "nothing more was sent"
-    );
+    assert_eq!(mails().len(), 1, "nothing more was sent");
 
     Command::new("kill")
         .arg("-TERM")
