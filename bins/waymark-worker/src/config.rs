@@ -205,6 +205,9 @@ pub struct LoopConfig {
     /// After SIGTERM, how long the worker may take to finish the batch in
     /// hand, commit and deliver what is due before it gives up.
     pub drain_timeout_ms: u64,
+    /// Let logs show email addresses and phone numbers (for debugging);
+    /// off, texts that may quote one are masked.
+    pub log_identifiers: bool,
 }
 
 impl Default for LoopConfig {
@@ -213,6 +216,7 @@ impl Default for LoopConfig {
             tick_ms: None,
             exit_when_idle: false,
             drain_timeout_ms: 30_000,
+            log_identifiers: false,
         }
     }
 }

@@ -92,6 +92,7 @@ impl Worker {
     /// state; with Kafka, creates the topics (if configured to) and reads
     /// back what earlier runs published.
     pub async fn open(config: WorkerConfig) -> Result<Self, WorkerError> {
+        waymark_core::set_log_identifiers(config.runtime.log_identifiers);
         // Every problem in every file first, then each file deployed: a
         // changed file becomes a new version; paused or archived journeys
         // stay so across restarts.
@@ -354,7 +355,7 @@ impl Worker {
                 continue; // nothing arrived in time: look at `stop` again
             }
             for (line, reason, raw) in &batch.rejects {
-                tracing::warn!(source = %name, line, reason = %reason, "event refused");
+                tracing::warn!(source = %name, line, reason = %waymark_core::redact(reason), "event refused");
                 rejects
                     .record(&name, *line, reason, raw)
                     .map_err(io(rejects_path))?;

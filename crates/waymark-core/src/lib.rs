@@ -17,6 +17,7 @@ mod event;
 mod hash;
 mod identifier;
 mod profile;
+mod redact;
 mod time;
 
 pub use arrival::Arrival;
@@ -26,6 +27,7 @@ pub use event::{Event, EventError, EventType};
 pub use hash::stable_hash;
 pub use identifier::{Identifier, IdentifierKind};
 pub use profile::{Consent, EventStats, Profile, ProfileId, SentMessage};
+pub use redact::{redact, set_log_identifiers};
 pub use time::{
     Timestamp, format_timestamp, parse_timestamp, serialize_optional_timestamp, serialize_timestamp,
 };

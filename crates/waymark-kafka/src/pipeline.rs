@@ -216,7 +216,13 @@ impl Pipeline {
         match parsed {
             Ok(event) => pending.events.push(event),
             Err(reason) => {
-                tracing::warn!(topic, partition, offset, %reason, "event to the dead-letter topic");
+                tracing::warn!(
+                    topic,
+                    partition,
+                    offset,
+                    reason = %waymark_core::redact(&reason.to_string()),
+                    "event to the dead-letter topic"
+                );
                 let headers = message
                     .headers()
                     .map(|h| {

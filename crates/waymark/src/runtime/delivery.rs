@@ -156,7 +156,11 @@ impl Waymark {
                     entry.status = OutboxStatus::Failed;
                     state.outbox_failed += 1;
                     entry.last_error = Some(error.to_string());
-                    tracing::warn!(key = %entry.delivery.key, error = %error, "delivery failed");
+                    tracing::warn!(
+                        key = %entry.delivery.key,
+                        error = %waymark_core::redact(&error.to_string()),
+                        "delivery failed"
+                    );
                     report.failed += 1;
                 }
             }
