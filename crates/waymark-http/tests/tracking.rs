@@ -261,3 +261,31 @@ async fn a_key_past_its_rate_gets_429() {
     assert_eq!(statuses[..2], [200, 200]);
     assert!(statuses[2..].contains(&429), "{statuses:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_too_slow_to_send_its_body_gets_408() {
+    let dir = tempfile::tempdir().unwrap();
+    let slow = HttpConfig {
+        request_timeout_ms: 300,
+        ..config()
+    };
+    let (addr, waymark) = serve(dir.path(), slow).await;
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut stream = TcpStream::connect(addr).unwrap();
+        // Headers promising 100 bytes, then only a few of them.
+        write!(
+            stream,
+            "POST /v1/track HTTP/1.1\r\nHost: x\r\n{AUTH}{JSON}Content-Length: 100\r\n\r\n{{\"userId\""
+        )
+        .unwrap();
+        let mut response = Vec::new();
+        stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+        let _ = stream.read_to_end(&mut response);
+        String::from_utf8_lossy(&response).into_owned()
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"code\":\"timeout\""), "{answer}");
+    assert_eq!(waymark.stats().profiles, 0);
+}
