@@ -245,7 +245,7 @@ async fn bad_input_is_a_4xx_the_sdks_can_read_and_applies_nothing() {
 async fn a_key_past_its_rate_gets_429() {
     let dir = tempfile::tempdir().unwrap();
     let limited = HttpConfig {
-        rate_limit: std::num::NonZeroU32::new(2),
+        rate_limit: std::num::NonZeroU32::new(1),
         ..config()
     };
     let (addr, _) = serve(dir.path(), limited).await;
@@ -258,8 +258,10 @@ async fn a_key_past_its_rate_gets_429() {
         }
         statuses.push(status);
     }
-    assert_eq!(statuses[..2], [200, 200]);
-    assert!(statuses[2..].contains(&429), "{statuses:?}");
+    // One a second: the first passes, the next ones (well within that
+    // second) are refused.
+    assert_eq!(statuses[0], 200);
+    assert!(statuses[1..].contains(&429), "{statuses:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
