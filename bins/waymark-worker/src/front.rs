@@ -51,25 +51,18 @@ impl EventSink for KafkaInputSink {
         let (publisher, topic) = (Arc::clone(&self.publisher), self.topic.clone());
         Box::pin(async move {
             tokio::task::spawn_blocking(move || {
+                let mut messages = Vec::with_capacity(events.len());
                 for event in &events {
-                    let payload = serde_json::to_vec(event).map_err(|e| e.to_string())?;
                     // The person's partition: their events stay in order.
                     let key = event
                         .user_id
                         .as_deref()
                         .or(event.anonymous_id.as_deref())
                         .unwrap_or(event.message_id.as_str());
-                    publisher
-                        .send(Outgoing {
-                            topic: &topic,
-                            key: Some(key.as_bytes()),
-                            payload: &payload,
-                            idempotency_key: None,
-                            headers: &[],
-                        })
-                        .map_err(|e| e.to_string())?;
+                    let payload = serde_json::to_vec(event).map_err(|e| e.to_string())?;
+                    messages.push((key.to_owned(), payload));
                 }
-                publisher.sync().map_err(|e| e.to_string())
+                produce(&publisher, &topic, &messages)
             })
             .await
             .map_err(|e| e.to_string())?
@@ -86,16 +79,7 @@ impl EventSink for KafkaInputSink {
             };
             tokio::task::spawn_blocking(move || {
                 let payload = serde_json::to_vec(&request).map_err(|e| e.to_string())?;
-                publisher
-                    .send(Outgoing {
-                        topic: &topic,
-                        key: Some(person.as_bytes()),
-                        payload: &payload,
-                        idempotency_key: None,
-                        headers: &[],
-                    })
-                    .map_err(|e| e.to_string())?;
-                publisher.sync().map_err(|e| e.to_string())
+                produce(&publisher, &topic, &[(person, payload)])
             })
             .await
             .map_err(|e| EnterRefused::Unavailable(e.to_string()))?
@@ -103,4 +87,25 @@ impl EventSink for KafkaInputSink {
             Ok(None)
         })
     }
+}
+
+/// Sends `(key, payload)` messages to `topic` and waits until every one is
+/// acknowledged.
+fn produce(
+    publisher: &Publisher,
+    topic: &str,
+    messages: &[(String, Vec<u8>)],
+) -> Result<(), String> {
+    for (key, payload) in messages {
+        publisher
+            .send(Outgoing {
+                topic,
+                key: Some(key.as_bytes()),
+                payload,
+                idempotency_key: None,
+                headers: &[],
+            })
+            .map_err(|e| e.to_string())?;
+    }
+    publisher.sync().map_err(|e| e.to_string())
 }

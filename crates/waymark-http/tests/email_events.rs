@@ -4,9 +4,10 @@
 //! profile; a bad signature or credentials is 403 and changes nothing.
 #![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
 
+mod support;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -14,9 +15,7 @@ use openssl::ec::{EcGroup, EcKey};
 use openssl::nid::Nid;
 use serde_json::{Value, json};
 use waymark::Waymark;
-use waymark_http::{Front, HttpConfig, RuntimeSink, router};
-use waymark_journey::parse_journey;
-use waymark_store::FjallStore;
+use waymark_http::HttpConfig;
 
 fn post(addr: SocketAddr, path: &str, headers: &str, body: &[u8]) -> u16 {
     let mut stream = TcpStream::connect(addr).unwrap();
@@ -43,17 +42,11 @@ async fn sendgrid_and_postmark_events_reach_the_person() {
     let key = EcKey::generate(&EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap()).unwrap();
     let public = b64.encode(key.public_key_to_der().unwrap());
     let dir = tempfile::tempdir().unwrap();
-    let journey = parse_journey(
-        Path::new("j.yaml"),
-        "id: j\nentry: { event: Signed Up }\nnodes:\n  - { id: hold, type: wait, duration: 1d }\n",
-    )
-    .unwrap();
-    let waymark = Arc::new(
-        Waymark::builder()
-            .store(Arc::new(FjallStore::open(dir.path()).unwrap()))
-            .journeys([journey])
-            .build()
-            .unwrap(),
+    let waymark = support::runtime(
+        dir.path(),
+        &[
+            "id: j\nentry: { event: Signed Up }\nnodes:\n  - { id: hold, type: wait, duration: 1d }\n",
+        ],
     );
     let config = HttpConfig {
         write_keys: vec!["dev-key".into()],
@@ -61,10 +54,7 @@ async fn sendgrid_and_postmark_events_reach_the_person() {
         postmark_credentials: Some("hooks:s3cret".into()),
         ..HttpConfig::default()
     };
-    let front = Front::new(config, Box::new(RuntimeSink(Arc::clone(&waymark))), None);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router(Arc::new(front))).await });
+    let addr = support::serve(&waymark, config, None).await;
 
     let w = Arc::clone(&waymark);
     tokio::task::spawn_blocking(move || {

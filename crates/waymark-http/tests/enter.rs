@@ -2,16 +2,13 @@
 //! Idempotency-Key, durable when answered, refusals as 4xx.
 #![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
 
+mod support;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
-use std::sync::Arc;
 
 use serde_json::{Value, json};
-use waymark::Waymark;
-use waymark_http::{Front, HttpConfig, RuntimeSink, router};
-use waymark_journey::parse_journey;
-use waymark_store::FjallStore;
+use waymark_http::HttpConfig;
 
 fn post(addr: SocketAddr, path: &str, headers: &str, body: &str) -> (u16, Value) {
     let mut stream = TcpStream::connect(addr).unwrap();
@@ -36,26 +33,18 @@ const AUTH: &str = "Authorization: Basic ZGV2LWtleTo=\r\n";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_backend_enters_a_person_once_per_idempotency_key() {
     let dir = tempfile::tempdir().unwrap();
-    let journeys = [
-        "id: reset\nentry: { api: true }\nnodes:\n  - { id: hold, type: wait, duration: 1d }\n",
-        "id: welcome\nentry: { event: Signed Up }\nnodes:\n  - { id: hold, type: wait, duration: 1d }\n",
-    ]
-    .map(|text| parse_journey(Path::new("j.yaml"), text).unwrap());
-    let waymark = Arc::new(
-        Waymark::builder()
-            .store(Arc::new(FjallStore::open(dir.path()).unwrap()))
-            .journeys(journeys)
-            .build()
-            .unwrap(),
+    let waymark = support::runtime(
+        dir.path(),
+        &[
+            "id: reset\nentry: { api: true }\nnodes:\n  - { id: hold, type: wait, duration: 1d }\n",
+            "id: welcome\nentry: { event: Signed Up }\nnodes:\n  - { id: hold, type: wait, duration: 1d }\n",
+        ],
     );
     let config = HttpConfig {
         write_keys: vec!["dev-key".into()],
         ..HttpConfig::default()
     };
-    let front = Front::new(config, Box::new(RuntimeSink(Arc::clone(&waymark))), None);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router(Arc::new(front))).await });
+    let addr = support::serve(&waymark, config, None).await;
 
     let calls: Vec<(&str, &str, Value, u16, Value)> = vec![
         (

@@ -4,16 +4,14 @@
 //! nothing. Seeded, so a failure replays.
 #![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
 
+mod support;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
-use waymark::Waymark;
-use waymark_http::{Front, HttpConfig, RuntimeSink, router};
-use waymark_journey::parse_journey;
-use waymark_store::FjallStore;
+use waymark_http::HttpConfig;
 
 /// xorshift64*: enough randomness for inputs, no dependency.
 struct Rng(u64);
@@ -121,27 +119,16 @@ fn send(addr: SocketAddr, method: &str, path: &str, headers: &str, body: &[u8]) 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_requests_get_200_or_a_4xx_and_refusals_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let journey = parse_journey(
-        Path::new("j.yaml"),
-        "id: reset\nentry: { api: true }\nnodes:\n  - { id: hold, type: wait, duration: 1d }\n",
-    )
-    .unwrap();
-    let waymark = Arc::new(
-        Waymark::builder()
-            .store(Arc::new(FjallStore::open(dir.path()).unwrap()))
-            .journeys([journey])
-            .build()
-            .unwrap(),
+    let waymark = support::runtime(
+        dir.path(),
+        &["id: reset\nentry: { api: true }\nnodes:\n  - { id: hold, type: wait, duration: 1d }\n"],
     );
     let config = HttpConfig {
         write_keys: vec!["dev-key".into()],
         max_batch_bytes: 2 * 1024,
         ..HttpConfig::default()
     };
-    let front = Front::new(config, Box::new(RuntimeSink(Arc::clone(&waymark))), None);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router(Arc::new(front))).await });
+    let addr = support::serve(&waymark, config, None).await;
 
     let waymark_in_test = Arc::clone(&waymark);
     tokio::task::spawn_blocking(move || {

@@ -4,6 +4,8 @@
 //! applied.
 #![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
 
+mod support;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
@@ -11,9 +13,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 use waymark::Waymark;
-use waymark_http::{Front, HttpConfig, RuntimeSink, router};
-use waymark_journey::parse_journey;
-use waymark_store::FjallStore;
+use waymark_http::HttpConfig;
 
 /// `dev-key:` in base64.
 const AUTH: &str = "Authorization: Basic ZGV2LWtleTo=\r\n";
@@ -48,22 +48,11 @@ fn gzip(body: &[u8]) -> Vec<u8> {
 }
 
 async fn serve(dir: &Path, config: HttpConfig) -> (SocketAddr, Arc<Waymark>) {
-    let journey = parse_journey(
-        Path::new("j.yaml"),
-        "id: j\nentry: { event: Signed Up }\nnodes:\n  - { id: hi, type: wait, duration: 1d }\n",
-    )
-    .unwrap();
-    let waymark = Arc::new(
-        Waymark::builder()
-            .store(Arc::new(FjallStore::open(dir).unwrap()))
-            .journeys([journey])
-            .build()
-            .unwrap(),
+    let waymark = support::runtime(
+        dir,
+        &["id: j\nentry: { event: Signed Up }\nnodes:\n  - { id: hi, type: wait, duration: 1d }\n"],
     );
-    let front = Front::new(config, Box::new(RuntimeSink(Arc::clone(&waymark))), None);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, router(Arc::new(front))).await });
+    let addr = support::serve(&waymark, config, None).await;
     (addr, waymark)
 }
 
