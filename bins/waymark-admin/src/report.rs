@@ -99,7 +99,7 @@ fn gather(args: &ReportArgs, store: Option<&Path>) -> anyhow::Result<Option<Gath
             known.entry(journey).or_default().push(version);
         }
     } else if let Some(path) = store {
-        if !path.join("version").exists() {
+        if !waymark_store::FjallStore::exists(path) {
             anyhow::bail!("{}: no store here", path.display());
         }
         let store = waymark_store::FjallStore::open(path)

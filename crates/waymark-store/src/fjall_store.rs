@@ -42,6 +42,12 @@ impl FjallStore {
         Ok(FjallStore { db, spaces })
     }
 
+    /// Whether `path` holds a store (fjall's version marker, written last
+    /// when a database is created).
+    pub fn exists(path: &Path) -> bool {
+        path.join(VERSION_MARKER).exists()
+    }
+
     fn space(&self, space: Space) -> &Keyspace {
         &self.spaces[&space]
     }
@@ -75,6 +81,9 @@ impl FjallStore {
     }
 }
 
+/// The file fjall writes last when it creates a database.
+const VERSION_MARKER: &str = "version";
+
 /// What fjall writes while it creates a database, before the version
 /// marker that says the creation finished. A process killed in between
 /// leaves these behind and fjall then refuses the folder ("File exists").
@@ -85,7 +94,7 @@ const CREATION_LEFTOVERS: [&str; 3] = ["lock", "0.jnl", "keyspaces"];
 /// been made, so nothing is lost; a folder holding anything else is
 /// refused rather than touched.
 fn clear_unfinished_creation(path: &Path) -> Result<(), String> {
-    if !path.exists() || path.join("version").exists() {
+    if !path.exists() || FjallStore::exists(path) {
         return Ok(());
     }
     let entries = std::fs::read_dir(path).map_err(|e| e.to_string())?;
