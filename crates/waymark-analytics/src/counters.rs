@@ -42,6 +42,12 @@ pub struct Groups {
 }
 
 impl Groups {
+    /// Adds `other`'s groups in.
+    pub fn merge(&mut self, other: &Groups) {
+        self.treatment.merge(&other.treatment);
+        self.control.merge(&other.control);
+    }
+
     pub fn total(&self) -> Group {
         let mut total = self.treatment;
         total.merge(&self.control);
@@ -160,8 +166,7 @@ impl Counters {
 
     /// Adds `other` in (nodes and variants new to `self` go last).
     pub fn merge(&mut self, other: &Counters) {
-        self.groups.treatment.merge(&other.groups.treatment);
-        self.groups.control.merge(&other.groups.control);
+        self.groups.merge(&other.groups);
         for node in &other.nodes {
             let mine = self.node_mut(&node.id);
             mine.reached += node.reached;

@@ -136,13 +136,11 @@ impl Metrics {
                 continue;
             };
             journey.counters.merge(counters);
-            let day = journey.daily.entry(key.day).or_default();
-            day.treatment.entrants += counters.groups.treatment.entrants;
-            day.treatment.conversions += counters.groups.treatment.conversions;
-            day.treatment.revenue += counters.groups.treatment.revenue;
-            day.control.entrants += counters.groups.control.entrants;
-            day.control.conversions += counters.groups.control.conversions;
-            day.control.revenue += counters.groups.control.revenue;
+            journey
+                .daily
+                .entry(key.day)
+                .or_default()
+                .merge(&counters.groups);
         }
         for journey in &mut out {
             journey.counters.order_along_flows();
