@@ -1,41 +1,14 @@
-//! Where the front door's events go: into the runtime directly (file and
-//! stdin sources, counted with the source's), or, with a Kafka source,
-//! produced to the first input topic (keyed by the person, acknowledged by all in-sync replicas) so
-//! that partitioning and ordering stay Kafka's and the worker's own
-//! consumer processes them like any other event.
+//! Where the front door's events go with a Kafka source (file and stdin
+//! sources ingest them directly, `waymark_http::RuntimeSink`): produced to
+//! the first input topic (keyed by the person, acknowledged by all in-sync
+//! replicas) so that partitioning and ordering stay Kafka's and the
+//! worker's own consumer processes them like any other event.
 
 use std::sync::Arc;
 
-use waymark::Waymark;
-use waymark::source::SourceCounters;
 use waymark_core::Event;
-use waymark_http::{Accepted, EnterAnswer, EnterRefused, EventSink, RuntimeSink};
+use waymark_http::{Accepted, EnterAnswer, EnterRefused, EventSink};
 use waymark_kafka::{Outgoing, Publisher};
-
-/// Events into the runtime, counted in the worker's progress line and
-/// `/metrics` like the source's.
-pub(crate) struct CountedRuntimeSink {
-    pub waymark: Arc<Waymark>,
-    pub counters: Arc<SourceCounters>,
-}
-
-impl EventSink for CountedRuntimeSink {
-    fn accept(&self, events: Vec<Event>) -> Accepted<'_> {
-        let (waymark, counters) = (Arc::clone(&self.waymark), Arc::clone(&self.counters));
-        Box::pin(async move {
-            let report = tokio::task::spawn_blocking(move || waymark.ingest_batch(&events, None))
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())?;
-            counters.count(&report, 0);
-            Ok(())
-        })
-    }
-
-    fn enter(&self, request: waymark::runtime::EnterRequest) -> EnterAnswer<'_> {
-        Box::pin(async move { RuntimeSink(Arc::clone(&self.waymark)).enter(request).await })
-    }
-}
 
 /// Events to the input topic, entries to the enter topic; `Ok` once
 /// every message is acknowledged.

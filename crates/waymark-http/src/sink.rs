@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use waymark::Waymark;
 use waymark::runtime::{EnterRequest, Entered, Error as RuntimeError};
+use waymark::source::SourceCounters;
 use waymark_core::Event;
 
 /// A sink's answer: resolves once the events are durable.
@@ -49,22 +50,45 @@ pub trait EventSink: Send + Sync + 'static {
 /// Events into an embedded runtime: `Waymark::ingest_batch`, which returns
 /// once the commit that holds them is synced.
 #[derive(Debug, Clone)]
-pub struct RuntimeSink(pub Arc<Waymark>);
+pub struct RuntimeSink {
+    waymark: Arc<Waymark>,
+    /// Where what was ingested is counted (a worker's progress line and
+    /// `/metrics`), if anywhere.
+    counters: Option<Arc<SourceCounters>>,
+}
+
+impl RuntimeSink {
+    pub fn new(waymark: Arc<Waymark>) -> Self {
+        RuntimeSink {
+            waymark,
+            counters: None,
+        }
+    }
+
+    /// Counts what it ingests in `counters`, as a source does.
+    pub fn counting(mut self, counters: Arc<SourceCounters>) -> Self {
+        self.counters = Some(counters);
+        self
+    }
+}
 
 impl EventSink for RuntimeSink {
     fn accept(&self, events: Vec<Event>) -> Accepted<'_> {
-        let waymark = Arc::clone(&self.0);
+        let waymark = Arc::clone(&self.waymark);
         Box::pin(async move {
-            tokio::task::spawn_blocking(move || waymark.ingest_batch(&events, None))
+            let report = tokio::task::spawn_blocking(move || waymark.ingest_batch(&events, None))
                 .await
                 .map_err(|e| e.to_string())?
-                .map(|_| ())
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.to_string())?;
+            if let Some(counters) = &self.counters {
+                counters.count(&report, 0);
+            }
+            Ok(())
         })
     }
 
     fn enter(&self, request: EnterRequest) -> EnterAnswer<'_> {
-        let waymark = Arc::clone(&self.0);
+        let waymark = Arc::clone(&self.waymark);
         Box::pin(async move {
             let entered = tokio::task::spawn_blocking(move || waymark.enter(&request))
                 .await

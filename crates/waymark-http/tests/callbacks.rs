@@ -70,7 +70,7 @@ async fn serve(dir: &Path) -> (SocketAddr, Arc<Waymark>) {
     };
     let front = Front::new(
         config,
-        Box::new(RuntimeSink(Arc::clone(&waymark))),
+        Box::new(RuntimeSink::new(Arc::clone(&waymark))),
         Some(UnsubscribeSigner::new(
             "unsub-secret",
             "http://127.0.0.1/unsubscribe",

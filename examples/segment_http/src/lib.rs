@@ -17,7 +17,7 @@ pub fn app(
     config: HttpConfig,
     unsubscribe: Option<UnsubscribeSigner>,
 ) -> Router {
-    let front = Front::new(config, Box::new(RuntimeSink(waymark)), unsubscribe);
+    let front = Front::new(config, Box::new(RuntimeSink::new(waymark)), unsubscribe);
     Router::new()
         .route(
             "/",

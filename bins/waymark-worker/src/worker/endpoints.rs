@@ -46,12 +46,10 @@ impl Worker {
                         enter_topic: kafka.topics.enter.clone(),
                     })
                 }
-                SourceKind::File | SourceKind::Stdin => {
-                    Box::new(crate::front::CountedRuntimeSink {
-                        waymark: Arc::clone(&self.waymark),
-                        counters: Arc::clone(&self.counters),
-                    })
-                }
+                SourceKind::File | SourceKind::Stdin => Box::new(
+                    waymark_http::RuntimeSink::new(Arc::clone(&self.waymark))
+                        .counting(Arc::clone(&self.counters)),
+                ),
             };
             let front = waymark_http::Front::new(
                 http.clone(),

@@ -35,7 +35,7 @@ pub async fn serve(
 ) -> SocketAddr {
     let front = Front::new(
         config,
-        Box::new(RuntimeSink(Arc::clone(waymark))),
+        Box::new(RuntimeSink::new(Arc::clone(waymark))),
         unsubscribe,
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
