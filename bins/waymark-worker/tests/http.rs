@@ -11,38 +11,13 @@ mod support;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
+use support::{Running, eventually, free_port, request, start_stdin_worker};
 
 /// `key:` in base64.
 const AUTH: &str = "Authorization: Basic a2V5Og==\r\n";
-
-fn request(addr: &str, method: &str, path: &str, headers: &str, body: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response[9..12].parse().unwrap();
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
-
-fn eventually(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < Duration::from_secs(30), "{what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 fn lines(path: &std::path::Path) -> Vec<Value> {
     std::fs::read_to_string(path)
@@ -52,14 +27,19 @@ fn lines(path: &std::path::Path) -> Vec<Value> {
         .collect()
 }
 
-/// The worker, killed if the test fails before it stops it.
-struct Running(std::process::Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// Journey `j` in `d`: on `entry` (the event and its options), one email.
+fn write_journey(d: &std::path::Path, entry: &str) {
+    std::fs::create_dir_all(d.join("templates")).unwrap();
+    std::fs::write(
+        d.join("templates/hi.yaml"),
+        "channel: email\nsubject: Hi\ntext: Hello\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("j.yaml"),
+        format!("id: j\nentry: {{ event: {entry} }}\nnodes:\n  - {{ id: hi, type: send, channel: email, template: hi }}\n"),
+    )
+    .unwrap();
 }
 
 fn ping(id: &str) -> String {
@@ -72,31 +52,12 @@ fn ping(id: &str) -> String {
 fn the_worker_serves_the_front_door_and_its_unsubscribe_links() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    std::fs::create_dir_all(d.join("templates")).unwrap();
-    std::fs::write(
-        d.join("templates/hi.yaml"),
-        "channel: email\nsubject: Hi\ntext: Hello\n",
-    )
-    .unwrap();
-    std::fs::write(
-        d.join("j.yaml"),
-        "id: j\nentry: { event: Ping, re_entry: after_exit }\nnodes:\n  - { id: hi, type: send, channel: email, template: hi }\n",
-    )
-    .unwrap();
+    let addr = format!("127.0.0.1:{}", free_port());
+    write_journey(d, "Ping, re_entry: after_exit");
     // A real SMTP server (aiosmtpd) saving each message as <n>.eml.
     let maildir = d.join("mail");
     std::fs::create_dir_all(&maildir).unwrap();
-    let smtp_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let smtp_port = free_port();
     let mut smtp = Running(
         Command::new("python3")
             .arg(support::workspace().join("crates/waymark-channels/tests/smtp_server.py"))
@@ -154,21 +115,14 @@ write_keys = ["key"]
         ),
     )
     .unwrap();
-    let mut child = Running(
-        Command::new(env!("CARGO_BIN_EXE_waymark-worker"))
-            .arg("--config")
-            .arg(d.join("worker.toml"))
-            .arg("--quiet")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let config = d.join("worker.toml");
+    let (mut child, stdin) = start_stdin_worker(&config);
+    eventually(
+        Duration::from_secs(30),
+        "the front door listens",
+        &config,
+        || TcpStream::connect(&addr).is_ok(),
     );
-    let stdin = child.0.stdin.take().unwrap();
-    eventually("the front door listens", || {
-        TcpStream::connect(&addr).is_ok()
-    });
 
     // Ops without Kafka.
     for path in ["/healthz", "/readyz"] {
@@ -188,7 +142,12 @@ write_keys = ["key"]
         &ping("p1"),
     );
     assert_eq!(status, 200, "{body}");
-    eventually("the email went out", || mails().len() == 1);
+    eventually(
+        Duration::from_secs(30),
+        "the email went out",
+        &config,
+        || mails().len() == 1,
+    );
     // The link a mail client follows: the email's List-Unsubscribe header.
     let email = mails().remove(0);
     let url = email
@@ -219,16 +178,21 @@ write_keys = ["key"]
         &ping("p2"),
     );
     assert_eq!(status, 200);
-    eventually("the second send was decided", || {
-        lines(&d.join("records.jsonl"))
-            .iter()
-            .any(|r| r["kind"] == "suppressed" && r["reason"] == "unsubscribed")
-    });
+    eventually(
+        Duration::from_secs(30),
+        "the second send was decided",
+        &config,
+        || {
+            lines(&d.join("records.jsonl"))
+                .iter()
+                .any(|r| r["kind"] == "suppressed" && r["reason"] == "unsubscribed")
+        },
+    );
     assert_eq!(mails().len(), 1, "nothing more was sent");
 
     Command::new("kill")
         .arg("-TERM")
-        .arg(child.0.id().to_string())
+        .arg(child.id().to_string())
         .status()
         .unwrap();
     drop(stdin);
@@ -269,23 +233,8 @@ fn send_until_accepted(addr: &str, body: &str) -> u32 {
 fn sigkill_while_clients_send_loses_no_accepted_event_and_sends_nothing_twice() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    std::fs::create_dir_all(d.join("templates")).unwrap();
-    std::fs::write(
-        d.join("templates/hi.yaml"),
-        "channel: email\nsubject: Hi\ntext: Hello\n",
-    )
-    .unwrap();
-    std::fs::write(
-        d.join("j.yaml"),
-        "id: j\nentry: { event: Signed Up }\nnodes:\n  - { id: hi, type: send, channel: email, template: hi }\n",
-    )
-    .unwrap();
+    let addr = format!("127.0.0.1:{}", free_port());
+    write_journey(d, "Signed Up");
     std::fs::write(
         d.join("worker.toml"),
         format!(
@@ -294,21 +243,8 @@ fn sigkill_while_clients_send_loses_no_accepted_event_and_sends_nothing_twice() 
         ),
     )
     .unwrap();
-    let start = || {
-        let mut child = Running(
-            Command::new(env!("CARGO_BIN_EXE_waymark-worker"))
-                .arg("--config")
-                .arg(d.join("worker.toml"))
-                .arg("--quiet")
-                .stdin(Stdio::piped())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-        let stdin = child.0.stdin.take();
-        (child, stdin)
-    };
+    let config = d.join("worker.toml");
+    let start = || start_stdin_worker(&config);
     // Four clients, each sending new people one at a time (retrying what
     // got no 200) until the worker has been killed under them three times.
     let mut worker = start();
@@ -332,8 +268,8 @@ fn sigkill_while_clients_send_loses_no_accepted_event_and_sends_nothing_twice() 
         .collect();
     for pause_ms in [300u64, 500, 400] {
         std::thread::sleep(Duration::from_millis(pause_ms));
-        worker.0.0.kill().unwrap(); // SIGKILL
-        worker.0.0.wait().unwrap();
+        worker.0.kill().unwrap(); // SIGKILL
+        worker.0.wait().unwrap();
         worker = start();
     }
     std::thread::sleep(Duration::from_millis(200));
@@ -348,9 +284,12 @@ fn sigkill_while_clients_send_loses_no_accepted_event_and_sends_nothing_twice() 
         "no request was cut by a kill ({tries} tries for {people}): the test proves nothing"
     );
     // Everyone accepted is emailed exactly once, retries included.
-    eventually("every accepted sign-up emailed", || {
-        lines(&d.join("out.jsonl")).len() >= people
-    });
+    eventually(
+        Duration::from_secs(30),
+        "every accepted sign-up emailed",
+        &config,
+        || lines(&d.join("out.jsonl")).len() >= people,
+    );
     std::thread::sleep(Duration::from_millis(300));
     let sent = lines(&d.join("out.jsonl"));
     let mut emailed: Vec<&str> = sent

@@ -7,7 +7,6 @@
 mod support;
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -471,25 +470,7 @@ fn malformed_events_go_to_the_dead_letter_topic_byte_for_byte() {
 }
 
 fn http_get(address: &str, path: &str) -> (u16, String) {
-    let mut stream = std::net::TcpStream::connect(address).unwrap();
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").unwrap();
-    let mut text = String::new();
-    stream.read_to_string(&mut text).unwrap();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default().to_owned();
-    (status, body)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    request(address, "GET", path, "", "")
 }
 
 #[test]
@@ -587,16 +568,9 @@ fn journeys_deploy_live_through_the_topic_and_the_ops_endpoint_reports() {
     // Events through the front door: produced to the input topic (acks
     // from all replicas) before the 200, then consumed like any other.
     let batch = r#"{"batch":[{"type":"identify","messageId":"d0","userId":"user-1","traits":{"email":"one@example.com"},"timestamp":"2026-11-23T08:00:00Z"},{"type":"track","messageId":"d1","userId":"user-1","event":"Demo Booked","timestamp":"2026-11-23T08:00:01Z"}]}"#;
-    let mut stream = std::net::TcpStream::connect(&front).unwrap();
-    write!(
-        stream,
-        "POST /v1/batch HTTP/1.1\r\nHost: x\r\nAuthorization: Basic a2V5Og==\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{batch}",
-        batch.len()
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let json = "Authorization: Basic a2V5Og==\r\nContent-Type: application/json\r\n";
+    let (status, answer) = request(&front, "POST", "/v1/batch", json, batch);
+    assert_eq!(status, 200, "{answer}");
     assert_eq!(
         http_get(&front, "/readyz").0,
         200,
@@ -642,16 +616,9 @@ fn journeys_deploy_live_through_the_topic_and_the_ops_endpoint_reports() {
     enter("nope", "call-3", "user-4");
     // And through the front door: queued on the enter topic (202).
     let body = r#"{"userId":"user-5","traits":{"email":"user-5@example.com"}}"#;
-    let mut stream = std::net::TcpStream::connect(&front).unwrap();
-    write!(
-        stream,
-        "POST /v1/journeys/reset/enter HTTP/1.1\r\nHost: x\r\nAuthorization: Basic a2V5Og==\r\nIdempotency-Key: call-5\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
+    let headers = format!("{json}Idempotency-Key: call-5\r\n");
+    let (status, answer) = request(&front, "POST", "/v1/journeys/reset/enter", &headers, body);
+    assert_eq!(status, 202, "{answer}");
     eventually(
         Duration::from_secs(30),
         "the enter calls applied",

@@ -6,29 +6,16 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-/// The worker, killed if the test fails before it stops it.
-struct Running(std::process::Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use support::{eventually, free_port, start_stdin_worker};
 
 #[test]
 fn segment_and_rudderstack_python_sdks_work_unchanged() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = format!("127.0.0.1:{}", free_port());
     std::fs::create_dir_all(d.join("templates")).unwrap();
     std::fs::write(
         d.join("templates/hi.yaml"),
@@ -40,31 +27,19 @@ fn segment_and_rudderstack_python_sdks_work_unchanged() {
         "id: j\nentry: { event: Signed Up }\nnodes:\n  - { id: hi, type: send, channel: email, template: hi }\n",
     )
     .unwrap();
+    let config = d.join("worker.toml");
     std::fs::write(
-        d.join("worker.toml"),
+        &config,
         format!(
             "journeys = [\"{d}/j.yaml\"]\n[source]\nkind = \"stdin\"\nrejects = \"{d}/rejects.jsonl\"\n[store]\npath = \"{d}/store\"\n[channels.log]\npath = \"{d}/out.jsonl\"\n[http]\nlisten = \"{addr}\"\nwrite_keys = [\"sdk-key\"]\n",
             d = d.display()
         ),
     )
     .unwrap();
-    let mut worker = Running(
-        Command::new(env!("CARGO_BIN_EXE_waymark-worker"))
-            .arg("--config")
-            .arg(d.join("worker.toml"))
-            .arg("--quiet")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let _stdin = worker.0.stdin.take();
-    let start = Instant::now();
-    while std::net::TcpStream::connect(&addr).is_err() {
-        assert!(start.elapsed() < Duration::from_secs(30), "no front door");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (_worker, _stdin) = start_stdin_worker(&config);
+    eventually(Duration::from_secs(30), "the front door", &config, || {
+        std::net::TcpStream::connect(&addr).is_ok()
+    });
     let script = support::workspace().join("scripts/sdk_client.py");
     for (sdk, user) in [("segment", "seg-user"), ("rudder", "rudder-user")] {
         let out = Command::new("python3")
@@ -80,19 +55,10 @@ fn segment_and_rudderstack_python_sdks_work_unchanged() {
         );
     }
     // Both people were emailed: their identify and track went through.
-    let start = Instant::now();
-    loop {
+    eventually(Duration::from_secs(30), "both emailed", &config, || {
         let out = std::fs::read_to_string(d.join("out.jsonl")).unwrap_or_default();
-        if ["seg-user@example.com", "rudder-user@example.com"]
+        ["seg-user@example.com", "rudder-user@example.com"]
             .iter()
             .all(|to| out.contains(to))
-        {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "deliveries: {out}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    });
 }

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, dead_code)] // test support: a failed unwrap is a failed test
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -308,21 +308,66 @@ impl std::ops::DerefMut for Running {
 /// Starts the worker on `config`; its log goes to `worker.log` beside it
 /// (appended across restarts).
 pub fn start_worker(config: &Path) -> Running {
+    worker_command(config).spawn().map(Running).unwrap()
+}
+
+/// Starts the worker on `config` with its stdin piped (a `stdin` source
+/// waits for input while the stdin is held open).
+pub fn start_stdin_worker(config: &Path) -> (Running, ChildStdin) {
+    let mut worker = worker_command(config)
+        .stdin(Stdio::piped())
+        .spawn()
+        .map(Running)
+        .unwrap();
+    let stdin = worker.0.stdin.take().unwrap();
+    (worker, stdin)
+}
+
+fn worker_command(config: &Path) -> Command {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(config.with_file_name("worker.log"))
         .unwrap();
-    Command::new(env!("CARGO_BIN_EXE_waymark-worker"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_waymark-worker"));
+    command
         .arg("--config")
         .arg(config)
         .arg("--quiet")
         .env("WAYMARK_LOG", "info")
         .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .map(Running)
+        .stderr(log);
+    command
+}
+
+/// One HTTP/1.1 request with extra header lines (each ending in CRLF),
+/// on its own connection: the status and the body.
+pub fn request(addr: &str, method: &str, path: &str, headers: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response[9..12].parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// A loopback port free when asked.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Polls `check` until it holds, up to `limit`; on timeout, shows the end
