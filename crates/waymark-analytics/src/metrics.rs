@@ -68,19 +68,17 @@ impl Metrics {
         self.buckets[at].1.add(record);
     }
 
-    /// Adds counters kept elsewhere (the store) under `key`.
-    pub fn merge(&mut self, key: BucketKey, counters: &Counters) {
+    /// Adds counters kept elsewhere (the store) under `key`; returns the
+    /// bucket's new totals.
+    pub fn merge(&mut self, key: BucketKey, counters: &Counters) -> &Counters {
         let at = self.bucket_index(key);
         self.buckets[at].1.merge(counters);
+        &self.buckets[at].1
     }
 
     /// Every bucket, in the order first seen.
     pub fn buckets(&self) -> impl Iterator<Item = (&BucketKey, &Counters)> {
         self.buckets.iter().map(|(k, c)| (k, c))
-    }
-
-    pub fn bucket(&self, key: &BucketKey) -> Option<&Counters> {
-        self.index.get(key).map(|i| &self.buckets[*i].1)
     }
 
     pub fn is_empty(&self) -> bool {

@@ -88,7 +88,10 @@ pub fn sendgrid_events(
             .unwrap_or_else(|| {
                 format!(
                     "{kind}:{}",
-                    waymark_core::stable_hash(0, &[&Value::Object(item.clone()).to_string()])
+                    waymark_core::stable_hash(
+                        0,
+                        &[&serde_json::to_string(&item).unwrap_or_default()]
+                    )
                 )
             });
         let mut properties = Map::new();

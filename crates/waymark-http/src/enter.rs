@@ -31,10 +31,6 @@ struct EnterBody {
     traits: Map<String, Value>,
     #[serde(default)]
     data: Map<String, Value>,
-    /// The write key may come in the body, as for the tracking API.
-    #[serde(default)]
-    #[allow(dead_code)] // read by `WriteKeys::admit` from the raw JSON
-    write_key: Option<String>,
 }
 
 pub(crate) async fn enter(
@@ -85,8 +81,13 @@ fn request(
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<EnterRequest, ApiError> {
-    let value = json_body(headers, body, EVENT_LIMIT)?;
+    let mut value = json_body(headers, body, EVENT_LIMIT)?;
     front.write_keys.admit(headers, &value)?;
+    // The write key may come in the body, as for the tracking API; it is
+    // not part of the entry.
+    if let Some(fields) = value.as_object_mut() {
+        fields.remove("writeKey");
+    }
     let call_id = headers
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())

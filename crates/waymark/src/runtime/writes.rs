@@ -131,11 +131,9 @@ impl Writes<'_> {
                 .put(Space::Profiles, id.as_str().as_bytes(), encode(&record));
         }
         for (key, counters) in self.analytics.buckets() {
-            state.analytics.merge(key.clone(), counters);
-            if let Some(total) = state.analytics.bucket(key) {
-                self.batch
-                    .put(Space::Analytics, key.encode(), encode(total));
-            }
+            let total = state.analytics.merge(key.clone(), counters);
+            self.batch
+                .put(Space::Analytics, key.encode(), encode(total));
         }
         for (key, n) in self.counted {
             let total = state.counters.entry(key.clone()).or_default();
