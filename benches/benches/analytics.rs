@@ -27,28 +27,24 @@ fn records() -> Vec<Record> {
         let instance: Arc<str> = Arc::from(format!("win-back:p{i}:1"));
         let at = start + chrono::TimeDelta::days((i * 30 / (RECORDS / 5)) as i64);
         let record = |kind: RecordKind, step: usize, node: usize| Record {
-            key: format!("{instance}/{step}/{}", kind.as_str()),
-            at,
-            kind,
-            profile: ProfileId::from("p"),
-            journey: Arc::clone(&journey),
             version: 1,
-            instance: Arc::clone(&instance),
             node: Some(Arc::clone(&nodes[node])),
             arrived: kind != RecordKind::Entered && kind != RecordKind::Goal,
             from: (step > 1).then(|| Arc::clone(&nodes[node.saturating_sub(1)])),
             channel: (kind == RecordKind::Send).then_some(Channel::Email),
-            template: None,
-            reason: None,
-            value: None,
-            next: None,
             variant: matches!(kind, RecordKind::Split | RecordKind::Goal)
                 .then(|| Arc::clone(&variants[i % 2])),
             split: (kind == RecordKind::Goal).then(|| Arc::clone(&nodes[0])),
             entered_at: (kind == RecordKind::Goal).then_some(at),
-            until: None,
             control: i % 10 == 0,
-            segment: None,
+            ..Record::new(
+                format!("{instance}/{step}/{}", kind.as_str()),
+                at,
+                kind,
+                ProfileId::from("p"),
+                Arc::clone(&journey),
+                Arc::clone(&instance),
+            )
         };
         out.push(record(RecordKind::Entered, 0, 0));
         out.push(record(RecordKind::Split, 1, 0));

@@ -23,27 +23,17 @@ impl Run {
     fn record(&mut self, who: &str, when: &str, kind: RecordKind, node: &str) -> &mut Record {
         let instance: Arc<str> = Arc::from(format!("{}:{who}:1", self.journey));
         self.records.push(Record {
-            key: format!("{instance}/{}/{}", self.records.len(), kind.as_str()),
-            at: at(when),
-            kind,
-            profile: ProfileId::from(who),
-            journey: Arc::clone(&self.journey),
             version: if when < "2026-11-03" { 1 } else { 2 },
-            instance,
             node: Some(Arc::from(node)),
-            arrived: false,
-            from: None,
-            channel: None,
-            template: None,
-            reason: None,
-            value: None,
-            next: None,
-            variant: None,
-            split: None,
-            entered_at: None,
-            until: None,
             control: who.starts_with('c'),
-            segment: None,
+            ..Record::new(
+                format!("{instance}/{}/{}", self.records.len(), kind.as_str()),
+                at(when),
+                kind,
+                ProfileId::from(who),
+                Arc::clone(&self.journey),
+                instance,
+            )
         });
         self.records.last_mut().unwrap()
     }

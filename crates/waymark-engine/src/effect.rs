@@ -251,6 +251,41 @@ fn is_zero(n: &u32) -> bool {
 }
 
 impl Record {
+    /// A record of `kind` about `profile` (in `instance` of `journey`, both
+    /// empty for a record about the person), with nothing else set.
+    pub fn new(
+        key: String,
+        at: Timestamp,
+        kind: RecordKind,
+        profile: ProfileId,
+        journey: Arc<str>,
+        instance: Arc<str>,
+    ) -> Self {
+        Record {
+            key,
+            at,
+            kind,
+            profile,
+            journey,
+            version: 0,
+            instance,
+            node: None,
+            arrived: false,
+            from: None,
+            channel: None,
+            template: None,
+            reason: None,
+            value: None,
+            next: None,
+            variant: None,
+            split: None,
+            entered_at: None,
+            until: None,
+            control: false,
+            segment: None,
+        }
+    }
+
     /// The idempotency key of the delivery a `send` record stands for
     /// (the record's key and the channel): what the outbox, the channels
     /// and the deliveries topic carry.

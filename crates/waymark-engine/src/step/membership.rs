@@ -218,28 +218,13 @@ impl Step<'_> {
     /// A record about the person rather than an instance (segment
     /// transitions; `journey` for a skipped trigger).
     pub(crate) fn person_record(&self, key: String, kind: RecordKind, journey: &str) -> Record {
-        Record {
+        Record::new(
             key,
-            at: self.now,
+            self.now,
             kind,
-            profile: self.profile.id.clone(),
-            journey: Arc::from(journey),
-            version: 0,
-            instance: Arc::from(""),
-            arrived: false,
-            from: None,
-            node: None,
-            channel: None,
-            template: None,
-            reason: None,
-            value: None,
-            next: None,
-            variant: None,
-            split: None,
-            entered_at: None,
-            until: None,
-            control: false,
-            segment: None,
-        }
+            self.profile.id.clone(),
+            Arc::from(journey),
+            Arc::from(""),
+        )
     }
 }

@@ -391,27 +391,18 @@ impl<'a> Step<'a> {
     fn record(&self, i: usize, kind: RecordKind, channel: Option<Channel>) -> Record {
         let instance = &self.instances[i];
         Record {
-            key: self.key(i, kind.as_str()),
-            at: self.now,
-            kind,
-            profile: self.profile.id.clone(),
-            journey: instance.journey.clone(),
             version: instance.version,
-            instance: instance.id.clone(),
             node: Some(instance.node.clone()),
-            arrived: false,
-            from: None,
             channel,
-            template: None,
-            reason: None,
-            value: None,
-            next: None,
-            variant: None,
-            split: None,
-            entered_at: None,
-            until: None,
             control: instance.control,
-            segment: None,
+            ..Record::new(
+                self.key(i, kind.as_str()),
+                self.now,
+                kind,
+                self.profile.id.clone(),
+                instance.journey.clone(),
+                instance.id.clone(),
+            )
         }
     }
 

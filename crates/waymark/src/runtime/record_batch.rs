@@ -101,27 +101,17 @@ mod tests {
 
     fn record(key: &str, kind: RecordKind) -> Record {
         Record {
-            key: key.to_owned(),
-            at: waymark_core::parse_timestamp("2026-11-27T10:00:00Z").unwrap(),
-            kind,
-            profile: ProfileId::from("p1"),
-            journey: Arc::from("welcome"),
             version: 1,
-            instance: Arc::from("welcome:p1:1"),
-            arrived: false,
-            from: None,
             node: Some(Arc::from("hello")),
-            channel: None,
-            template: None,
             reason: Some("line\nbreak inside a string".to_owned()),
-            value: None,
-            next: None,
-            variant: None,
-            split: None,
-            entered_at: None,
-            until: None,
-            control: false,
-            segment: None,
+            ..Record::new(
+                key.to_owned(),
+                waymark_core::parse_timestamp("2026-11-27T10:00:00Z").unwrap(),
+                kind,
+                ProfileId::from("p1"),
+                Arc::from("welcome"),
+                Arc::from("welcome:p1:1"),
+            )
         }
     }
 
