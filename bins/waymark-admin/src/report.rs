@@ -6,10 +6,9 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context;
-use waymark_analytics::{JourneyMetrics, Metrics, Selection};
+use waymark_analytics::{Metrics, Selection};
 
 use crate::cli::{ReportArgs, ReportFormat, SimulateArgs};
 
@@ -32,21 +31,10 @@ pub(crate) fn run(
         version: args.version,
         since: args.since,
     };
-    if let Err(error) = check_selection(&selection, &deployed) {
-        return refuse(&error);
-    }
-    let mut journeys = metrics.select(&selection);
-    // A known journey nobody has entered yet is reported with zeros.
-    if let Some(id) = &selection.journey
-        && journeys.is_empty()
-    {
-        journeys.push(JourneyMetrics {
-            journey: Arc::from(id.as_str()),
-            version: selection.version,
-            counters: Default::default(),
-            daily: BTreeMap::new(),
-        });
-    }
+    let journeys = match metrics.report(&selection, deployed) {
+        Ok(journeys) => journeys,
+        Err(error) => return refuse(&error.into()),
+    };
     if let Some(dir) = &args.svg {
         crate::charts::write_all(dir, &journeys)?;
     }
@@ -113,47 +101,7 @@ fn gather(args: &ReportArgs, store: Option<&Path>) -> anyhow::Result<Option<Gath
             "give --store PATH (the worker's store), --journey FILE... --events FILE, or --records FILE"
         );
     }
-    for (journey, versions) in metrics.versions() {
-        known
-            .entry(journey.to_string())
-            .or_default()
-            .extend(versions);
-    }
     Ok(Some((metrics, known)))
-}
-
-/// An unknown journey, or a version the journey never had, is an error.
-fn check_selection(
-    selection: &Selection,
-    known: &BTreeMap<String, Vec<u32>>,
-) -> anyhow::Result<()> {
-    let Some(journey) = &selection.journey else {
-        return Ok(());
-    };
-    let Some(versions) = known.get(journey) else {
-        let names: Vec<&str> = known.keys().map(String::as_str).collect();
-        anyhow::bail!(
-            "unknown journey `{journey}` (known: {})",
-            if names.is_empty() {
-                "none".to_owned()
-            } else {
-                names.join(", ")
-            }
-        );
-    };
-    if let Some(version) = selection.version
-        && !versions.contains(&version)
-    {
-        let mut versions = versions.clone();
-        versions.sort_unstable();
-        versions.dedup();
-        let listed: Vec<String> = versions.iter().map(u32::to_string).collect();
-        anyhow::bail!(
-            "journey `{journey}` has no version {version} (versions: {})",
-            listed.join(", ")
-        );
-    }
-    Ok(())
 }
 
 /// Journey records from a JSONL file the worker wrote, each once (a record

@@ -77,8 +77,6 @@ pub struct Worker {
     /// For live deploys from the journeys topic.
     store: Arc<dyn Store>,
     waymark: Arc<Waymark>,
-    /// As loaded at start, for journeys deployed live (the journeys topic).
-    templates: waymark_journey::Templates,
     /// `source.max_clock_skew`, parsed when the worker opened.
     max_clock_skew: chrono::TimeDelta,
     /// Wakes the line source (file, stdin) while it waits for input.
@@ -134,7 +132,7 @@ impl Worker {
             .deployed(deployed)
             .engine(engine)
             .identity(config.identity.clone())
-            .templates(templates.clone())
+            .templates(templates)
             .segments(segments.clone())
             .policies(policies);
         if let Some(unsubscribe) = &config.unsubscribe {
@@ -200,7 +198,6 @@ impl Worker {
             config,
             store,
             waymark: Arc::new(waymark),
-            templates,
             max_clock_skew,
             reader_wake: parking_lot::Mutex::default(),
             counters: Arc::default(),
@@ -300,16 +297,15 @@ impl Worker {
                 waymark_kafka::watch_enter(&kafka, store, waymark, metrics, &stopped)
                     .map_err(WorkerError::from)
             }));
-            let (kafka, templates, store, waymark, metrics, stop) = (
+            let (kafka, store, waymark, metrics, stop) = (
                 self.config.kafka.clone(),
-                self.templates.clone(),
                 Arc::clone(&self.store),
                 Arc::clone(&self.waymark),
                 Arc::clone(&parts.metrics),
                 Arc::clone(stop),
             );
             tasks.push(tokio::task::spawn_blocking(move || {
-                waymark_kafka::watch_journeys(&kafka, store, waymark, templates, metrics, &stop)
+                waymark_kafka::watch_journeys(&kafka, store, waymark, metrics, &stop)
                     .map_err(WorkerError::from)
             }));
         }

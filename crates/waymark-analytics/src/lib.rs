@@ -9,13 +9,17 @@
 //! probability to be best); the formulas and sources are in
 //! docs/analytics.md.
 
+#[cfg(feature = "charts")]
+pub mod charts;
 mod counters;
 mod histogram;
 mod metrics;
 mod report;
+mod selection;
 pub mod stats;
 
 pub use counters::{Counters, EdgeCount, Group, Groups, NodeCount, VariantCount};
 pub use histogram::Histogram;
-pub use metrics::{BucketKey, JourneyMetrics, Metrics, Selection};
+pub use metrics::{BucketKey, JourneyMetrics, Metrics};
+pub use selection::{Selection, SelectionError};
 pub use report::{to_csv, to_json, to_table};

@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use waymark_engine::Record;
 
 use crate::counters::{Counters, Groups};
+use crate::selection::Selection;
 
 /// Where a record's counts go: its journey, version and day.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -151,25 +152,6 @@ fn same_bucket(key: &BucketKey, r: &Record) -> bool {
     Arc::ptr_eq(&key.journey, &r.journey) && key.version == r.version && {
         let day = r.at.date_naive();
         key.day == day
-    }
-}
-
-/// Which journeys, version and days a report covers.
-#[derive(Debug, Clone, Default)]
-pub struct Selection {
-    /// Every journey when `None`.
-    pub journey: Option<String>,
-    /// Every version, merged, when `None`.
-    pub version: Option<u32>,
-    /// Every day when `None`.
-    pub since: Option<NaiveDate>,
-}
-
-impl Selection {
-    fn takes(&self, key: &BucketKey) -> bool {
-        self.journey.as_deref().is_none_or(|j| *key.journey == *j)
-            && self.version.is_none_or(|v| key.version == v)
-            && self.since.is_none_or(|since| key.day >= since)
     }
 }
 

@@ -11,14 +11,14 @@ use std::sync::atomic::AtomicBool;
 use crate::publisher::{Outgoing, Publisher};
 use rdkafka::message::Message;
 use serde::{Deserialize, Serialize};
-use waymark_journey::{Templates, parse_journey};
+use waymark_journey::parse_journey;
 use waymark_store::Store;
 
 use super::follow::follow;
 use super::metrics::Metrics;
 use super::source::SourceError;
 use crate::config::KafkaConfig;
-use waymark::deploy::{self, JourneyStatus};
+use waymark::deploy::JourneyStatus;
 use waymark::runtime::Waymark;
 
 /// The value of a journeys-topic message.
@@ -66,13 +66,12 @@ pub fn publish_journey(
 }
 
 /// Reads the journeys topic from where this worker left it until `stop`:
-/// each journey is validated against `templates`, stored as a new version
-/// and activated; refusals are logged and counted.
+/// each journey is validated against the runtime's templates and segments,
+/// stored as a new version and activated; refusals are logged and counted.
 pub fn watch_journeys(
     kafka: &KafkaConfig,
     store: Arc<dyn Store>,
     waymark: Arc<Waymark>,
-    templates: Templates,
     metrics: Arc<Metrics>,
     stop: &AtomicBool,
 ) -> Result<(), SourceError> {
@@ -86,13 +85,7 @@ pub fn watch_journeys(
             .key()
             .map(|k| String::from_utf8_lossy(k).into_owned())
             .unwrap_or_default();
-        match apply(
-            store.as_ref(),
-            &waymark,
-            &templates,
-            &key,
-            message.payload(),
-        ) {
+        match apply(&waymark, &key, message.payload()) {
             Ok(Applied::NewVersion(version)) => {
                 metrics.journeys_deployed.inc();
                 tracing::info!(journey = %key, version, "deployed from the journeys topic");
@@ -126,19 +119,11 @@ enum Applied {
 }
 
 /// Deploys one message.
-fn apply(
-    store: &dyn Store,
-    waymark: &Waymark,
-    templates: &Templates,
-    key: &str,
-    payload: Option<&[u8]>,
-) -> Result<Applied, String> {
-    let now = chrono::Utc::now();
+fn apply(waymark: &Waymark, key: &str, payload: Option<&[u8]>) -> Result<Applied, String> {
     let Some(payload) = payload.filter(|p| !p.is_empty()) else {
-        let archived = deploy::set_status(store, key, JourneyStatus::Archived, false)
+        waymark
+            .set_journey_status(key, JourneyStatus::Archived, false)
             .map_err(|e| e.to_string())?;
-        let loaded = deploy::load_latest(store, &archived.id).map_err(|e| e.to_string())?;
-        waymark.apply_journey(loaded);
         tracing::info!(journey = key, "archived by a tombstone");
         return Ok(Applied::Archived);
     };
@@ -153,20 +138,11 @@ fn apply(
             parsed.id
         ));
     }
-    let segments = waymark.engine().segments().clone();
-    let outcome = deploy::deploy_source(
-        store,
-        &message.file,
-        message.source,
-        templates,
-        &segments,
-        now,
-    )
-    .map_err(|e| e.to_string())?;
+    let outcome = waymark
+        .deploy_source(&message.file, message.source, chrono::Utc::now())
+        .map_err(|e| e.to_string())?;
     if !outcome.new_version {
         return Ok(Applied::Unchanged(outcome.version));
     }
-    let loaded = deploy::load_latest(store, &outcome.id).map_err(|e| e.to_string())?;
-    waymark.apply_journey(loaded);
     Ok(Applied::NewVersion(outcome.version))
 }

@@ -22,3 +22,29 @@ pub fn stored_metrics(store: &dyn Store) -> Result<Metrics, Error> {
     }
     Ok(metrics)
 }
+
+/// Why a report over the store was not made.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Selection(#[from] waymark_analytics::SelectionError),
+    #[error("store: {0}")]
+    Store(#[from] Error),
+    #[error(transparent)]
+    Deploy(#[from] crate::deploy::DeployError),
+}
+
+/// The report over `store` for `selection`: every deployed journey is
+/// known (reported with zeros before anyone entered it); an unknown
+/// journey or version is refused.
+pub fn stored_report(
+    store: &dyn Store,
+    selection: &waymark_analytics::Selection,
+) -> Result<Vec<waymark_analytics::JourneyMetrics>, ReportError> {
+    let metrics = stored_metrics(store)?;
+    let mut known: std::collections::BTreeMap<String, Vec<u32>> = Default::default();
+    for deployed in crate::deploy::list(store)? {
+        known.entry(deployed.id).or_default().push(deployed.version);
+    }
+    Ok(metrics.report(selection, known)?)
+}

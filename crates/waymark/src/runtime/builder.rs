@@ -223,6 +223,7 @@ impl WaymarkBuilder {
             records_wake: super::wake::Wake::default(),
             staged: Mutex::default(),
             committing: Mutex::new(()),
+            deploying: Mutex::new(()),
             durable,
         })
     }

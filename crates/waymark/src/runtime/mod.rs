@@ -12,6 +12,7 @@ mod admin;
 mod builder;
 mod clock;
 mod commit;
+mod control;
 mod delivery;
 mod deployed;
 mod enter;

@@ -71,6 +71,9 @@ pub struct Waymark {
     pub(super) staged: Mutex<Staged>,
     /// Held by the one thread writing staged batches to the store.
     pub(super) committing: Mutex<()>,
+    /// Held while a journey version is stored and applied, so that two
+    /// deploys never pick the same version number.
+    pub(super) deploying: Mutex<()>,
     pub(super) durable: DurableMarks,
 }
 

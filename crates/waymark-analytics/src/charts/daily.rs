@@ -2,13 +2,13 @@
 //! group's conversion rate over the whole period in the legend.
 
 use plotters::prelude::*;
-use waymark_analytics::JourneyMetrics;
+use crate::JourneyMetrics;
 
-use super::{CONTROL, TREATMENT};
+use super::{CONTROL, ChartError, TREATMENT};
 
 const SIZE: (u32, u32) = (720, 360);
 
-pub(super) fn svg(journey: &JourneyMetrics) -> anyhow::Result<String> {
+pub fn svg(journey: &JourneyMetrics) -> Result<String, ChartError> {
     // Every day from the first to the last, a day without records at zero.
     let mut days = Vec::new();
     if let (Some((first, _)), Some((last, _))) = (
@@ -108,6 +108,6 @@ pub(super) fn svg(journey: &JourneyMetrics) -> anyhow::Result<String> {
     Ok(out)
 }
 
-pub(super) fn chart_error<E: std::fmt::Display>(error: E) -> anyhow::Error {
-    anyhow::anyhow!("cannot draw the chart: {error}")
+pub(super) fn chart_error<E: std::fmt::Display>(error: E) -> ChartError {
+    ChartError(error.to_string())
 }

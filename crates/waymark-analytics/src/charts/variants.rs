@@ -2,14 +2,14 @@
 //! labelled with its conversion rate.
 
 use plotters::prelude::*;
-use waymark_analytics::JourneyMetrics;
+use crate::JourneyMetrics;
 
-use super::TREATMENT;
+use super::{ChartError, TREATMENT};
 use super::daily::chart_error;
 
 const SIZE: (u32, u32) = (720, 360);
 
-pub(super) fn svg(journey: &JourneyMetrics) -> anyhow::Result<String> {
+pub fn svg(journey: &JourneyMetrics) -> Result<String, ChartError> {
     let variants = &journey.counters.variants;
     let mut out = String::new();
     {

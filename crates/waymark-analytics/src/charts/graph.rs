@@ -12,14 +12,14 @@ use layout::core::style::{LineStyleKind, StyleAttr};
 use layout::std_shapes::render::get_shape_size;
 use layout::std_shapes::shapes::{Arrow, Element, LineEndKind, ShapeKind};
 use layout::topo::layout::VisualGraph;
-use waymark_analytics::JourneyMetrics;
+use crate::JourneyMetrics;
 
 const FONT: usize = 14;
 /// The widest flow, in pixels (the graph reads top-down: no arrowheads,
 /// which would grow with the line).
 const MAX_WIDTH: f64 = 10.0;
 
-pub(super) fn svg(journey: &JourneyMetrics) -> String {
+pub fn svg(journey: &JourneyMetrics) -> String {
     let counters = &journey.counters;
     let mut graph = VisualGraph::new(Orientation::TopToBottom);
     let entrants = counters.groups.total().entrants;
