@@ -113,6 +113,11 @@ impl Worker {
         if !unknown_topics.is_empty() {
             return Err(WorkerError::Config(unknown_topics.join("\n")));
         }
+        if let Some(problems) = config.http.as_ref().map(|h| h.problems())
+            && !problems.is_empty()
+        {
+            return Err(WorkerError::Config(problems.join("\n")));
+        }
         let max_clock_skew = config
             .source
             .max_clock_skew()

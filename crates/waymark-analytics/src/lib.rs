@@ -21,5 +21,5 @@ pub mod stats;
 pub use counters::{Counters, EdgeCount, Group, Groups, NodeCount, VariantCount};
 pub use histogram::Histogram;
 pub use metrics::{BucketKey, JourneyMetrics, Metrics};
-pub use selection::{Selection, SelectionError};
 pub use report::{to_csv, to_json, to_table};
+pub use selection::{Selection, SelectionError};

@@ -36,6 +36,51 @@ pub struct HttpConfig {
     /// How long a request may take to arrive whole, in milliseconds
     /// (slow clients are cut off with 408).
     pub request_timeout_ms: u64,
+    /// Tokens of the `read` scope: the admin API's GET routes and the
+    /// dashboard. With no token at all, neither is served.
+    #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "hidden")]
+    pub read_tokens: Vec<String>,
+    /// Tokens of the `admin` scope: everything `read` may, and deploy,
+    /// pause, resume, archive, forget, retry.
+    #[serde(skip_serializing_if = "Vec::is_empty", serialize_with = "hidden")]
+    pub admin_tokens: Vec<String>,
+}
+
+/// Secrets shown in the effective configuration as how many there are.
+fn hidden<S: serde::Serializer>(tokens: &[String], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(tokens.iter().map(|_| "<hidden>"))
+}
+
+impl HttpConfig {
+    /// What is wrong with the section, every problem at once.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        for (name, tokens) in [
+            ("read_tokens", &self.read_tokens),
+            ("admin_tokens", &self.admin_tokens),
+        ] {
+            for (i, token) in tokens.iter().enumerate() {
+                if token.trim().is_empty() || token.trim() != token {
+                    problems.push(format!(
+                        "http.{name}[{i}]: a token must not be empty nor start or end with spaces"
+                    ));
+                }
+            }
+        }
+        let admin: std::collections::HashSet<&String> = self.admin_tokens.iter().collect();
+        if self.read_tokens.iter().any(|t| admin.contains(t)) {
+            problems.push(
+                "http.read_tokens: a token is also in admin_tokens; give each token one scope"
+                    .to_owned(),
+            );
+        }
+        problems
+    }
+
+    /// Whether the admin API and the dashboard are served.
+    pub fn admin_enabled(&self) -> bool {
+        !self.read_tokens.is_empty() || !self.admin_tokens.is_empty()
+    }
 }
 
 impl Default for HttpConfig {
@@ -50,6 +95,8 @@ impl Default for HttpConfig {
             sendgrid_public_key: None,
             postmark_credentials: None,
             request_timeout_ms: 10_000,
+            read_tokens: Vec::new(),
+            admin_tokens: Vec::new(),
         }
     }
 }

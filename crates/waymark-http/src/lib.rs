@@ -10,13 +10,19 @@
 //! | `POST /twilio/status` | Twilio's status callbacks, signature checked |
 //! | `POST /webhooks/sendgrid`, `/webhooks/postmark` | email providers' events, signature or credentials checked |
 //!
+//! With admin tokens (`read_tokens`, `admin_tokens`), [`admin_router`]
+//! adds the live admin API (`/admin/v1/...`, described at `/openapi.json`)
+//! and the web dashboard at `/`.
+//!
 //! Every refusal is a 4xx with `{"success": false, "code", "message"}`
 //! and applies nothing of the request (docs/http.md).
 
+pub mod admin;
 mod auth;
 mod body;
 mod callbacks;
 mod config;
+mod dashboard;
 mod enter;
 mod error;
 mod sink;
@@ -30,6 +36,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use waymark_channels::signing::UnsubscribeSigner;
 
+pub use admin::{Admin, AdminTokens, Scope};
 pub use auth::WriteKeys;
 pub use config::HttpConfig;
 pub use error::ApiError;
@@ -98,6 +105,28 @@ pub fn router(front: Arc<Front>) -> Router {
         }))
         .with_state(front)
 }
+
+/// The live admin API with its OpenAPI description (`/openapi.json`), and
+/// the dashboard.
+pub fn admin_router(admin: Arc<Admin>) -> Router {
+    let (api, openapi) = admin::api();
+    let openapi = Arc::new(openapi);
+    let api = api
+        .route(
+            "/openapi.json",
+            get(move || {
+                let openapi = Arc::clone(&openapi);
+                async move { axum::Json(openapi) }
+            }),
+        )
+        .layer(axum::middleware::map_response(json_refusals));
+    api.merge(dashboard::routes())
+        .layer(DefaultBodyLimit::max(ADMIN_BODY_LIMIT))
+        .with_state(admin)
+}
+
+/// The largest admin request body (a journey file to deploy).
+const ADMIN_BODY_LIMIT: usize = 1024 * 1024;
 
 /// A refusal axum made itself (a method not allowed, a body over the
 /// limit, a path that does not parse) in the same JSON as ours.

@@ -58,7 +58,17 @@ impl Worker {
                     waymark_channels::signing::UnsubscribeSigner::new(&u.secret, &u.base_url)
                 }),
             );
-            let app = waymark_http::router(Arc::new(front)).merge(ops);
+            let mut app = waymark_http::router(Arc::new(front)).merge(ops);
+            if http.admin_enabled() {
+                let admin = waymark_http::Admin::new(
+                    Arc::clone(&self.waymark),
+                    waymark_http::AdminTokens::new(&http.read_tokens, &http.admin_tokens),
+                    Some(Arc::clone(&self.counters)),
+                );
+                // The admin routes first: the front door's fallback answers
+                // every other path.
+                app = waymark_http::admin_router(Arc::new(admin)).merge(app);
+            }
             endpoints.push((http.listen.clone(), app, "http"));
         }
         let mut tasks = Vec::new();

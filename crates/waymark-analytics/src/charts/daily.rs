@@ -1,8 +1,8 @@
 //! Conversions per day (UTC), treatment against control, with each
 //! group's conversion rate over the whole period in the legend.
 
-use plotters::prelude::*;
 use crate::JourneyMetrics;
+use plotters::prelude::*;
 
 use super::{CONTROL, ChartError, TREATMENT};
 

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 
+use crate::JourneyMetrics;
 use layout::backends::svg::SVGWriter;
 use layout::core::base::Orientation;
 use layout::core::color::Color;
@@ -12,7 +13,6 @@ use layout::core::style::{LineStyleKind, StyleAttr};
 use layout::std_shapes::render::get_shape_size;
 use layout::std_shapes::shapes::{Arrow, Element, LineEndKind, ShapeKind};
 use layout::topo::layout::VisualGraph;
-use crate::JourneyMetrics;
 
 const FONT: usize = 14;
 /// The widest flow, in pixels (the graph reads top-down: no arrowheads,

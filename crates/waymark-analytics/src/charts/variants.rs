@@ -1,11 +1,11 @@
 //! Variant allocation: per split node, each variant's entrants as a bar,
 //! labelled with its conversion rate.
 
-use plotters::prelude::*;
 use crate::JourneyMetrics;
+use plotters::prelude::*;
 
-use super::{ChartError, TREATMENT};
 use super::daily::chart_error;
+use super::{ChartError, TREATMENT};
 
 const SIZE: (u32, u32) = (720, 360);
 

@@ -27,14 +27,8 @@ impl Waymark {
         let _one_at_a_time = self.deploying.lock();
         let templates = self.templates.clone().unwrap_or_default();
         let segments = self.engine().segments().clone();
-        let outcome = deploy::deploy_source(
-            self.store.as_ref(),
-            file,
-            source,
-            &templates,
-            &segments,
-            at,
-        )?;
+        let outcome =
+            deploy::deploy_source(self.store.as_ref(), file, source, &templates, &segments, at)?;
         if outcome.new_version {
             self.apply_journey(deploy::load_latest(self.store.as_ref(), &outcome.id)?);
             tracing::info!(journey = %outcome.id, version = outcome.version, "deployed");
@@ -53,7 +47,12 @@ impl Waymark {
         let _one_at_a_time = self.deploying.lock();
         let changed = deploy::set_status(self.store.as_ref(), id, status, hold)?;
         self.apply_journey(deploy::load_latest(self.store.as_ref(), id)?);
-        tracing::info!(journey = id, ?status, hold = changed.hold, "journey status changed");
+        tracing::info!(
+            journey = id,
+            ?status,
+            hold = changed.hold,
+            "journey status changed"
+        );
         Ok(changed)
     }
 
