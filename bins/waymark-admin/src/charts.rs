@@ -26,7 +26,7 @@ pub(crate) fn write_all(dir: &Path, journeys: &[JourneyMetrics]) -> anyhow::Resu
 }
 
 /// A journey id as a file name (ids are slugs; anything else becomes `_`).
-fn file_stem(id: &str) -> String {
+pub(crate) fn file_stem(id: &str) -> String {
     id.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || c == '-' || c == '_' {

@@ -14,8 +14,21 @@ use waymark_core::{Timestamp, parse_timestamp};
 pub(crate) struct Cli {
     /// The worker's store (a fjall folder), for commands over live state.
     /// Stop the worker first: a store is opened by one process at a time.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, conflicts_with = "url")]
     pub(crate) store: Option<PathBuf>,
+    /// A running worker's base URL (`http://127.0.0.1:8088`): journey,
+    /// profile, report, timers, outbox and segments commands go to its
+    /// admin API instead of a stopped worker's `--store`.
+    #[arg(long, global = true, env = "WAYMARK_URL")]
+    pub(crate) url: Option<String>,
+    /// The admin API token (`read` to look, `admin` to change), with `--url`.
+    #[arg(
+        long,
+        global = true,
+        env = "WAYMARK_ADMIN_TOKEN",
+        hide_env_values = true
+    )]
+    pub(crate) token: Option<String>,
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -132,6 +145,12 @@ pub(crate) enum Command {
     Template {
         #[command(subcommand)]
         command: TemplateCommand,
+    },
+    /// Segment sizes: members of each segment now.
+    Segments {
+        /// The segment folder the worker was started with (with `--store`).
+        #[arg(long, default_value = "segments")]
+        segments: PathBuf,
     },
     /// Try the worker on Kafka: send an event file, read a topic.
     Kafka {

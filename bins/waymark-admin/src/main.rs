@@ -17,6 +17,7 @@ use waymark_journey::{to_dot, to_mermaid};
 mod charts;
 mod cli;
 mod open;
+mod remote;
 mod report;
 
 use cli::{
@@ -51,6 +52,11 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    if let Some(url) = &cli.url {
+        let code = remote::run(url, cli.token, cli.command, &mut out)?;
+        out.flush()?;
+        return Ok(code);
+    }
     match cli.command {
         Command::Template {
             command:
@@ -154,6 +160,16 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             };
             writeln!(out, "{}", serde_json::to_string_pretty(&shown)?)?;
+        }
+        Command::Segments { segments } => {
+            let waymark = open_store(
+                cli.store.as_deref(),
+                WorkspaceConfig::default(),
+                Some(&segments),
+            )?;
+            for (id, size) in waymark.segment_sizes() {
+                writeln!(out, "{id}\t{size}")?;
+            }
         }
         Command::Timers {
             command: TimersCommand::List { due_before },

@@ -2,12 +2,13 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use waymark::deploy::{DeployError, Deployed, JourneyStatus};
 
-use super::{AdminState, Scope, blocking, internal, unknown_journey};
+use super::tokens::{CanChange, CanRead};
+use super::{AdminState, blocking, internal, unknown_journey};
 use crate::error::ApiError;
 
 /// One deployed version.
@@ -75,11 +76,10 @@ fn versions(admin: &AdminState) -> Result<Vec<(Deployed, bool)>, ApiError> {
     params(ListQuery), security(("bearer" = [])),
     responses((status = 200, body = JourneyList), (status = 401), (status = 403)))]
 pub(super) async fn list(
+    _: CanRead,
     State(admin): State<AdminState>,
-    headers: HeaderMap,
     Query(query): Query<ListQuery>,
 ) -> Result<Json<JourneyList>, ApiError> {
-    admin.tokens.authorize(&headers, Scope::Read)?;
     blocking(move || {
         let journeys = versions(&admin)?
             .iter()
@@ -104,11 +104,10 @@ pub struct JourneyDetail {
     params(("id" = String, Path, description = "The journey's id")), security(("bearer" = [])),
     responses((status = 200, body = JourneyDetail), (status = 404, description = "No such journey")))]
 pub(super) async fn show(
+    _: CanRead,
     State(admin): State<AdminState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<JourneyDetail>, ApiError> {
-    admin.tokens.authorize(&headers, Scope::Read)?;
     blocking(move || {
         let mine: Vec<(Deployed, bool)> = versions(&admin)?
             .into_iter()
@@ -155,11 +154,10 @@ pub struct DeployResponse {
         (status = 422, description = "The journey is invalid: every problem, nothing stored"),
         (status = 403, description = "Needs the admin scope")))]
 pub(super) async fn deploy(
+    _: CanChange,
     State(admin): State<AdminState>,
-    headers: HeaderMap,
     Json(request): Json<DeployRequest>,
 ) -> Result<(StatusCode, Json<DeployResponse>), ApiError> {
-    admin.tokens.authorize(&headers, Scope::Admin)?;
     blocking(move || {
         let outcome = admin
             .waymark
@@ -204,12 +202,10 @@ pub struct PauseQuery {
 
 async fn set_status(
     admin: AdminState,
-    headers: &HeaderMap,
     id: String,
     status: JourneyStatus,
     hold: bool,
 ) -> Result<Json<JourneyVersion>, ApiError> {
-    admin.tokens.authorize(headers, Scope::Admin)?;
     blocking(move || {
         let changed = admin
             .waymark
@@ -224,32 +220,32 @@ async fn set_status(
     params(("id" = String, Path, description = "The journey's id"), PauseQuery), security(("bearer" = [])),
     responses((status = 200, body = JourneyVersion, description = "No new entrants from now on"), (status = 404), (status = 403)))]
 pub(super) async fn pause(
+    _: CanChange,
     State(admin): State<AdminState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
     Query(query): Query<PauseQuery>,
 ) -> Result<Json<JourneyVersion>, ApiError> {
-    set_status(admin, &headers, id, JourneyStatus::Paused, query.hold).await
+    set_status(admin, id, JourneyStatus::Paused, query.hold).await
 }
 
 #[utoipa::path(post, path = "/admin/v1/journeys/{id}/resume", tag = "journeys",
     params(("id" = String, Path, description = "The journey's id")), security(("bearer" = [])),
     responses((status = 200, body = JourneyVersion, description = "Takes new entrants again (held people carry on)"), (status = 404), (status = 403)))]
 pub(super) async fn resume(
+    _: CanChange,
     State(admin): State<AdminState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<JourneyVersion>, ApiError> {
-    set_status(admin, &headers, id, JourneyStatus::Active, false).await
+    set_status(admin, id, JourneyStatus::Active, false).await
 }
 
 #[utoipa::path(post, path = "/admin/v1/journeys/{id}/archive", tag = "journeys",
     params(("id" = String, Path, description = "The journey's id")), security(("bearer" = [])),
     responses((status = 200, body = JourneyVersion, description = "Retired: no new entrants, hidden from the list; people in it carry on"), (status = 404), (status = 403)))]
 pub(super) async fn archive(
+    _: CanChange,
     State(admin): State<AdminState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<Json<JourneyVersion>, ApiError> {
-    set_status(admin, &headers, id, JourneyStatus::Archived, false).await
+    set_status(admin, id, JourneyStatus::Archived, false).await
 }

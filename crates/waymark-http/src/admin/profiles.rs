@@ -3,13 +3,14 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 use waymark_core::Identifier;
 
-use super::{AdminState, Scope, blocking, runtime_error};
+use super::tokens::{CanChange, CanRead};
+use super::{AdminState, blocking, runtime_error};
 use crate::error::ApiError;
 
 /// `kind=value` (`user_id=u1`, `email=ada@example.com`, `anonymous_id=...`,
@@ -42,11 +43,10 @@ pub(crate) fn exported(admin: &AdminState, text: &str) -> Result<Value, ApiError
     security(("bearer" = [])),
     responses((status = 200, body = Object, description = "The unified profile"), (status = 400, description = "Not an identifier"), (status = 404, description = "Nobody holds it")))]
 pub(super) async fn show(
+    _: CanRead,
     State(admin): State<AdminState>,
-    headers: HeaderMap,
     Path(identifier): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    admin.tokens.authorize(&headers, Scope::Read)?;
     blocking(move || Ok(Json(exported(&admin, &identifier)?["profile"].take()))).await
 }
 
@@ -55,11 +55,10 @@ pub(super) async fn show(
     security(("bearer" = [])),
     responses((status = 200, body = Object, description = "Everything held: profile, identifiers, merges, journey instances"), (status = 400), (status = 404)))]
 pub(super) async fn export(
+    _: CanRead,
     State(admin): State<AdminState>,
-    headers: HeaderMap,
     Path(identifier): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    admin.tokens.authorize(&headers, Scope::Read)?;
     blocking(move || Ok(Json(exported(&admin, &identifier)?))).await
 }
 
@@ -81,11 +80,10 @@ pub struct ForgetResponse {
         (status = 200, body = ForgetResponse, description = "Erased everywhere the store holds them (profile, identifiers, merges, journey instances, timers, undelivered messages), durable when answered"),
         (status = 400), (status = 404, description = "Nobody holds it: nothing done"), (status = 403)))]
 pub(super) async fn forget(
+    _: CanChange,
     State(admin): State<AdminState>,
-    headers: HeaderMap,
     Path(identifier): Path<String>,
 ) -> Result<Json<ForgetResponse>, ApiError> {
-    admin.tokens.authorize(&headers, Scope::Admin)?;
     blocking(move || {
         let identifier = parse_identifier(&identifier)?;
         let gone = admin

@@ -3,7 +3,6 @@
 
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::Ordering;
 use utoipa::{IntoParams, ToSchema};
@@ -11,7 +10,8 @@ use waymark::runtime::{OutboxEntry, OutboxStatus};
 use waymark_core::Timestamp;
 use waymark_engine::Timer;
 
-use super::{AdminState, Scope, blocking, runtime_error};
+use super::tokens::{CanChange, CanRead};
+use super::{AdminState, blocking, runtime_error};
 use crate::error::ApiError;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -32,11 +32,10 @@ pub struct TimerList {
     params(TimersQuery), security(("bearer" = [])),
     responses((status = 200, body = TimerList), (status = 400, description = "Not an RFC 3339 instant")))]
 pub(super) async fn timers(
+    _: CanRead,
     State(admin): State<AdminState>,
-    headers: HeaderMap,
     Query(query): Query<TimersQuery>,
 ) -> Result<Json<TimerList>, ApiError> {
-    admin.tokens.authorize(&headers, Scope::Read)?;
     let before = query.due_before.unwrap_or(Timestamp::MAX_UTC);
     blocking(move || {
         Ok(Json(TimerList {
@@ -73,11 +72,10 @@ pub struct OutboxList {
     params(OutboxQuery), security(("bearer" = [])),
     responses((status = 200, body = OutboxList), (status = 400, description = "An unknown status")))]
 pub(super) async fn outbox(
+    _: CanRead,
     State(admin): State<AdminState>,
-    headers: HeaderMap,
     Query(query): Query<OutboxQuery>,
 ) -> Result<Json<OutboxList>, ApiError> {
-    admin.tokens.authorize(&headers, Scope::Read)?;
     let status = match query.status {
         OutboxFilter::Pending => OutboxStatus::Pending,
         OutboxFilter::Failed => OutboxStatus::Failed,
@@ -100,10 +98,9 @@ pub struct Retried {
     security(("bearer" = [])),
     responses((status = 200, body = Retried), (status = 403, description = "Needs the admin scope")))]
 pub(super) async fn retry(
+    _: CanChange,
     State(admin): State<AdminState>,
-    headers: HeaderMap,
 ) -> Result<Json<Retried>, ApiError> {
-    admin.tokens.authorize(&headers, Scope::Admin)?;
     blocking(move || {
         let retried = admin.waymark.retry_failed().map_err(runtime_error)?;
         Ok(Json(Retried { retried }))
@@ -138,10 +135,9 @@ pub(crate) fn segment_sizes(admin: &AdminState) -> Vec<SegmentSize> {
 #[utoipa::path(get, path = "/admin/v1/segments", tag = "operations",
     security(("bearer" = [])), responses((status = 200, body = SegmentList)))]
 pub(super) async fn segments(
+    _: CanRead,
     State(admin): State<AdminState>,
-    headers: HeaderMap,
 ) -> Result<Json<SegmentList>, ApiError> {
-    admin.tokens.authorize(&headers, Scope::Read)?;
     blocking(move || {
         Ok(Json(SegmentList {
             segments: segment_sizes(&admin),
@@ -187,9 +183,8 @@ pub(crate) fn status_now(admin: &AdminState) -> Status {
 #[utoipa::path(get, path = "/admin/v1/status", tag = "operations",
     security(("bearer" = [])), responses((status = 200, body = Status)))]
 pub(super) async fn status(
+    _: CanRead,
     State(admin): State<AdminState>,
-    headers: HeaderMap,
 ) -> Result<Json<Status>, ApiError> {
-    admin.tokens.authorize(&headers, Scope::Read)?;
     blocking(move || Ok(Json(status_now(&admin)))).await
 }

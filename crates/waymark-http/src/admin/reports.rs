@@ -4,7 +4,7 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -12,7 +12,8 @@ use waymark::analytics::ReportError;
 use waymark_analytics::charts::Chart;
 use waymark_analytics::{JourneyMetrics, Selection, SelectionError};
 
-use super::{AdminState, Scope, blocking, internal};
+use super::tokens::CanRead;
+use super::{AdminState, blocking, internal};
 use crate::error::ApiError;
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, utoipa::ToSchema)]
@@ -63,11 +64,10 @@ pub(crate) fn select(
         (status = 400, description = "A version without a journey, a bad day"),
         (status = 404, description = "An unknown journey or version")))]
 pub(super) async fn report(
+    _: CanRead,
     State(admin): State<AdminState>,
-    headers: HeaderMap,
     Query(query): Query<ReportQuery>,
 ) -> Result<Response, ApiError> {
-    admin.tokens.authorize(&headers, Scope::Read)?;
     if query.version.is_some() && query.journey.is_none() {
         return Err(ApiError::bad_request(
             "version_without_journey",
@@ -135,11 +135,10 @@ pub(crate) fn svg(body: String) -> Response {
     security(("bearer" = [])),
     responses((status = 200, content_type = "image/svg+xml", body = String), (status = 404, description = "An unknown journey or chart")))]
 pub(super) async fn chart(
+    _: CanRead,
     State(admin): State<AdminState>,
-    headers: HeaderMap,
     Path((journey, chart)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    admin.tokens.authorize(&headers, Scope::Read)?;
     let name = chart.strip_suffix(".svg").unwrap_or(&chart).to_owned();
     let body = blocking(move || draw(&admin, &journey, &name)).await?;
     Ok(svg(body))

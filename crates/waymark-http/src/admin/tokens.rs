@@ -97,6 +97,38 @@ impl AdminTokens {
     }
 }
 
+/// A request whose token has the `read` scope (or `admin`); checked
+/// before the body or the query is read, so a refusal for the token
+/// comes first.
+pub(crate) struct CanRead;
+
+/// A request whose token has the `admin` scope.
+pub(crate) struct CanChange;
+
+impl axum::extract::FromRequestParts<super::AdminState> for CanRead {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        admin: &super::AdminState,
+    ) -> Result<Self, ApiError> {
+        admin.tokens.authorize(&parts.headers, Scope::Read)?;
+        Ok(CanRead)
+    }
+}
+
+impl axum::extract::FromRequestParts<super::AdminState> for CanChange {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        admin: &super::AdminState,
+    ) -> Result<Self, ApiError> {
+        admin.tokens.authorize(&parts.headers, Scope::Admin)?;
+        Ok(CanChange)
+    }
+}
+
 /// The token of `Authorization: Bearer ...`.
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
