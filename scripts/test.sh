@@ -5,7 +5,8 @@
 #
 # Needs a Rust toolchain (rustfmt and clippy are added when missing) and
 # python3. Installs the rest when missing: the C build tools and OpenSSL
-# headers librdkafka compiles with (Debian packages), aiosmtpd and the
+# headers librdkafka compiles with and chromium with chromedriver for the
+# dashboard's browser test (Debian packages), aiosmtpd and the
 # Segment and RudderStack Python SDKs (PyPI), and tansu, the
 # Kafka-protocol broker the Kafka tests run against on loopback
 # (scripts/kafka-dev.sh: `cargo install` once, reused after).
@@ -30,6 +31,8 @@ command -v cc >/dev/null || missing+=(gcc)
 command -v perl >/dev/null || missing+=(perl)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 pkg-config --exists openssl 2>/dev/null || missing+=(libssl-dev)
+# The dashboard's browser test: Debian's chromium and its WebDriver.
+command -v chromedriver >/dev/null || missing+=(chromium chromium-driver)
 if [ ${#missing[@]} -gt 0 ]; then
   step "installing system packages: ${missing[*]}"
   sudo_cmd=""

@@ -212,6 +212,9 @@ impl Profile {
         if horizon == crate::Duration::ZERO {
             return;
         }
+        // Milliseconds, as the store keeps them: a profile read from
+        // memory and one loaded from the store are the same.
+        let at = chrono::SubsecRound::trunc_subsecs(at, 3);
         let oldest = at - horizon.to_delta();
         self.sent.retain(|s| s.at > oldest);
         let position = self.sent.partition_point(|s| s.at <= at);
