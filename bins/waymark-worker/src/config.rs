@@ -367,6 +367,24 @@ mod tests {
     }
 
     #[test]
+    fn admin_tokens_come_from_the_environment_and_are_never_printed() {
+        let c = parse(
+            "journeys = [\"j.yaml\"]\n[source]\nkind = \"stdin\"\n[http]\nlisten = \"127.0.0.1:1\"\nread_tokens = [\"from-file\"]\n",
+            &[("WAYMARK_HTTP__ADMIN_TOKENS", "[\"s3cret-admin\"]")],
+        )
+        .unwrap();
+        let http = c.http.as_ref().unwrap();
+        assert_eq!(http.admin_tokens, ["s3cret-admin"]);
+        assert_eq!(http.read_tokens, ["from-file"]);
+        let dumped = c.to_toml();
+        assert!(
+            !dumped.contains("s3cret") && !dumped.contains("from-file"),
+            "{dumped}"
+        );
+        assert!(dumped.contains("<hidden>"), "{dumped}");
+    }
+
+    #[test]
     fn environment_overrides_file_values() {
         let c = parse(
             FILE,

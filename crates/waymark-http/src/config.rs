@@ -100,3 +100,29 @@ impl Default for HttpConfig {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_padded_or_doubly_scoped_tokens_are_refused_together() {
+        let config = HttpConfig {
+            read_tokens: vec!["same".into(), String::new()],
+            admin_tokens: vec!["same".into(), " padded".into()],
+            ..HttpConfig::default()
+        };
+        let problems = config.problems();
+        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert!(problems[0].contains("http.read_tokens[1]"));
+        assert!(problems[1].contains("http.admin_tokens[1]"));
+        assert!(problems[2].contains("also in admin_tokens"));
+        let fine = HttpConfig {
+            read_tokens: vec!["r".into()],
+            admin_tokens: vec!["a".into()],
+            ..HttpConfig::default()
+        };
+        assert!(fine.problems().is_empty());
+        assert!(fine.admin_enabled() && !HttpConfig::default().admin_enabled());
+    }
+}
