@@ -104,6 +104,28 @@ async fn number(client: &Client, css: &str) -> u64 {
         .unwrap_or_else(|_| panic!("{css}: `{shown}` is not a count"))
 }
 
+async fn click(client: &Client, what: Locator<'_>) {
+    client.find(what).await.unwrap().click().await.unwrap();
+}
+
+async fn type_in(client: &Client, what: Locator<'_>, text: &str) {
+    client
+        .find(what)
+        .await
+        .unwrap()
+        .send_keys(text)
+        .await
+        .unwrap();
+}
+
+async fn wait_for(client: &Client, what: Locator<'_>) {
+    client.wait().for_element(what).await.unwrap();
+}
+
+async fn goto(client: &Client, url: &str) {
+    client.goto(url).await.unwrap();
+}
+
 async fn screenshot(client: &Client, name: &str) {
     if let Ok(dir) = std::env::var("WAYMARK_SCREENSHOTS") {
         let png = client.screenshot().await.unwrap();
@@ -112,12 +134,10 @@ async fn screenshot(client: &Client, name: &str) {
 }
 
 async fn sign_in(client: &Client, base: &str, token: &str) {
-    client
-        .goto(&format!("{base}/logout-first-not-a-page"))
-        .await
-        .unwrap();
+    // On the site first: WebDriver deletes the cookies of the page shown.
+    goto(client, &format!("{base}/login")).await;
     client.delete_all_cookies().await.unwrap();
-    client.goto(&format!("{base}/")).await.unwrap();
+    goto(client, &format!("{base}/")).await;
     assert!(
         client
             .current_url()
@@ -127,25 +147,9 @@ async fn sign_in(client: &Client, base: &str, token: &str) {
             .ends_with("/login"),
         "not signed in: the sign-in page"
     );
-    client
-        .find(Locator::Id("token"))
-        .await
-        .unwrap()
-        .send_keys(token)
-        .await
-        .unwrap();
-    client
-        .find(Locator::Id("sign-in"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    client
-        .wait()
-        .for_element(Locator::Id("journeys"))
-        .await
-        .unwrap();
+    type_in(client, Locator::Id("token"), token).await;
+    click(client, Locator::Id("sign-in")).await;
+    wait_for(client, Locator::Id("journeys")).await;
 }
 
 /// What the browser showed, to be checked against the CLI over the store.
@@ -159,21 +163,9 @@ struct Seen {
 
 async fn look(client: &Client, base: &str, d: &Path) -> Seen {
     // A wrong token is refused on the sign-in page.
-    client.goto(&format!("{base}/login")).await.unwrap();
-    client
-        .find(Locator::Id("token"))
-        .await
-        .unwrap()
-        .send_keys("not-a-token")
-        .await
-        .unwrap();
-    client
-        .find(Locator::Id("sign-in"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    goto(client, &format!("{base}/login")).await;
+    type_in(client, Locator::Id("token"), "not-a-token").await;
+    click(client, Locator::Id("sign-in")).await;
     assert!(text(client, "#error").await.contains("not valid"));
 
     sign_in(client, base, READ).await;
@@ -186,18 +178,8 @@ async fn look(client: &Client, base: &str, d: &Path) -> Seen {
     screenshot(client, "dashboard-overview.png").await;
 
     // Follow the link to the journey.
-    client
-        .find(Locator::Css(&format!("{row} a")))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    client
-        .wait()
-        .for_element(Locator::Id("nodes"))
-        .await
-        .unwrap();
+    click(client, Locator::Css(&format!("{row} a"))).await;
+    wait_for(client, Locator::Id("nodes")).await;
     assert!(
         client.find(Locator::Id("pause")).await.is_err(),
         "a read session is offered no changes"
@@ -244,40 +226,12 @@ async fn look(client: &Client, base: &str, d: &Path) -> Seen {
     screenshot(client, "dashboard-journey.png").await;
 
     // Segments, then a profile looked up by its user id.
-    client
-        .find(Locator::LinkText("Segments"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(client, Locator::LinkText("Segments")).await;
     assert!(text(client, "h1").await.contains("Segments"));
-    client
-        .find(Locator::LinkText("Profiles"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    client
-        .find(Locator::Id("lookup"))
-        .await
-        .unwrap()
-        .send_keys("user_id=ana")
-        .await
-        .unwrap();
-    client
-        .find(Locator::Id("find"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    client
-        .wait()
-        .for_element(Locator::Id("profile-json"))
-        .await
-        .unwrap();
+    click(client, Locator::LinkText("Profiles")).await;
+    type_in(client, Locator::Id("lookup"), "user_id=ana").await;
+    click(client, Locator::Id("find")).await;
+    wait_for(client, Locator::Id("profile-json")).await;
     let profile: Value = serde_json::from_str(&text(client, "#profile-json").await).unwrap();
     assert_eq!(
         text(client, "tr[data-trait='email'] .value").await,
@@ -298,10 +252,7 @@ async fn look(client: &Client, base: &str, d: &Path) -> Seen {
 /// session's CSRF token is refused and changes nothing.
 async fn pause_as_admin(client: &Client, base: &str, addr: &str) {
     sign_in(client, base, ADMIN).await;
-    client
-        .goto(&format!("{base}/journeys/quickstart-welcome"))
-        .await
-        .unwrap();
+    goto(client, &format!("{base}/journeys/quickstart-welcome")).await;
     let session = client.get_named_cookie("waymark_session").await.unwrap();
     let cookie = format!(
         "Cookie: waymark_session={}\r\nContent-Type: application/x-www-form-urlencoded\r\n",
@@ -316,18 +267,8 @@ async fn pause_as_admin(client: &Client, base: &str, addr: &str) {
     );
     assert_eq!(status, 403, "a POST without the session's CSRF token");
     assert_eq!(text(client, "#status").await, "active");
-    client
-        .find(Locator::Id("pause"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    client
-        .wait()
-        .for_element(Locator::Id("resume"))
-        .await
-        .unwrap();
+    click(client, Locator::Id("pause")).await;
+    wait_for(client, Locator::Id("resume")).await;
     assert_eq!(text(client, "#status").await, "paused");
 }
 
