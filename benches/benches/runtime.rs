@@ -1,8 +1,11 @@
 //! Ingest throughput of the durable runtime on fjall with group commit, on
-//! the quick-start journey with 100,000 profiles; and the bytes each
-//! journey instance and each pending timer takes.
+//! the quick-start journey with 100,000 profiles; the same on the local
+//! PostgreSQL (`WAYMARK_POSTGRES_URL`, default
+//! `postgres://postgres@127.0.0.1:5432/test`, a fresh schema each run); and
+//! the bytes each journey instance and each pending timer takes.
 //!
-//! `cargo bench -p waymark-benches --bench runtime`
+//! `cargo bench -p waymark-benches --bench runtime` (`-- postgres` for the
+//! PostgreSQL runs alone)
 
 use std::path::Path;
 use std::sync::Arc;
@@ -13,7 +16,7 @@ use waymark::runtime::{ManualClock, Waymark};
 use waymark_channels::MemoryChannel;
 use waymark_core::{Event, parse_timestamp};
 use waymark_journey::load_journey_set;
-use waymark_store::{FjallStore, Space, Store};
+use waymark_store::{FjallStore, PostgresConfig, PostgresStore, Space, Store};
 
 /// The worker's allocator, so the figure is the worker's.
 #[global_allocator]
@@ -73,24 +76,66 @@ fn known_people_events() -> Vec<Event> {
 }
 
 fn runtime(dir: &Path) -> (Waymark, Arc<FjallStore>) {
+    let store = Arc::new(FjallStore::open(dir).expect("store opens"));
+    (runtime_on(store.clone()), store)
+}
+
+/// A fresh schema on the local PostgreSQL, dropped when the guard is.
+struct Schema(String);
+
+impl Schema {
+    fn new() -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_nanos();
+        Schema(format!("bench_{}_{nanos}", std::process::id()))
+    }
+
+    fn open(&self) -> Arc<PostgresStore> {
+        let config = PostgresConfig {
+            url: postgres_url(),
+            schema: self.0.clone(),
+            pool_size: 4,
+        };
+        Arc::new(PostgresStore::open(&config).expect("the local PostgreSQL"))
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("psql")
+            .args([
+                &postgres_url(),
+                "-qc",
+                &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.0),
+            ])
+            .output();
+    }
+}
+
+fn postgres_url() -> String {
+    std::env::var("WAYMARK_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+fn runtime_on(store: Arc<dyn Store>) -> Waymark {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/quickstart");
     let (journeys, _) = load_journey_set(
         &[root.join("journeys/welcome.yaml")],
         Some(&root.join("templates")),
     )
     .expect("quick-start journey loads");
-    let store = Arc::new(FjallStore::open(dir).expect("store opens"));
     let clock = Arc::new(ManualClock::new(
         parse_timestamp("2026-11-23T09:00:00Z").expect("valid"),
     ));
-    let waymark = Waymark::builder()
-        .store(store.clone())
+    Waymark::builder()
+        .store(store)
         .journeys(journeys)
         .clock(clock)
         .default_channel(Arc::new(MemoryChannel::new()))
         .build()
-        .expect("runtime builds");
-    (waymark, store)
+        .expect("runtime builds")
 }
 
 fn ingest_all(waymark: &Waymark, events: &[Event]) {
@@ -139,6 +184,40 @@ fn ingest(c: &mut Criterion) {
             total
         })
     });
+    group.bench_function("postgres_ingest_300k_events_100k_profiles", |b| {
+        b.iter_custom(|iterations| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iterations {
+                let schema = Schema::new();
+                let waymark = runtime_on(schema.open());
+                let start = Instant::now();
+                ingest_all(&waymark, &events);
+                total += start.elapsed();
+            }
+            total
+        })
+    });
+    group.bench_function(
+        "postgres_ingest_300k_events_from_100k_known_profiles",
+        |b| {
+            b.iter_custom(|iterations| {
+                let mut total = Duration::ZERO;
+                for _ in 0..iterations {
+                    let schema = Schema::new();
+                    let waymark = runtime_on(schema.open());
+                    ingest_all(&waymark, &events);
+                    let start = Instant::now();
+                    for (i, chunk) in known.chunks(BATCH).enumerate() {
+                        waymark
+                            .ingest_batch(chunk, Some(("bench-known", ((i + 1) * BATCH) as u64)))
+                            .expect("ingest");
+                    }
+                    total += start.elapsed();
+                }
+                total
+            })
+        },
+    );
     group.finish();
     sizes(&events);
 }

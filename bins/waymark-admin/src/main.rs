@@ -246,8 +246,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let store = store_only(cli.store.as_deref())?;
             for file in &files {
-                let outcome =
-                    deploy::deploy(&store, file, templates.as_deref(), chrono::Utc::now())?;
+                let outcome = deploy::deploy(
+                    store.as_ref(),
+                    file,
+                    templates.as_deref(),
+                    chrono::Utc::now(),
+                )?;
                 let what = if outcome.new_version {
                     "deployed"
                 } else {
@@ -260,7 +264,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: JourneyCommand::Pause { id, hold },
         } => {
             let d = deploy::set_status(
-                &store_only(cli.store.as_deref())?,
+                store_only(cli.store.as_deref())?.as_ref(),
                 &id,
                 JourneyStatus::Paused,
                 hold,
@@ -272,7 +276,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: JourneyCommand::Resume { id },
         } => {
             let d = deploy::set_status(
-                &store_only(cli.store.as_deref())?,
+                store_only(cli.store.as_deref())?.as_ref(),
                 &id,
                 JourneyStatus::Active,
                 false,
@@ -283,7 +287,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: JourneyCommand::Archive { id },
         } => {
             let d = deploy::set_status(
-                &store_only(cli.store.as_deref())?,
+                store_only(cli.store.as_deref())?.as_ref(),
                 &id,
                 JourneyStatus::Archived,
                 false,
@@ -293,7 +297,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Journey {
             command: JourneyCommand::List { all },
         } => {
-            let deployed = deploy::list(&store_only(cli.store.as_deref())?)?;
+            let deployed = deploy::list(store_only(cli.store.as_deref())?.as_ref())?;
             for (i, d) in deployed.iter().enumerate() {
                 let latest = deployed.get(i + 1).is_none_or(|next| next.id != d.id);
                 if all || (latest && d.status != JourneyStatus::Archived) {

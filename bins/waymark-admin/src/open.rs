@@ -10,12 +10,40 @@ use anyhow::Context;
 use waymark::{Waymark, WorkspaceConfig};
 use waymark_core::Identifier;
 use waymark_journey::load_workspace;
-use waymark_store::FjallStore;
+use waymark_store::{FjallStore, PostgresConfig, PostgresStore, Store};
+
+/// The store `--store` names: a fjall folder, or a PostgreSQL URL
+/// (`postgres://...`, its schema from `WAYMARK_STORE_SCHEMA`, default
+/// `waymark`).
+pub(crate) fn open_any(path: &std::path::Path) -> anyhow::Result<Arc<dyn Store>> {
+    let text = path.to_string_lossy();
+    if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+        let config = PostgresConfig {
+            url: text.into_owned(),
+            schema: std::env::var("WAYMARK_STORE_SCHEMA").unwrap_or_else(|_| "waymark".to_owned()),
+            pool_size: 2,
+        };
+        return Ok(Arc::new(PostgresStore::open(&config)?));
+    }
+    if !FjallStore::exists(path) {
+        anyhow::bail!("{}: no store here", path.display());
+    }
+    let store = FjallStore::open(path)
+        .with_context(|| "is a worker running on it? stop it first".to_owned())?;
+    Ok(Arc::new(store))
+}
 
 /// The store alone (journey commands need no runtime state).
-pub(crate) fn store_only(path: Option<&std::path::Path>) -> anyhow::Result<FjallStore> {
+pub(crate) fn store_only(path: Option<&std::path::Path>) -> anyhow::Result<Arc<dyn Store>> {
     let path = path.context("give --store PATH (the worker's store)")?;
-    FjallStore::open(path).with_context(|| "is a worker running on it? stop it first".to_owned())
+    let text = path.to_string_lossy();
+    if text.starts_with("postgres") {
+        return open_any(path);
+    }
+    // A new folder is a new store (deploying into it creates it).
+    Ok(Arc::new(FjallStore::open(path).with_context(|| {
+        "is a worker running on it? stop it first".to_owned()
+    })?))
 }
 
 /// The runtime over a store, for reading and administering live state.
@@ -31,15 +59,11 @@ pub(crate) fn open_store(
         None => waymark_journey::Segments::default(),
     };
     let path = path.context("give --store PATH (the worker's store)")?;
-    if !path.exists() {
-        anyhow::bail!("{}: no store here", path.display());
-    }
-    let store = FjallStore::open(path)
-        .with_context(|| "is a worker running on it? stop it first".to_owned())?;
+    let store = open_any(path)?;
     // The journeys deployed there, for commands that decide (`journey enter`).
-    let deployed = waymark::deploy::load(&store)?;
+    let deployed = waymark::deploy::load(store.as_ref())?;
     Ok(Waymark::builder()
-        .store(Arc::new(store))
+        .store(store)
         .deployed(deployed)
         .segments(segments)
         .identity(config.identity)

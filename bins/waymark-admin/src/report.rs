@@ -87,13 +87,9 @@ fn gather(args: &ReportArgs, store: Option<&Path>) -> anyhow::Result<Option<Gath
             known.entry(journey).or_default().push(version);
         }
     } else if let Some(path) = store {
-        if !waymark_store::FjallStore::exists(path) {
-            anyhow::bail!("{}: no store here", path.display());
-        }
-        let store = waymark_store::FjallStore::open(path)
-            .context("is a worker running on it? stop it first")?;
-        metrics = waymark::analytics::stored_metrics(&store)?;
-        for deployed in waymark::deploy::list(&store)? {
+        let store = crate::open::open_any(path)?;
+        metrics = waymark::analytics::stored_metrics(store.as_ref())?;
+        for deployed in waymark::deploy::list(store.as_ref())? {
             known.entry(deployed.id).or_default().push(deployed.version);
         }
     } else {

@@ -121,15 +121,69 @@ impl Default for SourceConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
+    /// `fjall` (embedded, the default) or `postgres`.
+    pub kind: StoreKind,
     /// The fjall store's folder.
     pub path: PathBuf,
+    /// With `postgres`: `postgres://user:password@host:port/database`
+    /// (printed without its password).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "without_password"
+    )]
+    pub url: Option<String>,
+    /// With `postgres`: the schema of Waymark's tables (created when missing).
+    pub schema: String,
+    /// With `postgres`: connections in the pool.
+    pub pool_size: usize,
+}
+
+/// Where the worker keeps its state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StoreKind {
+    Fjall,
+    Postgres,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
+            kind: StoreKind::Fjall,
             path: PathBuf::from("waymark-data/store"),
+            url: None,
+            schema: "waymark".to_owned(),
+            pool_size: 8,
         }
+    }
+}
+
+fn without_password<S: serde::Serializer>(url: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match url {
+        Some(url) => s.serialize_str(&waymark_store::redact_url(url)),
+        None => s.serialize_none(),
+    }
+}
+
+impl StoreConfig {
+    /// Opens the configured store.
+    pub fn open(&self) -> Result<std::sync::Arc<dyn waymark_store::Store>, waymark_store::Error> {
+        Ok(match self.kind {
+            StoreKind::Fjall => std::sync::Arc::new(waymark_store::FjallStore::open(&self.path)?),
+            StoreKind::Postgres => {
+                let url = self.url.clone().ok_or_else(|| waymark_store::Error::Open {
+                    path: "store.url".to_owned(),
+                    reason: "store.kind = \"postgres\" needs store.url".to_owned(),
+                })?;
+                std::sync::Arc::new(waymark_store::PostgresStore::open(
+                    &waymark_store::PostgresConfig {
+                        url,
+                        schema: self.schema.clone(),
+                        pool_size: self.pool_size,
+                    },
+                )?)
+            }
+        })
     }
 }
 

@@ -25,6 +25,6 @@ pub mod worker;
 
 pub use config::{
     ChannelsConfig, DefaultChannel, EngineSection, LogChannelConfig, LoopConfig, OpsConfig,
-    SourceConfig, SourceKind, StoreConfig, UnsubscribeConfig, WorkerConfig,
+    SourceConfig, SourceKind, StoreConfig, StoreKind, UnsubscribeConfig, WorkerConfig,
 };
 pub use worker::{Worker, WorkerError, WorkerStats};

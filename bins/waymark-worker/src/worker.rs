@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use waymark_channels::{Deliver, LogChannel};
 use waymark_journey::{JourneySet, load_workspace};
-use waymark_store::{FjallStore, Store};
+use waymark_store::Store;
 
 use crate::config::{DefaultChannel, SourceKind, WorkerConfig};
 use crate::wiring::{open_kafka, providers};
@@ -122,7 +122,7 @@ impl Worker {
             .source
             .max_clock_skew()
             .map_err(WorkerError::Config)?;
-        let store = Arc::new(FjallStore::open(&config.store.path)?);
+        let store = config.store.open()?;
         let mut fresh = Vec::new();
         for (path, journey) in config.journeys.iter().zip(journeys) {
             let outcome = deploy::deploy_loaded(store.as_ref(), journey, path, chrono::Utc::now())?;
@@ -133,7 +133,7 @@ impl Worker {
         }
         let deployed = deploy::load(store.as_ref())?;
         let mut builder = Waymark::builder()
-            .store(Arc::clone(&store) as Arc<dyn Store>)
+            .store(Arc::clone(&store))
             .deployed(deployed)
             .engine(engine)
             .identity(config.identity.clone())

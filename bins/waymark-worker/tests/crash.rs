@@ -28,8 +28,66 @@ const RENEWS_IN_S: i64 = 20;
 /// this long after it: every send is deferred until then, on a timer.
 const QUIET_UNTIL_S: i64 = 25;
 
+/// Where a run keeps its state: fjall in the run's folder, or a schema of
+/// its own on the local PostgreSQL (dropped when the guard is).
+enum Store {
+    Fjall,
+    Postgres(String),
+}
+
+impl Store {
+    fn postgres(name: &str) -> Store {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        Store::Postgres(format!("crash_{name}_{}_{nanos}", std::process::id()))
+    }
+
+    fn section(&self, dir: &Path) -> String {
+        match self {
+            Store::Fjall => format!("path = \"{}/store\"", dir.display()),
+            Store::Postgres(schema) => format!(
+                "kind = \"postgres\"\nurl = \"{}\"\nschema = \"{schema}\"",
+                postgres_url()
+            ),
+        }
+    }
+
+    /// `waymark-admin --store ...` for it.
+    fn admin(&self, dir: &Path) -> Command {
+        let mut command = Command::new(support::admin_bin());
+        match self {
+            Store::Fjall => command.arg("--store").arg(dir.join("store")),
+            Store::Postgres(schema) => command
+                .args(["--store", &postgres_url()])
+                .env("WAYMARK_STORE_SCHEMA", schema),
+        };
+        command
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if let Store::Postgres(schema) = self {
+            let _ = Command::new("psql")
+                .args([
+                    &postgres_url(),
+                    "-qc",
+                    &format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
+                ])
+                .output();
+        }
+    }
+}
+
+fn postgres_url() -> String {
+    std::env::var("WAYMARK_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
 /// Writes the fixture; returns when quiet hours end.
-fn write_fixture(dir: &Path) -> chrono::DateTime<chrono::Utc> {
+fn write_fixture(dir: &Path, store: &Store) -> chrono::DateTime<chrono::Utc> {
     std::fs::create_dir_all(dir.join("templates")).unwrap();
     std::fs::write(
         dir.join("journey.yaml"),
@@ -99,7 +157,7 @@ path = "{d}/events.jsonl"
 rejects = "{d}/rejects.jsonl"
 batch_size = 100
 [store]
-path = "{d}/store"
+{store}
 [channels.log]
 path = "{d}/deliveries.jsonl"
 [runtime]
@@ -108,6 +166,7 @@ exit_when_idle = true
 quiet_hours = {{ from = "{from}", to = "{to}", action = "defer" }}
 "#,
             d = dir.display(),
+            store = store.section(dir),
             from = (t0 - chrono::TimeDelta::hours(1)).format("%H:%M:%S"),
             to = (t0 + chrono::TimeDelta::seconds(QUIET_UNTIL_S)).format("%H:%M:%S"),
         ),
@@ -143,10 +202,9 @@ fn wait(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
 }
 
 /// The report over the worker's store, as JSON.
-fn report(dir: &Path) -> serde_json::Value {
-    let out = Command::new(support::admin_bin())
-        .arg("--store")
-        .arg(dir.join("store"))
+fn report(dir: &Path, store: &Store) -> serde_json::Value {
+    let out = store
+        .admin(dir)
         .args(["report", "--format", "json"])
         .output()
         .unwrap();
@@ -167,11 +225,20 @@ fn deliveries(dir: &Path) -> Vec<serde_json::Value> {
 
 #[test]
 fn sigkill_mid_stream_loses_nothing_and_sends_nothing_twice() {
+    sigkill_mid_stream(&Store::Fjall, &Store::Fjall);
+}
+
+#[test]
+fn on_postgres_sigkill_mid_stream_loses_nothing_and_sends_nothing_twice() {
+    sigkill_mid_stream(&Store::postgres("killed"), &Store::postgres("calm"));
+}
+
+fn sigkill_mid_stream(store: &Store, calm_store: &Store) {
     let dir = tempfile::tempdir().unwrap();
-    let quiet_end = write_fixture(dir.path());
+    let quiet_end = write_fixture(dir.path(), store);
     // The same fixture, run without interruption beside it.
     let calm = tempfile::tempdir().unwrap();
-    write_fixture(calm.path());
+    write_fixture(calm.path(), calm_store);
     let mut calm_worker = start(calm.path());
     // Kill moments spread over ingestion and the timers' second; a fixed
     // sequence keeps the test repeatable.
@@ -237,8 +304,8 @@ fn sigkill_mid_stream_loses_nothing_and_sends_nothing_twice() {
 
     // The counters kept with the state saw every record exactly once.
     assert!(wait(&mut calm_worker, Duration::from_secs(180)).success());
-    let crashed = report(dir.path());
-    assert_eq!(crashed, report(calm.path()));
+    let crashed = report(dir.path(), store);
+    assert_eq!(crashed, report(calm.path(), calm_store));
     let welcome = &crashed["journeys"][0];
     assert_eq!(welcome["journey"], "crash-quiet");
     assert_eq!(welcome["entrants"]["total"], USERS);

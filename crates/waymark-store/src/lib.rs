@@ -2,7 +2,8 @@
 //! durable batches of writes over named keyspaces, plus reads), an in-memory
 //! [`MemoryStore`] for tests and fakes, and the embedded default
 //! [`FjallStore`] (fjall: a pure-Rust LSM store with atomic batches across
-//! keyspaces). [`keys`] encodes keys so that byte order is the order that
+//! keyspaces), and with the `postgres` feature `PostgresStore`, the same
+//! contract on PostgreSQL. [`keys`] encodes keys so that byte order is the order that
 //! matters (timers by due time, outbox by sequence).
 //!
 //! One commit per batch of inputs, made durable with one sync: group
@@ -16,10 +17,14 @@ mod batch;
 mod fjall_store;
 pub mod keys;
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 
 pub use batch::{Batch, Op, Space};
 pub use fjall_store::FjallStore;
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::{PostgresConfig, PostgresStore, redact_url};
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +37,8 @@ pub enum Error {
         key: String,
         reason: String,
     },
+    #[error("postgres: {0}")]
+    Postgres(String),
     #[error("cannot open the store at {path}: {reason}")]
     Open { path: String, reason: String },
 }

@@ -179,3 +179,141 @@ fn fjall_store_refuses_a_folder_that_is_not_a_store() {
     assert!(dir.path().join("notes.txt").exists());
     assert!(dir.path().join("0.jnl").exists());
 }
+
+/// The contract on the local PostgreSQL (`WAYMARK_POSTGRES_URL`, default
+/// `postgres://postgres@127.0.0.1:5432/test`), each test in a schema of
+/// its own, dropped at the end.
+#[cfg(feature = "postgres")]
+mod postgres {
+    use super::contract;
+    use waymark_store::{Batch, PostgresConfig, PostgresStore, Space, Store};
+
+    fn url() -> String {
+        std::env::var("WAYMARK_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+    }
+
+    /// A fresh schema, dropped when the guard is.
+    struct Schema(String);
+
+    impl Schema {
+        fn new(test: &str) -> Self {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos();
+            Schema(format!("t_{test}_{}_{nanos}", std::process::id()))
+        }
+
+        fn config(&self) -> PostgresConfig {
+            PostgresConfig {
+                url: url(),
+                schema: self.0.clone(),
+                pool_size: 4,
+            }
+        }
+    }
+
+    impl Drop for Schema {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("psql")
+                .args([
+                    &url(),
+                    "-qc",
+                    &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.0),
+                ])
+                .output();
+        }
+    }
+
+    #[test]
+    fn postgres_store_keeps_the_contract_and_survives_reopening() {
+        let schema = Schema::new("contract");
+        {
+            let store = PostgresStore::open(&schema.config()).unwrap();
+            contract(&store);
+        }
+        let store = PostgresStore::open(&schema.config()).unwrap();
+        assert_eq!(
+            store.get(Space::Profiles, b"p3").unwrap().as_deref(),
+            Some(&b"three again"[..])
+        );
+        assert_eq!(store.scan(Space::Timers, b"").unwrap().len(), 3);
+        assert_eq!(
+            store.get(Space::Outbox, b"o1").unwrap().as_deref(),
+            Some(&b"sent"[..])
+        );
+    }
+
+    /// Workers starting together migrate once, and all open.
+    #[test]
+    fn stores_opened_at_once_migrate_once() {
+        let schema = Schema::new("migrate");
+        let config = schema.config();
+        let opened: Vec<_> = (0..4)
+            .map(|_| {
+                let config = config.clone();
+                std::thread::spawn(move || PostgresStore::open(&config).map(|_| ()))
+            })
+            .collect();
+        for handle in opened {
+            handle.join().unwrap().unwrap();
+        }
+        let output = std::process::Command::new("psql")
+            .args([
+                &url(),
+                "-tAc",
+                &format!("SELECT count(*) FROM {}.waymark_migrations", schema.0),
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "1");
+    }
+
+    /// Keys with every byte value, and large batches, round-trip in key order.
+    #[test]
+    fn keys_are_bytes_in_byte_order() {
+        let schema = Schema::new("bytes");
+        let store = PostgresStore::open(&schema.config()).unwrap();
+        let mut batch = Batch::new();
+        for i in (0..=255u8).rev() {
+            batch.put(Space::Messages, vec![0, i, 0xff], vec![i; 3]);
+        }
+        // Keys after the prefix's range, which a scan of it must not return.
+        batch.put(Space::Messages, vec![1], b"after".to_vec());
+        batch.put(Space::Messages, vec![0xff, 0xff], b"last".to_vec());
+        for i in 0..5_000u32 {
+            batch.put(Space::Records, i.to_be_bytes().to_vec(), b"r".to_vec());
+        }
+        store.commit(batch).unwrap();
+        let keys: Vec<Vec<u8>> = store
+            .scan(Space::Messages, &[0])
+            .unwrap()
+            .into_iter()
+            .map(|(k, _)| k)
+            .collect();
+        let expected: Vec<Vec<u8>> = (0..=255u8).map(|i| vec![0, i, 0xff]).collect();
+        assert_eq!(keys, expected);
+        assert_eq!(store.scan(Space::Messages, &[0, 0xff]).unwrap().len(), 1);
+        assert_eq!(store.scan(Space::Messages, &[0xff]).unwrap().len(), 1);
+        assert_eq!(store.scan(Space::Messages, b"").unwrap().len(), 258);
+        assert_eq!(store.scan(Space::Records, b"").unwrap().len(), 5_000);
+    }
+
+    #[test]
+    fn a_bad_address_is_refused_without_its_password() {
+        let config = PostgresConfig {
+            url: "postgres://me:hunter2@127.0.0.1:1/none".to_owned(),
+            schema: "waymark".to_owned(),
+            pool_size: 1,
+        };
+        let error = PostgresStore::open(&config).unwrap_err().to_string();
+        assert!(error.contains("postgres://me@127.0.0.1:1/none"), "{error}");
+        assert!(!error.contains("hunter2"), "{error}");
+        let bad_schema = PostgresConfig {
+            schema: "x; DROP TABLE y".to_owned(),
+            ..PostgresConfig::default()
+        };
+        assert!(PostgresStore::open(&bad_schema).is_err());
+    }
+}
