@@ -254,6 +254,19 @@ fn sizes(events: &[Event]) {
         n(record_bytes) / n(profiles.len()),
         profiles_disk as f64 / n(profiles.len()),
     );
+    let schema = Schema::new();
+    let postgres = schema.open();
+    ingest_all(&runtime_on(postgres.clone()), events);
+    let people = n(waymark.stats().profiles);
+    eprintln!(
+        "on disk per person (profile, timer, outbox entry, records, ids): fjall {:.0} B, PostgreSQL {:.0} B (table, index and TOAST)",
+        Space::ALL
+            .iter()
+            .map(|space| store.space_disk_bytes(*space).expect("disk"))
+            .sum::<u64>() as f64
+            / people,
+        postgres.disk_bytes().expect("disk") as f64 / people,
+    );
 }
 
 criterion_group!(benches, ingest);

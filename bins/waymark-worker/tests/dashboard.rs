@@ -122,6 +122,17 @@ async fn wait_for(client: &Client, what: Locator<'_>) {
     client.wait().for_element(what).await.unwrap();
 }
 
+/// Waits until the browser shows `path` (a click navigates after it returns).
+async fn wait_for_path(client: &Client, path: &str) {
+    for _ in 0..100 {
+        if client.current_url().await.unwrap().path() == path {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the browser never reached {path}");
+}
+
 async fn goto(client: &Client, url: &str) {
     client.goto(url).await.unwrap();
 }
@@ -166,6 +177,7 @@ async fn look(client: &Client, base: &str, d: &Path) -> Seen {
     goto(client, &format!("{base}/login")).await;
     type_in(client, Locator::Id("token"), "not-a-token").await;
     click(client, Locator::Id("sign-in")).await;
+    wait_for(client, Locator::Id("error")).await;
     assert!(text(client, "#error").await.contains("not valid"));
 
     sign_in(client, base, READ).await;
@@ -227,8 +239,10 @@ async fn look(client: &Client, base: &str, d: &Path) -> Seen {
 
     // Segments, then a profile looked up by its user id.
     click(client, Locator::LinkText("Segments")).await;
+    wait_for_path(client, "/segments").await;
     assert!(text(client, "h1").await.contains("Segments"));
     click(client, Locator::LinkText("Profiles")).await;
+    wait_for(client, Locator::Id("lookup")).await;
     type_in(client, Locator::Id("lookup"), "user_id=ana").await;
     click(client, Locator::Id("find")).await;
     wait_for(client, Locator::Id("profile-json")).await;

@@ -156,6 +156,20 @@ impl PostgresStore {
         Ok(store)
     }
 
+    /// Bytes the store's table takes on disk, with its index and TOAST
+    /// (after `VACUUM`-free inserts: what a fresh store of this size holds).
+    pub fn disk_bytes(&self) -> Result<u64, Error> {
+        let pool = self.pool.clone();
+        self.run(async move {
+            let client = pool.get().await.map_err(pg)?;
+            let row = client
+                .query_one("SELECT pg_total_relation_size('waymark_kv')", &[])
+                .await
+                .map_err(pg)?;
+            Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
+        })
+    }
+
     /// Runs `work` on the store's runtime and waits for it, from any thread.
     fn run<T: Send + 'static>(
         &self,
