@@ -269,7 +269,7 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 8, ..ProptestConfig::default() })]
 
     #[test]
-    fn splits_follow_their_weights_within_two_points(seed in any::<u64>()) {
+    fn splits_follow_their_weights_within_five_standard_deviations(seed in any::<u64>()) {
         let split = journey(
             r#"
 id: ab
@@ -301,9 +301,15 @@ nodes:
             *counts.entry(first).or_default() += 1;
         }
         prop_assert!(sticky, "the same profile lands on the same variant");
+        // A fair assignment's share of 10,000 varies by sqrt(p(1-p)/n):
+        // 0.46 points for 30%. Five of those (2.3 points for 30%) fails a
+        // fair hash about once in 10^5 runs of 8 seeds; a biased one
+        // beyond them, as a fixed 2 points did once for a fair seed.
         for (variant, weight) in [("a", 20.0), ("b", 30.0), ("c", 50.0)] {
             let share = f64::from(counts.get(variant).copied().unwrap_or(0)) / 100.0;
-            prop_assert!((share - weight).abs() <= 2.0, "{} got {:.2}% for weight {}%", variant, share, weight);
+            let p: f64 = weight / 100.0;
+            let sd = (p * (1.0 - p) / 10_000.0).sqrt() * 100.0;
+            prop_assert!((share - weight).abs() <= 5.0 * sd, "{} got {:.2}% for weight {}% (sd {:.2} points)", variant, share, weight, sd);
         }
     }
 }
