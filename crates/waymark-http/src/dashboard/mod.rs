@@ -121,8 +121,14 @@ struct LoginQuery {
 
 /// Where to go after signing in: a path of ours, nothing else.
 fn safe_next(next: Option<&str>) -> &str {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\'))
-        .unwrap_or("/")
+    // Browsers drop tabs and newlines from URLs ("/\t/evil" is
+    // "//evil"): printable ASCII only, one leading slash, no backslash.
+    next.filter(|n| {
+        n.starts_with('/')
+            && !n.starts_with("//")
+            && n.chars().all(|c| c.is_ascii_graphic() && c != '\\')
+    })
+    .unwrap_or("/")
 }
 
 fn login_page(next: &str, refusal: Option<&str>, status: StatusCode) -> Response {
@@ -230,4 +236,25 @@ async fn logout(
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn sign_in_returns_only_to_our_own_paths() {
+        assert_eq!(safe_next(Some("/journeys/a?x=1")), "/journeys/a?x=1");
+        for elsewhere in [
+            "//evil.example",
+            "https://evil.example",
+            "/\t/evil.example",
+            "/\\evil",
+            "evil",
+            "/a b",
+        ] {
+            assert_eq!(safe_next(Some(elsewhere)), "/", "{elsewhere:?}");
+        }
+        assert_eq!(safe_next(None), "/");
+    }
 }

@@ -18,6 +18,23 @@ pub(super) struct LookupQuery {
     id: Option<String>,
 }
 
+/// An identifier as people write it: `kind=value`.
+fn identifier(value: &Value) -> String {
+    match (value["kind"].as_str(), value["value"].as_str()) {
+        (Some(kind), Some(v)) => format!("{kind}={v}"),
+        _ => text(value),
+    }
+}
+
+/// An instance's status: its name, and why it ended when it did.
+fn status(value: &Value) -> String {
+    match (value["status"].as_str(), value["reason"].as_str()) {
+        (Some(status), Some(reason)) => format!("{status} ({reason})"),
+        (Some(status), None) => status.to_owned(),
+        _ => text(value),
+    }
+}
+
 fn text(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
@@ -71,7 +88,7 @@ pub(super) async fn lookup(
     let body = html! {
         (form)
         h2 { "Identifiers" }
-        ul id="identifiers" { @for i in &identifiers { li { (text(i)) } } }
+        ul id="identifiers" { @for i in &identifiers { li { (identifier(i)) } } }
         h2 { "Traits" }
         table id="traits" {
             thead { tr { th { "Trait" } th { "Value" } } }
@@ -93,7 +110,7 @@ pub(super) async fn lookup(
                 tbody {
                     @for i in &instances {
                         tr { td { (text(&i["journey"])) } td { "v" (text(&i["version"])) } td { (text(&i["node"])) }
-                             td { (text(&i["status"])) } td { (text(&i["entered_at"])) } }
+                             td { (status(&i["status"])) } td { (text(&i["entered_at"])) } }
                     }
                 }
             }
