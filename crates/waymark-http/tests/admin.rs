@@ -103,10 +103,16 @@ async fn serve() -> Served {
         chrono::Utc::now(),
     )
     .unwrap();
+    let pingers = waymark_journey::decode_segment(
+        &json!({"id": "pingers", "where": "\"Ping\" in profile.events"}),
+        None,
+    )
+    .unwrap();
     let waymark = Arc::new(
         Waymark::builder()
             .store(Arc::clone(&store))
             .deployed(waymark::deploy::load(store.as_ref()).unwrap())
+            .segments(waymark_journey::Segments::from_list([pingers]))
             .build()
             .unwrap(),
     );
@@ -405,5 +411,5 @@ async fn reports_segments_and_status_answer_from_the_running_runtime() {
         (Some(2), Some(2))
     );
     let (_, segments) = s.call("GET", "/admin/v1/segments", Some(READ), None).await;
-    assert_eq!(segments["segments"], json!([]));
+    assert_eq!(segments["segments"], json!([{"id": "pingers", "size": 2}]));
 }
