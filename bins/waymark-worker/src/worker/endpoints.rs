@@ -65,8 +65,8 @@ impl Worker {
                     waymark_http::AdminTokens::new(&http.read_tokens, &http.admin_tokens),
                     Some(Arc::clone(&self.counters)),
                 );
-                // The admin routes first: the front door's fallback answers
-                // every other path.
+                // Beside the front door, whose fallback answers any other
+                // path with its JSON 404.
                 app = waymark_http::admin_router(Arc::new(admin)).merge(app);
             }
             endpoints.push((http.listen.clone(), app, "http"));
