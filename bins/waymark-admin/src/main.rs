@@ -298,12 +298,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: JourneyCommand::List { all },
         } => {
             let deployed = deploy::list(store_only(cli.store.as_deref())?.as_ref())?;
-            for (i, d) in deployed.iter().enumerate() {
-                let latest = deployed.get(i + 1).is_none_or(|next| next.id != d.id);
+            for (d, latest) in deploy::with_latest(deployed) {
                 if all || (latest && d.status != JourneyStatus::Archived) {
-                    let status = serde_json::to_value(d.status)?;
-                    let status = status.as_str().unwrap_or_default();
-                    let shown = if latest { status } else { "superseded" };
+                    let shown = d.status_name(latest);
                     let at = waymark_core::format_timestamp(d.deployed_at);
                     writeln!(out, "{}\tv{}\t{shown}\t{at}\t{}", d.id, d.version, d.file)?;
                 }

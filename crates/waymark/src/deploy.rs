@@ -223,6 +223,35 @@ pub fn set_status(
     Ok(latest)
 }
 
+impl Deployed {
+    /// Its status as lists show it: `active`, `paused` or `archived` for
+    /// its journey's latest version, `superseded` for an earlier one.
+    pub fn status_name(&self, latest: bool) -> &'static str {
+        match (latest, self.status) {
+            (false, _) => "superseded",
+            (true, JourneyStatus::Active) => "active",
+            (true, JourneyStatus::Paused) => "paused",
+            (true, JourneyStatus::Archived) => "archived",
+        }
+    }
+}
+
+/// Whether `versions[i]` is its journey's latest, in versions ordered by
+/// id then version (as [`list`] gives them).
+pub fn is_latest(versions: &[Deployed], i: usize) -> bool {
+    versions
+        .get(i + 1)
+        .is_none_or(|next| next.id != versions[i].id)
+}
+
+/// Each version of [`list`] with whether it is its journey's latest.
+pub fn with_latest(versions: Vec<Deployed>) -> Vec<(Deployed, bool)> {
+    let latest: Vec<bool> = (0..versions.len())
+        .map(|i| is_latest(&versions, i))
+        .collect();
+    versions.into_iter().zip(latest).collect()
+}
+
 /// Every deployed version of every journey, by id then version.
 pub fn list(store: &dyn Store) -> Result<Vec<Deployed>, DeployError> {
     scan(store, b"")
@@ -244,7 +273,7 @@ pub fn load(store: &dyn Store) -> Result<Vec<LoadedJourney>, DeployError> {
     let parsed = scan(store, b"")?;
     let mut out = Vec::with_capacity(parsed.len());
     for (i, deployed) in parsed.iter().enumerate() {
-        let latest = parsed.get(i + 1).is_none_or(|next| next.id != deployed.id);
+        let latest = is_latest(&parsed, i);
         let mut journey =
             parse_journey(Path::new(&deployed.file), &deployed.source).map_err(|e| {
                 DeployError::Corrupt {

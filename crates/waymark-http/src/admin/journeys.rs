@@ -5,7 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use waymark::deploy::{DeployError, Deployed, JourneyStatus};
+use waymark::deploy::{self, DeployError, Deployed, JourneyStatus};
 
 use super::tokens::{CanChange, CanRead};
 use super::{AdminState, blocking, internal, unknown_journey};
@@ -29,19 +29,10 @@ pub struct JourneyVersion {
 
 impl JourneyVersion {
     fn new(deployed: &Deployed, latest: bool) -> Self {
-        let status = if latest {
-            match deployed.status {
-                JourneyStatus::Active => "active",
-                JourneyStatus::Paused => "paused",
-                JourneyStatus::Archived => "archived",
-            }
-        } else {
-            "superseded"
-        };
         JourneyVersion {
             id: deployed.id.clone(),
             version: deployed.version,
-            status: status.to_owned(),
+            status: deployed.status_name(latest).to_owned(),
             hold: deployed.hold,
             deployed_at: waymark_core::format_timestamp(deployed.deployed_at),
             file: deployed.file.clone(),
@@ -65,11 +56,9 @@ pub struct ListQuery {
 
 /// Every deployed version, each marked whether it is its journey's latest.
 fn versions(admin: &AdminState) -> Result<Vec<(Deployed, bool)>, ApiError> {
-    let deployed = admin.waymark.deployed().map_err(internal)?;
-    let latest: Vec<bool> = (0..deployed.len())
-        .map(|i| deployed.get(i + 1).is_none_or(|n| n.id != deployed[i].id))
-        .collect();
-    Ok(deployed.into_iter().zip(latest).collect())
+    Ok(deploy::with_latest(
+        admin.waymark.deployed().map_err(internal)?,
+    ))
 }
 
 #[utoipa::path(get, path = "/admin/v1/journeys", tag = "journeys",

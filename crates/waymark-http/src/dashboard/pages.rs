@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 use serde_json::Value;
-use waymark::deploy::{Deployed, JourneyStatus};
+use waymark::deploy::{self, Deployed, JourneyStatus};
 use waymark::runtime::OutboxStatus;
 use waymark_analytics::Selection;
 
@@ -14,25 +14,22 @@ use super::Viewer;
 use super::layout::{count, error_page, page, percent, points};
 use crate::admin::{AdminState, blocking, internal};
 
-fn status_name(d: &Deployed) -> &'static str {
-    match d.status {
-        JourneyStatus::Active => "active",
-        JourneyStatus::Paused if d.hold => "paused (held)",
-        JourneyStatus::Paused => "paused",
-        JourneyStatus::Archived => "archived",
+/// A latest version's status, with whether its people are held.
+fn status_name(d: &Deployed) -> String {
+    let name = d.status_name(true);
+    if d.hold {
+        format!("{name} (held)")
+    } else {
+        name.to_owned()
     }
 }
 
 /// Each journey's latest version.
 fn latest(all: Vec<Deployed>) -> Vec<Deployed> {
-    let mut out: Vec<Deployed> = Vec::new();
-    for d in all {
-        match out.last_mut() {
-            Some(last) if last.id == d.id => *last = d,
-            _ => out.push(d),
-        }
-    }
-    out
+    deploy::with_latest(all)
+        .into_iter()
+        .filter_map(|(d, latest)| latest.then_some(d))
+        .collect()
 }
 
 /// The report JSON of every journey, by id.
