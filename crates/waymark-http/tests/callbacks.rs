@@ -4,8 +4,9 @@
 //! an event from the year 9999.
 #![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+mod support;
+
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -19,8 +20,8 @@ use waymark_store::FjallStore;
 /// `dev-key:` in base64.
 const AUTH: &str = "Authorization: Basic ZGV2LWtleTo=\r\n";
 
-/// One HTTP/1.1 request with extra header lines (each ending in CRLF);
-/// returns the status and the body.
+/// One HTTP/1.1 request with a content type and extra header lines (each
+/// ending in CRLF); returns the status and the body.
 fn exchange(
     addr: SocketAddr,
     method: &str,
@@ -29,21 +30,8 @@ fn exchange(
     headers: &str,
     body: &str,
 ) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response[9..12].parse().unwrap();
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    let headers = format!("Content-Type: {content_type}\r\n{headers}");
+    support::exchange(addr, method, path, &headers, body.as_bytes())
 }
 
 async fn serve(dir: &Path) -> (SocketAddr, Arc<Waymark>) {

@@ -6,8 +6,7 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use base64::Engine as _;
@@ -18,17 +17,8 @@ use waymark::Waymark;
 use waymark_http::HttpConfig;
 
 fn post(addr: SocketAddr, path: &str, headers: &str, body: &[u8]) -> u16 {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n",
-        body.len()
-    )
-    .unwrap();
-    stream.write_all(body).unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response[9..12].parse().unwrap()
+    let headers = format!("Content-Type: application/json\r\n{headers}");
+    support::exchange(addr, "POST", path, &headers, body).0
 }
 
 fn profile(waymark: &Waymark, user: &str) -> Value {

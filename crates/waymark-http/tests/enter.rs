@@ -4,28 +4,15 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 
 use serde_json::{Value, json};
 use waymark_http::HttpConfig;
 
 fn post(addr: SocketAddr, path: &str, headers: &str, body: &str) -> (u16, Value) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n{body}",
-        body.len()
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response[9..12].parse().unwrap();
-    let body = response
-        .split_once("\r\n\r\n")
-        .and_then(|(_, b)| serde_json::from_str(b).ok())
-        .unwrap_or(Value::Null);
-    (status, body)
+    let headers = format!("Content-Type: application/json\r\n{headers}");
+    let (status, body) = support::exchange(addr, "POST", path, &headers, body.as_bytes());
+    (status, support::json(&body))
 }
 
 const AUTH: &str = "Authorization: Basic ZGV2LWtleTo=\r\n";

@@ -6,8 +6,7 @@
 
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Write;
 use std::sync::Arc;
 
 use serde_json::{Value, json};
@@ -96,26 +95,6 @@ fn gzip(body: &[u8]) -> Vec<u8> {
     encoder.finish().unwrap()
 }
 
-fn send(addr: SocketAddr, method: &str, path: &str, headers: &str, body: &[u8]) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n",
-        body.len()
-    )
-    .unwrap();
-    stream.write_all(body).unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).unwrap();
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let status = text[9..12].parse().unwrap();
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_requests_get_200_or_a_4xx_and_refusals_change_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -161,7 +140,7 @@ async fn random_requests_get_200_or_a_4xx_and_refusals_change_nothing() {
                 body.truncate(rng.below(body.len() + 1));
             }
             let before = (waymark.stats().profiles, waymark.stats().instances_active);
-            let (status, answer) = send(addr, method, path, &headers, &body);
+            let (status, answer) = support::exchange(addr, method, path, &headers, &body);
             assert!(
                 status == 200 || (400..500).contains(&status),
                 "round {round}: {method} {path} {headers:?} {:?}: {status} {answer}",

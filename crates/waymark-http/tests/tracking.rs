@@ -18,25 +18,10 @@ use waymark_http::HttpConfig;
 /// `dev-key:` in base64.
 const AUTH: &str = "Authorization: Basic ZGV2LWtleTo=\r\n";
 
-/// One HTTP/1.1 request; the status and the body as JSON (null if none).
+/// One POST; the status and the body as JSON (null if none).
 fn exchange(addr: SocketAddr, path: &str, headers: &str, body: &[u8]) -> (u16, Value) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n",
-        body.len()
-    )
-    .unwrap();
-    stream.write_all(body).unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).unwrap();
-    let text = String::from_utf8_lossy(&response);
-    let status = text[9..12].parse().unwrap();
-    let body = text
-        .split_once("\r\n\r\n")
-        .and_then(|(_, b)| serde_json::from_str(b).ok())
-        .unwrap_or(Value::Null);
-    (status, body)
+    let (status, body) = support::exchange(addr, "POST", path, headers, body);
+    (status, support::json(&body))
 }
 
 const JSON: &str = "Content-Type: application/json\r\n";
