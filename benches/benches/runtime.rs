@@ -139,85 +139,76 @@ fn runtime_on(store: Arc<dyn Store>) -> Waymark {
 }
 
 fn ingest_all(waymark: &Waymark, events: &[Event]) {
+    ingest_from(waymark, events, "bench");
+}
+
+/// `events` in batches, positions counted under `source`.
+fn ingest_from(waymark: &Waymark, events: &[Event], source: &str) {
     for (i, chunk) in events.chunks(BATCH).enumerate() {
         waymark
-            .ingest_batch(chunk, Some(("bench", ((i + 1) * BATCH) as u64)))
+            .ingest_batch(chunk, Some((source, ((i + 1) * BATCH) as u64)))
             .expect("ingest");
     }
 }
 
+/// A runtime over a new, empty store, and what keeps that store (a
+/// temporary folder, a schema) until the runtime is dropped first.
+type Fresh = (Waymark, Box<dyn std::any::Any>);
+
+fn fresh_fjall() -> Fresh {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (waymark, _) = runtime(dir.path());
+    (waymark, Box::new(dir))
+}
+
+fn fresh_postgres() -> Fresh {
+    let schema = Schema::new();
+    let waymark = runtime_on(schema.open());
+    (waymark, Box::new(schema))
+}
+
+/// Time to ingest `events` into fresh runtimes, after `before` (untimed).
+fn timed(iterations: u64, fresh: fn() -> Fresh, before: &[Event], events: &[Event]) -> Duration {
+    let mut total = Duration::ZERO;
+    for _ in 0..iterations {
+        let (waymark, _store) = fresh();
+        ingest_from(&waymark, before, "bench");
+        let start = Instant::now();
+        ingest_from(&waymark, events, "bench-known");
+        total += start.elapsed();
+    }
+    total
+}
+
 fn ingest(c: &mut Criterion) {
     let events = events();
+    let known = known_people_events();
     let mut group = c.benchmark_group("runtime");
     group.throughput(Throughput::Elements(events.len() as u64));
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(60));
-    group.bench_function("ingest_300k_events_100k_profiles_fjall_group_commit", |b| {
-        b.iter_custom(|iterations| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iterations {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let (waymark, _) = runtime(dir.path());
-                let start = Instant::now();
-                ingest_all(&waymark, &events);
-                total += start.elapsed();
-            }
-            total
-        })
-    });
-    let known = known_people_events();
-    group.bench_function("ingest_300k_events_from_100k_known_profiles", |b| {
-        b.iter_custom(|iterations| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iterations {
-                let dir = tempfile::tempdir().expect("temp dir");
-                let (waymark, _) = runtime(dir.path());
-                ingest_all(&waymark, &events);
-                let start = Instant::now();
-                for (i, chunk) in known.chunks(BATCH).enumerate() {
-                    waymark
-                        .ingest_batch(chunk, Some(("bench-known", ((i + 1) * BATCH) as u64)))
-                        .expect("ingest");
+    let cases = [
+        (&[][..], &events, "100k_profiles"),
+        (&events[..], &known, "from_100k_known_profiles"),
+    ];
+    for (store, fresh) in [
+        ("fjall", fresh_fjall as fn() -> Fresh),
+        ("postgres", fresh_postgres),
+    ] {
+        for (before, timed_events, what) in cases {
+            // The fjall names as they were before the PostgreSQL runs.
+            let name = match (store, what) {
+                ("fjall", "100k_profiles") => {
+                    "ingest_300k_events_100k_profiles_fjall_group_commit".to_owned()
                 }
-                total += start.elapsed();
-            }
-            total
-        })
-    });
-    group.bench_function("postgres_ingest_300k_events_100k_profiles", |b| {
-        b.iter_custom(|iterations| {
-            let mut total = Duration::ZERO;
-            for _ in 0..iterations {
-                let schema = Schema::new();
-                let waymark = runtime_on(schema.open());
-                let start = Instant::now();
-                ingest_all(&waymark, &events);
-                total += start.elapsed();
-            }
-            total
-        })
-    });
-    group.bench_function(
-        "postgres_ingest_300k_events_from_100k_known_profiles",
-        |b| {
-            b.iter_custom(|iterations| {
-                let mut total = Duration::ZERO;
-                for _ in 0..iterations {
-                    let schema = Schema::new();
-                    let waymark = runtime_on(schema.open());
-                    ingest_all(&waymark, &events);
-                    let start = Instant::now();
-                    for (i, chunk) in known.chunks(BATCH).enumerate() {
-                        waymark
-                            .ingest_batch(chunk, Some(("bench-known", ((i + 1) * BATCH) as u64)))
-                            .expect("ingest");
-                    }
-                    total += start.elapsed();
-                }
-                total
-            })
-        },
-    );
+                ("fjall", _) => format!("ingest_300k_events_{what}"),
+                _ => format!("{store}_ingest_300k_events_{what}"),
+            };
+            group.bench_function(name, |b| {
+                b.iter_custom(|iterations| timed(iterations, fresh, before, timed_events))
+            });
+        }
+    }
     group.finish();
     sizes(&events);
 }
