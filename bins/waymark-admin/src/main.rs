@@ -167,7 +167,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 WorkspaceConfig::default(),
                 Some(&segments),
             )?;
-            for (id, size) in waymark.segment_sizes() {
+            for (id, size) in waymark.segment_sizes()? {
                 writeln!(out, "{id}\t{size}")?;
             }
         }

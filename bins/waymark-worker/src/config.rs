@@ -136,6 +136,10 @@ pub struct StoreConfig {
     pub schema: String,
     /// With `postgres`: connections in the pool.
     pub pool_size: usize,
+    /// Memory for people held between events (profiles, identifiers,
+    /// journey instances), in MiB; beyond it the least recently used are
+    /// let go and read from the store again when needed.
+    pub cache_mb: usize,
 }
 
 /// Where the worker keeps its state.
@@ -154,6 +158,7 @@ impl Default for StoreConfig {
             url: None,
             schema: "waymark".to_owned(),
             pool_size: 8,
+            cache_mb: 512,
         }
     }
 }

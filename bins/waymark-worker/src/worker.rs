@@ -139,7 +139,11 @@ impl Worker {
             .identity(config.identity.clone())
             .templates(templates)
             .segments(segments.clone())
-            .policies(policies);
+            .policies(policies)
+            .options(waymark::runtime::RuntimeOptions {
+                cache_bytes: config.store.cache_mb.saturating_mul(1 << 20),
+                ..waymark::runtime::RuntimeOptions::default()
+            });
         if let Some(unsubscribe) = &config.unsubscribe {
             builder = builder.unsubscribe(waymark_channels::signing::UnsubscribeSigner::new(
                 &unsubscribe.secret,

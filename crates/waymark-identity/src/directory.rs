@@ -64,6 +64,43 @@ impl Identity {
         }
     }
 
+    /// The graph, to load people into and let them go (see
+    /// [`IdentityGraph::load`]); profiles go with [`Identity::load`].
+    pub fn graph_mut(&mut self) -> &mut IdentityGraph {
+        &mut self.graph
+    }
+
+    /// Takes in a stored live profile with its place in the graph.
+    pub fn load(&mut self, profile: Profile, created: u64, identifiers: Vec<Identifier>) {
+        self.graph.load(profile.id.clone(), created, identifiers);
+        self.profiles.insert(profile.id.clone(), Arc::new(profile));
+    }
+
+    /// Lets go of a live profile (it stays where the caller keeps it).
+    pub fn unload(&mut self, id: &ProfileId) -> Option<Arc<Profile>> {
+        self.graph.unload(id);
+        self.profiles.remove(id)
+    }
+
+    /// Every identifier resolving `event` may look up: what
+    /// [`Identity::ingest`] resolves it by, and an alias's previous id
+    /// both as a user id and as an anonymous id. Whoever holds only some
+    /// people loads the owners of these first.
+    pub fn identifiers_to_load(&self, event: &Event) -> Vec<Identifier> {
+        let config = self.graph.config();
+        let mut ids = identifiers_of(event, config);
+        if let (EventType::Alias, Some(previous)) = (event.kind, &event.previous_id)
+            && !config.is_blocked(previous)
+        {
+            ids.push(Identifier::new(IdentifierKind::UserId, previous.as_str()));
+            ids.push(Identifier::new(
+                IdentifierKind::AnonymousId,
+                previous.as_str(),
+            ));
+        }
+        ids
+    }
+
     /// Resolves `event` to one profile (creating or merging as needed) and
     /// folds what it says into that profile. `None` when the event has no
     /// usable identifier (all blocked, or of a forgotten person).

@@ -9,6 +9,8 @@ use waymark_core::{Identifier, IdentifierKind, ProfileId, Timestamp, stable_hash
 
 use crate::config::IdentityConfig;
 
+mod loading;
+
 /// One merge: who absorbed whom, through which identifier, on which event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MergeRecord {

@@ -6,8 +6,7 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Space {
     /// Profile id -> the profile, its identifiers and its journey
-    /// instances. (The identifier -> profile index is rebuilt in memory from
-    /// these at start, so linking an identifier costs no extra write.)
+    /// instances.
     Profiles,
     /// Merged-away profile id -> survivor.
     Redirects,
@@ -32,10 +31,15 @@ pub enum Space {
     /// Sequence -> journey record (analytics) not yet published to a
     /// record sink.
     Records,
+    /// Identifier -> the live profile holding it (people are read on
+    /// demand, by the identifiers of their events).
+    Identifiers,
+    /// (segment, NUL, profile id) -> nothing: a segment's members.
+    Members,
 }
 
 impl Space {
-    pub const ALL: [Space; 12] = [
+    pub const ALL: [Space; 14] = [
         Space::Profiles,
         Space::Redirects,
         Space::Forgotten,
@@ -48,6 +52,8 @@ impl Space {
         Space::Analytics,
         Space::Meta,
         Space::Records,
+        Space::Identifiers,
+        Space::Members,
     ];
 
     pub fn name(self) -> &'static str {
@@ -64,6 +70,8 @@ impl Space {
             Space::Analytics => "analytics",
             Space::Meta => "meta",
             Space::Records => "records",
+            Space::Identifiers => "identifiers",
+            Space::Members => "members",
         }
     }
 }

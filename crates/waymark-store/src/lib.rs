@@ -64,6 +64,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The value at `key`, if any.
     fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, Error>;
 
+    /// The values at `keys`, in their order (one round trip where the
+    /// store is remote).
+    fn get_many(&self, space: Space, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>, Error> {
+        keys.iter().map(|key| self.get(space, key)).collect()
+    }
+
     /// Every key/value whose key starts with `prefix`, in key order.
     fn scan(&self, space: Space, prefix: &[u8]) -> Result<Vec<Entry>, Error>;
 

@@ -357,6 +357,27 @@ impl Store for PostgresStore {
         })
     }
 
+    fn get_many(&self, space: Space, keys: &[&[u8]]) -> Result<Vec<Option<Vec<u8>>>, Error> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let pool = self.pool.clone();
+        let space = space_id(space);
+        let wanted: Vec<Vec<u8>> = keys.iter().map(|k| k.to_vec()).collect();
+        let found: std::collections::HashMap<Vec<u8>, Vec<u8>> = self.run(async move {
+            let client = pool.get().await.map_err(pg)?;
+            let rows = client
+                .query(
+                    "SELECT key, value FROM waymark_kv WHERE space = $1 AND key = ANY($2)",
+                    &[&space, &wanted],
+                )
+                .await
+                .map_err(pg)?;
+            Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+        })?;
+        Ok(keys.iter().map(|k| found.get(*k).cloned()).collect())
+    }
+
     fn scan(&self, space: Space, prefix: &[u8]) -> Result<Vec<Entry>, Error> {
         self.select(space, prefix.to_vec(), after_prefix(prefix), None)
     }

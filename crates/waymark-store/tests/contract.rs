@@ -92,6 +92,21 @@ fn contract(store: &dyn Store) {
     );
     store.commit(Batch::new()).unwrap();
 
+    // Several keys read at once come back in the order asked, missing
+    // ones as None (also a key asked twice).
+    assert_eq!(
+        store
+            .get_many(Space::Profiles, &[b"p3", b"nobody", b"p2", b"p3"])
+            .unwrap(),
+        [
+            Some(b"three again".to_vec()),
+            None,
+            Some(b"two".to_vec()),
+            Some(b"three again".to_vec())
+        ]
+    );
+    assert!(store.get_many(Space::Profiles, &[]).unwrap().is_empty());
+
     // An unsynced batch is applied at once and whole; a later synced
     // commit makes it durable with itself.
     let mut batch = Batch::new();

@@ -120,16 +120,17 @@ pub struct SegmentList {
     pub segments: Vec<SegmentSize>,
 }
 
-pub(crate) fn segment_sizes(admin: &AdminState) -> Vec<SegmentSize> {
-    admin
+pub(crate) fn segment_sizes(admin: &AdminState) -> Result<Vec<SegmentSize>, ApiError> {
+    Ok(admin
         .waymark
         .segment_sizes()
+        .map_err(runtime_error)?
         .into_iter()
         .map(|(id, size)| SegmentSize {
             id: id.to_string(),
             size,
         })
-        .collect()
+        .collect())
 }
 
 #[utoipa::path(get, path = "/admin/v1/segments", tag = "operations",
@@ -140,7 +141,7 @@ pub(super) async fn segments(
 ) -> Result<Json<SegmentList>, ApiError> {
     blocking(move || {
         Ok(Json(SegmentList {
-            segments: segment_sizes(&admin),
+            segments: segment_sizes(&admin)?,
         }))
     })
     .await

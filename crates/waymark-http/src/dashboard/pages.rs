@@ -219,7 +219,7 @@ pub(super) async fn chart(
 }
 
 pub(super) async fn segments(State(admin): State<AdminState>, viewer: Viewer) -> Response {
-    let sizes = match blocking(move || Ok(crate::admin::queues::segment_sizes(&admin))).await {
+    let sizes = match blocking(move || crate::admin::queues::segment_sizes(&admin)).await {
         Ok(sizes) => sizes,
         Err(refused) => return error_page(Some(&viewer), &refused),
     };

@@ -5,9 +5,10 @@
 use serde_json::Value;
 use waymark_core::{Identifier, Profile, ProfileId, Timestamp};
 use waymark_engine::{RecordKind, Timer};
-use waymark_identity::{Forgotten, MergeRecord};
+use waymark_identity::{Forgotten, MergeRecord, normalize};
 use waymark_store::{Space, keys};
 
+use super::people::CacheStats;
 use super::records::{OutboxEntry, OutboxStatus};
 use super::state::encode;
 use super::waymark::{Error, Waymark};
@@ -29,6 +30,8 @@ pub struct Stats {
     /// delivery came due, or a commit brought earlier work); an idle
     /// runtime does not count up.
     pub loop_wakeups: u64,
+    /// The people in memory.
+    pub cache: CacheStats,
 }
 
 impl Waymark {
@@ -67,12 +70,12 @@ impl Waymark {
         let state = self.state.lock();
         let failed = state.outbox_failed;
         debug_assert_eq!(
-            (state.journeys.running, failed),
-            state.recount_scan(),
-            "running instances and failed deliveries counted as they change"
+            failed,
+            state.count_failed(),
+            "failed deliveries counted as they change"
         );
         Stats {
-            profiles: state.journeys.identity.profile_count(),
+            profiles: state.journeys.people,
             instances_active: state.journeys.running,
             timers_pending: state.journeys.timers.len(),
             outbox_pending: state.outbox.len() - failed,
@@ -85,6 +88,7 @@ impl Waymark {
                 .sum(),
             records_pending: state.records.values().map(|r| r.len()).sum(),
             loop_wakeups: self.wakeups.load(std::sync::atomic::Ordering::Relaxed),
+            cache: state.people.stats(),
         }
     }
 
@@ -99,20 +103,33 @@ impl Waymark {
     }
 
     /// A profile by id (following merges).
-    pub fn profile(&self, id: &ProfileId) -> Option<Profile> {
-        self.state.lock().journeys.identity.profile(id).cloned()
+    pub fn profile(&self, id: &ProfileId) -> Result<Option<Profile>, Error> {
+        let mut state = self.lock()?;
+        state.load_profiles(self.store.as_ref(), std::slice::from_ref(id), true)?;
+        Ok(state.journeys.identity.profile(id).cloned())
     }
 
     /// Everything held about the person `identifier` belongs to: profile,
     /// identifiers, merges, journey instances.
     pub fn export(&self, identifier: &Identifier) -> Result<Option<Value>, Error> {
-        let state = self.lock()?;
+        let mut state = self.lock()?;
+        state.load_identifiers(self.store.as_ref(), &[normalize(identifier)])?;
         let journeys = &state.journeys;
         let Some(id) = journeys.identity.lookup(identifier) else {
             return Ok(None);
         };
         let mut export = journeys.identity.export(identifier).unwrap_or_default();
         export["instances"] = serde_json::to_value(journeys.instances.get(&id)).unwrap_or_default();
+        // The merge log is in the store only.
+        let mut merges = Vec::new();
+        for (_, value) in self.store.scan(Space::Merges, b"")? {
+            if let Ok(merge) = serde_json::from_slice::<MergeRecord>(&value)
+                && merge.winner == id
+            {
+                merges.push(merge);
+            }
+        }
+        export["merges"] = serde_json::to_value(merges).unwrap_or_default();
         Ok(Some(export))
     }
 
@@ -122,11 +139,14 @@ impl Waymark {
     /// identifiers so late events do not rebuild them. Durable when it returns.
     pub fn forget(&self, identifier: &Identifier) -> Result<Option<Forgotten>, Error> {
         let mut state = self.lock()?;
+        state.load_identifiers(self.store.as_ref(), &[normalize(identifier)])?;
         let Some(id) = state.journeys.identity.lookup(identifier) else {
             return Ok(None);
         };
         let mut writes = Writes::default();
-        let losers: Vec<ProfileId> = state
+        // Redirects to them: those in memory (merges maybe not yet
+        // durable) and those in the store.
+        let mut losers: Vec<ProfileId> = state
             .journeys
             .identity
             .graph()
@@ -134,6 +154,14 @@ impl Waymark {
             .filter(|(_, to)| **to == id)
             .map(|(from, _)| from.clone())
             .collect();
+        for (key, value) in self.store.scan(Space::Redirects, b"")? {
+            let from = ProfileId::from(String::from_utf8_lossy(&key).into_owned());
+            if serde_json::from_slice::<String>(&value).is_ok_and(|to| to == id.as_str())
+                && !losers.contains(&from)
+            {
+                losers.push(from);
+            }
+        }
         for loser in &losers {
             writes
                 .batch
@@ -177,12 +205,16 @@ impl Waymark {
         let Some(forgotten) = state.journeys.identity.forget(identifier) else {
             return Ok(None);
         };
+        state.journeys.people = state.journeys.people.saturating_sub(1);
         for identifier in &forgotten.identifiers {
             writes.batch.put(
                 Space::Forgotten,
                 keys::identifier(identifier),
                 encode(identifier),
             );
+            writes
+                .batch
+                .delete(Space::Identifiers, keys::identifier(identifier));
         }
         writes.removed.insert(id);
         self.commit(state, writes)?;

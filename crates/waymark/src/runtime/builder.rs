@@ -39,6 +39,10 @@ pub struct RuntimeOptions {
     pub delivery_concurrency: usize,
     /// How many journey records one publishing round hands to the sink.
     pub record_batch: usize,
+    /// Memory for people (profiles, identifiers, journey instances) held
+    /// between inputs, in bytes; the least recently used go beyond it and
+    /// are read from the store again when needed.
+    pub cache_bytes: usize,
 }
 
 impl Default for RuntimeOptions {
@@ -52,6 +56,7 @@ impl Default for RuntimeOptions {
             delivery_batch: 2048,
             delivery_concurrency: 32,
             record_batch: 4096,
+            cache_bytes: 512 << 20,
         }
     }
 }
@@ -175,7 +180,12 @@ impl WaymarkBuilder {
         let store = self.store.ok_or(Error::NoStore)?;
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let seen_after = clock.now() - self.options.dedupe_window;
-        let mut state = State::load(store.as_ref(), self.identity, seen_after)?;
+        let mut state = State::load(
+            store.as_ref(),
+            self.identity,
+            seen_after,
+            self.options.cache_bytes,
+        )?;
         let expired = std::mem::take(&mut state.expired_messages);
         if !expired.is_empty() {
             let mut sweep = Batch::new();
@@ -185,7 +195,7 @@ impl WaymarkBuilder {
             store.commit(sweep)?;
         }
         tracing::info!(
-            profiles = state.journeys.identity.profiles().count(),
+            profiles = state.journeys.people,
             timers = state.journeys.timers.len(),
             outbox = state.outbox.len(),
             "state loaded"

@@ -59,6 +59,8 @@ impl Waymark {
     pub(super) fn stage(&self, state: &mut State, writes: Writes<'_>) -> Ticket {
         let Finished {
             batch,
+            touched,
+            merged,
             outbox,
             records,
             earliest_timer,
@@ -66,6 +68,7 @@ impl Waymark {
         let mut staged = self.staged.lock();
         staged.last_ticket += 1;
         let ticket = staged.last_ticket;
+        state.people.written(&touched, &merged, ticket);
         staged.batches.push_back(StagedBatch {
             ticket,
             batch,
@@ -137,7 +140,18 @@ impl Waymark {
     ) -> Result<(), Error> {
         let ticket = self.stage(&mut state, writes);
         drop(state);
-        self.wait_durable(ticket)
+        self.wait_durable(ticket)?;
+        self.trim_cache();
+        Ok(())
+    }
+
+    /// Lets people go while the cache is over its budget, now that what
+    /// was staged is durable (a runtime that goes idle holds no more than
+    /// its budget).
+    pub(super) fn trim_cache(&self) {
+        if let Ok(mut state) = self.lock() {
+            self.make_room(&mut state);
+        }
     }
 
     /// Writes `writes` without waiting for the disk or for staged batches:

@@ -8,8 +8,11 @@ use std::sync::Arc;
 use waymark_analytics::{JourneyMetrics, Selection};
 use waymark_core::{ProfileId, Timestamp};
 
+use waymark_store::Space;
+
+use super::layout::members_prefix;
 use super::records::OutboxEntry;
-use super::waymark::Waymark;
+use super::waymark::{Error, Waymark};
 use crate::analytics::ReportError;
 use crate::deploy::{self, DeployError, DeployOutcome, Deployed, JourneyStatus};
 
@@ -66,21 +69,34 @@ impl Waymark {
         crate::analytics::stored_report(self.store.as_ref(), selection)
     }
 
-    /// Each segment the journeys know, with its members now.
-    pub fn segment_sizes(&self) -> Vec<(Arc<str>, usize)> {
+    /// Each segment the journeys know, with its members as committed.
+    pub fn segment_sizes(&self) -> Result<Vec<(Arc<str>, usize)>, Error> {
         let ids: Vec<Arc<str>> = self
             .engine()
             .segments()
             .iter()
             .map(|s| Arc::clone(&s.id))
             .collect();
-        let state = self.state.lock();
         ids.into_iter()
             .map(|id| {
-                let size = state.journeys.members_of(&id).len();
-                (id, size)
+                let size = self.segment_members(&id)?.len();
+                Ok((id, size))
             })
             .collect()
+    }
+
+    /// The members of `segment`, by the store's member index.
+    pub(super) fn segment_members(&self, segment: &str) -> Result<Vec<ProfileId>, Error> {
+        let prefix = members_prefix(segment);
+        Ok(self
+            .store
+            .scan(Space::Members, &prefix)?
+            .into_iter()
+            .filter_map(|(key, _)| {
+                let id = key.get(prefix.len()..)?;
+                Some(ProfileId::from(String::from_utf8_lossy(id).into_owned()))
+            })
+            .collect())
     }
 
     /// The outbox entries (waiting or failed) of profile `id`, oldest first.

@@ -39,7 +39,7 @@ impl Waymark {
         // The due entries and, for rendering, their people as they are now:
         // taken under one lock, so the round never waits on ingest again.
         let (due, people): (Vec<Arc<OutboxEntry>>, People) = {
-            let state = self.lock()?;
+            let mut state = self.lock()?;
             // Only what the store holds: a crash must not lose a decision
             // whose message went out.
             let durable = self.durable.outbox_below.load(Ordering::SeqCst);
@@ -53,6 +53,8 @@ impl Waymark {
                 .collect();
             let mut people = HashMap::new();
             if self.templates.is_some() {
+                let ids: Vec<ProfileId> = due.iter().map(|e| e.delivery.profile.clone()).collect();
+                state.load_profiles(self.store.as_ref(), &ids, true)?;
                 for entry in &due {
                     let id = &entry.delivery.profile;
                     if !people.contains_key(id) {

@@ -76,6 +76,8 @@ impl Waymark {
             received_at: now,
         };
         let mut state = self.lock()?;
+        self.make_room(&mut state);
+        state.load_for_events(self.store.as_ref(), std::slice::from_ref(&call))?;
         let mut writes = Writes::for_step(self.records.is_some());
         let outcome = state.journeys.enter(
             &engine,

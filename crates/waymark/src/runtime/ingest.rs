@@ -2,7 +2,7 @@
 //! due timers, each batch through the shared step and staged for one
 //! commit.
 
-use waymark_core::{Event, Timestamp};
+use waymark_core::{Event, ProfileId, Timestamp};
 use waymark_store::{Space, keys};
 
 use super::commit::Ticket;
@@ -48,6 +48,7 @@ impl Waymark {
     ) -> Result<IngestReport, Error> {
         let (report, ticket) = self.stage_batch_at(events, offsets)?;
         self.wait_durable(ticket)?;
+        self.trim_cache();
         Ok(report)
     }
 
@@ -66,6 +67,8 @@ impl Waymark {
         let asked = std::time::Instant::now();
         let mut state = self.lock()?;
         let lock_wait = asked.elapsed();
+        self.make_room(&mut state);
+        state.load_for_events(self.store.as_ref(), events)?;
         let mut writes = Writes::for_step(self.records.is_some());
         let mut report = IngestReport::default();
         // Ids past the dedupe window are forgotten as the window moves (a
@@ -108,6 +111,16 @@ impl Waymark {
         Ok((report, ticket))
     }
 
+    /// Lets people go from memory while the cache is over its budget
+    /// (only those the store holds as they are).
+    pub(super) fn make_room(&self, state: &mut State) {
+        state.trim(
+            self.durable
+                .ticket
+                .load(std::sync::atomic::Ordering::SeqCst),
+        );
+    }
+
     /// Fires the timers due by now, in due order, a batch per commit.
     /// Returns how many fired (stale ones included).
     pub fn fire_due_timers(&self) -> Result<usize, Error> {
@@ -122,6 +135,9 @@ impl Waymark {
             if due.is_empty() {
                 return Ok(fired);
             }
+            self.make_room(&mut state);
+            let people: Vec<ProfileId> = due.iter().map(|t| t.profile.clone()).collect();
+            state.load_profiles(self.store.as_ref(), &people, true)?;
             let mut writes = Writes::for_step(self.records.is_some());
             for timer in &due {
                 state.journeys.fire(&engine, timer, &mut writes);

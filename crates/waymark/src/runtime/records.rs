@@ -59,6 +59,10 @@ pub struct StoredInstance {
     ty: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     ts: Option<i64>,
+    /// The profile whose instance it was, when that profile was merged
+    /// into the one holding it now (its id keeps the first profile's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    p: Option<String>,
 }
 
 /// Puts a trigger back together, keys in their original order (`type`
@@ -93,8 +97,9 @@ pub(super) fn instant(ms: i64) -> Timestamp {
 impl StoredInstance {
     /// The instance of `profile` this record stands for.
     pub fn load(self, profile: &ProfileId) -> Instance {
+        let first = self.p.as_deref().unwrap_or(profile.as_str());
         Instance {
-            id: format!("{}:{}:{}", self.j, profile, self.q).into(),
+            id: format!("{}:{}:{}", self.j, first, self.q).into(),
             journey: self.j,
             version: self.v,
             entry_seq: self.q,
@@ -125,7 +130,7 @@ impl StoredInstance {
 /// Serializes an instance in the [`StoredInstance`] layout from a borrow:
 /// no copy of its entering event (a profile record is rewritten with all
 /// its instances at every event of the person).
-pub struct StoredInstanceRef<'a>(pub &'a Instance);
+pub struct StoredInstanceRef<'a>(pub &'a Instance, pub &'a ProfileId);
 
 impl Serialize for StoredInstanceRef<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -168,6 +173,15 @@ impl Serialize for StoredInstanceRef<'_> {
         }
         if let Some(ts) = ts {
             out.serialize_field("ts", &ts)?;
+        }
+        let first = instance
+            .id
+            .strip_prefix(&*instance.journey)
+            .and_then(|rest| rest.strip_prefix(':'))
+            .and_then(|rest| rest.rsplit_once(':'))
+            .map(|(profile, _)| profile);
+        if let Some(first) = first.filter(|first| *first != self.1.as_str()) {
+            out.serialize_field("p", first)?;
         }
         out.end()
     }
@@ -293,7 +307,8 @@ mod tests {
                 split: Some(("offer".into(), "discount".into())),
                 trigger: Arc::new(trigger),
             };
-            let written = serde_json::to_string(&StoredInstanceRef(&instance)).unwrap();
+            let profile = ProfileId::from("p_1");
+            let written = serde_json::to_string(&StoredInstanceRef(&instance, &profile)).unwrap();
             if trigger_parts(&instance.trigger).1.is_some() {
                 // The stored layout, which stores written earlier hold too.
                 assert_eq!(
@@ -302,8 +317,13 @@ mod tests {
                 );
             }
             let stored: StoredInstance = serde_json::from_str(&written).unwrap();
-            let loaded = stored.load(&ProfileId::from("p_1"));
+            let loaded = stored.load(&profile);
             assert_eq!(loaded, instance);
+            // Held by the profile it was merged into, it keeps its id.
+            let winner = ProfileId::from("p_0");
+            let written = serde_json::to_string(&StoredInstanceRef(&instance, &winner)).unwrap();
+            let stored: StoredInstance = serde_json::from_str(&written).unwrap();
+            assert_eq!(stored.load(&winner), instance);
             assert_eq!(
                 serde_json::to_string(&*loaded.trigger).unwrap(),
                 serde_json::to_string(&*instance.trigger).unwrap(),

@@ -6,19 +6,27 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use waymark_analytics::Metrics;
-use waymark_core::{Identifier, ProfileId, Timestamp};
+use waymark_core::{Identifier, Timestamp};
 use waymark_engine::{RecordKind, Timer};
-use waymark_identity::{Identity, IdentityConfig, IdentityGraph, MergeRecord};
+use waymark_identity::{Identity, IdentityConfig, IdentityGraph};
 use waymark_store::{Error as StoreError, Space, Store, keys};
 
+use super::people::PeopleCache;
 use super::record_batch::RecordBatch;
-use super::records::{OutboxEntry, ProfileRecord, StoredTimer};
+use super::records::{OutboxEntry, StoredTimer};
 use crate::step::{Fast, JourneyState};
 
 /// Meta keys.
 pub(super) const OUTBOX_SEQ: &str = "seq:outbox";
 pub(super) const MERGE_SEQ: &str = "seq:merge";
 pub(super) const SOURCE_PREFIX: &str = "source:";
+/// Live profiles and running instances, counted as they change (the
+/// runtime holds only some people in memory).
+pub(super) const PEOPLE_COUNT: &str = "count:people";
+pub(super) const RUNNING_COUNT: &str = "count:running";
+/// The highest creation order handed out (new profiles get higher ones).
+pub(super) const CREATED_SEQ: &str = "seq:created";
+
 /// Meta keys of entries into journeys with a limit:
 /// `entries:<journey>\0<millis>\0<instance>`, the value the millis.
 const ENTRY_PREFIX: &str = "entries:";
@@ -60,9 +68,15 @@ pub(super) struct State {
     /// by commit sequence.
     pub records: BTreeMap<u64, Arc<RecordBatch>>,
     pub next_record_seq: u64,
+    /// Which people are in memory, and how much room they take.
+    pub people: PeopleCache,
 }
 
-fn decode<T: DeserializeOwned>(space: Space, key: &[u8], value: &[u8]) -> Result<T, StoreError> {
+pub(super) fn decode<T: DeserializeOwned>(
+    space: Space,
+    key: &[u8],
+    value: &[u8],
+) -> Result<T, StoreError> {
     serde_json::from_slice(value).map_err(|e| StoreError::Corrupt {
         space,
         key: String::from_utf8_lossy(key).into_owned(),
@@ -75,52 +89,30 @@ pub(super) fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 }
 
 impl State {
-    /// Loads everything from the store. Message ids processed before
-    /// `seen_after` are dropped (retention window).
+    /// Loads what the runtime keeps in memory from the store: no person
+    /// (they are read on demand, see [`super::people`]); timers, the
+    /// outbox, records not yet published, recent message ids, counters.
+    /// Message ids processed before `seen_after` are dropped (retention
+    /// window). A store written before people were read on demand gets
+    /// its indexes first.
     pub fn load(
         store: &dyn Store,
         identity: IdentityConfig,
         seen_after: Timestamp,
+        cache_bytes: usize,
     ) -> Result<Self, StoreError> {
-        let mut state = State::default();
-        let mut instances = Vec::new();
-        let mut profiles = Vec::new();
-        let mut members = Vec::new();
-        for (key, value) in store.scan(Space::Profiles, b"")? {
-            let record: ProfileRecord = decode(Space::Profiles, &key, &value)?;
-            let profile = record.profile.load();
-            let id = profile.id.clone();
-            members.push((id.clone(), record.created, record.identifiers));
-            if !record.instances.is_empty() {
-                let loaded = record.instances.into_iter().map(|i| i.load(&id)).collect();
-                instances.push((id, loaded));
-            }
-            profiles.push(profile);
-        }
-        let mut redirects = Vec::new();
-        for (key, value) in store.scan(Space::Redirects, b"")? {
-            let to: String = decode(Space::Redirects, &key, &value)?;
-            redirects.push((
-                ProfileId::from(String::from_utf8_lossy(&key).into_owned()),
-                ProfileId::from(to),
-            ));
-        }
+        super::layout::upgrade(store)?;
+        let mut state = State {
+            people: PeopleCache::new(cache_bytes),
+            ..State::default()
+        };
         let mut forgotten = Vec::new();
         for (key, value) in store.scan(Space::Forgotten, b"")? {
             let id: Identifier = decode(Space::Forgotten, &key, &value)?;
             forgotten.push(id);
         }
-        let mut merges: Vec<MergeRecord> = Vec::new();
-        for (key, value) in store.scan(Space::Merges, b"")? {
-            merges.push(decode(Space::Merges, &key, &value)?);
-            state.next_merge_seq = keys::decode_seq(&key).map_or(state.next_merge_seq, |s| s + 1);
-        }
-        let graph = IdentityGraph::restore(identity, members, redirects, forgotten, merges);
-        state.journeys = JourneyState::new(Identity::restore(graph, profiles));
-        for (id, loaded) in instances {
-            state.journeys.put_instances(&id, loaded);
-        }
-        state.journeys.index_members();
+        let graph = IdentityGraph::restore(identity, [], [], forgotten, Vec::new());
+        state.journeys = JourneyState::new(Identity::restore(graph, []));
         for (key, value) in store.scan(Space::Timers, b"")? {
             let stored: StoredTimer = decode(Space::Timers, &key, &value)?;
             let order = stored.o;
@@ -194,6 +186,10 @@ impl State {
             match key.as_str() {
                 OUTBOX_SEQ => state.next_outbox_seq = n,
                 MERGE_SEQ => state.next_merge_seq = state.next_merge_seq.max(n),
+                PEOPLE_COUNT => state.journeys.people = usize::try_from(n).unwrap_or(usize::MAX),
+                RUNNING_COUNT => state.journeys.running = usize::try_from(n).unwrap_or(usize::MAX),
+                CREATED_SEQ => state.journeys.identity.graph_mut().raise_created(n),
+                "layout" => {}
                 _ => {
                     if let Some(source) = key.strip_prefix(SOURCE_PREFIX) {
                         state.offsets.insert(source.to_owned(), n);
@@ -213,23 +209,16 @@ impl State {
         state.next_outbox_seq = state
             .next_outbox_seq
             .max(state.outbox.keys().next_back().map_or(0, |s| s + 1));
-        state.recount();
+        state.outbox_failed = state.count_failed();
         Ok(state)
     }
 
-    /// Recounts `outbox_failed` from scratch (after loading).
-    fn recount(&mut self) {
-        self.outbox_failed = self.recount_scan().1;
-    }
-
-    /// Running instances and failed outbox entries, by a scan.
-    pub fn recount_scan(&self) -> (usize, usize) {
-        let failed = self
-            .outbox
+    /// Failed outbox entries, by a scan.
+    pub fn count_failed(&self) -> usize {
+        self.outbox
             .values()
             .filter(|e| e.status == super::records::OutboxStatus::Failed)
-            .count();
-        (self.journeys.count_running(), failed)
+            .count()
     }
 }
 

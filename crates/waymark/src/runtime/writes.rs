@@ -13,9 +13,13 @@ use waymark_engine::{Instance, Record, RecordKind, Timer};
 use waymark_identity::MergeRecord;
 use waymark_store::{Batch, Space, keys};
 
+use super::layout::member_key;
 use super::record_batch::RecordBatch;
 use super::records::{OutboxEntry, OutboxStatus, StoredInstanceRef, StoredProfileRef};
-use super::state::{CounterKey, MERGE_SEQ, OUTBOX_SEQ, State, encode, encode_timer};
+use super::state::{
+    CREATED_SEQ, CounterKey, MERGE_SEQ, OUTBOX_SEQ, PEOPLE_COUNT, RUNNING_COUNT, State, encode,
+    encode_timer,
+};
 use crate::step::Journal;
 
 /// The writes one batch accumulates before its commit.
@@ -47,6 +51,9 @@ pub(super) struct Writes<'e> {
 /// journey records it made (encoded into the batch by the committer).
 pub(super) struct Finished {
     pub batch: Batch,
+    /// People the batch wrote, and profiles it merged away.
+    pub touched: Vec<ProfileId>,
+    pub merged: Vec<ProfileId>,
     pub outbox: Vec<Arc<OutboxEntry>>,
     pub records: Option<(u64, Arc<RecordBatch>)>,
     pub earliest_timer: Option<Timestamp>,
@@ -73,6 +80,9 @@ impl Writes<'_> {
     /// entries and journey records numbered, counters added up, profile
     /// records and sequences written.
     pub fn finish(mut self, state: &mut State) -> Finished {
+        // The graph's log is the merges written here: none kept in memory.
+        state.journeys.identity.graph_mut().take_merge_log();
+        let merged: Vec<ProfileId> = self.merges.iter().map(|m| m.loser.clone()).collect();
         for merge in &self.merges {
             let seq = state.next_merge_seq;
             state.next_merge_seq += 1;
@@ -114,21 +124,77 @@ impl Writes<'_> {
         });
         for id in &self.removed {
             self.batch.delete(Space::Profiles, id.as_str().as_bytes());
+            for segment in state
+                .people
+                .remove(id)
+                .map(|c| c.segments)
+                .unwrap_or_default()
+            {
+                self.batch.delete(Space::Members, member_key(&segment, id));
+            }
         }
-        let journeys = &state.journeys;
+        let (journeys, people) = (&state.journeys, &mut state.people);
+        let mut touched = Vec::with_capacity(self.dirty.len());
         for id in self.dirty.difference(&self.removed) {
             let Some(profile) = journeys.identity.profile(id) else {
                 continue;
             };
             let graph = journeys.identity.graph();
+            let identifiers = graph.identifiers(id);
             let record = ProfileRecordRef {
                 profile: StoredProfileRef(profile),
                 created: graph.created_order(id).unwrap_or_default(),
-                identifiers: graph.identifiers(id),
-                instances: Instances(journeys.instances.get(id).map_or(&[], Vec::as_slice)),
+                identifiers,
+                instances: Instances(id, journeys.instances.get(id).map_or(&[], Vec::as_slice)),
             };
+            let value = encode(&record);
+            let cached = people.entry(id);
+            // Identifiers only grow while a person lives (merges add theirs).
+            if cached.indexed != identifiers.len() {
+                for identifier in identifiers {
+                    self.batch.put(
+                        Space::Identifiers,
+                        keys::identifier(identifier),
+                        id.as_str().as_bytes(),
+                    );
+                }
+                cached.indexed = identifiers.len();
+            }
+            if cached.segments.len() != profile.segments.len()
+                || cached
+                    .segments
+                    .iter()
+                    .any(|s| !profile.segments.contains_key(&**s))
+            {
+                for segment in &cached.segments {
+                    if !profile.segments.contains_key(&**segment) {
+                        self.batch.delete(Space::Members, member_key(segment, id));
+                    }
+                }
+                for segment in profile.segments.keys() {
+                    if !cached.segments.iter().any(|s| **s == *segment) {
+                        self.batch
+                            .put(Space::Members, member_key(segment, id), Vec::new());
+                    }
+                }
+                cached.segments = profile
+                    .segments
+                    .keys()
+                    .map(|s| Arc::from(s.as_str()))
+                    .collect();
+            }
+            people.sized(id, value.len());
             self.batch
-                .put(Space::Profiles, id.as_str().as_bytes(), encode(&record));
+                .put(Space::Profiles, id.as_str().as_bytes(), value);
+            touched.push(id.clone());
+        }
+        let counts = [
+            (PEOPLE_COUNT, journeys.people as u64),
+            (RUNNING_COUNT, journeys.running as u64),
+            (CREATED_SEQ, journeys.identity.graph().created_counter()),
+        ];
+        for (key, n) in counts {
+            self.batch.put(Space::Meta, key, encode(&n));
         }
         for (key, counters) in self.analytics.buckets() {
             let total = state.analytics.merge(key.clone(), counters);
@@ -148,6 +214,8 @@ impl Writes<'_> {
             .put(Space::Meta, MERGE_SEQ, encode(&state.next_merge_seq));
         Finished {
             batch: self.batch,
+            touched,
+            merged,
             outbox,
             records,
             earliest_timer: self.earliest_timer,
@@ -227,10 +295,10 @@ struct ProfileRecordRef<'a> {
 }
 
 /// A profile's instances in the stored layout, written from borrows.
-struct Instances<'a>(&'a [Instance]);
+struct Instances<'a>(&'a ProfileId, &'a [Instance]);
 
 impl Serialize for Instances<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.iter().map(StoredInstanceRef))
+        serializer.collect_seq(self.1.iter().map(|i| StoredInstanceRef(i, self.0)))
     }
 }

@@ -13,7 +13,7 @@ mod entries;
 mod seen;
 mod timers;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -77,11 +77,20 @@ pub(crate) struct JourneyState {
     pub timers: TimerQueue,
     /// Processed message ids (dedupe).
     pub seen: SeenMessages,
-    /// Members by segment (kept from the engine's transitions, rebuilt from
-    /// the profiles on load; checked against the profile when read).
-    pub members: HashMap<Arc<str>, HashSet<ProfileId, Fast>, Fast>,
     /// Recent entries of journeys with an entry limit.
     pub entries: EntryLog,
+    /// Live profiles, counted as they are created, merged and forgotten
+    /// (the runtime holds only some of them in memory).
+    pub people: usize,
+}
+
+/// Who a deployed journey with a timed entry concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Audience {
+    /// The members of a segment (a schedule's audience).
+    Segment(Arc<str>),
+    /// Everyone (dates, inactivity, schedules for everyone).
+    Everyone,
 }
 
 impl JourneyState {
@@ -157,6 +166,8 @@ impl JourneyState {
             return Err(Ingested::Unresolvable);
         };
         journal.decided(&resolved.profile);
+        self.people =
+            (self.people + usize::from(resolved.created)).saturating_sub(resolved.merges.len());
         let mut sends = 0;
         for merge in &resolved.merges {
             journal.merged(merge, self.identity.profile(&resolved.profile));
@@ -203,66 +214,18 @@ impl JourneyState {
         self.decide(engine, &profile, timer.input(), timer.due, journal);
     }
 
-    /// `journey` was deployed: every person it may concern gets its entry
-    /// timer (a schedule's segment members from the index; for dates,
-    /// inactivity and everyone-schedules, every profile, once per deploy).
-    /// Returns how many profiles were decided.
-    pub fn journey_changed(
+    /// Decides `journey`'s deploy for `people` (its audience, or part of it).
+    pub fn tell_journey_changed(
         &mut self,
         engine: &Engine,
         journey: &str,
+        people: &[ProfileId],
         now: Timestamp,
         journal: &mut impl Journal,
-    ) -> usize {
-        let Some(active) = engine.active_journey(journey) else {
-            return 0;
-        };
-        let people: Vec<ProfileId> = match &active.entry.trigger {
-            Trigger::Schedule(ScheduleTrigger {
-                segment: Some(segment),
-                ..
-            }) => self.members_of(segment),
-            Trigger::Schedule(_) | Trigger::Date(_) | Trigger::Inactive { .. } => {
-                self.identity.profiles().map(|p| p.id.clone()).collect()
-            }
-            _ => return 0,
-        };
+    ) {
         let input = Input::JourneyChanged { journey };
-        for id in &people {
+        for id in people {
             self.decide(engine, id, input, now, journal);
-        }
-        people.len()
-    }
-
-    /// The members of `segment`, by the index, each checked on its profile.
-    pub fn members_of(&self, segment: &str) -> Vec<ProfileId> {
-        let mut out: Vec<ProfileId> = self
-            .members
-            .get(segment)
-            .into_iter()
-            .flatten()
-            .filter_map(|id| self.identity.canonical(id))
-            .filter(|id| {
-                self.identity
-                    .profile(id)
-                    .is_some_and(|p| p.segments.contains_key(segment))
-            })
-            .collect();
-        out.sort();
-        out.dedup();
-        out
-    }
-
-    /// Rebuilds the member index from the profiles (after loading).
-    pub fn index_members(&mut self) {
-        self.members.clear();
-        for profile in self.identity.profiles() {
-            for segment in profile.segments.keys() {
-                self.members
-                    .entry(Arc::from(segment.as_str()))
-                    .or_default()
-                    .insert(profile.id.clone());
-            }
         }
     }
 
@@ -315,12 +278,6 @@ impl JourneyState {
                         } else {
                             p.segments.remove(&*change.segment);
                         }
-                    }
-                    let members = self.members.entry(change.segment).or_default();
-                    if change.joined {
-                        members.insert(change.profile);
-                    } else {
-                        members.remove(&change.profile);
                     }
                 }
                 Effect::UpdateProfile(update) => {
@@ -393,9 +350,32 @@ impl JourneyState {
         }
     }
 
-    /// Running instances, by a scan (after loading, and to check the count).
-    pub fn count_running(&self) -> usize {
-        self.instances.values().map(|i| running(i)).sum()
+    /// Takes in a stored person's instances (already counted in `running`).
+    pub fn load_instances(&mut self, id: &ProfileId, instances: Vec<Instance>) {
+        if !instances.is_empty() {
+            self.instances.insert(id.clone(), instances);
+        }
+    }
+
+    /// Lets go of a person held in memory: profile, identifiers and
+    /// instances (they stay in the store; counts are unchanged).
+    pub fn unload(&mut self, id: &ProfileId) {
+        self.identity.unload(id);
+        self.instances.remove(id);
+    }
+}
+
+/// Who `journey`'s deploy concerns, if it has a timed entry.
+pub(crate) fn audience(engine: &Engine, journey: &str) -> Option<Audience> {
+    match &engine.active_journey(journey)?.entry.trigger {
+        Trigger::Schedule(ScheduleTrigger {
+            segment: Some(segment),
+            ..
+        }) => Some(Audience::Segment(Arc::clone(segment))),
+        Trigger::Schedule(_) | Trigger::Date(_) | Trigger::Inactive { .. } => {
+            Some(Audience::Everyone)
+        }
+        _ => None,
     }
 }
 

@@ -1,0 +1,88 @@
+//! The store's layout as the runtime reads it, and the upgrade of a store
+//! written before people were read on demand: it gets the identifier
+//! index, the member index and the people counts, once.
+
+use waymark_core::ProfileId;
+use waymark_store::{Batch, Error as StoreError, Space, Store, keys};
+
+use super::records::ProfileRecord;
+use super::state::{CREATED_SEQ, PEOPLE_COUNT, RUNNING_COUNT, decode, encode};
+
+const LAYOUT: &str = "layout";
+const LAYOUT_VERSION: u64 = 2;
+/// People indexed per commit while upgrading.
+const UPGRADE_CHUNK: usize = 20_000;
+
+/// The member index key of `profile` in `segment`.
+pub(super) fn member_key(segment: &str, profile: &ProfileId) -> Vec<u8> {
+    let mut key = Vec::with_capacity(segment.len() + 1 + profile.as_str().len());
+    key.extend_from_slice(segment.as_bytes());
+    key.push(0);
+    key.extend_from_slice(profile.as_str().as_bytes());
+    key
+}
+
+/// The member index prefix of `segment`.
+pub(super) fn members_prefix(segment: &str) -> Vec<u8> {
+    let mut key = segment.as_bytes().to_vec();
+    key.push(0);
+    key
+}
+
+/// Marks a new store with the current layout.
+pub(super) fn mark_current(batch: &mut Batch) {
+    batch.put(Space::Meta, LAYOUT, encode(&LAYOUT_VERSION));
+}
+
+/// Brings a store to the current layout: indexes built from every stored
+/// profile (idempotent: an upgrade cut short starts again).
+pub(super) fn upgrade(store: &dyn Store) -> Result<(), StoreError> {
+    let layout: u64 = match store.get(Space::Meta, LAYOUT.as_bytes())? {
+        Some(value) => decode(Space::Meta, LAYOUT.as_bytes(), &value)?,
+        None => 1,
+    };
+    if layout >= LAYOUT_VERSION {
+        return Ok(());
+    }
+    let (mut people, mut running, mut created) = (0_u64, 0_u64, 0_u64);
+    let mut batch = Batch::new();
+    let mut in_batch = 0;
+    for (key, value) in store.scan(Space::Profiles, b"")? {
+        let record: ProfileRecord = decode(Space::Profiles, &key, &value)?;
+        let id = ProfileId::from(String::from_utf8_lossy(&key).into_owned());
+        for identifier in &record.identifiers {
+            batch.put(
+                Space::Identifiers,
+                keys::identifier(identifier),
+                id.as_str().as_bytes(),
+            );
+        }
+        let profile = record.profile.load();
+        for segment in profile.segments.keys() {
+            batch.put(Space::Members, member_key(segment, &id), Vec::new());
+        }
+        people += 1;
+        created = created.max(record.created);
+        running += record
+            .instances
+            .into_iter()
+            .map(|i| i.load(&id))
+            .filter(waymark_engine::Instance::is_running)
+            .count() as u64;
+        in_batch += 1;
+        if in_batch == UPGRADE_CHUNK {
+            store.commit(std::mem::take(&mut batch))?;
+            in_batch = 0;
+        }
+    }
+    batch.put(Space::Meta, PEOPLE_COUNT, encode(&people));
+    batch.put(Space::Meta, RUNNING_COUNT, encode(&running));
+    batch.put(Space::Meta, CREATED_SEQ, encode(&created));
+    mark_current(&mut batch);
+    store.commit(batch)?;
+    tracing::info!(
+        people,
+        "store upgraded: identifier and member indexes built"
+    );
+    Ok(())
+}
