@@ -176,7 +176,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             let waymark = open_store(cli.store.as_deref(), WorkspaceConfig::default(), None)?;
             let before = due_before.unwrap_or(Timestamp::MAX_UTC);
-            for timer in waymark.timers_due_before(before) {
+            for timer in waymark.timers_due_before(before)? {
                 writeln!(out, "{}", serde_json::to_string(&timer)?)?;
             }
         }

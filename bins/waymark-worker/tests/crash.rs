@@ -47,8 +47,10 @@ impl Store {
     fn section(&self, dir: &Path) -> String {
         match self {
             Store::Fjall => format!("path = \"{}/store\"", dir.display()),
+            // No room for anyone between batches: every person is read
+            // back from the store, across every kill.
             Store::Postgres(schema) => format!(
-                "kind = \"postgres\"\nurl = \"{}\"\nschema = \"{schema}\"",
+                "kind = \"postgres\"\nurl = \"{}\"\nschema = \"{schema}\"\ncache_mb = 0",
                 postgres_url()
             ),
         }

@@ -652,9 +652,19 @@ fn journeys_deploy_live_through_the_topic_and_the_ops_endpoint_reports() {
         "waymark_dead_letters_total{reason=\"invalid\"} 0",
         "waymark_timers_pending",
         "waymark_instances_active",
+        "waymark_cache_people",
+        "waymark_cache_bytes",
+        "waymark_cache_hits_total",
+        "waymark_cache_evictions_total",
     ] {
         assert!(metrics.contains(name), "/metrics lacks {name}:\n{metrics}");
     }
+    // Two events from people the store did not hold: looked up there.
+    assert!(
+        metrics.contains("waymark_cache_misses_total")
+            && !metrics.contains("waymark_cache_misses_total 0\n"),
+        "{metrics}"
+    );
     terminate(&mut worker, &config);
 }
 

@@ -52,6 +52,11 @@ pub struct Metrics {
     outbox_failed: Gauge,
     records_pending: Gauge,
     profiles: Gauge,
+    cache_people: Gauge,
+    cache_bytes: Gauge,
+    cache_hits: Counter,
+    cache_misses: Counter,
+    cache_evictions: Counter,
 }
 
 impl Default for Metrics {
@@ -82,6 +87,11 @@ impl Metrics {
             outbox_failed: Gauge::default(),
             records_pending: Gauge::default(),
             profiles: Gauge::default(),
+            cache_people: Gauge::default(),
+            cache_bytes: Gauge::default(),
+            cache_hits: Counter::default(),
+            cache_misses: Counter::default(),
+            cache_evictions: Counter::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -165,6 +175,31 @@ impl Metrics {
             metrics.records_pending.clone(),
         );
         registry.register("profiles", "Profiles known", metrics.profiles.clone());
+        registry.register(
+            "cache_people",
+            "People held in memory",
+            metrics.cache_people.clone(),
+        );
+        registry.register(
+            "cache_bytes",
+            "Estimated memory of the people held (budget: store.cache_mb)",
+            metrics.cache_bytes.clone(),
+        );
+        registry.register(
+            "cache_hits",
+            "People an input needed and found in memory",
+            metrics.cache_hits.clone(),
+        );
+        registry.register(
+            "cache_misses",
+            "People an input needed and looked up in the store",
+            metrics.cache_misses.clone(),
+        );
+        registry.register(
+            "cache_evictions",
+            "People let go from memory to stay within the budget",
+            metrics.cache_evictions.clone(),
+        );
         // Every reason shows, at 0 until it happens.
         for reason in ["invalid", "not_utf8", "too_large", "empty"] {
             metrics
@@ -191,6 +226,18 @@ impl Metrics {
         gauge(&self.outbox_failed, stats.outbox_failed);
         gauge(&self.records_pending, stats.records_pending);
         gauge(&self.profiles, stats.profiles);
+        gauge(&self.cache_people, stats.cache.people);
+        gauge(&self.cache_bytes, stats.cache.bytes);
+        // The runtime counts; the exposition's counters follow.
+        let counter = |c: &Counter, n: u64| {
+            let have = c.get();
+            if n > have {
+                c.inc_by(n - have);
+            }
+        };
+        counter(&self.cache_hits, stats.cache.hits);
+        counter(&self.cache_misses, stats.cache.misses);
+        counter(&self.cache_evictions, stats.cache.evictions);
         let mut out = String::new();
         if let Err(error) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
             tracing::warn!(%error, "metrics could not be encoded");

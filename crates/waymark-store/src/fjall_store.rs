@@ -4,9 +4,14 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use fjall::config::PinningPolicy;
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode};
 
 use crate::{Batch, Entry, Error, Op, Space, Store};
+
+/// fjall's block cache (data blocks read recently), beside the runtime's
+/// own cache of people.
+const BLOCK_CACHE_BYTES: u64 = 64 << 20;
 
 /// A [`Store`] on disk, in one fjall database with a keyspace per [`Space`].
 pub struct FjallStore {
@@ -30,14 +35,21 @@ impl FjallStore {
         };
         clear_unfinished_creation(path).map_err(failed)?;
         let db = Database::builder(path)
+            .cache_size(BLOCK_CACHE_BYTES)
             .open()
             .map_err(|e| failed(e.to_string()))?;
         let mut spaces = HashMap::new();
         for space in Space::ALL {
-            spaces.insert(
-                space,
-                db.keyspace(space.name(), KeyspaceCreateOptions::default)?,
-            );
+            // People are read one by one, by key, and most identifiers of
+            // new people are not there: filter and index blocks stay in
+            // memory at every level (a few bytes per key), or each miss
+            // reads and checksums whole blocks (docs/benchmarks.md).
+            let options = || {
+                KeyspaceCreateOptions::default()
+                    .filter_block_pinning_policy(PinningPolicy::all(true))
+                    .index_block_pinning_policy(PinningPolicy::all(true))
+            };
+            spaces.insert(space, db.keyspace(space.name(), options)?);
         }
         Ok(FjallStore { db, spaces })
     }

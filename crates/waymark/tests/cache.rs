@@ -167,3 +167,58 @@ fn a_store_written_before_the_indexes_gets_them_at_start() {
     waymark.ingest_batch(second, None).unwrap();
     assert_eq!(waymark.stats().profiles, PEOPLE);
 }
+
+#[test]
+fn timers_beyond_the_window_wait_in_the_store_and_fire_on_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(
+        parse_timestamp("2026-10-01T09:00:00Z").unwrap(),
+    ));
+    let build = || {
+        Waymark::builder()
+            .store(Arc::new(FjallStore::open(dir.path()).unwrap()))
+            .journeys([parse_journey(Path::new("welcome.yaml"), JOURNEY).unwrap()])
+            .clock(clock.clone())
+            .options(RuntimeOptions {
+                cache_bytes: 1,
+                timer_window: chrono::TimeDelta::minutes(10),
+                ..RuntimeOptions::default()
+            })
+            .build()
+            .unwrap()
+    };
+    let events = events();
+    {
+        let waymark = build();
+        waymark.ingest_batch(&events, None).unwrap();
+        let stats = waymark.stats();
+        assert_eq!(stats.timers_pending, PEOPLE, "one wait each");
+        assert_eq!(stats.timers_queued, 0, "due in an hour: in the store only");
+    }
+    // After a restart, still out of the window; then the window reaches
+    // them, and each fires at its due time, not before.
+    clock.set(parse_timestamp("2026-10-01T09:40:00Z").unwrap());
+    let waymark = build();
+    assert_eq!(waymark.stats().timers_queued, 0);
+    assert_eq!(
+        waymark.next_timer_due().unwrap(),
+        parse_timestamp("2026-10-01T10:00:00Z").ok(),
+        "the earliest stored one"
+    );
+    assert_eq!(waymark.fire_due_timers().unwrap(), 0, "none due yet");
+    assert_eq!(
+        waymark.stats().timers_queued,
+        0,
+        "the window is still short of them"
+    );
+    clock.set(parse_timestamp("2026-10-01T09:56:00Z").unwrap());
+    assert_eq!(waymark.fire_due_timers().unwrap(), 0, "none due yet");
+    assert_eq!(waymark.stats().timers_queued, PEOPLE, "the window moved");
+    clock.set(parse_timestamp("2026-10-01T09:59:59Z").unwrap());
+    assert_eq!(waymark.fire_due_timers().unwrap(), 0, "none due yet");
+    clock.set(parse_timestamp("2026-10-01T10:00:00Z").unwrap());
+    assert_eq!(waymark.fire_due_timers().unwrap(), PEOPLE);
+    let stats = waymark.stats();
+    assert_eq!((stats.timers_pending, stats.timers_queued), (0, 0));
+    assert_eq!(waymark.outbox(OutboxStatus::Pending).len(), PEOPLE);
+}

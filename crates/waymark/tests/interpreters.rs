@@ -145,7 +145,11 @@ fn check_files(
         .build()
         .unwrap();
     let fire_until = |limit: Timestamp| {
-        while let Some(due) = runtime.next_timer_due().filter(|due| *due <= limit) {
+        while let Some(due) = runtime
+            .next_timer_due()
+            .unwrap()
+            .filter(|due| *due <= limit)
+        {
             clock.set(due);
             runtime.fire_due_timers().unwrap();
         }

@@ -39,7 +39,10 @@ pub(super) async fn timers(
     let before = query.due_before.unwrap_or(Timestamp::MAX_UTC);
     blocking(move || {
         Ok(Json(TimerList {
-            timers: admin.waymark.timers_due_before(before),
+            timers: admin
+                .waymark
+                .timers_due_before(before)
+                .map_err(runtime_error)?,
         }))
     })
     .await

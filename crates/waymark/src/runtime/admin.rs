@@ -10,7 +10,7 @@ use waymark_store::{Space, keys};
 
 use super::people::CacheStats;
 use super::records::{OutboxEntry, OutboxStatus};
-use super::state::encode;
+use super::state::{decode_timer, encode};
 use super::waymark::{Error, Waymark};
 use super::writes::Writes;
 use crate::step::Journal;
@@ -21,6 +21,8 @@ pub struct Stats {
     pub profiles: usize,
     pub instances_active: usize,
     pub timers_pending: usize,
+    /// Of those, the ones held in memory (due within the timer window).
+    pub timers_queued: usize,
     pub outbox_pending: usize,
     pub outbox_failed: usize,
     pub sends_total: u64,
@@ -77,7 +79,8 @@ impl Waymark {
         Stats {
             profiles: state.journeys.people,
             instances_active: state.journeys.running,
-            timers_pending: state.journeys.timers.len(),
+            timers_pending: state.timers_pending,
+            timers_queued: state.journeys.timers.len(),
             outbox_pending: state.outbox.len() - failed,
             outbox_failed: failed,
             sends_total: state
@@ -97,9 +100,24 @@ impl Waymark {
         self.state.lock().offsets.get(source).copied()
     }
 
-    /// When the next timer is due, if any.
-    pub fn next_timer_due(&self) -> Option<Timestamp> {
-        self.state.lock().journeys.timers.next_due()
+    /// When the next timer is due, if any (queued, or in the store beyond
+    /// the horizon).
+    pub fn next_timer_due(&self) -> Result<Option<Timestamp>, Error> {
+        let (queued, horizon) = {
+            let state = self.state.lock();
+            let timers = &state.journeys.timers;
+            (timers.next_due(), timers.horizon())
+        };
+        if let Some(due) = queued {
+            return Ok(Some(due));
+        }
+        let Some(horizon) = horizon else {
+            return Ok(None);
+        };
+        let first = self
+            .store
+            .range(Space::Timers, &keys::time(horizon), &[0xff; 9], 1)?;
+        Ok(first.first().and_then(|(key, _)| keys::decode_time(key)))
     }
 
     /// A profile by id (following merges).
@@ -174,13 +192,31 @@ impl Waymark {
                 writes.batch.delete(Space::Merges, key);
             }
         }
-        let doomed: Vec<Timer> = state
+        // Their timers: every stored one (those staged are queued too, as
+        // they are due before the horizon or are the person's entry timers).
+        let theirs = |t: &Timer| t.profile == id || losers.contains(&t.profile);
+        let mut doomed: Vec<Timer> = state
             .journeys
             .timers
             .iter()
-            .filter(|t| t.profile == id || losers.contains(&t.profile))
+            .filter(|t| theirs(t))
             .cloned()
             .collect();
+        doomed.extend(
+            state
+                .journeys
+                .timers
+                .entries_of(&id)
+                .map(|(t, _)| t.clone()),
+        );
+        for (key, value) in self.store.scan(Space::Timers, b"")? {
+            let (timer, _) = decode_timer(&key, &value)?;
+            if theirs(&timer) {
+                doomed.push(timer);
+            }
+        }
+        doomed.sort_by_key(|t| (t.due, t.instance.clone(), t.token));
+        doomed.dedup_by_key(|t| (t.due, t.instance.clone(), t.token));
         for timer in &doomed {
             state.journeys.timers.remove(timer);
             writes.timer_cleared(timer);
@@ -249,15 +285,12 @@ impl Waymark {
         Ok(revived)
     }
 
-    /// Pending timers due before `before`, in due order.
-    pub fn timers_due_before(&self, before: Timestamp) -> Vec<Timer> {
-        let state = self.state.lock();
-        state
-            .journeys
-            .timers
-            .iter()
-            .take_while(|t| t.due < before)
-            .cloned()
+    /// Pending timers due before `before`, in due order (as committed).
+    pub fn timers_due_before(&self, before: Timestamp) -> Result<Vec<Timer>, Error> {
+        self.store
+            .range(Space::Timers, b"", &keys::time(before), usize::MAX)?
+            .into_iter()
+            .map(|(key, value)| Ok(decode_timer(&key, &value)?.0))
             .collect()
     }
 

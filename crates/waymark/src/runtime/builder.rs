@@ -43,6 +43,9 @@ pub struct RuntimeOptions {
     /// between inputs, in bytes; the least recently used go beyond it and
     /// are read from the store again when needed.
     pub cache_bytes: usize,
+    /// How far ahead timers are held in memory: those due later stay in
+    /// the store (ordered by due time) until the window reaches them.
+    pub timer_window: chrono::TimeDelta,
 }
 
 impl Default for RuntimeOptions {
@@ -57,6 +60,7 @@ impl Default for RuntimeOptions {
             delivery_concurrency: 32,
             record_batch: 4096,
             cache_bytes: 512 << 20,
+            timer_window: chrono::TimeDelta::hours(1),
         }
     }
 }
@@ -185,6 +189,7 @@ impl WaymarkBuilder {
             self.identity,
             seen_after,
             self.options.cache_bytes,
+            clock.now() + self.options.timer_window,
         )?;
         let expired = std::mem::take(&mut state.expired_messages);
         if !expired.is_empty() {
@@ -196,7 +201,8 @@ impl WaymarkBuilder {
         }
         tracing::info!(
             profiles = state.journeys.people,
-            timers = state.journeys.timers.len(),
+            timers = state.timers_pending,
+            timers_in_memory = state.journeys.timers.len(),
             outbox = state.outbox.len(),
             "state loaded"
         );

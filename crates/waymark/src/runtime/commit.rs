@@ -29,6 +29,14 @@ pub(super) struct Staged {
     batches: VecDeque<StagedBatch>,
 }
 
+impl Staged {
+    /// The ticket of the batch staged last: everything staged is durable
+    /// once it is.
+    pub fn last_ticket(&self) -> Ticket {
+        Ticket(self.last_ticket)
+    }
+}
+
 struct StagedBatch {
     ticket: u64,
     batch: Batch,

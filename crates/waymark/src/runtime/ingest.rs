@@ -121,6 +121,35 @@ impl Waymark {
         );
     }
 
+    /// Queues the stored timers the window now reaches, once `now` is
+    /// half a window from the horizon: the horizon moves to `now` plus a
+    /// window. What is staged is made durable first, so the store's
+    /// timers are exactly those pending.
+    fn extend_timer_horizon(&self, state: &mut State, now: Timestamp) -> Result<(), Error> {
+        let window = self.options.timer_window;
+        let Some(horizon) = state.journeys.timers.horizon() else {
+            return Ok(());
+        };
+        if now + window / 2 < horizon {
+            return Ok(());
+        }
+        let last = self.staged.lock().last_ticket();
+        self.wait_durable(last)?;
+        let until = now + window;
+        let stored = self.store.range(
+            Space::Timers,
+            &keys::time(horizon),
+            &keys::time(until),
+            usize::MAX,
+        )?;
+        state.journeys.timers.set_horizon(until);
+        for (key, value) in stored {
+            let (timer, order) = super::state::decode_timer(&key, &value)?;
+            state.journeys.timers.insert_at(timer, order);
+        }
+        Ok(())
+    }
+
     /// Fires the timers due by now, in due order, a batch per commit.
     /// Returns how many fired (stale ones included).
     pub fn fire_due_timers(&self) -> Result<usize, Error> {
@@ -129,6 +158,7 @@ impl Waymark {
         loop {
             let engine = self.engine();
             let mut state = self.lock()?;
+            self.extend_timer_horizon(&mut state, now)?;
             let due = state
                 .journeys
                 .due_timers(&engine, now, self.options.timer_batch);

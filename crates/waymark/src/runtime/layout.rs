@@ -2,11 +2,15 @@
 //! written before people were read on demand: it gets the identifier
 //! index, the member index and the people counts, once.
 
+use std::collections::HashMap;
+
 use waymark_core::ProfileId;
 use waymark_store::{Batch, Error as StoreError, Space, Store, keys};
 
-use super::records::ProfileRecord;
-use super::state::{CREATED_SEQ, PEOPLE_COUNT, RUNNING_COUNT, decode, encode};
+use super::records::{ProfileRecord, StoredEntryTimer, StoredTimer};
+use super::state::{
+    CREATED_SEQ, PEOPLE_COUNT, RUNNING_COUNT, TIMER_ORDER, TIMERS_COUNT, decode, encode, timer_from,
+};
 
 const LAYOUT: &str = "layout";
 const LAYOUT_VERSION: u64 = 2;
@@ -35,7 +39,10 @@ pub(super) fn mark_current(batch: &mut Batch) {
 }
 
 /// Brings a store to the current layout: indexes built from every stored
-/// profile (idempotent: an upgrade cut short starts again).
+/// profile, timers counted (idempotent: an upgrade cut short starts
+/// again). Entry timers are found by person once their records are
+/// rewritten; until then those due beyond the horizon are queued when it
+/// reaches them, as every other.
 pub(super) fn upgrade(store: &dyn Store) -> Result<(), StoreError> {
     let layout: u64 = match store.get(Space::Meta, LAYOUT.as_bytes())? {
         Some(value) => decode(Space::Meta, LAYOUT.as_bytes(), &value)?,
@@ -44,12 +51,37 @@ pub(super) fn upgrade(store: &dyn Store) -> Result<(), StoreError> {
     if layout >= LAYOUT_VERSION {
         return Ok(());
     }
+    // Timers counted; entry timers kept by person, for their records.
+    let (mut timers, mut order) = (0_u64, 0_u64);
+    let mut entries: HashMap<ProfileId, Vec<StoredEntryTimer>> = HashMap::new();
+    for (key, value) in store.scan(Space::Timers, b"")? {
+        let stored: StoredTimer = decode(Space::Timers, &key, &value)?;
+        timers += 1;
+        order = order.max(stored.o);
+        if stored.e
+            && let Some(timer) = timer_from(&key, stored.clone())
+        {
+            entries
+                .entry(timer.profile.clone())
+                .or_default()
+                .push(StoredEntryTimer {
+                    j: timer.journey,
+                    d: timer.due.timestamp_millis(),
+                    t: timer.token,
+                    o: stored.o,
+                });
+        }
+    }
     let (mut people, mut running, mut created) = (0_u64, 0_u64, 0_u64);
     let mut batch = Batch::new();
     let mut in_batch = 0;
     for (key, value) in store.scan(Space::Profiles, b"")? {
-        let record: ProfileRecord = decode(Space::Profiles, &key, &value)?;
+        let mut record: ProfileRecord = decode(Space::Profiles, &key, &value)?;
         let id = ProfileId::from(String::from_utf8_lossy(&key).into_owned());
+        if let Some(theirs) = entries.remove(&id) {
+            record.entry_timers = theirs;
+            batch.put(Space::Profiles, key.clone(), encode(&record));
+        }
         for identifier in &record.identifiers {
             batch.put(
                 Space::Identifiers,
@@ -75,6 +107,8 @@ pub(super) fn upgrade(store: &dyn Store) -> Result<(), StoreError> {
             in_batch = 0;
         }
     }
+    batch.put(Space::Meta, TIMERS_COUNT, encode(&timers));
+    batch.put(Space::Meta, TIMER_ORDER, encode(&order));
     batch.put(Space::Meta, PEOPLE_COUNT, encode(&people));
     batch.put(Space::Meta, RUNNING_COUNT, encode(&running));
     batch.put(Space::Meta, CREATED_SEQ, encode(&created));

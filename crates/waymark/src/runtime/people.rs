@@ -17,7 +17,7 @@ use super::state::{State, decode};
 
 /// Memory a person takes, as a multiple of their stored record's size
 /// (measured: docs/benchmarks.md, "People cache").
-const MEMORY_PER_STORED_BYTE: usize = 3;
+const MEMORY_PER_STORED_BYTE: usize = 6;
 /// Memory a person takes beyond that: map entries, ids, the cache's own.
 const MEMORY_PER_PERSON: usize = 400;
 /// Redirect hops followed before a chain is taken for broken.
@@ -258,6 +258,10 @@ impl State {
             .identity
             .load(profile, record.created, record.identifiers);
         self.journeys.load_instances(id, instances);
+        for stored in record.entry_timers {
+            let (timer, order) = stored.load(id);
+            self.journeys.timers.insert_at(timer, order);
+        }
         let entry = self.people.entry(id);
         entry.segments = segments;
         entry.indexed = indexed;

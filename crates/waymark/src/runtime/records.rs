@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use waymark_channels::Delivery;
 use waymark_core::{Identifier, ProfileId, Timestamp};
-use waymark_engine::{Instance, InstanceStatus, PendingTimer};
+use waymark_engine::{Instance, InstanceStatus, PendingTimer, Timer};
 
 /// One value per profile: the profile, its identity and its journey
 /// instances, so that an event touching one person writes one value.
@@ -17,6 +17,38 @@ pub struct ProfileRecord {
     pub created: u64,
     pub identifiers: Vec<Identifier>,
     pub instances: Vec<StoredInstance>,
+    /// Pending entry timers (time-based entries): read with the person, so
+    /// that one due far ahead can be replaced or cancelled without the
+    /// runtime holding every timer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entry_timers: Vec<StoredEntryTimer>,
+}
+
+/// A pending entry timer of a person: journey, due (epoch ms), token and
+/// the order it was set in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredEntryTimer {
+    pub j: Arc<str>,
+    pub d: i64,
+    pub t: u64,
+    pub o: u64,
+}
+
+impl StoredEntryTimer {
+    /// The timer of `profile` it stands for.
+    pub fn load(self, profile: &ProfileId) -> (Timer, u64) {
+        let instance = Timer::entry_id(&self.j, profile);
+        let timer = Timer {
+            key: format!("{instance}/{}", self.d),
+            profile: profile.clone(),
+            journey: self.j,
+            instance,
+            token: self.t,
+            due: instant(self.d),
+            entry: true,
+        };
+        (timer, self.o)
+    }
 }
 
 pub use super::stored_profile::{StoredProfile, StoredProfileRef};

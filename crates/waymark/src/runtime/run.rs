@@ -94,7 +94,26 @@ impl Waymark {
     pub fn next_wake(&self) -> Option<Timestamp> {
         let engine = self.engine();
         let state = self.state.lock();
-        let timer = state.journeys.next_due(&engine);
+        let mut timer = state.journeys.next_due(&engine);
+        // Timers beyond the horizon: the earliest stored one (firing it
+        // moves the horizon first).
+        let beyond = state
+            .journeys
+            .timers
+            .horizon()
+            .filter(|_| state.timers_pending > state.journeys.timers.len());
+        if let Some(horizon) = beyond {
+            let first = self
+                .store
+                .range(Space::Timers, &keys::time(horizon), &[0xff; 9], 1)
+                .unwrap_or_else(|error| {
+                    tracing::warn!(%error, "could not read the next stored timer");
+                    Vec::new()
+                });
+            if let Some(due) = first.first().and_then(|(key, _)| keys::decode_time(key)) {
+                timer = Some(timer.map_or(due, |queued| queued.min(due)));
+            }
+        }
         let durable = self.durable.outbox_below.load(Ordering::SeqCst);
         let delivery = state
             .outbox

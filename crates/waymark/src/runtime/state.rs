@@ -26,6 +26,11 @@ pub(super) const PEOPLE_COUNT: &str = "count:people";
 pub(super) const RUNNING_COUNT: &str = "count:running";
 /// The highest creation order handed out (new profiles get higher ones).
 pub(super) const CREATED_SEQ: &str = "seq:created";
+/// Pending timers, counted as they are set and cleared (the runtime
+/// queues only those due before its horizon).
+pub(super) const TIMERS_COUNT: &str = "count:timers";
+/// The order the last timer was set in.
+pub(super) const TIMER_ORDER: &str = "seq:timer-order";
 
 /// Meta keys of entries into journeys with a limit:
 /// `entries:<journey>\0<millis>\0<instance>`, the value the millis.
@@ -70,6 +75,8 @@ pub(super) struct State {
     pub next_record_seq: u64,
     /// Which people are in memory, and how much room they take.
     pub people: PeopleCache,
+    /// Pending timers, queued or not.
+    pub timers_pending: usize,
 }
 
 pub(super) fn decode<T: DeserializeOwned>(
@@ -100,6 +107,7 @@ impl State {
         identity: IdentityConfig,
         seen_after: Timestamp,
         cache_bytes: usize,
+        timer_horizon: Timestamp,
     ) -> Result<Self, StoreError> {
         super::layout::upgrade(store)?;
         let mut state = State {
@@ -113,14 +121,11 @@ impl State {
         }
         let graph = IdentityGraph::restore(identity, [], [], forgotten, Vec::new());
         state.journeys = JourneyState::new(Identity::restore(graph, []));
-        for (key, value) in store.scan(Space::Timers, b"")? {
-            let stored: StoredTimer = decode(Space::Timers, &key, &value)?;
-            let order = stored.o;
-            let timer = timer_from(&key, stored).ok_or_else(|| StoreError::Corrupt {
-                space: Space::Timers,
-                key: String::from_utf8_lossy(&key).into_owned(),
-                reason: "a timer key is due time, instance, NUL, token".to_owned(),
-            })?;
+        state.journeys.timers.set_horizon(timer_horizon);
+        for (key, value) in
+            store.range(Space::Timers, b"", &keys::time(timer_horizon), usize::MAX)?
+        {
+            let (timer, order) = decode_timer(&key, &value)?;
             state.journeys.timers.insert_at(timer, order);
         }
         for (key, value) in store.scan(Space::Outbox, b"")? {
@@ -189,6 +194,8 @@ impl State {
                 PEOPLE_COUNT => state.journeys.people = usize::try_from(n).unwrap_or(usize::MAX),
                 RUNNING_COUNT => state.journeys.running = usize::try_from(n).unwrap_or(usize::MAX),
                 CREATED_SEQ => state.journeys.identity.graph_mut().raise_created(n),
+                TIMERS_COUNT => state.timers_pending = usize::try_from(n).unwrap_or(usize::MAX),
+                TIMER_ORDER => state.journeys.timers.raise_order(n),
                 "layout" => {}
                 _ => {
                     if let Some(source) = key.strip_prefix(SOURCE_PREFIX) {
@@ -222,8 +229,20 @@ impl State {
     }
 }
 
+/// A stored timer and the order it was set in.
+pub(super) fn decode_timer(key: &[u8], value: &[u8]) -> Result<(Timer, u64), StoreError> {
+    let stored: StoredTimer = decode(Space::Timers, key, value)?;
+    let order = stored.o;
+    let timer = timer_from(key, stored).ok_or_else(|| StoreError::Corrupt {
+        space: Space::Timers,
+        key: String::from_utf8_lossy(key).into_owned(),
+        reason: "a timer key is due time, instance, NUL, token".to_owned(),
+    })?;
+    Ok((timer, order))
+}
+
 /// A timer from its key (due, instance, NUL, token) and stored value.
-fn timer_from(key: &[u8], stored: StoredTimer) -> Option<Timer> {
+pub(super) fn timer_from(key: &[u8], stored: StoredTimer) -> Option<Timer> {
     let due = keys::decode_time(key)?;
     let (instance, token) = key.get(8..)?.split_at(key.len().checked_sub(8 + 9)?);
     let token = u64::from_be_bytes(token.get(1..)?.try_into().ok()?);

@@ -15,10 +15,12 @@ use waymark_store::{Batch, Space, keys};
 
 use super::layout::member_key;
 use super::record_batch::RecordBatch;
-use super::records::{OutboxEntry, OutboxStatus, StoredInstanceRef, StoredProfileRef};
+use super::records::{
+    OutboxEntry, OutboxStatus, StoredEntryTimer, StoredInstanceRef, StoredProfileRef,
+};
 use super::state::{
-    CREATED_SEQ, CounterKey, MERGE_SEQ, OUTBOX_SEQ, PEOPLE_COUNT, RUNNING_COUNT, State, encode,
-    encode_timer,
+    CREATED_SEQ, CounterKey, MERGE_SEQ, OUTBOX_SEQ, PEOPLE_COUNT, RUNNING_COUNT, State,
+    TIMER_ORDER, TIMERS_COUNT, encode, encode_timer,
 };
 use crate::step::Journal;
 
@@ -45,6 +47,8 @@ pub(super) struct Writes<'e> {
     /// The earliest timer this batch set (the delivery loop may have to
     /// wake sooner than it meant to).
     earliest_timer: Option<Timestamp>,
+    /// Timers set minus timers cleared (each cleared one was pending).
+    timers_delta: i64,
 }
 
 /// A batch ready to be staged: its writes, and the outbox entries and
@@ -141,11 +145,22 @@ impl Writes<'_> {
             };
             let graph = journeys.identity.graph();
             let identifiers = graph.identifiers(id);
+            let entry_timers: Vec<StoredEntryTimer> = journeys
+                .timers
+                .entries_of(id)
+                .map(|(timer, order)| StoredEntryTimer {
+                    j: Arc::clone(&timer.journey),
+                    d: timer.due.timestamp_millis(),
+                    t: timer.token,
+                    o: *order,
+                })
+                .collect();
             let record = ProfileRecordRef {
                 profile: StoredProfileRef(profile),
                 created: graph.created_order(id).unwrap_or_default(),
                 identifiers,
                 instances: Instances(id, journeys.instances.get(id).map_or(&[], Vec::as_slice)),
+                entry_timers,
             };
             let value = encode(&record);
             let cached = people.entry(id);
@@ -188,10 +203,16 @@ impl Writes<'_> {
                 .put(Space::Profiles, id.as_str().as_bytes(), value);
             touched.push(id.clone());
         }
+        state.timers_pending = state
+            .timers_pending
+            .saturating_add_signed(self.timers_delta as isize);
+        let journeys = &state.journeys;
         let counts = [
             (PEOPLE_COUNT, journeys.people as u64),
             (RUNNING_COUNT, journeys.running as u64),
             (CREATED_SEQ, journeys.identity.graph().created_counter()),
+            (TIMERS_COUNT, state.timers_pending as u64),
+            (TIMER_ORDER, journeys.timers.last_order()),
         ];
         for (key, n) in counts {
             self.batch.put(Space::Meta, key, encode(&n));
@@ -235,6 +256,7 @@ impl Journal for Writes<'_> {
     }
 
     fn timer_set(&mut self, timer: &Timer, order: u64) {
+        self.timers_delta += 1;
         self.earliest_timer = Some(
             self.earliest_timer
                 .map_or(timer.due, |earliest| earliest.min(timer.due)),
@@ -247,6 +269,7 @@ impl Journal for Writes<'_> {
     }
 
     fn timer_cleared(&mut self, timer: &Timer) {
+        self.timers_delta -= 1;
         self.batch.delete(
             Space::Timers,
             keys::timer(timer.due, &timer.instance, timer.token),
@@ -292,6 +315,8 @@ struct ProfileRecordRef<'a> {
     created: u64,
     identifiers: &'a [Identifier],
     instances: Instances<'a>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    entry_timers: Vec<StoredEntryTimer>,
 }
 
 /// A profile's instances in the stored layout, written from borrows.

@@ -362,6 +362,7 @@ impl JourneyState {
     pub fn unload(&mut self, id: &ProfileId) {
         self.identity.unload(id);
         self.instances.remove(id);
+        self.timers.unload_entries(id);
     }
 }
 

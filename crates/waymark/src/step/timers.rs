@@ -2,11 +2,16 @@
 //! in (kept in the store, so a restart fires timers due at the same
 //! instant in the same order as an uninterrupted run, and test mode in
 //! the same order as the runtime).
+//!
+//! With a horizon (the runtime), only timers due before it are queued:
+//! the store's timer keys, ordered by due time, hold the rest until the
+//! horizon moves past them. Entry timers are known by person for the
+//! people in memory, whatever their due time (to replace or cancel them).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use waymark_core::Timestamp;
+use waymark_core::{ProfileId, Timestamp};
 use waymark_engine::Timer;
 
 /// A timer's identity: its due time, instance and token.
@@ -24,9 +29,14 @@ pub(crate) struct TimerQueue {
     timers: BTreeMap<(Timestamp, u64, Arc<str>, u64), Timer>,
     /// Each pending timer's order, for removing it.
     orders: HashMap<Id, u64, super::Fast>,
-    /// Pending entry timers by their id (one per person and journey).
-    entries: HashMap<Arc<str>, Timer, super::Fast>,
+    /// Pending entry timers by their id (one per person and journey), with
+    /// their orders.
+    entries: HashMap<Arc<str>, (Timer, u64), super::Fast>,
+    /// The ids of `entries` by person.
+    entries_by_profile: HashMap<ProfileId, Vec<Arc<str>>, super::Fast>,
     next_order: u64,
+    /// Timers due at or after this are not queued (None: all are).
+    horizon: Option<Timestamp>,
 }
 
 impl TimerQueue {
@@ -43,17 +53,51 @@ impl TimerQueue {
         self.insert_at(timer, order);
     }
 
+    /// The order the last timer was set in (stored, so that timers set
+    /// after a restart come after every stored one).
+    pub fn last_order(&self) -> u64 {
+        self.next_order
+    }
+
+    /// Raises the order counter to at least `order`.
+    pub fn raise_order(&mut self, order: u64) {
+        self.next_order = self.next_order.max(order);
+    }
+
+    /// Timers due at or after `horizon` are no longer queued (the caller
+    /// reads them from where it keeps them before it moves the horizon).
+    pub fn set_horizon(&mut self, horizon: Timestamp) {
+        self.horizon = Some(horizon);
+    }
+
+    pub fn horizon(&self) -> Option<Timestamp> {
+        self.horizon
+    }
+
     /// Queues a timer with the order it was set in (from
-    /// [`TimerQueue::next_order`], or read back from the store).
+    /// [`TimerQueue::next_order`], or read back from the store); one due
+    /// beyond the horizon is queued only later, an entry timer known by
+    /// its person now.
     pub fn insert_at(&mut self, timer: Timer, order: u64) {
         self.next_order = self.next_order.max(order);
-        if timer.entry
-            && let Some(old) = self
+        if timer.entry {
+            let old = self
                 .entries
-                .insert(Arc::clone(&timer.instance), timer.clone())
-            && id(&old) != id(&timer)
-        {
-            self.remove_queued(&old);
+                .insert(Arc::clone(&timer.instance), (timer.clone(), order));
+            match old {
+                Some((old, _)) if id(&old) != id(&timer) => {
+                    self.remove_queued(&old);
+                }
+                Some(_) => {}
+                None => self
+                    .entries_by_profile
+                    .entry(timer.profile.clone())
+                    .or_default()
+                    .push(Arc::clone(&timer.instance)),
+            }
+        }
+        if self.horizon.is_some_and(|horizon| timer.due >= horizon) {
+            return;
         }
         let (due, instance, token) = id(&timer);
         self.orders
@@ -62,12 +106,48 @@ impl TimerQueue {
     }
 
     /// Removes `timer` (matched by due time, instance and token).
+    /// Returns it if it was queued or known as an entry timer.
     pub fn remove(&mut self, timer: &Timer) -> Option<Timer> {
-        let removed = self.remove_queued(timer)?;
-        if removed.entry {
-            self.entries.remove(&removed.instance);
+        let queued = self.remove_queued(timer);
+        if timer.entry
+            && self
+                .entries
+                .get(&timer.instance)
+                .is_some_and(|(known, _)| id(known) == id(timer))
+        {
+            let known = self.forget_entry(&timer.instance);
+            return queued.or(known);
         }
-        Some(removed)
+        queued
+    }
+
+    /// Drops an entry timer from the index by person.
+    fn forget_entry(&mut self, instance: &Arc<str>) -> Option<Timer> {
+        let (known, _) = self.entries.remove(instance)?;
+        if let Some(ids) = self.entries_by_profile.get_mut(&known.profile) {
+            ids.retain(|i| i != instance);
+            if ids.is_empty() {
+                self.entries_by_profile.remove(&known.profile);
+            }
+        }
+        Some(known)
+    }
+
+    /// The pending entry timers of a person in memory, with their orders.
+    pub fn entries_of(&self, profile: &ProfileId) -> impl Iterator<Item = &(Timer, u64)> {
+        self.entries_by_profile
+            .get(profile)
+            .into_iter()
+            .flatten()
+            .filter_map(|instance| self.entries.get(instance))
+    }
+
+    /// Lets go of a person's entry timers (they stay in the store, and in
+    /// the queue when due before the horizon).
+    pub fn unload_entries(&mut self, profile: &ProfileId) {
+        for instance in self.entries_by_profile.remove(profile).unwrap_or_default() {
+            self.entries.remove(&instance);
+        }
     }
 
     fn remove_queued(&mut self, timer: &Timer) -> Option<Timer> {
@@ -78,7 +158,7 @@ impl TimerQueue {
 
     /// Removes the pending entry timer with this id, whatever its due time.
     pub fn remove_entry(&mut self, id: &str) -> Option<Timer> {
-        let pending = self.entries.get(id)?.clone();
+        let (pending, _) = self.entries.get(id)?.clone();
         self.remove(&pending)
     }
 
