@@ -83,7 +83,7 @@ fn main() {
             if let Some(previous) = pending.replace(ticket) {
                 waymark.wait_durable(previous).expect("durable");
             }
-            if (first + FILL_BATCH) % 500_000 == 0 {
+            if (first + FILL_BATCH).is_multiple_of(500_000) {
                 let done = first + FILL_BATCH - have;
                 let rate = done as f64 / started.elapsed().as_secs_f64();
                 report(
