@@ -169,13 +169,21 @@ fn main() {
         stats.cache.bytes / stats.cache.people.max(1),
         rss / stats.cache.people.max(1),
     );
-    if kind == "fjall" {
-        let disk = du(&dir);
-        println!(
-            "disk per person: {} B ({disk} B in all)",
-            disk / people as u64
-        );
-    }
+    let disk = match kind.as_str() {
+        "postgres" => PostgresStore::open(&PostgresConfig {
+            url: std::env::var("WAYMARK_POSTGRES_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned()),
+            schema: schema.clone(),
+            pool_size: 1,
+        })
+        .and_then(|store| store.disk_bytes())
+        .unwrap_or(0),
+        _ => du(&dir),
+    };
+    println!(
+        "disk per person: {} B ({disk} B in all)",
+        disk / people as u64
+    );
     waymark.leak_state_for_exit();
 }
 
