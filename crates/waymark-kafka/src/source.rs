@@ -2,7 +2,7 @@
 //! runtime in batches, storing offsets only after each batch is durable.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientContext;
@@ -42,11 +42,24 @@ pub enum SourceError {
     TooManyDeadLetters(String),
     #[error("starting the source's committer or watch thread: {0}")]
     Committer(String),
+    #[error(
+        "consumer group `{group}` has had {members} members for {seconds} s: a worker decides \
+         for the people of every input partition from its own state, so it runs alone in its \
+         group; stop the other worker, or give each worker its own group_id (docs/scale.md)"
+    )]
+    SharedGroup {
+        group: String,
+        members: usize,
+        seconds: u64,
+    },
 }
 
 /// The consumer's callbacks: drain and commit before partitions go.
 struct SourceContext {
     pipeline: Arc<Pipeline>,
+    waymark: Arc<Waymark>,
+    /// The input topics' partition count (0 until the broker told).
+    partitions: AtomicUsize,
 }
 
 impl ClientContext for SourceContext {}
@@ -55,6 +68,8 @@ impl ConsumerContext for SourceContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(list) = rebalance {
             tracing::info!(partitions = list.count(), "partitions revoked: draining");
+            // Their people's timers are not this worker's to fire now.
+            self.waymark.hold_timers(true);
             if let Err(error) = self.pipeline.drain(consumer) {
                 self.pipeline.fail(error);
                 return;
@@ -69,6 +84,10 @@ impl ConsumerContext for SourceContext {
         if let Rebalance::Assign(list) = rebalance {
             let assigned = consumer.assignment().map_or(list.count(), |a| a.count());
             tracing::info!(partitions = assigned, "partitions assigned");
+            let total = self.partitions.load(Ordering::SeqCst);
+            if total > 0 && assigned >= total {
+                self.waymark.hold_timers(false);
+            }
             self.pipeline.health.set_assigned(assigned as u64);
             self.pipeline
                 .metrics
@@ -94,14 +113,21 @@ const ORPHANED_AFTER: Duration = Duration::from_secs(5);
 /// the input topics have (partitions are added rarely).
 const PARTITIONS_REFRESH: Duration = Duration::from_secs(30);
 
-/// What [`KafkaSource::rejoin_if_orphaned`] keeps between checks.
+/// What the watch thread keeps between checks.
 #[derive(Debug, Default)]
 struct OrphanCheck {
     /// Since when this worker has held fewer than all the partitions.
     short_since: Option<Instant>,
     /// The input topics' partition count, and when it was asked.
     partitions: Option<(usize, Instant)>,
+    /// Since when the group has listed other members, and when it was
+    /// last asked.
+    shared_since: Option<Instant>,
+    members_asked: Option<Instant>,
 }
+
+/// How often the watch thread asks the broker for the group's members.
+const MEMBERS_EVERY: Duration = Duration::from_secs(2);
 
 /// A consumer group member feeding the runtime.
 pub struct KafkaSource {
@@ -111,6 +137,9 @@ pub struct KafkaSource {
     topics: Vec<String>,
     batch_size: usize,
     batch_wait: Duration,
+    /// How long other members may be listed before the worker stops: a
+    /// member that died stays listed until its session times out.
+    shared_grace: Duration,
 }
 
 impl std::fmt::Debug for KafkaSource {
@@ -127,6 +156,9 @@ impl KafkaSource {
         (batch_size, batch_wait): (usize, Duration),
         max_clock_skew: chrono::TimeDelta,
     ) -> Result<Self, SourceError> {
+        let waymark = Arc::clone(&parts.waymark);
+        // Until this worker holds every partition, timers wait.
+        waymark.hold_timers(true);
         let pipeline = Arc::new(Pipeline::new(kafka, parts, max_clock_skew));
         let mut config = super::client_config(kafka);
         config
@@ -147,8 +179,14 @@ impl KafkaSource {
                 config.set(key, value);
             }
         }
+        let session = config
+            .get("session.timeout.ms")
+            .and_then(|ms| ms.parse().ok())
+            .map_or(Duration::from_secs(45), Duration::from_millis);
         let consumer: BaseConsumer<SourceContext> = config.create_with_context(SourceContext {
             pipeline: Arc::clone(&pipeline),
+            waymark,
+            partitions: AtomicUsize::new(0),
         })?;
         let topics: Vec<&str> = kafka.topics.input.iter().map(String::as_str).collect();
         consumer.subscribe(&topics)?;
@@ -160,6 +198,7 @@ impl KafkaSource {
             topics: kafka.topics.input.clone(),
             batch_size: batch_size.max(1),
             batch_wait,
+            shared_grace: session * 2 + Duration::from_secs(5),
         })
     }
 
@@ -209,6 +248,8 @@ impl KafkaSource {
                 return;
             }
             self.rejoin_if_orphaned(&mut orphan_check, &halted);
+            self.hold_timers_unless_whole(&mut orphan_check);
+            self.stop_if_shared(&mut orphan_check);
             let started = Instant::now();
             while !halted() && started.elapsed() < Duration::from_secs(1) {
                 std::thread::sleep(Duration::from_millis(50));
@@ -255,6 +296,83 @@ impl KafkaSource {
         result
     }
 
+    /// Holds timers while this worker lacks some input partition (the
+    /// rebalance callbacks hold them at a revoke and release them at a
+    /// whole assignment; this catches what they cannot know, such as the
+    /// partition count at start).
+    fn hold_timers_unless_whole(&self, check: &mut OrphanCheck) {
+        let total = self.total_partitions(check);
+        let context = self.consumer.context();
+        context.partitions.store(total, Ordering::SeqCst);
+        let assigned = self.consumer.assignment().map_or(0, |a| a.count());
+        context.waymark.hold_timers(total == 0 || assigned < total);
+    }
+
+    /// Stops the source when the group has listed other members for longer
+    /// than a dead member stays listed: two workers with stores of their
+    /// own would each decide for people the other holds.
+    fn stop_if_shared(&self, check: &mut OrphanCheck) {
+        if check
+            .members_asked
+            .is_some_and(|at| at.elapsed() < MEMBERS_EVERY)
+        {
+            return;
+        }
+        check.members_asked = Some(Instant::now());
+        let Some(members) = self.group_members() else {
+            return;
+        };
+        if members <= 1 {
+            check.shared_since = None;
+            return;
+        }
+        let since = *check.shared_since.get_or_insert_with(Instant::now);
+        if since.elapsed() >= self.shared_grace {
+            tracing::error!(group = %self.group_id, members, "another worker shares the consumer group: stopping");
+            self.pipeline.fail(SourceError::SharedGroup {
+                group: self.group_id.clone(),
+                members,
+                seconds: since.elapsed().as_secs(),
+            });
+        }
+    }
+
+    /// How many members the broker lists in this worker's group (None: no
+    /// answer).
+    fn group_members(&self) -> Option<usize> {
+        match self
+            .consumer
+            .fetch_group_list(Some(&self.group_id), Duration::from_secs(2))
+        {
+            Ok(list) => Some(
+                list.groups()
+                    .iter()
+                    .filter(|g| g.name() == self.group_id)
+                    .map(|g| g.members().len())
+                    .sum::<usize>(),
+            ),
+            Err(error) => {
+                tracing::debug!(%error, "group not described");
+                None
+            }
+        }
+    }
+
+    /// The input topics' partition count, asked again every
+    /// `PARTITIONS_REFRESH` (0 while the broker has not answered).
+    fn total_partitions(&self, check: &mut OrphanCheck) -> usize {
+        match check.partitions {
+            Some((total, at)) if at.elapsed() < PARTITIONS_REFRESH => total,
+            _ => {
+                let topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
+                let total = self.input_partitions(&topics);
+                // An unanswered fetch (0) is asked again next time.
+                check.partitions = (total > 0).then(|| (total, Instant::now()));
+                total
+            }
+        }
+    }
+
     /// Rejoins the group when this worker has held only part of the input
     /// partitions for a while and the group lists no other member: a sole
     /// member must hold every partition, so the group's last rebalance went
@@ -267,15 +385,7 @@ impl KafkaSource {
     fn rejoin_if_orphaned(&self, check: &mut OrphanCheck, halted: &dyn Fn() -> bool) {
         let assigned = self.consumer.assignment().map_or(0, |a| a.count());
         let topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
-        let total = match check.partitions {
-            Some((total, at)) if at.elapsed() < PARTITIONS_REFRESH => total,
-            _ => {
-                let total = self.input_partitions(&topics);
-                // An unanswered fetch (0) is asked again next time.
-                check.partitions = (total > 0).then(|| (total, Instant::now()));
-                total
-            }
-        };
+        let total = self.total_partitions(check);
         let short_since = &mut check.short_since;
         if assigned >= total {
             *short_since = None;
@@ -285,20 +395,8 @@ impl KafkaSource {
         if since.elapsed() < ORPHANED_AFTER {
             return;
         }
-        let members = match self
-            .consumer
-            .fetch_group_list(Some(&self.group_id), Duration::from_secs(2))
-        {
-            Ok(list) => list
-                .groups()
-                .iter()
-                .filter(|g| g.name() == self.group_id)
-                .map(|g| g.members().len())
-                .sum::<usize>(),
-            Err(error) => {
-                tracing::debug!(%error, "group not described");
-                return;
-            }
+        let Some(members) = self.group_members() else {
+            return;
         };
         if members > 1 || halted() {
             return;

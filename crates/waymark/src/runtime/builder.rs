@@ -232,6 +232,7 @@ impl WaymarkBuilder {
             options: self.options,
             state: Mutex::new(state),
             poisoned: AtomicBool::new(false),
+            timers_held: AtomicBool::new(false),
             wake: tokio::sync::Notify::new(),
             sleeping_until: AtomicI64::new(i64::MAX),
             wakeups: AtomicU64::new(0),

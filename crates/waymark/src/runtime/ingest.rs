@@ -158,6 +158,9 @@ impl Waymark {
         loop {
             let engine = self.engine();
             let mut state = self.lock()?;
+            if self.timers_held() {
+                return Ok(fired);
+            }
             self.extend_timer_horizon(&mut state, now)?;
             let due = state
                 .journeys

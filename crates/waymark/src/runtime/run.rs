@@ -94,14 +94,15 @@ impl Waymark {
     pub fn next_wake(&self) -> Option<Timestamp> {
         let engine = self.engine();
         let state = self.state.lock();
-        let mut timer = state.journeys.next_due(&engine);
+        let held = self.timers_held();
+        let mut timer = state.journeys.next_due(&engine).filter(|_| !held);
         // Timers beyond the horizon: the earliest stored one (firing it
         // moves the horizon first).
         let beyond = state
             .journeys
             .timers
             .horizon()
-            .filter(|_| state.timers_pending > state.journeys.timers.len());
+            .filter(|_| !held && state.timers_pending > state.journeys.timers.len());
         if let Some(horizon) = beyond {
             let first = self
                 .store
@@ -138,6 +139,31 @@ impl Waymark {
     /// means to wake (true while it works or sleeps without a deadline).
     pub(super) fn loop_wakes_after(&self, due: Timestamp) -> bool {
         due.timestamp_millis() < self.sleeping_until.load(Ordering::SeqCst)
+    }
+
+    /// Holds timers (`true`) or lets them fire again (`false`). A Kafka
+    /// source holds them while this worker lacks some of its group's
+    /// partitions: their people's timers are not its to fire. Deliveries
+    /// already decided still go out. Holding waits for a round of timers
+    /// being decided to finish, so none fires after it returns.
+    pub fn hold_timers(&self, held: bool) {
+        if self.timers_held.swap(held, Ordering::SeqCst) == held {
+            return;
+        }
+        tracing::info!(
+            held,
+            "timers held while partitions are missing, or released"
+        );
+        if held {
+            drop(self.state.lock());
+        } else {
+            self.wake();
+        }
+    }
+
+    /// Whether timers are held (see [`Waymark::hold_timers`]).
+    pub fn timers_held(&self) -> bool {
+        self.timers_held.load(Ordering::SeqCst)
     }
 
     /// Wakes the delivery loop to look again (after the clock was moved,

@@ -54,6 +54,8 @@ pub struct Waymark {
     pub(super) state: Mutex<State>,
     /// Set when a commit failed: memory is ahead of the store.
     pub(super) poisoned: AtomicBool,
+    /// Set while timers must not fire (see [`Waymark::hold_timers`]).
+    pub(super) timers_held: AtomicBool,
     /// Wakes [`Waymark::run`]'s delivery loop when a commit left something
     /// to deliver or set a timer due before it meant to wake.
     pub(super) wake: tokio::sync::Notify,
