@@ -1,5 +1,6 @@
-//! Folding journey records into report counters, and rendering the report
-//! from the counters a store keeps.
+//! Folding journey records into report counters, rendering the report
+//! from the counters a store keeps, and fitting the BG/NBD model of
+//! repeat buying over 1,000,000 customers.
 //!
 //! `cargo bench -p waymark-benches --bench analytics`
 
@@ -7,6 +8,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use waymark_analytics::predict::{BgNbd, Customer};
 use waymark_analytics::{Metrics, Selection, to_json};
 use waymark_core::{Channel, ProfileId, parse_timestamp};
 use waymark_engine::{Record, RecordKind};
@@ -108,5 +110,62 @@ fn fold(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, fold);
+/// 1,000,000 purchase histories: the CDNOW customers (the test fixture),
+/// each repeated with its age shifted by up to a week in 1/7 steps (as
+/// day-resolution histories are), so that the fit sees at most 16,500
+/// distinct histories as a store's would group.
+fn customers() -> Vec<Customer> {
+    let text =
+        include_str!("../../crates/waymark-analytics/tests/fixtures/cdnow_customers_summary.csv");
+    let cdnow: Vec<Customer> = text
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<f64> = line
+                .split(',')
+                .skip(1)
+                .filter_map(|f| f.parse().ok())
+                .collect();
+            Some(Customer {
+                frequency: *fields.first()? as u32,
+                recency: *fields.get(1)?,
+                age: *fields.get(2)?,
+            })
+        })
+        .collect();
+    (0..1_000_000)
+        .map(|i| {
+            let c = cdnow[i % cdnow.len()];
+            Customer {
+                age: c.age + (i / cdnow.len() % 7) as f64 / 7.0,
+                ..c
+            }
+        })
+        .collect()
+}
+
+fn fit(c: &mut Criterion) {
+    let customers = customers();
+    let mut group = c.benchmark_group("predict");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(customers.len() as u64));
+    group.bench_function("bgnbd_fit_1m_customers", |b| {
+        b.iter(|| BgNbd::fit(black_box(&customers)).expect("fits"))
+    });
+    // The worst case: no two histories alike (ages apart by a second).
+    let distinct: Vec<Customer> = customers
+        .iter()
+        .enumerate()
+        .map(|(i, c)| Customer {
+            age: c.age + i as f64 / 604_800.0,
+            ..*c
+        })
+        .collect();
+    group.bench_function("bgnbd_fit_1m_distinct_customers", |b| {
+        b.iter(|| BgNbd::fit(black_box(&distinct)).expect("fits"))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, fold, fit);
 criterion_main!(benches);

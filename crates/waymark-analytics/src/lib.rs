@@ -7,13 +7,15 @@
 //! report; [`stats`] holds the statistics a report states (Wilson intervals,
 //! Newcombe's interval and the pooled z-test for uplift, each variant's
 //! probability to be best); the formulas and sources are in
-//! docs/analytics.md.
+//! docs/analytics.md. [`predict`] fits the BG/NBD model of repeat buying
+//! (docs/intelligence.md).
 
 #[cfg(feature = "charts")]
 pub mod charts;
 mod counters;
 mod histogram;
 mod metrics;
+pub mod predict;
 mod report;
 mod selection;
 pub mod stats;

@@ -1,0 +1,9 @@
+//! Predictions from purchase histories: the BG/NBD model ([`BgNbd`]),
+//! fitted by maximum likelihood, giving each customer's probability to be
+//! alive and expected purchases ahead. Formulas: docs/intelligence.md.
+
+mod bgnbd;
+mod hyp2f1;
+
+pub use bgnbd::{BgNbd, Customer, Fit, FitError};
+pub use hyp2f1::hyp2f1;
