@@ -146,6 +146,11 @@ pub(crate) enum Command {
         #[command(subcommand)]
         command: TemplateCommand,
     },
+    /// Prediction models: fit BG/NBD (repeat buying) on purchase histories.
+    Model {
+        #[command(subcommand)]
+        command: ModelCommand,
+    },
     /// Segment sizes: members of each segment now.
     Segments {
         /// The segment folder the worker was started with (with `--store`).
@@ -297,6 +302,26 @@ pub(crate) enum ProfileCommand {
     Export(ProfileArgs),
     /// Delete the person and suppress their identifiers; prints what was removed.
     Forget(ProfileArgs),
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ModelCommand {
+    /// Fit BG/NBD on each person's history of one event (count, first and
+    /// last time), in days, over the store (`--store`; the fitted model is
+    /// saved there) or an event file (`--events`); prints the model as
+    /// JSON (docs/intelligence.md).
+    Fit {
+        /// The purchase event.
+        #[arg(long, default_value = "Order Completed")]
+        event: String,
+        /// An event file to fit on instead of the store.
+        #[arg(long)]
+        events: Option<PathBuf>,
+        /// The end of the observation (default: now with `--store`, the
+        /// file's last event with `--events`).
+        #[arg(long, value_parser = parse_until)]
+        at: Option<Timestamp>,
+    },
 }
 
 #[derive(Subcommand)]

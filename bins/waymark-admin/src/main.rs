@@ -16,13 +16,14 @@ use waymark_journey::{to_dot, to_mermaid};
 
 mod charts;
 mod cli;
+mod model;
 mod open;
 mod remote;
 mod report;
 
 use cli::{
-    Cli, Command, GraphFormat, JourneyCommand, KafkaCommand, OutboxCommand, OutboxFilter,
-    ProfileCommand, SimulateArgs, TemplateCommand, TimersCommand,
+    Cli, Command, GraphFormat, JourneyCommand, KafkaCommand, ModelCommand, OutboxCommand,
+    OutboxFilter, ProfileCommand, SimulateArgs, TemplateCommand, TimersCommand,
 };
 use open::{
     load, open_store, profile_from_events, profile_from_store, read, store_only, workspace_config,
@@ -160,6 +161,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             };
             writeln!(out, "{}", serde_json::to_string_pretty(&shown)?)?;
+        }
+        Command::Model {
+            command: ModelCommand::Fit { event, events, at },
+        } => {
+            let model = model::fit(cli.store.as_deref(), events.as_deref(), &event, at)?;
+            writeln!(out, "{}", serde_json::to_string_pretty(&model)?)?;
         }
         Command::Segments { segments } => {
             let waymark = open_store(

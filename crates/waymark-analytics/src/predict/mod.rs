@@ -3,7 +3,9 @@
 //! alive and expected purchases ahead. Formulas: docs/intelligence.md.
 
 mod bgnbd;
+mod history;
 mod hyp2f1;
 
 pub use bgnbd::{BgNbd, Customer, Fit, FitError};
+pub use history::customer_of;
 pub use hyp2f1::hyp2f1;

@@ -6,12 +6,13 @@
 use std::sync::Arc;
 
 use waymark_analytics::{JourneyMetrics, Selection};
-use waymark_core::{ProfileId, Timestamp};
+use waymark_core::{Profile, ProfileId, Timestamp};
 
 use waymark_store::Space;
 
 use super::layout::members_prefix;
-use super::records::OutboxEntry;
+use super::records::{OutboxEntry, ProfileRecord};
+use super::state::{MODEL_PREFIX, decode, encode};
 use super::waymark::{Error, Waymark};
 use crate::analytics::ReportError;
 use crate::deploy::{self, DeployError, DeployOutcome, Deployed, JourneyStatus};
@@ -108,5 +109,50 @@ impl Waymark {
             .filter(|e| e.delivery.profile == *id)
             .map(|e| OutboxEntry::clone(e))
             .collect()
+    }
+}
+
+/// The meta key of a stored prediction model.
+fn model_key(name: &str) -> String {
+    format!("{MODEL_PREFIX}{name}")
+}
+
+impl Waymark {
+    /// Calls `each` with every stored profile, a page at a time (as
+    /// committed; people are not loaded into the cache).
+    pub fn for_each_profile(&self, mut each: impl FnMut(&Profile)) -> Result<(), Error> {
+        const PAGE: usize = 1000;
+        let mut from = Vec::new();
+        loop {
+            let page = self
+                .store
+                .range(Space::Profiles, &from, &[0xff; 64], PAGE)?;
+            let Some((last, _)) = page.last() else {
+                return Ok(());
+            };
+            from = last.clone();
+            from.push(0);
+            for (key, value) in &page {
+                let record: ProfileRecord = decode(Space::Profiles, key, value)?;
+                each(&record.profile.load());
+            }
+        }
+    }
+
+    /// Stores a fitted prediction model (JSON) under `name`.
+    pub fn save_model(&self, name: &str, model: &serde_json::Value) -> Result<(), Error> {
+        let mut batch = waymark_store::Batch::new();
+        batch.put(Space::Meta, model_key(name), encode(model));
+        self.store.commit(batch)?;
+        Ok(())
+    }
+
+    /// The prediction model stored under `name`, if any.
+    pub fn model(&self, name: &str) -> Result<Option<serde_json::Value>, Error> {
+        let key = model_key(name);
+        let Some(value) = self.store.get(Space::Meta, key.as_bytes())? else {
+            return Ok(None);
+        };
+        Ok(Some(decode(Space::Meta, key.as_bytes(), &value)?))
     }
 }

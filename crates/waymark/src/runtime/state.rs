@@ -20,6 +20,8 @@ use crate::step::{Fast, JourneyState};
 pub(super) const OUTBOX_SEQ: &str = "seq:outbox";
 pub(super) const MERGE_SEQ: &str = "seq:merge";
 pub(super) const SOURCE_PREFIX: &str = "source:";
+/// Meta keys of stored prediction models.
+pub(super) const MODEL_PREFIX: &str = "model:";
 /// Live profiles and running instances, counted as they change (the
 /// runtime holds only some people in memory).
 pub(super) const PEOPLE_COUNT: &str = "count:people";
@@ -187,6 +189,9 @@ impl State {
         state.analytics = crate::analytics::stored_metrics(store)?;
         for (key, value) in store.scan(Space::Meta, b"")? {
             let key = String::from_utf8_lossy(&key).into_owned();
+            if key.starts_with(MODEL_PREFIX) {
+                continue; // prediction models: JSON, read when asked for
+            }
             let n: u64 = decode(Space::Meta, key.as_bytes(), &value)?;
             match key.as_str() {
                 OUTBOX_SEQ => state.next_outbox_seq = n,

@@ -1,0 +1,128 @@
+//! `waymark-admin model fit`: BG/NBD on purchase events, over an event
+//! file and over a worker's store, checked against `lifetimes` fitted on
+//! the same CDNOW transactions (in days; the command that computed the
+//! reference is in crates/waymark-analytics/tests/fixtures/README.md).
+#![allow(clippy::unwrap_used)] // test support: a failed unwrap is a failed test
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use waymark::runtime::{ManualClock, Waymark};
+use waymark_core::{Event, parse_timestamp};
+use waymark_store::FjallStore;
+
+/// lifetimes 0.11.3 on the CDNOW sample up to 1997-09-30, by day.
+const LIFETIMES: [(&str, f64); 4] = [
+    ("r", 0.24259454342106734),
+    ("alpha", 30.8952190125417),
+    ("a", 0.7929218333479818),
+    ("b", 2.4259057287221752),
+];
+
+const END: &str = "1997-09-30T00:00:00Z";
+
+/// One `Order Completed` per customer and day, up to the end.
+fn orders() -> Vec<String> {
+    let text = include_str!("../../../crates/waymark-analytics/tests/fixtures/CDNOW_sample.txt");
+    let days: BTreeSet<(u32, String)> = text
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let day = *fields.get(2)?;
+            let customer: u32 = fields.first()?.parse().ok()?;
+            (day <= "19970930").then(|| (customer, day.to_owned()))
+        })
+        .collect();
+    days.iter()
+        .map(|(customer, day)| {
+            format!(
+                r#"{{"type":"track","messageId":"o-{customer}-{day}","userId":"c{customer}","event":"Order Completed","timestamp":"{}-{}-{}T00:00:00Z"}}"#,
+                &day[..4],
+                &day[4..6],
+                &day[6..]
+            )
+        })
+        .collect()
+}
+
+fn admin(args: &[&str]) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_waymark-admin"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn check(model: &serde_json::Value) {
+    assert_eq!(model["model"], "bgnbd");
+    assert_eq!(model["customers"], 2357, "{model}");
+    for (name, want) in LIFETIMES {
+        let got = model["params"][name].as_f64().unwrap();
+        assert!(
+            (got - want).abs() <= 0.01 * want,
+            "{name}: {got} against lifetimes' {want}"
+        );
+    }
+}
+
+#[test]
+fn a_fit_over_an_event_file_gives_lifetimes_parameters() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("orders.jsonl");
+    std::fs::write(&file, orders().join("\n")).unwrap();
+    let model = admin(&[
+        "model",
+        "fit",
+        "--events",
+        file.to_str().unwrap(),
+        "--at",
+        END,
+    ]);
+    check(&model);
+    assert_eq!(model["event"], "Order Completed");
+    assert_eq!(model["unit"], "day");
+}
+
+#[test]
+fn a_fit_over_the_store_gives_the_same_and_is_saved_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let events: Vec<Event> = orders()
+        .iter()
+        .map(|line| Event::from_json_str(line).unwrap())
+        .collect();
+    {
+        let waymark = Waymark::builder()
+            .store(Arc::new(FjallStore::open(dir.path()).unwrap()))
+            .clock(Arc::new(ManualClock::new(parse_timestamp(END).unwrap())))
+            .build()
+            .unwrap();
+        for batch in events.chunks(1000) {
+            waymark.ingest_batch(batch, None).unwrap();
+        }
+    }
+    let store = dir.path().to_str().unwrap();
+    let model = admin(&["--store", store, "model", "fit", "--at", END]);
+    check(&model);
+    // Saved with the store, and the store still opens.
+    let waymark = Waymark::builder()
+        .store(Arc::new(FjallStore::open(Path::new(store)).unwrap()))
+        .build()
+        .unwrap();
+    assert_eq!(waymark.model("bgnbd").unwrap(), Some(model));
+    drop(waymark);
+    // No purchase event by that name: refused with the reason.
+    let out = Command::new(env!("CARGO_BIN_EXE_waymark-admin"))
+        .args(["--store", store, "model", "fit", "--event", "Refund Issued"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no one has a `Refund Issued` event"), "{err}");
+}
