@@ -8,7 +8,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use waymark_analytics::predict::{BgNbd, Customer};
+use waymark_analytics::predict::{BgNbd, Customer, Fitting};
 use waymark_analytics::{Metrics, Selection, to_json};
 use waymark_core::{Channel, ProfileId, parse_timestamp};
 use waymark_engine::{Record, RecordKind};

@@ -4,7 +4,7 @@
 use anyhow::Context;
 use serde_json::json;
 use waymark::WorkspaceConfig;
-use waymark_analytics::predict::{BgNbd, Customer, customer_of};
+use waymark_analytics::predict::{BgNbd, Customer, Fitting, customer_of};
 use waymark_core::{Profile, Timestamp, format_timestamp};
 
 use crate::open::{open_store, read};

@@ -9,8 +9,10 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-use waymark::runtime::{ManualClock, Waymark};
-use waymark_core::{Event, parse_timestamp};
+use waymark::runtime::{ManualClock, OutboxStatus, Waymark};
+use waymark_analytics::predict::{BgNbd, customer_of};
+use waymark_core::{Event, ProfileId, parse_timestamp};
+use waymark_journey::parse_journey;
 use waymark_store::FjallStore;
 
 /// lifetimes 0.11.3 on the CDNOW sample up to 1997-09-30, by day.
@@ -115,8 +117,9 @@ fn a_fit_over_the_store_gives_the_same_and_is_saved_there() {
         .store(Arc::new(FjallStore::open(Path::new(store)).unwrap()))
         .build()
         .unwrap();
-    assert_eq!(waymark.model("bgnbd").unwrap(), Some(model));
+    assert_eq!(waymark.model("bgnbd").unwrap(), Some(model.clone()));
     drop(waymark);
+    predictions_drive_a_branch(Path::new(store), &model);
     // No purchase event by that name: refused with the reason.
     let out = Command::new(env!("CARGO_BIN_EXE_waymark-admin"))
         .args(["--store", store, "model", "fit", "--event", "Refund Issued"])
@@ -125,4 +128,87 @@ fn a_fit_over_the_store_gives_the_same_and_is_saved_there() {
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no one has a `Refund Issued` event"), "{err}");
+}
+
+/// With the model saved, a runtime on the store sees
+/// `profile.predictions`: a win-back branch on P(alive) picks the people
+/// the model calls lapsed, as the model computes it.
+fn predictions_drive_a_branch(store: &Path, model: &serde_json::Value) {
+    let journey = parse_journey(
+        Path::new("win-back.yaml"),
+        r#"
+id: win-back
+entry: { event: Visited }
+nodes:
+  - id: check
+    type: branch
+    branches:
+      - { when: 'has(profile.predictions) && profile.predictions.p_alive < 0.5', next: offer }
+    default: done
+  - { id: offer, type: send, channel: email, template: offer }
+  - { id: done, type: exit }
+"#,
+    )
+    .unwrap();
+    let at = parse_timestamp(END).unwrap();
+    let waymark = Waymark::builder()
+        .store(Arc::new(FjallStore::open(store).unwrap()))
+        .journeys([journey])
+        .clock(Arc::new(ManualClock::new(at)))
+        .build()
+        .unwrap();
+    let params: BgNbd = serde_json::from_value(model["params"].clone()).unwrap();
+    let customers: BTreeSet<String> = orders()
+        .iter()
+        .map(|line| {
+            serde_json::from_str::<serde_json::Value>(line).unwrap()["userId"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches('c')
+                .to_owned()
+        })
+        .take(400)
+        .collect();
+    let mut lapsed = 0;
+    for customer in customers.iter().take(60) {
+        let visit = Event::from_json_str(&format!(
+            r#"{{"type":"track","messageId":"v{customer}","userId":"c{customer}","event":"Visited","context":{{"traits":{{"email":"c{customer}@example.com"}}}},"timestamp":"{END}"}}"#
+        ))
+        .unwrap();
+        waymark.ingest(&visit).unwrap();
+        let profile = waymark
+            .profile(&ProfileId::from(
+                waymark
+                    .export(&waymark_core::Identifier::new(
+                        waymark_core::IdentifierKind::UserId,
+                        format!("c{customer}"),
+                    ))
+                    .unwrap()
+                    .unwrap()["profile"]["id"]
+                    .as_str()
+                    .unwrap(),
+            ))
+            .unwrap()
+            .unwrap();
+        let history = customer_of(
+            profile.events.get("Order Completed").unwrap(),
+            at,
+            chrono::TimeDelta::days(1),
+        )
+        .unwrap();
+        let offered = waymark
+            .outbox(OutboxStatus::Pending)
+            .iter()
+            .any(|e| e.delivery.user_id.as_deref() == Some(&format!("c{customer}")));
+        assert_eq!(
+            offered,
+            params.p_alive(&history) < 0.5,
+            "customer {customer}"
+        );
+        lapsed += usize::from(offered);
+    }
+    assert!(
+        lapsed > 0 && lapsed < 60,
+        "both branches taken: {lapsed} of 60"
+    );
 }

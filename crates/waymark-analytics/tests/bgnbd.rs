@@ -5,7 +5,7 @@
 //! them: tests/fixtures/README.md).
 #![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
 
-use waymark_analytics::predict::{BgNbd, Customer, FitError};
+use waymark_analytics::predict::{BgNbd, Customer, FitError, Fitting};
 
 fn cdnow() -> Vec<Customer> {
     let text = include_str!("fixtures/cdnow_customers_summary.csv");

@@ -18,6 +18,8 @@ pub(crate) struct Scope<'a> {
     /// Otherwise the instance's entering event (`Instance::trigger`).
     pub trigger: &'a Value,
     pub journey: JourneyView<'a>,
+    /// The purchase model and the time, for `profile.predictions`.
+    pub predict: Option<(&'a crate::predict::PurchaseModel, waymark_core::Timestamp)>,
 }
 
 /// The `journey` variable.
@@ -127,7 +129,7 @@ const EVENT_FIELDS: [&str; 11] = [
     "timestamp",
     "receivedAt",
 ];
-const PROFILE_FIELDS: [&str; 10] = [
+const PROFILE_FIELDS: [&str; 11] = [
     "id",
     "user_id",
     "anonymous_id",
@@ -138,6 +140,7 @@ const PROFILE_FIELDS: [&str; 10] = [
     "consent",
     "engagement_hours",
     "segments",
+    "predictions",
 ];
 
 /// One event name's counters as CEL sees them; with `reads`, only the
@@ -208,6 +211,10 @@ impl<'a> Scope<'a> {
                     .collect(),
             ))),
             "engagement_hours" => Some(Json::Owned(Value::from(p.engagement_hours.to_vec()))),
+            "predictions" => {
+                let (model, now) = self.predict?;
+                Some(Json::Owned(model.predictions(p, now)?.to_json()))
+            }
             "segments" => Some(Json::Owned(Value::Object(
                 p.segments
                     .iter()
@@ -362,6 +369,16 @@ mod tests {
         );
         profile.revenue = 120.5;
         let trigger = Value::Null;
+        let model = crate::predict::PurchaseModel {
+            event: "Order Completed".into(),
+            params: crate::predict::BgNbd {
+                r: 0.243,
+                alpha: 30.9,
+                a: 0.793,
+                b: 2.426,
+            },
+        };
+        let now = waymark_core::parse_timestamp("2026-10-01T00:00:00Z").unwrap();
         let scope = Scope {
             profile: &profile,
             event: Some(&event),
@@ -373,6 +390,7 @@ mod tests {
                 entered_at: None,
                 control: false,
             },
+            predict: Some((&model, now)),
         };
         let env = Arc::new(Env::stdlib());
         let got = match scope.eval(&env, &Expr::compile(source).unwrap()) {
@@ -415,6 +433,17 @@ mod tests {
         check(r#"has(profile.events.Login)"#, "Bool(false)");
         check("profile.revenue > 100.0", "Bool(true)");
         check("size(profile.engagement_hours) == 24", "Bool(true)");
+        // Three repeat orders on one day, 30 days ago: odds of having
+        // dropped out 0.793/4.426 × (60.9/30.9)^3.243 ≈ 1.62, P(alive) ≈ 0.38.
+        check(
+            "profile.predictions.p_alive > 0.37 && profile.predictions.p_alive < 0.39",
+            "Bool(true)",
+        );
+        check(
+            "profile.predictions.expected_orders_30d > 0.0",
+            "Bool(true)",
+        );
+        check("has(profile.predictions)", "Bool(true)");
         check("event.properties.revenue", "error:");
         check("profile.traits.missing == true", "error:");
     }

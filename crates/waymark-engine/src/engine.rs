@@ -91,6 +91,8 @@ pub struct Engine {
     relevant: HashSet<String, Fast>,
     /// Journeys paused with `hold`: their instances do not move.
     held: HashSet<Arc<str>, Fast>,
+    /// The model behind `profile.predictions`, if one was fitted.
+    purchase_model: Option<crate::predict::PurchaseModel>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -126,6 +128,7 @@ impl Engine {
             by_schedule_segment: HashMap::default(),
             zoned: Vec::new(),
             policies: Policies::default(),
+            purchase_model: None,
             relevant: HashSet::default(),
             held: HashSet::default(),
         };
@@ -193,6 +196,15 @@ impl Engine {
 
     pub fn policies(&self) -> &Policies {
         &self.policies
+    }
+
+    /// The model `profile.predictions` comes from (None: no predictions).
+    pub fn set_purchase_model(&mut self, model: Option<crate::predict::PurchaseModel>) {
+        self.purchase_model = model;
+    }
+
+    pub fn purchase_model(&self) -> Option<&crate::predict::PurchaseModel> {
+        self.purchase_model.as_ref()
     }
 
     /// Sets the named segments (segment files) the engine keeps membership of.

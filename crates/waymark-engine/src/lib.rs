@@ -19,6 +19,7 @@ mod input;
 mod instance;
 mod local_time;
 mod policies;
+pub mod predict;
 mod reach;
 mod segments;
 mod step;

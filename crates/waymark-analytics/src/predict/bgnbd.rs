@@ -10,30 +10,8 @@ use std::collections::HashMap;
 
 use argmin::core::{CostFunction, Executor};
 use argmin::solver::neldermead::NelderMead;
-use serde::{Deserialize, Serialize};
 use statrs::function::gamma::ln_gamma;
-
-use super::hyp2f1::hyp2f1;
-
-/// One customer's purchase history, in one time unit (days, weeks).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Customer {
-    /// Repeat purchases: every purchase after the first (x).
-    pub frequency: u32,
-    /// From the first purchase to the last (tₓ; 0 without repeats).
-    pub recency: f64,
-    /// From the first purchase to the end of the observation (T).
-    pub age: f64,
-}
-
-/// The model's four parameters.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct BgNbd {
-    pub r: f64,
-    pub alpha: f64,
-    pub a: f64,
-    pub b: f64,
-}
+use waymark_engine::predict::{BgNbd, Customer};
 
 /// Why a fit failed.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -61,142 +39,125 @@ pub struct Fit {
     pub iterations: u64,
 }
 
-impl BgNbd {
-    fn from_log(theta: &[f64]) -> BgNbd {
-        let at = |i: usize| theta.get(i).copied().unwrap_or_default().exp();
-        BgNbd {
-            r: at(0),
-            alpha: at(1),
-            a: at(2),
-            b: at(3),
-        }
+/// Fitting BG/NBD and its likelihood (the model and what it predicts are
+/// the engine's: [`BgNbd`]).
+pub trait Fitting: Sized {
+    /// Fits the model by maximum likelihood: Nelder-Mead over the
+    /// parameters' logarithms (so they stay positive), from (1, 1, 1, 1).
+    fn fit(customers: &[Customer]) -> Result<Fit, FitError>;
+    /// The log-likelihood of many customers, summed.
+    fn log_likelihood(&self, customers: &[Customer]) -> f64;
+    /// The log-likelihood of one customer's history (equation 6).
+    fn customer_log_likelihood(&self, c: &Customer) -> f64;
+}
+
+impl Fitting for BgNbd {
+    fn fit(customers: &[Customer]) -> Result<Fit, FitError> {
+        fit(customers)
     }
 
-    /// The log-likelihood of one customer's history (equation 6).
-    pub fn customer_log_likelihood(&self, c: &Customer) -> f64 {
+    fn log_likelihood(&self, customers: &[Customer]) -> f64 {
+        grouped_log_likelihood(self, &Grouped::new(customers))
+    }
+
+    fn customer_log_likelihood(&self, c: &Customer) -> f64 {
         let x = f64::from(c.frequency);
         let BgNbd { r, alpha, a, b } = *self;
         let shared =
             ln_gamma(r + x) - ln_gamma(r) + r * alpha.ln() + ln_gamma(a + b) + ln_gamma(b + x)
                 - ln_gamma(b)
                 - ln_gamma(a + b + x);
-        shared + self.tail(c, x)
+        shared + tail(self, c, x)
     }
+}
 
-    /// The part of the log-likelihood that depends on tₓ and T.
-    fn tail(&self, c: &Customer, x: f64) -> f64 {
-        let BgNbd { r, alpha, a, b } = *self;
-        let a3 = -(r + x) * (alpha + c.age).ln();
-        if c.frequency == 0 {
-            return a3;
-        }
-        let a4 = a.ln() - (b + x - 1.0).ln() - (r + x) * (alpha + c.recency).ln();
-        let top = a3.max(a4);
-        top + ((a3 - top).exp() + (a4 - top).exp()).ln()
+fn from_log(theta: &[f64]) -> BgNbd {
+    let at = |i: usize| theta.get(i).copied().unwrap_or_default().exp();
+    BgNbd {
+        r: at(0),
+        alpha: at(1),
+        a: at(2),
+        b: at(3),
     }
+}
 
-    /// The log-likelihood of many customers, summed.
-    pub fn log_likelihood(&self, customers: &[Customer]) -> f64 {
-        let grouped = Grouped::new(customers);
-        self.grouped_log_likelihood(&grouped)
+/// The part of the log-likelihood that depends on tₓ and T.
+fn tail(m: &BgNbd, c: &Customer, x: f64) -> f64 {
+    let BgNbd { r, alpha, a, b } = *m;
+    let a3 = -(r + x) * (alpha + c.age).ln();
+    if c.frequency == 0 {
+        return a3;
     }
+    let a4 = a.ln() - (b + x - 1.0).ln() - (r + x) * (alpha + c.recency).ln();
+    let top = a3.max(a4);
+    top + ((a3 - top).exp() + (a4 - top).exp()).ln()
+}
 
-    fn grouped_log_likelihood(&self, grouped: &Grouped) -> f64 {
-        let BgNbd { r, alpha, a, b } = *self;
-        // The terms depending on x alone, once per distinct x.
-        let base = r * alpha.ln() + ln_gamma(a + b) - ln_gamma(r) - ln_gamma(b);
-        let by_x: Vec<f64> = (0..=grouped.max_frequency)
-            .map(|x| {
-                let x = f64::from(x);
-                base + ln_gamma(r + x) + ln_gamma(b + x) - ln_gamma(a + b + x)
-            })
-            .collect();
-        grouped
-            .histories
-            .iter()
-            .map(|(c, n)| {
-                let shared = by_x.get(c.frequency as usize).copied().unwrap_or(f64::NAN);
-                n * (shared + self.tail(c, f64::from(c.frequency)))
-            })
-            .sum()
-    }
-
-    /// The probability that a customer with this history is still alive.
-    pub fn p_alive(&self, c: &Customer) -> f64 {
-        1.0 / (1.0 + self.dropout_odds(c))
-    }
-
-    /// [a / (b + x - 1)] ((α + T) / (α + tₓ))^(r + x): the odds the customer
-    /// dropped out after their last purchase (0 without repeats).
-    fn dropout_odds(&self, c: &Customer) -> f64 {
-        if c.frequency == 0 {
-            return 0.0;
-        }
-        let x = f64::from(c.frequency);
-        let BgNbd { r, alpha, a, b } = *self;
-        a / (b + x - 1.0) * ((alpha + c.age) / (alpha + c.recency)).powf(r + x)
-    }
-
-    /// The purchases a customer with this history is expected to make in
-    /// the next `t` time units (equation 10); `None` where the series of
-    /// ₂F₁ does not settle (`t` many times the age).
-    pub fn expected_purchases(&self, t: f64, c: &Customer) -> Option<f64> {
-        let x = f64::from(c.frequency);
-        let BgNbd { r, alpha, a, b } = *self;
-        let z = t / (alpha + c.age + t);
-        let hyper = hyp2f1(r + x, b + x, a + b + x - 1.0, z)?;
-        let decay = ((alpha + c.age) / (alpha + c.age + t)).powf(r + x);
-        let head = (a + b + x - 1.0) / (a - 1.0);
-        Some(head * (1.0 - decay * hyper) / (1.0 + self.dropout_odds(c)))
-    }
-
-    /// Fits the model by maximum likelihood: Nelder-Mead over the
-    /// parameters' logarithms (so they stay positive), from (1, 1, 1, 1).
-    pub fn fit(customers: &[Customer]) -> Result<Fit, FitError> {
-        if customers.is_empty() {
-            return Err(FitError::Empty);
-        }
-        if let Some((index, c)) = customers.iter().enumerate().find(|(_, c)| {
-            !(c.recency.is_finite() && c.age.is_finite())
-                || c.recency < 0.0
-                || c.recency > c.age
-                || (c.frequency == 0 && c.recency != 0.0)
-        }) {
-            return Err(FitError::Invalid {
-                index,
-                recency: c.recency,
-                age: c.age,
-            });
-        }
-        let grouped = Grouped::new(customers);
-        let cost = MeanNegativeLogLikelihood { grouped: &grouped };
-        let start = vec![0.0; 4];
-        let simplex = std::iter::once(start.clone())
-            .chain((0..4).map(|i| {
-                let mut vertex = start.clone();
-                vertex[i] += 1.0;
-                vertex
-            }))
-            .collect();
-        let solver = NelderMead::new(simplex)
-            .with_sd_tolerance(1e-12)
-            .map_err(|e| FitError::Optimiser(e.to_string()))?;
-        let result = Executor::new(cost, solver)
-            .configure(|state| state.max_iters(5_000))
-            .run()
-            .map_err(|e| FitError::Optimiser(e.to_string()))?;
-        let state = result.state();
-        let best = state
-            .best_param
-            .as_ref()
-            .ok_or_else(|| FitError::Optimiser("no parameters found".to_owned()))?;
-        let model = BgNbd::from_log(best);
-        Ok(Fit {
-            model,
-            log_likelihood: model.grouped_log_likelihood(&grouped),
-            iterations: state.iter,
+fn grouped_log_likelihood(m: &BgNbd, grouped: &Grouped) -> f64 {
+    let BgNbd { r, alpha, a, b } = *m;
+    // The terms depending on x alone, once per distinct x.
+    let base = r * alpha.ln() + ln_gamma(a + b) - ln_gamma(r) - ln_gamma(b);
+    let by_x: Vec<f64> = (0..=grouped.max_frequency)
+        .map(|x| {
+            let x = f64::from(x);
+            base + ln_gamma(r + x) + ln_gamma(b + x) - ln_gamma(a + b + x)
         })
+        .collect();
+    grouped
+        .histories
+        .iter()
+        .map(|(c, n)| {
+            let shared = by_x.get(c.frequency as usize).copied().unwrap_or(f64::NAN);
+            n * (shared + tail(m, c, f64::from(c.frequency)))
+        })
+        .sum()
+}
+
+/// See [`Fitting::fit`].
+fn fit(customers: &[Customer]) -> Result<Fit, FitError> {
+    if customers.is_empty() {
+        return Err(FitError::Empty);
     }
+    if let Some((index, c)) = customers.iter().enumerate().find(|(_, c)| {
+        !(c.recency.is_finite() && c.age.is_finite())
+            || c.recency < 0.0
+            || c.recency > c.age
+            || (c.frequency == 0 && c.recency != 0.0)
+    }) {
+        return Err(FitError::Invalid {
+            index,
+            recency: c.recency,
+            age: c.age,
+        });
+    }
+    let grouped = Grouped::new(customers);
+    let cost = MeanNegativeLogLikelihood { grouped: &grouped };
+    let start = vec![0.0; 4];
+    let simplex = std::iter::once(start.clone())
+        .chain((0..4).map(|i| {
+            let mut vertex = start.clone();
+            vertex[i] += 1.0;
+            vertex
+        }))
+        .collect();
+    let solver = NelderMead::new(simplex)
+        .with_sd_tolerance(1e-12)
+        .map_err(|e| FitError::Optimiser(e.to_string()))?;
+    let result = Executor::new(cost, solver)
+        .configure(|state| state.max_iters(5_000))
+        .run()
+        .map_err(|e| FitError::Optimiser(e.to_string()))?;
+    let state = result.state();
+    let best = state
+        .best_param
+        .as_ref()
+        .ok_or_else(|| FitError::Optimiser("no parameters found".to_owned()))?;
+    let model = from_log(best);
+    Ok(Fit {
+        model,
+        log_likelihood: grouped_log_likelihood(&model, &grouped),
+        iterations: state.iter,
+    })
 }
 
 /// Customers with the same history counted once, with their number.
@@ -241,8 +202,8 @@ impl CostFunction for MeanNegativeLogLikelihood<'_> {
     type Output = f64;
 
     fn cost(&self, theta: &Vec<f64>) -> Result<f64, argmin::core::Error> {
-        let model = BgNbd::from_log(theta);
-        let mean = -model.grouped_log_likelihood(self.grouped) / self.grouped.count();
+        let model = from_log(theta);
+        let mean = -grouped_log_likelihood(&model, self.grouped) / self.grouped.count();
         // Where the likelihood is not defined, a wall the simplex turns from.
         Ok(if mean.is_finite() { mean } else { f64::MAX })
     }

@@ -1,11 +1,9 @@
-//! Predictions from purchase histories: the BG/NBD model ([`BgNbd`]),
-//! fitted by maximum likelihood, giving each customer's probability to be
-//! alive and expected purchases ahead. Formulas: docs/intelligence.md.
+//! Predictions from purchase histories: fitting the BG/NBD model by
+//! maximum likelihood ([`Fitting`]). The model and what it predicts (each
+//! customer's probability to be alive, expected purchases ahead) are the
+//! engine's, re-exported here. Formulas: docs/intelligence.md.
 
 mod bgnbd;
-mod history;
-mod hyp2f1;
 
-pub use bgnbd::{BgNbd, Customer, Fit, FitError};
-pub use history::customer_of;
-pub use hyp2f1::hyp2f1;
+pub use bgnbd::{Fit, FitError, Fitting};
+pub use waymark_engine::predict::{BgNbd, Customer, customer_of, hyp2f1};

@@ -198,6 +198,7 @@ impl Step<'_> {
                 entered_at: None,
                 control: false,
             },
+            predict: self.engine.purchase_model().map(|m| (m, self.now)),
         }
     }
 

@@ -432,6 +432,7 @@ impl<'a> Step<'a> {
                 entered_at: instance.map(|i| i.entered_at),
                 control: instance.is_some_and(|i| i.control),
             },
+            predict: self.engine.purchase_model().map(|m| (m, self.now)),
         }
     }
 }

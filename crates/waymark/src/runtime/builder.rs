@@ -209,6 +209,9 @@ impl WaymarkBuilder {
         let mut engine = Engine::new(self.journeys, self.engine);
         engine.set_segments(self.segments);
         engine.set_policies(self.policies);
+        // `profile.predictions`, from the model `waymark-admin model fit`
+        // saved (read at start: a new fit takes effect at the next one).
+        engine.set_purchase_model(super::state::purchase_model(store.as_ref())?);
         for loaded in self.deployed {
             if loaded.held {
                 engine.set_held(&loaded.journey.id, true);

@@ -234,6 +234,17 @@ impl State {
     }
 }
 
+/// The purchase model saved in the store (`model:bgnbd`), if any.
+pub(super) fn purchase_model(
+    store: &dyn Store,
+) -> Result<Option<waymark_engine::predict::PurchaseModel>, StoreError> {
+    let key = format!("{MODEL_PREFIX}bgnbd");
+    store
+        .get(Space::Meta, key.as_bytes())?
+        .map(|value| decode(Space::Meta, key.as_bytes(), &value))
+        .transpose()
+}
+
 /// A stored timer and the order it was set in.
 pub(super) fn decode_timer(key: &[u8], value: &[u8]) -> Result<(Timer, u64), StoreError> {
     let stored: StoredTimer = decode(Space::Timers, key, value)?;
