@@ -16,7 +16,7 @@ use super::records::ProfileRecord;
 use super::state::{State, decode};
 
 /// Memory a person takes, as a multiple of their stored record's size
-/// (measured: docs/benchmarks.md, "People cache").
+/// (measured: docs/benchmarks.md, "People on demand at scale").
 const MEMORY_PER_STORED_BYTE: usize = 6;
 /// Memory a person takes beyond that: map entries, ids, the cache's own.
 const MEMORY_PER_PERSON: usize = 400;
