@@ -268,5 +268,31 @@ fn parse(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, steps, mixed_stream, parse);
+/// Choosing a person's best hour for a `best_time` wait (24 candidate
+/// hours in their zone, each a local-time lookup).
+fn best_hour(c: &mut Criterion) {
+    use waymark_engine::best_time::{EngagementPrior, best_time};
+    let mut hours = [0u32; 24];
+    hours[8] = 2;
+    hours[19] = 5;
+    hours[21] = 1;
+    let tz: chrono_tz::Tz = "Europe/Berlin".parse().expect("zone");
+    let now = parse_timestamp("2026-03-28T20:00:00Z").expect("valid");
+    let ten = chrono::NaiveTime::from_hms_opt(10, 0, 0).expect("time");
+    let prior = EngagementPrior::default();
+    c.bench_function("best_time_choice", |b| {
+        b.iter(|| {
+            best_time(
+                black_box(&hours),
+                &prior,
+                now,
+                chrono::TimeDelta::hours(24),
+                ten,
+                tz,
+            )
+        })
+    });
+}
+
+criterion_group!(benches, steps, mixed_stream, parse, best_hour);
 criterion_main!(benches);

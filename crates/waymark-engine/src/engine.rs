@@ -93,6 +93,8 @@ pub struct Engine {
     held: HashSet<Arc<str>, Fast>,
     /// The model behind `profile.predictions`, if one was fitted.
     purchase_model: Option<crate::predict::PurchaseModel>,
+    /// The population's engagement per local hour, for `best_time` waits.
+    engagement_prior: crate::best_time::EngagementPrior,
 }
 
 impl std::fmt::Debug for Engine {
@@ -129,6 +131,7 @@ impl Engine {
             zoned: Vec::new(),
             policies: Policies::default(),
             purchase_model: None,
+            engagement_prior: crate::best_time::EngagementPrior::default(),
             relevant: HashSet::default(),
             held: HashSet::default(),
         };
@@ -205,6 +208,16 @@ impl Engine {
 
     pub fn purchase_model(&self) -> Option<&crate::predict::PurchaseModel> {
         self.purchase_model.as_ref()
+    }
+
+    /// The population's engagement per local hour `best_time` waits lean
+    /// towards for people with few engagements (uniform by default).
+    pub fn set_engagement_prior(&mut self, prior: crate::best_time::EngagementPrior) {
+        self.engagement_prior = prior;
+    }
+
+    pub fn engagement_prior(&self) -> &crate::best_time::EngagementPrior {
+        &self.engagement_prior
     }
 
     /// Sets the named segments (segment files) the engine keeps membership of.

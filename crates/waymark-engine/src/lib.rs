@@ -12,6 +12,7 @@
 //! an argument), draws no random numbers, spawns nothing and is not async.
 //! Same input, same output.
 
+pub mod best_time;
 mod condition;
 mod effect;
 mod engine;

@@ -20,6 +20,10 @@ fn summary(node: &Node) -> String {
             ..
         } => format!("wait {d}"),
         NodeKind::Wait {
+            wait: WaitFor::BestTime { within, .. },
+            ..
+        } => format!("wait until the best hour (within {within})"),
+        NodeKind::Wait {
             wait: WaitFor::Until(t),
             ..
         } if t.second() == 0 => format!("wait until {}", t.format("%H:%M")),

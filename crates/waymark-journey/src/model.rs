@@ -320,6 +320,13 @@ pub enum WaitFor {
     Duration(Duration),
     /// The next time the clock shows this local time in the profile's zone.
     Until(NaiveTime),
+    /// The local hour, within `within` from now, at which this person most
+    /// often opened or clicked (their engagement hours, shrunk towards the
+    /// population's); `default` (local) for someone with none.
+    BestTime {
+        within: Duration,
+        default: NaiveTime,
+    },
 }
 
 /// One arm of a weighted split.

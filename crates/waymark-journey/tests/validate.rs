@@ -135,6 +135,25 @@ fn invalid_durations_and_times() {
         &nodes("  - { id: a, type: wait, until: \"09:30:15\" }\n"),
         &[],
     );
+    // The best hour: within 1h to 7d, a local default time; neither
+    // option on another wait.
+    check(
+        &nodes("  - { id: a, type: wait, until: best_time, within: 48h, default: \"18:30\" }\n"),
+        &[],
+    );
+    check(&nodes("  - { id: a, type: wait, until: best_time }\n"), &[]);
+    check(
+        &nodes("  - { id: a, type: wait, until: best_time, within: 30m }\n"),
+        &["node `a`: field `within`: 30m is not between 1h and 7d"],
+    );
+    check(
+        &nodes("  - { id: a, type: wait, until: best_time, default: \"7pm\" }\n"),
+        &["node `a`: field `default`: \"7pm\" is not a local time of day"],
+    );
+    check(
+        &nodes("  - { id: a, type: wait, duration: 1h, within: 24h }\n"),
+        &["node `a`: field `within`: `within` goes with `until: best_time` only"],
+    );
     check(
         &nodes("  - { id: a, type: wait }\n"),
         &["exactly one of `duration`"],

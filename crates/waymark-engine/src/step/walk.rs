@@ -121,6 +121,14 @@ impl<'a> Step<'a> {
                 let due = match wait {
                     WaitFor::Duration(d) => self.now + d.to_delta(),
                     WaitFor::Until(time) => next_local_time(self.now, *time, self.timezone()),
+                    WaitFor::BestTime { within, default } => crate::best_time::best_time(
+                        &self.profile.engagement_hours,
+                        self.engine.engagement_prior(),
+                        self.now,
+                        within.to_delta(),
+                        *default,
+                        self.timezone(),
+                    ),
                 };
                 self.wait(i, Some(due));
                 return Visit::Rests;

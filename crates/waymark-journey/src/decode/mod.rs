@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use waymark_core::Duration;
 
 use crate::expr::Expr;
-use crate::model::{Goal, Journey};
+use crate::model::{Goal, Journey, WaitFor};
 use crate::problem::Problem;
 
 mod entry;
@@ -253,6 +253,25 @@ impl Decoder {
                 None
             }
         }
+    }
+
+    /// `until: best_time`, with `within` (24h unless given; 1h to 7d) and
+    /// `default` (10:00 unless given).
+    fn best_time(&mut self, obj: &Map<String, Value>) -> Option<WaitFor> {
+        let within = match obj.get("within") {
+            Some(_) => self.duration(obj, "within", "within")?,
+            None => "24h".parse().ok()?,
+        };
+        let delta = within.to_delta();
+        if delta < chrono::TimeDelta::hours(1) || delta > chrono::TimeDelta::days(7) {
+            self.problem("within", format!("{within} is not between 1h and 7d"));
+            return None;
+        }
+        let default = match obj.get("default") {
+            Some(_) => self.time_of_day(obj, "default", "default")?,
+            None => NaiveTime::from_hms_opt(10, 0, 0)?,
+        };
+        Some(WaitFor::BestTime { within, default })
     }
 
     fn expr(&mut self, obj: &Map<String, Value>, key: &str, field: &str) -> Option<Expr> {

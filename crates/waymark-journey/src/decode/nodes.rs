@@ -90,10 +90,19 @@ impl Decoder {
                 )
             }
             "wait" => {
+                let best = obj.get("until").and_then(Value::as_str) == Some("best_time");
+                if !best {
+                    for key in ["within", "default"] {
+                        if obj.contains_key(key) {
+                            self.problem(key, format!("`{key}` goes with `until: best_time` only"));
+                        }
+                    }
+                }
                 let wait = match (obj.get("duration"), obj.get("until")) {
                     (Some(_), None) => self
                         .duration(obj, "duration", "duration")
                         .map(WaitFor::Duration),
+                    (None, Some(_)) if best => self.best_time(obj),
                     (None, Some(_)) => self.time_of_day(obj, "until", "until").map(WaitFor::Until),
                     _ => {
                         self.problem("duration", "a wait needs exactly one of `duration` (e.g. 1h) or `until` (e.g. \"09:00\")");
@@ -102,7 +111,7 @@ impl Decoder {
                 };
                 let next = self.target(obj, "next", false, &mut targets);
                 (
-                    &["duration", "until", "next"],
+                    &["duration", "until", "within", "default", "next"],
                     wait.map(|wait| NodeKind::Wait { wait, next }),
                 )
             }
