@@ -96,10 +96,12 @@ pub enum Op {
     },
 }
 
-/// Writes to apply together, or not at all.
+/// Writes to apply together, or not at all; with fences, only while the
+/// writer still owns those partitions (see [`Batch::fence`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Batch {
     ops: Vec<Op>,
+    fences: Vec<(String, i64)>,
 }
 
 impl Batch {
@@ -122,6 +124,20 @@ impl Batch {
         });
     }
 
+    /// Writes the batch only if `partition`'s owner epoch is still `epoch`
+    /// when it commits (a store shared by workers checks it in the same
+    /// transaction and refuses the whole batch otherwise: a worker that
+    /// lost the partition writes nothing for it). Stores of one worker
+    /// (fjall, memory) have no owners and ignore fences.
+    pub fn fence(&mut self, partition: impl Into<String>, epoch: i64) {
+        self.fences.push((partition.into(), epoch));
+    }
+
+    /// The partitions and epochs the batch is fenced by.
+    pub fn fences(&self) -> &[(String, i64)] {
+        &self.fences
+    }
+
     pub fn len(&self) -> usize {
         self.ops.len()
     }
@@ -138,6 +154,7 @@ impl Batch {
     /// is committing the two in order (see [`Batch::superseded_dropped`]).
     pub fn append(&mut self, later: Batch) {
         self.ops.extend(later.ops);
+        self.fences.extend(later.fences);
     }
 
     /// The batch with only the last write to each key: what committing it
@@ -166,7 +183,10 @@ impl Batch {
             .zip(keep)
             .filter_map(|(op, keep)| keep.then_some(op))
             .collect();
-        Batch { ops }
+        Batch {
+            ops,
+            fences: self.fences,
+        }
     }
 
     /// Bytes of keys and values written (for metrics and batch bounds).

@@ -41,6 +41,11 @@ pub enum Error {
     Postgres(String),
     #[error("cannot open the store at {path}: {reason}")]
     Open { path: String, reason: String },
+    #[error(
+        "partitions {} are owned by another worker now (their epoch moved on): nothing of the batch was written",
+        partitions.join(", ")
+    )]
+    Fenced { partitions: Vec<String> },
 }
 
 /// A key and its value.

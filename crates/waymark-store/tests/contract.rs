@@ -241,6 +241,67 @@ mod postgres {
         }
     }
 
+    /// Two workers on one store: the one that claimed a partition last
+    /// writes for it; the other, fenced by its older epoch, writes nothing
+    /// of a batch that touches it (the whole batch is refused).
+    #[test]
+    fn a_worker_that_lost_a_partition_cannot_write_for_it() {
+        let schema = Schema::new("fence");
+        let first = PostgresStore::open(&schema.config()).unwrap();
+        let second = PostgresStore::open(&schema.config()).unwrap();
+        assert_eq!(
+            first.claim("worker-1", &["events:0", "events:1"]).unwrap(),
+            [("events:0".to_owned(), 1), ("events:1".to_owned(), 1)]
+        );
+        let batch = |key: &str, fences: &[(&str, i64)]| {
+            let mut batch = Batch::new();
+            batch.put(Space::Profiles, key, "v");
+            for (partition, epoch) in fences {
+                batch.fence(*partition, *epoch);
+            }
+            batch
+        };
+        first
+            .commit(batch("a", &[("events:0", 1), ("events:1", 1)]))
+            .unwrap();
+        // The second worker takes partition 0 over (a rebalance).
+        assert_eq!(
+            second.claim("worker-2", &["events:0"]).unwrap(),
+            [("events:0".to_owned(), 2)]
+        );
+        // The first, not yet told, tries to write for 0 and 1: refused
+        // whole, naming the partition it lost.
+        let refused = first.commit(batch("b", &[("events:0", 1), ("events:1", 1)]));
+        match refused {
+            Err(waymark_store::Error::Fenced { partitions }) => {
+                assert_eq!(partitions, ["events:0"]);
+            }
+            other => panic!("not fenced: {other:?}"),
+        }
+        assert_eq!(first.get(Space::Profiles, b"b").unwrap(), None);
+        // What it still owns, it may write; the new owner writes for 0.
+        first.commit(batch("c", &[("events:1", 1)])).unwrap();
+        second.commit(batch("d", &[("events:0", 2)])).unwrap();
+        // A partition nobody claimed fences every writer out.
+        assert!(first.commit(batch("e", &[("events:9", 1)])).is_err());
+        // Unsynced commits are fenced alike.
+        assert!(
+            first
+                .commit_unsynced(batch("f", &[("events:0", 1)]))
+                .is_err()
+        );
+        for (key, written) in [("c", true), ("d", true), ("e", false), ("f", false)] {
+            assert_eq!(
+                first
+                    .get(Space::Profiles, key.as_bytes())
+                    .unwrap()
+                    .is_some(),
+                written,
+                "{key}"
+            );
+        }
+    }
+
     #[test]
     fn postgres_store_keeps_the_contract_and_survives_reopening() {
         let schema = Schema::new("contract");
@@ -282,7 +343,8 @@ mod postgres {
             ])
             .output()
             .unwrap();
-        assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "1");
+        // Each migration once (V1 key/values, V2 partition owners).
+        assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "2");
     }
 
     /// Keys with every byte value, and large batches, round-trip in key order.
