@@ -111,20 +111,7 @@ impl IdentityGraph {
     ) -> Self {
         let mut graph = IdentityGraph::new(config);
         for (id, created, identifiers) in profiles {
-            let mut counts = KindCounts::default();
-            for identifier in &identifiers {
-                counts.add(&identifier.kind, 1);
-                graph.index.insert(identifier.clone(), id.clone());
-            }
-            graph.created = graph.created.max(created);
-            graph.members.insert(
-                id,
-                Members {
-                    created,
-                    identifiers,
-                    counts,
-                },
-            );
+            graph.load(id, created, identifiers);
         }
         graph.redirects.extend(redirects);
         graph.forgotten.extend(forgotten);
