@@ -57,6 +57,10 @@ pub(crate) struct SimulateArgs {
     /// Seed for splits and holdouts [default: the config's, else 0].
     #[arg(long)]
     pub(crate) seed: Option<u64>,
+    /// A purchase model as `model fit` printed it (JSON): conditions see
+    /// `profile.predictions`, as a worker with the model saved does.
+    #[arg(long)]
+    pub(crate) model: Option<PathBuf>,
 }
 
 /// What `report` covers and how it prints it.

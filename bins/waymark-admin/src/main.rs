@@ -423,6 +423,11 @@ pub(crate) fn simulate(args: &SimulateArgs) -> anyhow::Result<Option<Simulated>>
     let mut engine = Engine::new(loaded.journeys, engine_config);
     engine.set_segments(loaded.segments);
     engine.set_policies(config.policies);
+    if let Some(path) = &args.model {
+        let model: waymark_engine::predict::PurchaseModel = serde_json::from_str(&read(path)?)
+            .with_context(|| format!("{}: not a model `model fit` printed", path.display()))?;
+        engine.set_purchase_model(Some(model));
+    }
     let journeys = engine
         .journeys()
         .iter()

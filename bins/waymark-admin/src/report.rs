@@ -76,6 +76,7 @@ fn gather(args: &ReportArgs, store: Option<&Path>) -> anyhow::Result<Option<Gath
             until: None,
             config: args.config.clone(),
             seed: None,
+            model: None,
         };
         let Some(simulated) = crate::simulate(&simulate)? else {
             return Ok(None);

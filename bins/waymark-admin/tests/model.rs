@@ -25,6 +25,39 @@ const LIFETIMES: [(&str, f64); 4] = [
 
 const END: &str = "1997-09-30T00:00:00Z";
 
+/// An offer to the customers the model calls lapsed.
+const WIN_BACK: &str = r#"
+id: win-back
+entry: { event: Visited }
+nodes:
+  - id: check
+    type: branch
+    branches:
+      - { when: 'has(profile.predictions) && profile.predictions.p_alive < 0.5', next: offer }
+    default: done
+  - { id: offer, type: send, channel: email, template: offer }
+  - { id: done, type: exit }
+"#;
+
+/// A visit, at the end, by CDNOW customer `customer` (with an address).
+fn visit(customer: &str) -> String {
+    format!(
+        r#"{{"type":"track","messageId":"v{customer}","userId":"c{customer}","event":"Visited","context":{{"traits":{{"email":"c{customer}@example.com"}}}},"timestamp":"{END}"}}"#
+    )
+}
+
+/// The first `n` CDNOW customers (by id) with an order by the end.
+fn first_customers(n: usize) -> Vec<String> {
+    let ids: BTreeSet<u32> = orders()
+        .iter()
+        .map(|line| {
+            let event: serde_json::Value = serde_json::from_str(line).unwrap();
+            event["userId"].as_str().unwrap()[1..].parse().unwrap()
+        })
+        .collect();
+    ids.into_iter().take(n).map(|id| id.to_string()).collect()
+}
+
 /// One `Order Completed` per customer and day, up to the end.
 fn orders() -> Vec<String> {
     let text = include_str!("../../../crates/waymark-analytics/tests/fixtures/CDNOW_sample.txt");
@@ -90,6 +123,75 @@ fn a_fit_over_an_event_file_gives_lifetimes_parameters() {
     check(&model);
     assert_eq!(model["event"], "Order Completed");
     assert_eq!(model["unit"], "day");
+    simulate_with_the_model(dir.path(), &model);
+}
+
+/// Test mode given the model (`simulate --model`) offers to the customers
+/// the model calls lapsed, as the library computes it; without the model,
+/// to nobody.
+fn simulate_with_the_model(dir: &Path, model: &serde_json::Value) {
+    std::fs::create_dir_all(dir.join("templates")).unwrap();
+    std::fs::write(
+        dir.join("templates/offer.yaml"),
+        "channel: email\nsubject: We miss you\ntext: Come back\n",
+    )
+    .unwrap();
+    let journey = dir.join("win-back.yaml");
+    std::fs::write(&journey, WIN_BACK).unwrap();
+    let model_file = dir.join("model.json");
+    std::fs::write(&model_file, model.to_string()).unwrap();
+    let customers = first_customers(60);
+    let mut lines = orders();
+    lines.extend(customers.iter().map(|c| visit(c)));
+    let events = dir.join("with-visits.jsonl");
+    std::fs::write(&events, lines.join("\n")).unwrap();
+    let sends = |with_model: bool| -> usize {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_waymark-admin"));
+        command
+            .args(["simulate", "--journey"])
+            .arg(&journey)
+            .arg("--events")
+            .arg(&events);
+        if with_model {
+            command.arg("--model").arg(&model_file);
+        }
+        let out = command.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|line| {
+                serde_json::from_str::<serde_json::Value>(line).unwrap()["kind"] == "send"
+            })
+            .count()
+    };
+    // The customers the model calls lapsed at the end, by the library.
+    let params: BgNbd = serde_json::from_value(model["params"].clone()).unwrap();
+    let at = parse_timestamp(END).unwrap();
+    let lapsed = customers
+        .iter()
+        .filter(|c| {
+            let days: Vec<chrono::DateTime<chrono::Utc>> = orders()
+                .iter()
+                .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+                .filter(|e| e["userId"] == format!("c{c}"))
+                .map(|e| parse_timestamp(e["timestamp"].as_str().unwrap()).unwrap())
+                .collect();
+            let stats = waymark_core::EventStats {
+                count: days.len() as u64,
+                first_seen: *days.iter().min().unwrap(),
+                last_seen: *days.iter().max().unwrap(),
+            };
+            let history = customer_of(&stats, at, chrono::TimeDelta::days(1)).unwrap();
+            params.p_alive(&history) < 0.5
+        })
+        .count();
+    assert!(lapsed > 0 && lapsed < 60);
+    assert_eq!(sends(true), lapsed);
+    assert_eq!(sends(false), 0);
 }
 
 #[test]
@@ -134,22 +236,7 @@ fn a_fit_over_the_store_gives_the_same_and_is_saved_there() {
 /// `profile.predictions`: a win-back branch on P(alive) picks the people
 /// the model calls lapsed, as the model computes it.
 fn predictions_drive_a_branch(store: &Path, model: &serde_json::Value) {
-    let journey = parse_journey(
-        Path::new("win-back.yaml"),
-        r#"
-id: win-back
-entry: { event: Visited }
-nodes:
-  - id: check
-    type: branch
-    branches:
-      - { when: 'has(profile.predictions) && profile.predictions.p_alive < 0.5', next: offer }
-    default: done
-  - { id: offer, type: send, channel: email, template: offer }
-  - { id: done, type: exit }
-"#,
-    )
-    .unwrap();
+    let journey = parse_journey(Path::new("win-back.yaml"), WIN_BACK).unwrap();
     let at = parse_timestamp(END).unwrap();
     let waymark = Waymark::builder()
         .store(Arc::new(FjallStore::open(store).unwrap()))
@@ -158,24 +245,12 @@ nodes:
         .build()
         .unwrap();
     let params: BgNbd = serde_json::from_value(model["params"].clone()).unwrap();
-    let customers: BTreeSet<String> = orders()
-        .iter()
-        .map(|line| {
-            serde_json::from_str::<serde_json::Value>(line).unwrap()["userId"]
-                .as_str()
-                .unwrap()
-                .trim_start_matches('c')
-                .to_owned()
-        })
-        .take(400)
-        .collect();
+    let customers = first_customers(60);
     let mut lapsed = 0;
     for customer in customers.iter().take(60) {
-        let visit = Event::from_json_str(&format!(
-            r#"{{"type":"track","messageId":"v{customer}","userId":"c{customer}","event":"Visited","context":{{"traits":{{"email":"c{customer}@example.com"}}}},"timestamp":"{END}"}}"#
-        ))
-        .unwrap();
-        waymark.ingest(&visit).unwrap();
+        waymark
+            .ingest(&Event::from_json_str(&visit(customer)).unwrap())
+            .unwrap();
         let profile = waymark
             .profile(&ProfileId::from(
                 waymark
