@@ -114,10 +114,10 @@ impl Waymark {
         let Some(horizon) = horizon else {
             return Ok(None);
         };
-        let first = self
-            .store
-            .range(Space::Timers, &keys::time(horizon), &[0xff; 9], 1)?;
-        Ok(first.first().and_then(|(key, _)| keys::decode_time(key)))
+        Ok(super::state::first_stored_timer(
+            self.store.as_ref(),
+            horizon,
+        )?)
     }
 
     /// A profile by id (following merges).

@@ -10,9 +10,9 @@ use waymark_core::{Profile, ProfileId, Timestamp};
 
 use waymark_store::Space;
 
-use super::layout::members_prefix;
+use super::layout::{for_each_page, members_prefix};
 use super::records::{OutboxEntry, ProfileRecord};
-use super::state::{MODEL_PREFIX, decode, encode};
+use super::state::{decode, encode, model_key};
 use super::waymark::{Error, Waymark};
 use crate::analytics::ReportError;
 use crate::deploy::{self, DeployError, DeployOutcome, Deployed, JourneyStatus};
@@ -112,31 +112,17 @@ impl Waymark {
     }
 }
 
-/// The meta key of a stored prediction model.
-fn model_key(name: &str) -> String {
-    format!("{MODEL_PREFIX}{name}")
-}
-
 impl Waymark {
     /// Calls `each` with every stored profile, a page at a time (as
     /// committed; people are not loaded into the cache).
     pub fn for_each_profile(&self, mut each: impl FnMut(&Profile)) -> Result<(), Error> {
-        const PAGE: usize = 1000;
-        let mut from = Vec::new();
-        loop {
-            let page = self
-                .store
-                .range(Space::Profiles, &from, &[0xff; 64], PAGE)?;
-            let Some((last, _)) = page.last() else {
-                return Ok(());
-            };
-            from = last.clone();
-            from.push(0);
+        for_each_page(self.store.as_ref(), Space::Profiles, 1000, |page| {
             for (key, value) in &page {
                 let record: ProfileRecord = decode(Space::Profiles, key, value)?;
                 each(&record.profile.load());
             }
-        }
+            Ok::<_, Error>(())
+        })
     }
 
     /// Stores a fitted prediction model (JSON) under `name`.

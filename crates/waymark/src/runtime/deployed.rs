@@ -5,6 +5,7 @@
 use waymark_core::ProfileId;
 use waymark_store::Space;
 
+use super::layout::for_each_page;
 use super::waymark::{Error, Waymark};
 use super::writes::Writes;
 use crate::step::{Audience, audience};
@@ -31,20 +32,14 @@ impl Waymark {
                 }
             }
             Audience::Everyone => {
-                let mut from = Vec::new();
-                loop {
-                    let page = self
-                        .store
-                        .range(Space::Profiles, &from, &[0xff; 64], CHUNK)?;
-                    let Some((last, _)) = page.last() else { break };
-                    from = last.clone();
-                    from.push(0);
+                for_each_page(self.store.as_ref(), Space::Profiles, CHUNK, |page| {
                     let ids: Vec<ProfileId> = page
                         .into_iter()
                         .map(|(key, _)| ProfileId::from(String::from_utf8_lossy(&key).into_owned()))
                         .collect();
                     decided += self.tell_deployed(journey, &ids)?;
-                }
+                    Ok::<_, Error>(())
+                })?;
             }
         }
         tracing::info!(

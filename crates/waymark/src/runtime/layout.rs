@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use waymark_core::ProfileId;
-use waymark_store::{Batch, Error as StoreError, Space, Store, keys};
+use waymark_store::{Batch, Entry, Error as StoreError, Space, Store, keys};
 
 use super::records::{ProfileRecord, StoredEntryTimer, StoredTimer};
 use super::state::{
@@ -16,6 +16,27 @@ const LAYOUT: &str = "layout";
 const LAYOUT_VERSION: u64 = 2;
 /// People indexed per commit while upgrading.
 const UPGRADE_CHUNK: usize = 20_000;
+
+/// Calls `each` with a keyspace's entries `page` at a time, in key order:
+/// a keyspace of millions (profiles, timers) is never read whole.
+pub(super) fn for_each_page<E: From<StoreError>>(
+    store: &dyn Store,
+    space: Space,
+    page: usize,
+    mut each: impl FnMut(Vec<Entry>) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut from = Vec::new();
+    loop {
+        let entries = store.range(space, &from, &[0xff; 64], page)?;
+        let Some((last, _)) = entries.last() else {
+            return Ok(());
+        };
+        // The smallest key after the page's last.
+        from = last.clone();
+        from.push(0);
+        each(entries)?;
+    }
+}
 
 /// The member index key of `profile` in `segment`.
 pub(super) fn member_key(segment: &str, profile: &ProfileId) -> Vec<u8> {
@@ -54,59 +75,61 @@ pub(super) fn upgrade(store: &dyn Store) -> Result<(), StoreError> {
     // Timers counted; entry timers kept by person, for their records.
     let (mut timers, mut order) = (0_u64, 0_u64);
     let mut entries: HashMap<ProfileId, Vec<StoredEntryTimer>> = HashMap::new();
-    for (key, value) in store.scan(Space::Timers, b"")? {
-        let stored: StoredTimer = decode(Space::Timers, &key, &value)?;
-        timers += 1;
-        order = order.max(stored.o);
-        if stored.e
-            && let Some(timer) = timer_from(&key, stored.clone())
-        {
-            entries
-                .entry(timer.profile.clone())
-                .or_default()
-                .push(StoredEntryTimer {
-                    j: timer.journey,
-                    d: timer.due.timestamp_millis(),
-                    t: timer.token,
-                    o: stored.o,
-                });
+    for_each_page(store, Space::Timers, UPGRADE_CHUNK, |page| {
+        for (key, value) in page {
+            let stored: StoredTimer = decode(Space::Timers, &key, &value)?;
+            timers += 1;
+            order = order.max(stored.o);
+            if stored.e
+                && let Some(timer) = timer_from(&key, stored.clone())
+            {
+                entries
+                    .entry(timer.profile.clone())
+                    .or_default()
+                    .push(StoredEntryTimer {
+                        j: timer.journey,
+                        d: timer.due.timestamp_millis(),
+                        t: timer.token,
+                        o: stored.o,
+                    });
+            }
         }
-    }
+        Ok::<_, StoreError>(())
+    })?;
     let (mut people, mut running, mut created) = (0_u64, 0_u64, 0_u64);
+    // A commit per page of people.
+    for_each_page(store, Space::Profiles, UPGRADE_CHUNK, |page| {
+        let mut batch = Batch::new();
+        for (key, value) in page {
+            let mut record: ProfileRecord = decode(Space::Profiles, &key, &value)?;
+            let id = ProfileId::from(String::from_utf8_lossy(&key).into_owned());
+            if let Some(theirs) = entries.remove(&id) {
+                record.entry_timers = theirs;
+                batch.put(Space::Profiles, key.clone(), encode(&record));
+            }
+            for identifier in &record.identifiers {
+                batch.put(
+                    Space::Identifiers,
+                    keys::identifier(identifier),
+                    id.as_str().as_bytes(),
+                );
+            }
+            let profile = record.profile.load();
+            for segment in profile.segments.keys() {
+                batch.put(Space::Members, member_key(segment, &id), Vec::new());
+            }
+            people += 1;
+            created = created.max(record.created);
+            running += record
+                .instances
+                .into_iter()
+                .map(|i| i.load(&id))
+                .filter(waymark_engine::Instance::is_running)
+                .count() as u64;
+        }
+        store.commit(batch)
+    })?;
     let mut batch = Batch::new();
-    let mut in_batch = 0;
-    for (key, value) in store.scan(Space::Profiles, b"")? {
-        let mut record: ProfileRecord = decode(Space::Profiles, &key, &value)?;
-        let id = ProfileId::from(String::from_utf8_lossy(&key).into_owned());
-        if let Some(theirs) = entries.remove(&id) {
-            record.entry_timers = theirs;
-            batch.put(Space::Profiles, key.clone(), encode(&record));
-        }
-        for identifier in &record.identifiers {
-            batch.put(
-                Space::Identifiers,
-                keys::identifier(identifier),
-                id.as_str().as_bytes(),
-            );
-        }
-        let profile = record.profile.load();
-        for segment in profile.segments.keys() {
-            batch.put(Space::Members, member_key(segment, &id), Vec::new());
-        }
-        people += 1;
-        created = created.max(record.created);
-        running += record
-            .instances
-            .into_iter()
-            .map(|i| i.load(&id))
-            .filter(waymark_engine::Instance::is_running)
-            .count() as u64;
-        in_batch += 1;
-        if in_batch == UPGRADE_CHUNK {
-            store.commit(std::mem::take(&mut batch))?;
-            in_batch = 0;
-        }
-    }
     batch.put(Space::Meta, TIMERS_COUNT, encode(&timers));
     batch.put(Space::Meta, TIMER_ORDER, encode(&order));
     batch.put(Space::Meta, PEOPLE_COUNT, encode(&people));

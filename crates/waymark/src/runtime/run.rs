@@ -104,15 +104,10 @@ impl Waymark {
             .horizon()
             .filter(|_| !held && state.timers_pending > state.journeys.timers.len());
         if let Some(horizon) = beyond {
-            let first = self
-                .store
-                .range(Space::Timers, &keys::time(horizon), &[0xff; 9], 1)
-                .unwrap_or_else(|error| {
-                    tracing::warn!(%error, "could not read the next stored timer");
-                    Vec::new()
-                });
-            if let Some(due) = first.first().and_then(|(key, _)| keys::decode_time(key)) {
-                timer = Some(timer.map_or(due, |queued| queued.min(due)));
+            match super::state::first_stored_timer(self.store.as_ref(), horizon) {
+                Ok(Some(due)) => timer = Some(timer.map_or(due, |queued| queued.min(due))),
+                Ok(None) => {}
+                Err(error) => tracing::warn!(%error, "could not read the next stored timer"),
             }
         }
         let durable = self.durable.outbox_below.load(Ordering::SeqCst);

@@ -238,11 +238,25 @@ impl State {
 pub(super) fn purchase_model(
     store: &dyn Store,
 ) -> Result<Option<waymark_engine::predict::PurchaseModel>, StoreError> {
-    let key = format!("{MODEL_PREFIX}bgnbd");
+    let key = model_key("bgnbd");
     store
         .get(Space::Meta, key.as_bytes())?
         .map(|value| decode(Space::Meta, key.as_bytes(), &value))
         .transpose()
+}
+
+/// The meta key of the prediction model stored under `name`.
+pub(super) fn model_key(name: &str) -> String {
+    format!("{MODEL_PREFIX}{name}")
+}
+
+/// When the earliest timer at or after `from` in the store is due.
+pub(super) fn first_stored_timer(
+    store: &dyn Store,
+    from: Timestamp,
+) -> Result<Option<Timestamp>, StoreError> {
+    let first = store.range(Space::Timers, &keys::time(from), &[0xff; 9], 1)?;
+    Ok(first.first().and_then(|(key, _)| keys::decode_time(key)))
 }
 
 /// A stored timer and the order it was set in.
