@@ -287,38 +287,11 @@ fn hundred_thousand_events_every_send_once_every_record_published() {
     assert!(read_all(&topics.dlq).is_empty(), "no dead letters");
 }
 
-/// A journey whose second email waits one second: timers that must fire
-/// across restarts.
-fn write_timer_journey(dir: &Path) -> (PathBuf, PathBuf) {
-    std::fs::create_dir_all(dir.join("templates")).unwrap();
-    let journey = dir.join("timers.yaml");
-    std::fs::write(
-        &journey,
-        r#"
-id: timers
-entry: { event: Signed Up }
-nodes:
-  - { id: hello, type: send, channel: email, template: hello, next: pause }
-  - { id: pause, type: wait, duration: 1s, next: again }
-  - { id: again, type: send, channel: email, template: again }
-"#,
-    )
-    .unwrap();
-    for name in ["hello", "again"] {
-        std::fs::write(
-            dir.join(format!("templates/{name}.yaml")),
-            "channel: email\nsubject: Hi\ntext: Hello\n",
-        )
-        .unwrap();
-    }
-    (journey, dir.join("templates"))
-}
-
 #[test]
 fn sigkill_three_times_mid_stream_loses_nothing_and_publishes_nothing_twice() {
     let dir = tempfile::tempdir().unwrap();
     let topics = Topics::new("kill");
-    let (journey, templates) = write_timer_journey(dir.path());
+    let (journey, templates) = write_timer_journey(dir.path(), "1s");
     let journeys = vec![journey];
     let (messages, jsonl) = events(4_000, 3);
     create_topics(&[&topics.input], 3);
@@ -365,7 +338,7 @@ fn sigkill_three_times_mid_stream_loses_nothing_and_publishes_nothing_twice() {
 fn malformed_events_go_to_the_dead_letter_topic_byte_for_byte() {
     let dir = tempfile::tempdir().unwrap();
     let topics = Topics::new("dlq");
-    let (journey, templates) = write_timer_journey(dir.path());
+    let (journey, templates) = write_timer_journey(dir.path(), "1s");
     let journeys = vec![journey];
     let (good, jsonl) = events(50, 2);
     let bad: Vec<(&str, Vec<u8>)> = vec![
@@ -477,7 +450,7 @@ fn http_get(address: &str, path: &str) -> (u16, String) {
 fn journeys_deploy_live_through_the_topic_and_the_ops_endpoint_reports() {
     let dir = tempfile::tempdir().unwrap();
     let topics = Topics::new("live");
-    let (journey, templates) = write_timer_journey(dir.path());
+    let (journey, templates) = write_timer_journey(dir.path(), "1s");
     let reset = dir.path().join("reset.yaml");
     std::fs::write(
         &reset,
@@ -672,7 +645,7 @@ fn journeys_deploy_live_through_the_topic_and_the_ops_endpoint_reports() {
 fn a_stream_of_garbage_stops_the_worker_instead_of_filling_the_dead_letter_topic() {
     let dir = tempfile::tempdir().unwrap();
     let topics = Topics::new("garbage");
-    let (journey, templates) = write_timer_journey(dir.path());
+    let (journey, templates) = write_timer_journey(dir.path(), "1s");
     let config = write_config(
         dir.path(),
         &[journey],

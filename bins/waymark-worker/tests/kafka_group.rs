@@ -6,7 +6,6 @@
 
 mod support;
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -16,31 +15,6 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use support::*;
 
 const PEOPLE: usize = 20;
-
-/// A welcome email, then a reminder 8 seconds later: timers pending long
-/// enough for another member to take partitions first.
-fn write_journey(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
-    std::fs::create_dir_all(dir.join("templates")).unwrap();
-    let journey = dir.join("later.yaml");
-    std::fs::write(
-        &journey,
-        r#"
-id: later
-entry: { event: Signed Up }
-nodes:
-  - { id: hello, type: send, channel: email, template: hello, next: pause }
-  - { id: pause, type: wait, duration: 8s, next: again }
-  - { id: again, type: send, channel: email, template: hello }
-"#,
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("templates/hello.yaml"),
-        "channel: email\nsubject: Hi\ntext: Hello\n",
-    )
-    .unwrap();
-    (journey, dir.join("templates"))
-}
 
 fn sign_ups() -> Vec<(String, Vec<u8>)> {
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -118,7 +92,9 @@ impl Drop for Intruder {
 fn a_worker_without_every_partition_fires_no_timer_and_a_shared_group_stops_it() {
     let dir = tempfile::tempdir().unwrap();
     let topics = Topics::new("group");
-    let (journey, templates) = write_journey(dir.path());
+    // Reminders 8 seconds after the welcome: pending long enough for
+    // another member to take partitions first.
+    let (journey, templates) = write_timer_journey(dir.path(), "8s");
     create_topics(&[&topics.input], 3);
     let config = write_config(dir.path(), &[journey], &templates, &topics, "");
     let mut worker = start_worker(&config);

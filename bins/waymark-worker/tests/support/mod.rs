@@ -407,3 +407,33 @@ pub fn admin_bin() -> PathBuf {
     }
     path
 }
+
+/// A journey whose second email (node `again`) waits `wait` after the
+/// first (`hello`): timers that must fire across restarts and rebalances.
+/// Returns the journey file and the template folder.
+pub fn write_timer_journey(dir: &Path, wait: &str) -> (PathBuf, PathBuf) {
+    std::fs::create_dir_all(dir.join("templates")).unwrap();
+    let journey = dir.join("timers.yaml");
+    std::fs::write(
+        &journey,
+        format!(
+            r#"
+id: timers
+entry: {{ event: Signed Up }}
+nodes:
+  - {{ id: hello, type: send, channel: email, template: hello, next: pause }}
+  - {{ id: pause, type: wait, duration: {wait}, next: again }}
+  - {{ id: again, type: send, channel: email, template: again }}
+"#
+        ),
+    )
+    .unwrap();
+    for name in ["hello", "again"] {
+        std::fs::write(
+            dir.join(format!("templates/{name}.yaml")),
+            "channel: email\nsubject: Hi\ntext: Hello\n",
+        )
+        .unwrap();
+    }
+    (journey, dir.join("templates"))
+}
