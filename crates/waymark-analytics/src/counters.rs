@@ -134,6 +134,11 @@ impl Counters {
                     self.variant_mut(node, variant).entrants += 1;
                 }
             }
+            RecordKind::Converted => {
+                if let (Some(node), Some(variant)) = (&r.split, &r.variant) {
+                    self.variant_mut(node, variant).conversions += 1;
+                }
+            }
             RecordKind::Send => {
                 if let Some(channel) = r.channel {
                     *self.sends.entry(channel).or_default() += 1;

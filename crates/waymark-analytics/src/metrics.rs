@@ -129,6 +129,7 @@ impl Metrics {
                     version: selection.version,
                     counters: Counters::default(),
                     daily: BTreeMap::new(),
+                    allocation: BTreeMap::new(),
                 });
             }
             let Some(journey) = out.last_mut() else {
@@ -140,6 +141,20 @@ impl Metrics {
                 .entry(key.day)
                 .or_default()
                 .merge(&counters.groups);
+            let day = journey.allocation.entry(key.day).or_default();
+            for v in counters.variants.iter().filter(|v| v.group.entrants > 0) {
+                match day
+                    .iter_mut()
+                    .find(|(node, variant, _)| *node == v.node && *variant == v.variant)
+                {
+                    Some((_, _, n)) => *n += v.group.entrants,
+                    None => day.push((
+                        Arc::clone(&v.node),
+                        Arc::clone(&v.variant),
+                        v.group.entrants,
+                    )),
+                }
+            }
         }
         for journey in &mut out {
             journey.counters.order_along_flows();
@@ -155,6 +170,9 @@ fn same_bucket(key: &BucketKey, r: &Record) -> bool {
     }
 }
 
+/// A variant's entrants on one day: node, variant, entrants.
+pub type Allocated = (Arc<str>, Arc<str>, u64);
+
 /// One journey's counters as a report shows them.
 #[derive(Debug, Clone)]
 pub struct JourneyMetrics {
@@ -165,4 +183,7 @@ pub struct JourneyMetrics {
     /// Entrants and conversions of each day (conversions count on the day
     /// of the goal, entrants on the day of entry).
     pub daily: BTreeMap<NaiveDate, Groups>,
+    /// Each split and `optimize` variant's entrants per day: how the
+    /// traffic was allocated over time.
+    pub allocation: BTreeMap<NaiveDate, Vec<Allocated>>,
 }

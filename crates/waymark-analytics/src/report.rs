@@ -66,6 +66,21 @@ fn journey_json(j: &JourneyMetrics) -> Value {
             .flatten()
             .zip(position)
             .map(|(p, i)| p[i]);
+        let allocation: Vec<Value> = j
+            .allocation
+            .iter()
+            .filter_map(|(day, counts)| {
+                let of_node = counts.iter().filter(|(n, _, _)| n == node);
+                let total: u64 = of_node.clone().map(|(_, _, k)| k).sum();
+                let mine = of_node
+                    .filter(|(_, v, _)| v == variant)
+                    .map(|(_, _, k)| *k)
+                    .sum::<u64>();
+                (total > 0).then(|| {
+                    json!({"day": day.to_string(), "entrants": mine, "share": mine as f64 / total as f64})
+                })
+            })
+            .collect();
         variants.push(json!({
             "node": node,
             "variant": variant,
@@ -74,6 +89,7 @@ fn journey_json(j: &JourneyMetrics) -> Value {
             "rate": rate(group),
             "ci95": ci95(group),
             "p_best": best,
+            "allocation": allocation,
         }));
     }
     json!({

@@ -98,6 +98,7 @@ impl Metrics {
                 version: selection.version,
                 counters: Default::default(),
                 daily: BTreeMap::new(),
+                allocation: BTreeMap::new(),
             });
         }
         Ok(journeys)

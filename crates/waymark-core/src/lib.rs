@@ -26,7 +26,7 @@ pub use duration::{Duration, DurationError};
 pub use event::{Event, EventError, EventType};
 pub use hash::stable_hash;
 pub use identifier::{Identifier, IdentifierKind};
-pub use profile::{Consent, EventStats, Profile, ProfileId, SentMessage};
+pub use profile::{ChannelEngagement, Consent, EventStats, Profile, ProfileId, SentMessage};
 pub use redact::{redact, set_log_identifiers};
 pub use time::{
     Timestamp, format_timestamp, parse_timestamp, serialize_optional_timestamp, serialize_timestamp,

@@ -89,6 +89,10 @@ pub struct Profile {
     /// Opens and clicks per local hour of day (0-23), for send-time choice.
     #[serde(default)]
     pub engagement_hours: [u32; 24],
+    /// Per channel: messages sent, and how many of them the person opened,
+    /// clicked or tapped (for `channel: best`).
+    #[serde(default, skip_serializing_if = "LiteMap::is_empty")]
+    pub channel_engagement: LiteMap<crate::Channel, ChannelEngagement>,
     /// Addresses (emails, phone numbers) a provider refused for good (a
     /// hard bounce, an invalid number): the channel is unreachable until
     /// the person has another address.
@@ -111,6 +115,23 @@ pub struct SentMessage {
     pub channel: crate::Channel,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub topic: Option<Arc<str>>,
+}
+
+/// Messages sent to a person on one channel, and how many they engaged with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelEngagement {
+    pub sent: u32,
+    /// Never above `sent`: an engagement counts once per message, however
+    /// often the person opened it.
+    pub engaged: u32,
+}
+
+impl ChannelEngagement {
+    /// Adds another person's counts (a merge).
+    pub fn add(&mut self, other: ChannelEngagement) {
+        self.sent = self.sent.saturating_add(other.sent);
+        self.engaged = self.engaged.saturating_add(other.engaged).min(self.sent);
+    }
 }
 
 /// Counts of one event name on a profile.
@@ -200,7 +221,15 @@ impl Profile {
         }
     }
 
-    /// Records a send in the history, dropping what is older than
+    /// Records an open, click or tap of a message on `channel`: one more
+    /// message engaged with, unless every message sent there already was.
+    pub fn record_engagement(&mut self, channel: crate::Channel) {
+        if let Some(c) = self.channel_engagement.get_mut(&channel) {
+            c.engaged = (c.engaged + 1).min(c.sent);
+        }
+    }
+
+    /// Records a send in the history (and counts it on its channel), dropping what is older than
     /// `horizon` before `at` (nothing is kept with a zero horizon).
     pub fn record_send(
         &mut self,
@@ -209,6 +238,19 @@ impl Profile {
         topic: Option<Arc<str>>,
         horizon: crate::Duration,
     ) {
+        let counts = self.channel_engagement.get_mut(&channel);
+        match counts {
+            Some(c) => c.sent = c.sent.saturating_add(1),
+            None => {
+                self.channel_engagement.insert(
+                    channel,
+                    ChannelEngagement {
+                        sent: 1,
+                        engaged: 0,
+                    },
+                );
+            }
+        }
         if horizon == crate::Duration::ZERO {
             return;
         }

@@ -129,6 +129,9 @@ pub enum RecordKind {
     /// A send held by quiet hours until `until`.
     Deferred,
     Goal,
+    /// An `optimize` node's own goal event, counted for its variant
+    /// (`split`, `variant`).
+    Converted,
     Exited,
     /// A trigger that could not be scheduled (a date trait that does not parse).
     Skipped,
@@ -148,6 +151,7 @@ impl RecordKind {
             RecordKind::Wait => "wait",
             RecordKind::Branch => "branch",
             RecordKind::Split => "split",
+            RecordKind::Converted => "converted",
             RecordKind::Send => "send",
             RecordKind::Suppressed => "suppressed",
             RecordKind::Deferred => "deferred",
@@ -161,7 +165,7 @@ impl RecordKind {
     }
 
     /// Every kind.
-    pub const ALL: [RecordKind; 13] = [
+    pub const ALL: [RecordKind; 14] = [
         RecordKind::Entered,
         RecordKind::Wait,
         RecordKind::Branch,
@@ -170,6 +174,7 @@ impl RecordKind {
         RecordKind::Suppressed,
         RecordKind::Deferred,
         RecordKind::Goal,
+        RecordKind::Converted,
         RecordKind::Exited,
         RecordKind::Skipped,
         RecordKind::Passed,

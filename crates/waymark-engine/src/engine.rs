@@ -6,11 +6,14 @@ use std::sync::Arc;
 use cel::Env;
 use chrono_tz::Tz;
 use waymark_core::{Profile, Timestamp};
-use waymark_journey::{Journey, NodeKind, ScheduleTrigger, SegmentRef, Segments, Trigger};
+use waymark_journey::{
+    Journey, NodeKind, OptimizeGoal, ScheduleTrigger, SegmentRef, Segments, Trigger,
+};
 
 use crate::effect::Effect;
 use crate::input::Input;
 use crate::instance::Instance;
+use crate::optimize::VariantStats;
 use crate::policies::Policies;
 use crate::segments::{EVERYONE, SegmentIndex, Tracked};
 use crate::step::Step;
@@ -18,17 +21,25 @@ use crate::step::Step;
 /// The hasher of the engine's lookups (one or more per event): not SipHash.
 type Fast = foldhash::fast::RandomState;
 
-/// How many people entered a journey lately: what entry limits count.
-pub trait EntryCounts {
+/// What the engine knows of all people together, handed in by the
+/// caller as data: recent entries (for entry limits) and the counts of
+/// `optimize` variants.
+pub trait Population {
     /// Entries into `journey` after `since`.
     fn entered_since(&self, journey: &str, since: Timestamp) -> usize;
+
+    /// The entrants and goal conversions of `variant` of the `optimize`
+    /// node `node` of `journey` so far (none unless the caller counts).
+    fn variant(&self, _journey: &str, _node: &str, _variant: &str) -> VariantStats {
+        VariantStats::default()
+    }
 }
 
-/// No entries known (a single decision, tests).
+/// Nothing known of other people (a single decision, tests).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoEntries;
 
-impl EntryCounts for NoEntries {
+impl Population for NoEntries {
     fn entered_since(&self, _: &str, _: Timestamp) -> usize {
         0
     }
@@ -95,6 +106,8 @@ pub struct Engine {
     purchase_model: Option<crate::predict::PurchaseModel>,
     /// The population's engagement per local hour, for `best_time` waits.
     engagement_prior: crate::best_time::EngagementPrior,
+    /// The population's engagement rate per channel, for `channel: best`.
+    channel_prior: crate::best_channel::ChannelPrior,
 }
 
 impl std::fmt::Debug for Engine {
@@ -132,6 +145,7 @@ impl Engine {
             policies: Policies::default(),
             purchase_model: None,
             engagement_prior: crate::best_time::EngagementPrior::default(),
+            channel_prior: crate::best_channel::ChannelPrior::default(),
             relevant: HashSet::default(),
             held: HashSet::default(),
         };
@@ -220,6 +234,16 @@ impl Engine {
         &self.engagement_prior
     }
 
+    /// Sets the population's engagement rate per channel, the prior of
+    /// each person's rate in `channel: best` sends.
+    pub fn set_channel_prior(&mut self, prior: crate::best_channel::ChannelPrior) {
+        self.channel_prior = prior;
+    }
+
+    pub fn channel_prior(&self) -> &crate::best_channel::ChannelPrior {
+        &self.channel_prior
+    }
+
     /// Sets the named segments (segment files) the engine keeps membership of.
     pub fn set_segments(&mut self, segments: Segments) {
         self.segments = segments;
@@ -303,8 +327,15 @@ impl Engine {
             self.relevant
                 .extend(journey.goal.iter().map(|g| g.event.clone()));
             for node in &journey.nodes {
-                if let NodeKind::WaitForEvent { event, .. } = &node.kind {
-                    self.relevant.insert(event.clone());
+                match &node.kind {
+                    NodeKind::WaitForEvent { event, .. }
+                    | NodeKind::Optimize {
+                        goal: OptimizeGoal::Event { name: event, .. },
+                        ..
+                    } => {
+                        self.relevant.insert(event.clone());
+                    }
+                    _ => {}
                 }
             }
         }
@@ -399,7 +430,7 @@ impl Engine {
         instances: Vec<Instance>,
         input: Input<'_>,
         now: Timestamp,
-        entries: &dyn EntryCounts,
+        entries: &dyn Population,
     ) -> Decision {
         let mut step = Step::new(self, profile, instances, now, entries);
         match input {

@@ -36,6 +36,13 @@ pub struct Instance {
     /// (a conversion counts for that variant).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub split: Option<(Arc<str>, Arc<str>)>,
+    /// When that split chose: an `optimize` node's own goal event counts
+    /// within its window from then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split_at: Option<Timestamp>,
+    /// Whether that `optimize` node's own goal event came (it counts once).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub split_converted: bool,
     /// The entering event as conditions and templates see it later
     /// (`type`, `event`, `messageId`, `properties`, `timestamp`).
     pub trigger: Arc<Value>,

@@ -9,9 +9,11 @@
 //! seed and the ids, so a replay decides the same.
 //!
 //! Architecture invariant: this crate does no IO, reads no clock (`now` is
-//! an argument), draws no random numbers, spawns nothing and is not async.
-//! Same input, same output.
+//! an argument), spawns nothing and is not async; its only draws (Thompson
+//! sampling in `optimize` nodes) come from generators seeded by the
+//! workspace seed and the ids. Same input, same output.
 
+pub mod best_channel;
 pub mod best_time;
 mod condition;
 mod effect;
@@ -19,6 +21,7 @@ mod engine;
 mod input;
 mod instance;
 mod local_time;
+pub mod optimize;
 mod policies;
 pub mod predict;
 mod reach;
@@ -26,7 +29,7 @@ mod segments;
 mod step;
 
 pub use effect::{Effect, MembershipChange, ProfileUpdate, Record, RecordKind, SendRequest, Timer};
-pub use engine::{Decision, Engine, EngineConfig, EntryCounts, NoEntries};
+pub use engine::{Decision, Engine, EngineConfig, NoEntries, Population};
 pub use input::Input;
 pub use instance::{Instance, InstanceStatus, PendingTimer};
 pub use local_time::next_local_time;

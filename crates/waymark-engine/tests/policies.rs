@@ -352,7 +352,7 @@ proptest! {
 /// Entries everyone made, as the runtime keeps them.
 struct Log(Vec<Timestamp>);
 
-impl waymark_engine::EntryCounts for Log {
+impl waymark_engine::Population for Log {
     fn entered_since(&self, journey: &str, since: Timestamp) -> usize {
         assert_eq!(journey, "launch");
         self.0.iter().filter(|t| **t > since).count()

@@ -53,7 +53,12 @@ pub fn changes(event: &Event) -> ProfileChanges<'_> {
                     Some("Unsubscribed" | "Subscribed" | "Email Marked as Spam")
                 )),
         timezone,
-        engagement: track && name.is_some_and(|n| crate::observe::ENGAGEMENT_EVENTS.contains(&n)),
+        engagement: track
+            && name.is_some_and(|n| {
+                crate::observe::ENGAGEMENT_EVENTS
+                    .iter()
+                    .any(|(e, _)| *e == n)
+            }),
         revenue: track && event.properties.contains_key("revenue"),
         ids: event.user_id.is_some() || event.anonymous_id.is_some(),
         traits,

@@ -69,6 +69,14 @@ pub fn absorb(winner: &mut Profile, loser: Profile) {
     {
         *ours += theirs;
     }
+    for (channel, theirs) in loser.channel_engagement.iter() {
+        match winner.channel_engagement.get_mut(channel) {
+            Some(ours) => ours.add(*theirs),
+            None => {
+                winner.channel_engagement.insert(*channel, *theirs);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -5,10 +5,11 @@ use serde_json::Value;
 use waymark_core::{Channel, Consent, Event, EventStats, EventType, Profile};
 
 /// Events that show when a person engages (for send-time choice).
-pub(crate) const ENGAGEMENT_EVENTS: [&str; 3] = [
-    "Email Opened",
-    "Email Link Clicked",
-    "Push Notification Tapped",
+pub(crate) const ENGAGEMENT_EVENTS: [(&str, Channel); 4] = [
+    ("Email Opened", Channel::Email),
+    ("Email Link Clicked", Channel::Email),
+    ("Push Notification Tapped", Channel::Push),
+    ("SMS Link Clicked", Channel::Sms),
 ];
 
 /// Updates `profile` from `event`: ids, traits (last write wins per trait
@@ -127,7 +128,10 @@ pub fn observe(profile: &mut Profile, event: &Event) {
             false,
             event,
         ),
-        _ if ENGAGEMENT_EVENTS.contains(&name) => {
+        _ => {
+            let Some((_, channel)) = ENGAGEMENT_EVENTS.iter().find(|(n, _)| *n == name) else {
+                return;
+            };
             let tz: chrono_tz::Tz = profile
                 .timezone
                 .as_deref()
@@ -135,8 +139,8 @@ pub fn observe(profile: &mut Profile, event: &Event) {
                 .unwrap_or(chrono_tz::UTC);
             let hour = event.timestamp.with_timezone(&tz).hour() as usize;
             profile.engagement_hours[hour] += 1;
+            profile.record_engagement(*channel);
         }
-        _ => {}
     }
 }
 

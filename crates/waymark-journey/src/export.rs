@@ -10,10 +10,17 @@ use crate::model::{Journey, Node, NodeKind, SegmentRef, Trigger, WaitFor};
 fn summary(node: &Node) -> String {
     match &node.kind {
         NodeKind::Send {
-            channels, template, ..
+            channels,
+            template,
+            best,
+            ..
         } => {
             let names: Vec<_> = channels.iter().map(|c| c.as_str()).collect();
-            format!("send {} · {template}", names.join(" / "))
+            if *best {
+                format!("send best of {} · {template}", names.join(" / "))
+            } else {
+                format!("send {} · {template}", names.join(" / "))
+            }
         }
         NodeKind::Wait {
             wait: WaitFor::Duration(d),
@@ -43,6 +50,20 @@ fn summary(node: &Node) -> String {
         },
         NodeKind::Branch { .. } => "branch".to_owned(),
         NodeKind::Split { .. } => "split".to_owned(),
+        NodeKind::Optimize {
+            goal, explore_bp, ..
+        } => {
+            let goal = match goal {
+                crate::model::OptimizeGoal::Journey => "the journey's goal".to_owned(),
+                crate::model::OptimizeGoal::Event { name, within } => {
+                    format!("{name} within {within}")
+                }
+            };
+            format!(
+                "optimize for {goal} (explore {}%)",
+                f64::from(*explore_bp) / 100.0
+            )
+        }
         NodeKind::UpdateProfile { set, .. } => {
             let keys: Vec<_> = set.keys().map(String::as_str).collect();
             format!("update profile: {}", keys.join(", "))
@@ -82,7 +103,9 @@ pub fn to_dot(journey: &Journey) -> String {
     );
     for node in &journey.nodes {
         let shape = match node.kind {
-            NodeKind::Branch { .. } | NodeKind::Split { .. } => ", shape=diamond",
+            NodeKind::Branch { .. } | NodeKind::Split { .. } | NodeKind::Optimize { .. } => {
+                ", shape=diamond"
+            }
             NodeKind::Exit => ", shape=doublecircle",
             _ => "",
         };
@@ -138,7 +161,9 @@ pub fn to_mermaid(journey: &Journey) -> String {
             mermaid_escape(&summary(node))
         );
         let (open, close) = match node.kind {
-            NodeKind::Branch { .. } | NodeKind::Split { .. } => ("{", "}"),
+            NodeKind::Branch { .. } | NodeKind::Split { .. } | NodeKind::Optimize { .. } => {
+                ("{", "}")
+            }
             NodeKind::Exit => ("((", "))"),
             NodeKind::Wait { .. }
             | NodeKind::WaitForEvent { .. }

@@ -26,7 +26,7 @@ mod segment;
 mod shape;
 mod template;
 
-pub use decode::decode;
+pub use decode::{BEST_CHANNELS, decode};
 pub use export::{to_dot, to_mermaid};
 pub use expr::{Expr, PathTrie, Reads, VARIABLES};
 pub use liquid_view::{Scope, SharedValue};
@@ -35,8 +35,8 @@ pub use load::{
     parse_journey,
 };
 pub use model::{
-    DateTrigger, Entry, EntryLimit, Goal, Journey, Node, NodeIndex, NodeKind, ReEntry,
-    ScheduleTrigger, ScheduleZone, SegmentRef, Trigger, Variant, WaitFor,
+    DateTrigger, Entry, EntryLimit, Goal, Journey, Node, NodeIndex, NodeKind, OptimizeGoal,
+    ReEntry, ScheduleTrigger, ScheduleZone, SegmentRef, Trigger, Variant, WaitFor,
 };
 pub use problem::Problem;
 pub use render::RenderError;

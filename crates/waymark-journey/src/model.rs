@@ -207,6 +207,9 @@ pub struct Node {
 pub enum NodeKind {
     Send {
         channels: Vec<Channel>,
+        /// `channel: best` / `{ best_of: [...] }`: the listed channel this
+        /// person engages with most, not the first one that works.
+        best: bool,
         template: Arc<str>,
         /// The subscription topic, overriding the journey's.
         topic: Option<Arc<str>>,
@@ -236,6 +239,15 @@ pub enum NodeKind {
     Split {
         variants: Vec<Variant>,
     },
+    /// A split that learns: Thompson sampling over each variant's goal
+    /// conversions (variants' weights are 1).
+    Optimize {
+        variants: Vec<Variant>,
+        goal: OptimizeGoal,
+        /// Share of entrants spread evenly whatever the counts, in basis
+        /// points (10% = 1,000).
+        explore_bp: u32,
+    },
     UpdateProfile {
         set: Map<String, Value>,
         next: Option<NodeIndex>,
@@ -252,6 +264,7 @@ impl NodeKind {
             NodeKind::WaitForSegment { .. } => "wait_for_segment",
             NodeKind::Branch { .. } => "branch",
             NodeKind::Split { .. } => "split",
+            NodeKind::Optimize { .. } => "optimize",
             NodeKind::UpdateProfile { .. } => "update_profile",
             NodeKind::Exit => "exit",
         }
@@ -308,10 +321,22 @@ impl NodeKind {
                     (v.next, format!("{} {pct:.0}%", v.name))
                 }));
             }
+            NodeKind::Optimize { variants, .. } => {
+                out.extend(variants.iter().map(|v| (v.next, v.name.to_string())));
+            }
             NodeKind::Exit => {}
         }
         out
     }
+}
+
+/// What an `optimize` node learns to increase.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OptimizeGoal {
+    /// The journey's own goal (its event, within its window).
+    Journey,
+    /// This event, by the person within `within` of the choice.
+    Event { name: String, within: Duration },
 }
 
 /// How long a `wait` node waits.

@@ -110,6 +110,27 @@ impl Simulation {
         self.out
     }
 
+    /// Applies one more event at its own time, after the timers due
+    /// before it: for streams made as they go (people reacting to what
+    /// they were sent). Events must come in time order; see
+    /// [`Simulation::output`] for what was decided.
+    pub fn push(&mut self, event: &Event) {
+        self.fire_timers_due(event.timestamp);
+        self.apply(0, event);
+    }
+
+    /// What the simulation decided so far.
+    pub fn output(&self) -> &SimulationRun {
+        &self.out
+    }
+
+    /// Fires the timers still due (up to `until`, if set) and returns
+    /// everything decided.
+    pub fn finish(mut self) -> SimulationRun {
+        self.fire_timers_due(self.until.unwrap_or(Timestamp::MAX_UTC));
+        self.out
+    }
+
     /// Applies one event, decided at its own time.
     fn apply(&mut self, line: usize, event: &Event) {
         let at = event.timestamp;

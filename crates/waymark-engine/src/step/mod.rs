@@ -11,7 +11,7 @@ use waymark_journey::{Journey, NodeIndex, NodeKind, ReEntry};
 
 use crate::condition::{JourneyView, Scope, to_json};
 use crate::effect::{Effect, Record, RecordKind};
-use crate::engine::{Decision, Engine, EntryCounts};
+use crate::engine::{Decision, Engine, Population};
 use crate::instance::{Instance, InstanceStatus};
 
 /// Exit reasons.
@@ -37,14 +37,15 @@ pub(crate) struct Step<'a> {
     now: Timestamp,
     /// Traits `update_profile` nodes wrote, for the segments reading them.
     updated_traits: Vec<String>,
-    /// Recent entries of everyone, for entry limits.
-    entries: &'a dyn EntryCounts,
+    /// Everyone's recent entries (entry limits) and variant counts.
+    population: &'a dyn Population,
     /// Journeys entered in this step (not in `entries` yet).
     entered_here: Vec<Arc<str>>,
 }
 
 mod guard;
 mod membership;
+mod optimize;
 mod timed;
 mod walk;
 
@@ -54,7 +55,7 @@ impl<'a> Step<'a> {
         profile: &'a Profile,
         instances: Vec<Instance>,
         now: Timestamp,
-        entries: &'a dyn EntryCounts,
+        population: &'a dyn Population,
     ) -> Self {
         Step {
             engine,
@@ -63,7 +64,7 @@ impl<'a> Step<'a> {
             effects: Vec::new(),
             now,
             updated_traits: Vec::new(),
-            entries,
+            population,
             entered_here: Vec::new(),
         }
     }
@@ -85,6 +86,7 @@ impl<'a> Step<'a> {
     pub(crate) fn on_event(&mut self, event: &Event) {
         if let Some(name) = event.match_name().filter(|n| self.engine.is_relevant(n)) {
             self.goals(event, name);
+            self.variant_goals(name);
             self.exits(name);
             self.waits(event, name);
             for journey in self.engine.entered_by(name) {
@@ -200,7 +202,9 @@ impl<'a> Step<'a> {
             record.value = value;
             let instance = &self.instances[i];
             record.entered_at = Some(instance.entered_at);
-            if let Some((split, variant)) = &instance.split {
+            if let Some((split, variant)) = &instance.split
+                && self.journey_goal_counts_for(journey, split)
+            {
                 record.split = Some(Arc::clone(split));
                 record.variant = Some(Arc::clone(variant));
             }
@@ -298,7 +302,7 @@ impl<'a> Step<'a> {
                 .iter()
                 .filter(|j| **j == journey.id)
                 .count();
-            let entered = self.entries.entered_since(&journey.id, since) + here;
+            let entered = self.population.entered_since(&journey.id, since) + here;
             if entered >= limit.max as usize {
                 let key = format!(
                     "{}:{}/skipped/entry_limit/{}",
@@ -338,6 +342,8 @@ impl<'a> Step<'a> {
             steps: 0,
             goal_reached: false,
             split: None,
+            split_at: None,
+            split_converted: false,
             // Built only once the entry is certain: most entry checks fail.
             trigger: Arc::new(match entrance {
                 Entrance::Event(e) => trigger_of(e),

@@ -4,15 +4,24 @@
 
 use std::sync::Arc;
 
+use serde_json::Value;
+
 use waymark_core::{Channel, Event, Timestamp, stable_hash};
 use waymark_journey::{Journey, NodeIndex, NodeKind, WaitFor};
 
-use super::guard::Verdict;
+use super::guard::{FREQUENCY_CAP, Verdict};
 use super::{COMPLETED, HOLDOUT, Step, UNREACHABLE, UNSUBSCRIBED};
+use crate::best_channel::best_channel;
 use crate::effect::{Effect, ProfileUpdate, RecordKind, SendRequest, Timer};
 use crate::instance::{InstanceStatus, PendingTimer};
 use crate::local_time::next_local_time;
 use crate::reach::reachable;
+
+/// Each candidate channel's smoothed engagement rate, in listed order.
+type Rates = Vec<(Channel, f64)>;
+
+/// The reason on a send whose channel `channel: best` chose.
+const BEST_CHANNEL: &str = "best_channel";
 
 /// Where a node visit leaves the instance.
 enum Visit {
@@ -106,12 +115,23 @@ impl<'a> Step<'a> {
         let next = match &node.kind {
             NodeKind::Send {
                 channels,
+                best,
                 template,
                 topic,
                 next,
             } => {
                 let topic = topic.as_ref().or(journey.topic.as_ref());
-                if let Some((channel, until)) = self.send(i, journey, channels, template, topic) {
+                let best = if *best {
+                    self.best_first(journey, channels, topic)
+                } else {
+                    None
+                };
+                let (channels, rates) = match &best {
+                    Some((ordered, rates)) => (ordered.as_slice(), Some(rates)),
+                    None => (channels.as_slice(), None),
+                };
+                let sent = self.send(i, journey, channels, template, topic, rates);
+                if let Some((channel, until)) = sent {
                     self.defer(i, channel, template, until);
                     return Visit::Rests;
                 }
@@ -186,6 +206,11 @@ impl<'a> Step<'a> {
                 self.instances[i].split = Some((node.id.clone(), variant.name.clone()));
                 Some(variant.next)
             }
+            NodeKind::Optimize {
+                variants,
+                explore_bp,
+                ..
+            } => Some(self.optimize(i, journey, node, variants, *explore_bp)),
             NodeKind::UpdateProfile { set, next } => {
                 let profile = self.profile.to_mut();
                 for (key, value) in set {
@@ -221,6 +246,7 @@ impl<'a> Step<'a> {
         channels: &[Channel],
         template: &Arc<str>,
         topic: Option<&Arc<str>>,
+        rates: Option<&Rates>,
     ) -> Option<(Channel, Timestamp)> {
         let instance = &self.instances[i];
         let is_reachable = |c: &Channel| reachable(&self.profile, *c);
@@ -248,6 +274,15 @@ impl<'a> Step<'a> {
         let mut record = self.record(i, kind, Some(channel));
         record.template = Some(Arc::clone(template));
         record.reason = reason.map(str::to_owned);
+        if let Some(rates) = rates.filter(|_| kind == RecordKind::Send) {
+            record.reason = Some(BEST_CHANNEL.to_owned());
+            record.value = Some(Value::Object(
+                rates
+                    .iter()
+                    .map(|(c, rate)| (c.to_string(), Value::from(*rate)))
+                    .collect(),
+            ));
+        }
         if let Some(key) = record.delivery_key() {
             let horizon = self.engine.policies().history_horizon();
             self.profile
@@ -269,6 +304,37 @@ impl<'a> Step<'a> {
         }
         self.effects.push(Effect::Record(record));
         None
+    }
+
+    /// For `channel: best`: the listed channels, the one with the highest
+    /// smoothed engagement rate first among those the person can be sent
+    /// on now (reachable, consented, not capped), with the rates compared.
+    /// `None` when none can be sent on: the listed order then says why.
+    fn best_first(
+        &self,
+        journey: &Journey,
+        channels: &[Channel],
+        topic: Option<&Arc<str>>,
+    ) -> Option<(Vec<Channel>, Rates)> {
+        let candidates: Vec<Channel> = channels
+            .iter()
+            .copied()
+            .filter(|c| reachable(&self.profile, *c) && self.profile.allows_channel(*c))
+            .filter(|c| {
+                self.guard(journey, *c, topic.map(|t| &**t)) != Verdict::Withhold(FREQUENCY_CAP)
+            })
+            .collect();
+        let counts = |c: Channel| {
+            self.profile
+                .channel_engagement
+                .get(&c)
+                .copied()
+                .unwrap_or_default()
+        };
+        let (chosen, rates) = best_channel(&candidates, counts, self.engine.channel_prior())?;
+        let mut ordered = vec![chosen];
+        ordered.extend(channels.iter().copied().filter(|c| *c != chosen));
+        Some((ordered, rates))
     }
 
     /// Holds a send until `until` (quiet hours), with a timer; it is

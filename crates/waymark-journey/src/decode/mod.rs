@@ -10,6 +10,9 @@ use crate::expr::Expr;
 use crate::model::{Goal, Journey, WaitFor};
 use crate::problem::Problem;
 
+mod choose;
+
+pub use choose::BEST_CHANNELS;
 mod entry;
 mod nodes;
 
@@ -34,6 +37,7 @@ pub fn decode(doc: &Value) -> Result<Journey, Vec<Problem>> {
     let mut d = Decoder {
         problems: Vec::new(),
         node: None,
+        has_goal: false,
     };
     let journey = d.journey(doc);
     match journey {
@@ -46,6 +50,8 @@ struct Decoder {
     problems: Vec<Problem>,
     /// The node being decoded, for locating problems.
     node: Option<String>,
+    /// Whether the journey has a `goal` (for `optimize` nodes that use it).
+    has_goal: bool,
 }
 
 impl Decoder {
@@ -73,6 +79,7 @@ impl Decoder {
         let entry = self.entry(obj.get("entry"));
         let (exit_on, exit_on_segment) = self.exit_on(obj);
         let goal = obj.get("goal").and_then(|g| self.goal(g));
+        self.has_goal = obj.contains_key("goal");
         let holdout_bp = obj.get("holdout").map_or(0, |h| self.holdout(h));
         let transactional = match obj.get("transactional") {
             None | Some(Value::Bool(false)) => false,

@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 
 use serde_json::{Map, Value};
-use waymark_core::Channel;
 
 use super::Decoder;
 use crate::expr::Expr;
@@ -75,7 +74,7 @@ impl Decoder {
         let mut targets = Vec::new();
         let (fields, kind): (&[&str], Option<NodeKind>) = match node_type.as_str() {
             "send" => {
-                let channels = self.channels(obj);
+                let (channels, best) = self.channels(obj);
                 let template = self.string(obj, "template", true);
                 let topic = self.string(obj, "topic", false).map(Into::into);
                 let next = self.target(obj, "next", false, &mut targets);
@@ -83,6 +82,7 @@ impl Decoder {
                     &["channel", "template", "topic", "next"],
                     template.map(|template| NodeKind::Send {
                         channels,
+                        best,
                         template: template.into(),
                         topic,
                         next,
@@ -192,6 +192,17 @@ impl Decoder {
                 let variants = self.variants(obj, &mut targets);
                 (&["variants"], Some(NodeKind::Split { variants }))
             }
+            "optimize" => {
+                let optimize = self.optimize(obj, &mut targets);
+                (
+                    &["variants", "goal", "explore", "within"],
+                    optimize.map(|(variants, goal, explore_bp)| NodeKind::Optimize {
+                        variants,
+                        goal,
+                        explore_bp,
+                    }),
+                )
+            }
             "update_profile" => {
                 let set = match obj.get("set") {
                     Some(Value::Object(set)) if !set.is_empty() => set.clone(),
@@ -210,7 +221,7 @@ impl Decoder {
             other => {
                 self.problem(
                     "type",
-                    format!("unknown node type {other:?} (expected send, wait, wait_for_event, wait_for_segment, branch, split, update_profile or exit)"),
+                    format!("unknown node type {other:?} (expected send, wait, wait_for_event, wait_for_segment, branch, split, optimize, update_profile or exit)"),
                 );
                 return None;
             }
@@ -242,34 +253,6 @@ impl Decoder {
             targets.push((field.to_owned(), target));
         }
         None
-    }
-
-    fn channels(&mut self, obj: &Map<String, Value>) -> Vec<Channel> {
-        let names: Vec<String> = match obj.get("channel") {
-            Some(Value::String(s)) => vec![s.clone()],
-            Some(Value::Array(items)) if !items.is_empty() => items
-                .iter()
-                .map(|v| v.as_str().unwrap_or_default().to_owned())
-                .collect(),
-            _ => {
-                self.problem(
-                    "channel",
-                    "required: a channel (email, sms, whatsapp, push, webhook) or a list of them",
-                );
-                return Vec::new();
-            }
-        };
-        let mut channels = Vec::new();
-        for name in names {
-            match name.parse::<Channel>() {
-                Ok(c) if channels.contains(&c) => {
-                    self.problem("channel", format!("{c} is listed twice"))
-                }
-                Ok(c) => channels.push(c),
-                Err(e) => self.problem("channel", e),
-            }
-        }
-        channels
     }
 
     fn branches(
@@ -423,7 +406,7 @@ impl Decoder {
                     }
                     *default = lookup("default")?;
                 }
-                NodeKind::Split { variants } => {
+                NodeKind::Split { variants } | NodeKind::Optimize { variants, .. } => {
                     for (i, v) in variants.iter_mut().enumerate() {
                         v.next = lookup(&format!("variants[{i}].next"))?;
                     }

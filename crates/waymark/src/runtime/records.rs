@@ -84,6 +84,11 @@ pub struct StoredInstance {
     /// The last split node and variant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     sp: Option<(Arc<str>, Arc<str>)>,
+    /// When the split chose, and whether its own goal came since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sa: Option<i64>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    sc: bool,
     /// The entering event, without `type` when it is `track` and without
     /// `timestamp` when `ts` holds it.
     tr: Value,
@@ -154,6 +159,8 @@ impl StoredInstance {
             steps: self.k,
             goal_reached: self.g,
             split: self.sp,
+            split_at: self.sa.map(instant),
+            split_converted: self.sc,
             trigger: Arc::new(unpack_trigger(self.tr, self.ty, self.ts)),
         }
     }
@@ -169,7 +176,7 @@ impl Serialize for StoredInstanceRef<'_> {
         use serde::ser::SerializeStruct;
         let instance = self.0;
         let (ty, ts) = trigger_parts(&instance.trigger);
-        let mut out = serializer.serialize_struct("StoredInstance", 16)?;
+        let mut out = serializer.serialize_struct("StoredInstance", 18)?;
         out.serialize_field("j", &instance.journey)?;
         out.serialize_field("v", &instance.version)?;
         out.serialize_field("q", &instance.entry_seq)?;
@@ -192,6 +199,12 @@ impl Serialize for StoredInstanceRef<'_> {
         }
         if let Some(split) = &instance.split {
             out.serialize_field("sp", split)?;
+        }
+        if let Some(at) = instance.split_at {
+            out.serialize_field("sa", &millis(at))?;
+        }
+        if instance.split_converted {
+            out.serialize_field("sc", &true)?;
         }
         out.serialize_field(
             "tr",
@@ -337,6 +350,8 @@ mod tests {
                 steps: 7,
                 goal_reached: true,
                 split: Some(("offer".into(), "discount".into())),
+                split_at: Some(at("2026-11-23T09:30:00Z")),
+                split_converted: true,
                 trigger: Arc::new(trigger),
             };
             let profile = ProfileId::from("p_1");
@@ -345,8 +360,13 @@ mod tests {
                 // The stored layout, which stores written earlier hold too.
                 assert_eq!(
                     written,
-                    r#"{"j":"welcome","v":3,"q":2,"n":"wait","i":1,"e":1795424401000,"c":true,"x":["goal",1795510800000],"t":[4,1795428001000],"nt":5,"k":7,"g":true,"sp":["offer","discount"],"tr":{"event":"Signed Up","messageId":"m1","properties":{"plan":"trial"}},"ts":1795424401000}"#
+                    r#"{"j":"welcome","v":3,"q":2,"n":"wait","i":1,"e":1795424401000,"c":true,"x":["goal",1795510800000],"t":[4,1795428001000],"nt":5,"k":7,"g":true,"sp":["offer","discount"],"sa":1795426200000,"sc":true,"tr":{"event":"Signed Up","messageId":"m1","properties":{"plan":"trial"}},"ts":1795424401000}"#
                 );
+                // Written before `optimize` nodes: no split time, no conversion.
+                let earlier = written.replace(r#""sa":1795426200000,"sc":true,"#, "");
+                let earlier: StoredInstance = serde_json::from_str(&earlier).unwrap();
+                let earlier = earlier.load(&profile);
+                assert_eq!((earlier.split_at, earlier.split_converted), (None, false));
             }
             let stored: StoredInstance = serde_json::from_str(&written).unwrap();
             let loaded = stored.load(&profile);

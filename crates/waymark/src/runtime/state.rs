@@ -187,6 +187,17 @@ impl State {
             }
         }
         state.analytics = crate::analytics::stored_metrics(store)?;
+        for (bucket, counters) in state.analytics.buckets() {
+            for v in &counters.variants {
+                state.journeys.variants.add_counts(
+                    &bucket.journey,
+                    &v.node,
+                    &v.variant,
+                    v.group.entrants,
+                    v.group.conversions,
+                );
+            }
+        }
         for (key, value) in store.scan(Space::Meta, b"")? {
             let key = String::from_utf8_lossy(&key).into_owned();
             if key.starts_with(MODEL_PREFIX) {

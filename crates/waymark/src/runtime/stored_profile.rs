@@ -49,6 +49,9 @@ pub struct StoredProfile {
     /// Recent sends (for caps): when, channel, topic.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     sh: Vec<(i64, waymark_core::Channel, Option<Arc<str>>)>,
+    /// Per channel: messages sent, messages engaged with.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    ce: BTreeMap<waymark_core::Channel, (u32, u32)>,
 }
 
 fn is_zero(x: &f64) -> bool {
@@ -88,7 +91,7 @@ impl Serialize for StoredProfileRef<'_> {
             }
         }
         let p = self.0;
-        let mut out = serializer.serialize_struct("StoredProfile", 14)?;
+        let mut out = serializer.serialize_struct("StoredProfile", 15)?;
         out.serialize_field("id", &p.id)?;
         if let Some(u) = &p.user_id {
             out.serialize_field("u", u)?;
@@ -129,6 +132,14 @@ impl Serialize for StoredProfileRef<'_> {
                 .map(|s| (millis(s.at), s.channel, s.topic.clone()))
                 .collect();
             out.serialize_field("sh", &sent)?;
+        }
+        if !p.channel_engagement.is_empty() {
+            let counts: BTreeMap<_, _> = p
+                .channel_engagement
+                .iter()
+                .map(|(c, e)| (*c, (e.sent, e.engaged)))
+                .collect();
+            out.serialize_field("ce", &counts)?;
         }
         out.end()
     }
@@ -185,6 +196,11 @@ impl StoredProfile {
                     topic,
                 })
                 .collect(),
+            channel_engagement: self
+                .ce
+                .into_iter()
+                .map(|(c, (sent, engaged))| (c, waymark_core::ChannelEngagement { sent, engaged }))
+                .collect(),
         }
     }
 }
@@ -226,6 +242,13 @@ mod tests {
         );
         p.revenue = 42.5;
         p.engagement_hours[9] = 2;
+        p.record_send(
+            at("2026-11-22T09:00:00Z"),
+            waymark_core::Channel::Push,
+            None,
+            waymark_core::Duration::ZERO,
+        );
+        p.record_engagement(waymark_core::Channel::Push);
         let bytes = serde_json::to_vec(&StoredProfileRef(&p)).unwrap();
         let stored: StoredProfile = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(stored.load(), p);

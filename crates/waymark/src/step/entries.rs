@@ -1,11 +1,11 @@
 //! Recent entries per journey, for journeys with an entry `limit`: what
-//! the engine counts (as [`EntryCounts`]) before letting one more in.
+//! the engine counts (as [`Population`]) before letting one more in.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use waymark_core::{Duration, Timestamp};
-use waymark_engine::EntryCounts;
+use waymark_engine::Population;
 
 /// One entry: when, and the instance it started.
 pub(crate) type Entry = (Timestamp, Arc<str>);
@@ -39,7 +39,7 @@ impl EntryLog {
     }
 }
 
-impl EntryCounts for EntryLog {
+impl Population for EntryLog {
     fn entered_since(&self, journey: &str, since: Timestamp) -> usize {
         self.by_journey.get(journey).map_or(0, |entries| {
             entries.len() - entries.partition_point(|(t, _)| *t <= since)

@@ -12,6 +12,7 @@
 mod entries;
 mod seen;
 mod timers;
+mod variants;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,6 +27,7 @@ use waymark_journey::{ScheduleTrigger, Trigger};
 pub(crate) use entries::EntryLog;
 pub(crate) use seen::SeenMessages;
 pub(crate) use timers::TimerQueue;
+pub(crate) use variants::VariantLog;
 
 /// The hasher of the state's maps: looked up several times per event; not
 /// SipHash, which took a few percent of ingest (keys are random-seeded).
@@ -79,6 +81,8 @@ pub(crate) struct JourneyState {
     pub seen: SeenMessages,
     /// Recent entries of journeys with an entry limit.
     pub entries: EntryLog,
+    /// Split variants' entrants and conversions (what `optimize` learns from).
+    pub variants: VariantLog,
     /// Live profiles, counted as they are created, merged and forgotten
     /// (the runtime holds only some of them in memory).
     pub people: usize,
@@ -245,7 +249,11 @@ impl JourneyState {
             self.put_instances(id, instances);
             return 0;
         };
-        let decision = engine.decide_with(profile, instances, input, now, &self.entries);
+        let shared = variants::Shared {
+            entries: &self.entries,
+            variants: &self.variants,
+        };
+        let decision = engine.decide_with(profile, instances, input, now, &shared);
         self.put_instances(id, decision.instances);
         journal.decided(id);
         let mut sends = Vec::new();
@@ -300,6 +308,7 @@ impl JourneyState {
         }
         for record in &records {
             self.log_entry(engine, record, journal);
+            self.variants.add(record);
         }
         let Some(profile) = self.identity.profile(id) else {
             return 0;
