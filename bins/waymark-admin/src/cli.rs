@@ -57,10 +57,10 @@ pub(crate) struct SimulateArgs {
     /// Seed for splits and holdouts [default: the config's, else 0].
     #[arg(long)]
     pub(crate) seed: Option<u64>,
-    /// A purchase model as `model fit` printed it (JSON): conditions see
-    /// `profile.predictions`, as a worker with the model saved does.
+    /// A model as `model fit` or `model engagement` printed it (JSON), as
+    /// a worker with the model saved uses it; repeat for both.
     #[arg(long)]
-    pub(crate) model: Option<PathBuf>,
+    pub(crate) model: Vec<PathBuf>,
 }
 
 /// What `report` covers and how it prints it.
@@ -325,6 +325,15 @@ pub(crate) enum ModelCommand {
         /// file's last event with `--events`).
         #[arg(long, value_parser = parse_until)]
         at: Option<Timestamp>,
+    },
+    /// Add up everyone's engagement (opens and clicks per local hour; per
+    /// channel, messages sent and engaged with): the priors of `best_time`
+    /// waits and `channel: best` sends. Over the store (saved there; the
+    /// worker reads it at start) or an event file; prints it as JSON.
+    Engagement {
+        /// An event file to count instead of the store.
+        #[arg(long)]
+        events: Option<PathBuf>,
     },
 }
 

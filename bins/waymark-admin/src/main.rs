@@ -168,6 +168,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let model = model::fit(cli.store.as_deref(), events.as_deref(), &event, at)?;
             writeln!(out, "{}", serde_json::to_string_pretty(&model)?)?;
         }
+        Command::Model {
+            command: ModelCommand::Engagement { events },
+        } => {
+            let model = model::engagement(cli.store.as_deref(), events.as_deref())?;
+            writeln!(out, "{}", serde_json::to_string_pretty(&model)?)?;
+        }
         Command::Segments { segments } => {
             let waymark = open_store(
                 cli.store.as_deref(),
@@ -423,10 +429,8 @@ pub(crate) fn simulate(args: &SimulateArgs) -> anyhow::Result<Option<Simulated>>
     let mut engine = Engine::new(loaded.journeys, engine_config);
     engine.set_segments(loaded.segments);
     engine.set_policies(config.policies);
-    if let Some(path) = &args.model {
-        let model: waymark_engine::predict::PurchaseModel = serde_json::from_str(&read(path)?)
-            .with_context(|| format!("{}: not a model `model fit` printed", path.display()))?;
-        engine.set_purchase_model(Some(model));
+    for path in &args.model {
+        model::apply(&mut engine, path)?;
     }
     let journeys = engine
         .journeys()

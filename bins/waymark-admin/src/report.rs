@@ -76,7 +76,7 @@ fn gather(args: &ReportArgs, store: Option<&Path>) -> anyhow::Result<Option<Gath
             until: None,
             config: args.config.clone(),
             seed: None,
-            model: None,
+            model: Vec::new(),
         };
         let Some(simulated) = crate::simulate(&simulate)? else {
             return Ok(None);

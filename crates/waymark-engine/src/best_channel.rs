@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use waymark_core::{Channel, ChannelEngagement};
 
+use crate::engagement::ChannelTotals;
+
 /// How many sends the population's rate weighs as: a person's own rate
 /// takes over once they have had more than a few messages on a channel.
 pub const PRIOR_WEIGHT: f64 = 10.0;
@@ -22,12 +24,12 @@ pub struct ChannelPrior(BTreeMap<Channel, f64>);
 impl ChannelPrior {
     /// The rates of summed counts; a channel nothing was sent on keeps
     /// [`DEFAULT_RATE`].
-    pub fn from_counts(counts: &BTreeMap<Channel, ChannelEngagement>) -> Self {
+    pub fn from_totals(totals: &BTreeMap<Channel, ChannelTotals>) -> Self {
         ChannelPrior(
-            counts
+            totals
                 .iter()
                 .filter(|(_, c)| c.sent > 0)
-                .map(|(channel, c)| (*channel, f64::from(c.engaged) / f64::from(c.sent)))
+                .map(|(channel, c)| (*channel, c.engaged.min(c.sent) as f64 / c.sent as f64))
                 .collect(),
         )
     }
@@ -97,9 +99,10 @@ mod tests {
     #[test]
     fn the_population_rate_is_the_prior() {
         let mut population = BTreeMap::new();
-        population.insert(Channel::Email, counts(1_000, 300));
-        population.insert(Channel::Push, counts(1_000, 50));
-        let prior = ChannelPrior::from_counts(&population);
+        let totals = |sent, engaged| ChannelTotals { sent, engaged };
+        population.insert(Channel::Email, totals(1_000, 300));
+        population.insert(Channel::Push, totals(1_000, 50));
+        let prior = ChannelPrior::from_totals(&population);
         assert_eq!(prior.rate(Channel::Email), 0.3);
         assert_eq!(prior.rate(Channel::Sms), DEFAULT_RATE);
         // One tap on one push is not enough to beat the population's email.

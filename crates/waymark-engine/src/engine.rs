@@ -244,6 +244,13 @@ impl Engine {
         &self.channel_prior
     }
 
+    /// Sets both engagement priors (hours and channels) from the
+    /// population's totals.
+    pub fn set_engagement(&mut self, engagement: &crate::Engagement) {
+        self.engagement_prior = engagement.hour_prior();
+        self.channel_prior = engagement.channel_prior();
+    }
+
     /// Sets the named segments (segment files) the engine keeps membership of.
     pub fn set_segments(&mut self, segments: Segments) {
         self.segments = segments;

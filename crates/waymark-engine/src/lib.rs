@@ -17,6 +17,7 @@ pub mod best_channel;
 pub mod best_time;
 mod condition;
 mod effect;
+mod engagement;
 mod engine;
 mod input;
 mod instance;
@@ -29,6 +30,7 @@ mod segments;
 mod step;
 
 pub use effect::{Effect, MembershipChange, ProfileUpdate, Record, RecordKind, SendRequest, Timer};
+pub use engagement::{ChannelTotals, Engagement};
 pub use engine::{Decision, Engine, EngineConfig, NoEntries, Population};
 pub use input::Input;
 pub use instance::{Instance, InstanceStatus, PendingTimer};

@@ -3,6 +3,8 @@
 //! (proptest): the same inputs give the same decisions, and no choice
 //! breaks a guardrail (reachability, consent, caps, holdout).
 
+#![allow(clippy::unwrap_used)] // tests: a failed unwrap is a failed test
+
 mod harness;
 
 use harness::{journey, records, track, ts};
@@ -17,11 +19,14 @@ use waymark_engine::{
 
 const CHANNELS: [Channel; 3] = [Channel::Email, Channel::Push, Channel::Sms];
 
+/// One channel of a person: address, consent, (sent, engaged), sent an
+/// hour ago, capped at one a day.
+type ChannelSetup = (bool, bool, (u32, u32), bool, bool);
+
 /// Everything random about one person and the workspace.
 #[derive(Debug, Clone)]
 struct Setup {
-    /// Per channel: address, consent, (sent, engaged), sent an hour ago, capped.
-    channels: [(bool, bool, (u32, u32), bool, bool); 3],
+    channels: [ChannelSetup; 3],
     seed: u64,
 }
 

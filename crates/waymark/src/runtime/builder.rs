@@ -212,6 +212,11 @@ impl WaymarkBuilder {
         // `profile.predictions`, from the model `waymark-admin model fit`
         // saved (read at start: a new fit takes effect at the next one).
         engine.set_purchase_model(super::state::purchase_model(store.as_ref())?);
+        // The priors of `best_time` waits and `channel: best` sends, from
+        // the totals `waymark-admin model engagement` saved (also at start).
+        if let Some(engagement) = super::state::engagement_model(store.as_ref())? {
+            engine.set_engagement(&engagement);
+        }
         for loaded in self.deployed {
             if loaded.held {
                 engine.set_held(&loaded.journey.id, true);

@@ -256,6 +256,18 @@ pub(super) fn purchase_model(
         .transpose()
 }
 
+/// The population's engagement totals `waymark-admin model engagement`
+/// saved, if any.
+pub(super) fn engagement_model(
+    store: &dyn Store,
+) -> Result<Option<waymark_engine::Engagement>, StoreError> {
+    let key = model_key("engagement");
+    store
+        .get(Space::Meta, key.as_bytes())?
+        .map(|value| decode(Space::Meta, key.as_bytes(), &value))
+        .transpose()
+}
+
 /// The meta key of the prediction model stored under `name`.
 pub(super) fn model_key(name: &str) -> String {
     format!("{MODEL_PREFIX}{name}")
