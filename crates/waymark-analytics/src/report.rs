@@ -225,6 +225,15 @@ pub fn to_table(journeys: &[JourneyMetrics]) -> String {
                 number(&v["rate"]),
                 number(&v["p_best"])
             );
+            // The allocation of the last two weeks, oldest first.
+            let days = v["allocation"].as_array().map_or(&[][..], Vec::as_slice);
+            if days.len() > 1 {
+                let shares: Vec<String> = days[days.len().saturating_sub(14)..]
+                    .iter()
+                    .map(|d| format!("{:.0}%", d["share"].as_f64().unwrap_or(0.0) * 100.0))
+                    .collect();
+                let _ = writeln!(out, "             share by day: {}", shares.join(" "));
+            }
         }
     }
     out
@@ -245,7 +254,8 @@ fn duration(seconds: &Value) -> String {
 
 /// The report as CSV, one number per row: `journey,section,key,value`
 /// (sections: entrants, reached, ended_here, exits, sends, suppressed,
-/// goal, treatment, control, uplift, and `variant:<node>:<name>`); a
+/// goal, treatment, control, uplift, and `variant:<node>:<name>` with
+/// its share of the node's entrants per day, `share:<day>`); a
 /// number that is not there for lack of data is an empty value.
 pub fn to_csv(journeys: &[JourneyMetrics]) -> String {
     let report = to_json(journeys);
@@ -306,6 +316,10 @@ pub fn to_csv(journeys: &[JourneyMetrics]) -> String {
             );
             for key in ["entrants", "conversions", "rate", "p_best"] {
                 row(&section, key, &v[key]);
+            }
+            for day in v["allocation"].as_array().into_iter().flatten() {
+                let key = format!("share:{}", day["day"].as_str().unwrap_or(""));
+                row(&section, &key, &day["share"]);
             }
         }
     }

@@ -279,7 +279,8 @@ impl<'a> Step<'a> {
             record.value = Some(Value::Object(
                 rates
                     .iter()
-                    .map(|(c, rate)| (c.to_string(), Value::from(*rate)))
+                    // Four places: what a person reads in a trace.
+                    .map(|(c, rate)| (c.to_string(), Value::from((rate * 1e4).round() / 1e4)))
                     .collect(),
             ));
         }
