@@ -42,10 +42,11 @@ impl Chosen {
 }
 
 /// The variant (an index of `stats`) for one entrant: with probability
-/// `explore_bp` / 10,000 one at random; otherwise the highest draw of
-/// Beta(1 + conversions, 1 + entrants − conversions), the first on a tie.
-/// `keys` name the choice (journey, node, instance): the generator is
-/// seeded from them and `seed`.
+/// `explore_bp` / 10,000 one at random; otherwise one draw from each
+/// Beta(1 + conversions, 1 + entrants − conversions) posterior, the
+/// highest winning unless others are within the indifference margin of
+/// it (then one of those at random). `keys` name the choice (journey,
+/// node, instance): the generator is seeded from them and `seed`.
 pub fn choose_variant(
     seed: u64,
     keys: &[&str],
@@ -59,7 +60,8 @@ pub fn choose_variant(
     if rng.gen_range(0..10_000u32) < explore_bp {
         return (rng.gen_range(0..stats.len()), Chosen::Explore);
     }
-    let posteriors: Vec<(f64, f64, f64)> = stats
+    // Each variant's draw and posterior variance.
+    let posteriors: Vec<(f64, f64)> = stats
         .iter()
         .map(|s| {
             let conversions = s.conversions.min(s.entrants);
@@ -68,24 +70,24 @@ pub fn choose_variant(
             // Both parameters are at least 1: the distribution always exists.
             let draw = Beta::new(alpha, beta).map_or(0.0, |d| d.sample(&mut rng));
             let n = alpha + beta;
-            (draw, alpha * beta / (n * n * (n + 1.0)), alpha / n)
+            (draw, alpha * beta / (n * n * (n + 1.0)))
         })
         .collect();
-    let (top, (top_draw, top_var, _)) =
+    let (top, (top_draw, top_var)) =
         posteriors
             .iter()
             .copied()
             .enumerate()
-            .fold((0, (f64::MIN, 0.0, 0.0)), |best, (i, p)| {
+            .fold((0, (f64::MIN, 0.0)), |best, (i, p)| {
                 if p.0 > best.1.0 { (i, p) } else { best }
             });
     // Variants whose draw is not clearly below the best one share the
-    // entrant evenly: a lead must pass the indifference margin and two
-    // standard deviations of the difference of the posteriors.
+    // entrant evenly: a lead must pass the indifference margin and
+    // `EVIDENCE` standard deviations of the difference of the posteriors.
     let close: Vec<usize> = posteriors
         .iter()
         .enumerate()
-        .filter(|(i, (draw, var, _))| {
+        .filter(|(i, (draw, var))| {
             *i == top
                 || top_draw - draw < (draw * INDIFFERENCE).max(EVIDENCE * (top_var + var).sqrt())
         })
