@@ -43,8 +43,8 @@ fn validate_accepts_the_examples() {
     args.extend(files.iter().map(String::as_str));
     let out = admin(&args);
     assert!(out.status.success(), "{}", stderr(&out));
-    // Ten journeys and the two segments they use.
-    assert_eq!(stdout(&out).lines().count(), 12, "{}", stdout(&out));
+    // Eleven journeys and the two segments they use.
+    assert_eq!(stdout(&out).lines().count(), 13, "{}", stdout(&out));
 }
 
 #[test]
