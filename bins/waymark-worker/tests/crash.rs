@@ -10,6 +10,8 @@
 
 mod support;
 
+use support::postgres_url;
+
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
@@ -81,11 +83,6 @@ impl Drop for Store {
                 .output();
         }
     }
-}
-
-fn postgres_url() -> String {
-    std::env::var("WAYMARK_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
 
 /// Writes the fixture; returns when quiet hours end.

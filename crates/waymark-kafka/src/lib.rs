@@ -23,6 +23,7 @@ mod follow;
 mod health;
 mod journeys_topic;
 mod metrics;
+mod ownership;
 mod pipeline;
 mod publisher;
 mod source;

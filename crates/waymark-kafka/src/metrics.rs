@@ -39,6 +39,9 @@ pub struct Metrics {
     pub dead_letters: Family<ReasonLabels, Counter>,
     pub lag: Family<PartitionLabels, Gauge>,
     pub partitions_assigned: Gauge,
+    /// The owner epoch this worker holds per input partition (a store
+    /// shared by workers: a commit under an older one is refused).
+    pub partition_epoch: Family<PartitionLabels, Gauge>,
     pub batch_commit_seconds: Histogram,
     pub sends: Family<SendLabels, Counter>,
     pub journeys_deployed: Counter,
@@ -74,6 +77,7 @@ impl Metrics {
             dead_letters: Family::default(),
             lag: Family::default(),
             partitions_assigned: Gauge::default(),
+            partition_epoch: Family::default(),
             // 0.5 ms to ~4 s.
             batch_commit_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 14)),
             sends: Family::default(),
@@ -118,6 +122,11 @@ impl Metrics {
             "partitions_assigned",
             "Input partitions assigned to this worker",
             metrics.partitions_assigned.clone(),
+        );
+        registry.register(
+            "partition_epoch",
+            "Owner epoch this worker claimed per input partition (PostgreSQL store; a commit under an older one is refused)",
+            metrics.partition_epoch.clone(),
         );
         registry.register(
             "batch_commit_seconds",

@@ -60,6 +60,8 @@ struct SourceContext {
     waymark: Arc<Waymark>,
     /// The input topics' partition count (0 until the broker told).
     partitions: AtomicUsize,
+    /// This worker's name as an owner of partitions in the store.
+    owner: String,
 }
 
 impl ClientContext for SourceContext {}
@@ -84,6 +86,12 @@ impl ConsumerContext for SourceContext {
         if let Rebalance::Assign(list) = rebalance {
             let assigned = consumer.assignment().map_or(list.count(), |a| a.count());
             tracing::info!(partitions = assigned, "partitions assigned");
+            // Taken in the store before anything is decided for them.
+            let metrics = &self.pipeline.metrics;
+            if let Err(error) = crate::ownership::claim(&self.waymark, metrics, &self.owner, list) {
+                self.pipeline.fail(error.into());
+                return;
+            }
             let total = self.partitions.load(Ordering::SeqCst);
             if total > 0 && assigned >= total {
                 self.waymark.hold_timers(false);
@@ -187,6 +195,7 @@ impl KafkaSource {
             pipeline: Arc::clone(&pipeline),
             waymark,
             partitions: AtomicUsize::new(0),
+            owner: crate::ownership::owner_id(),
         })?;
         let topics: Vec<&str> = kafka.topics.input.iter().map(String::as_str).collect();
         consumer.subscribe(&topics)?;

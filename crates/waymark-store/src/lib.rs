@@ -66,6 +66,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         self.commit(batch)
     }
 
+    /// Takes `partitions` for `owner` in a store several workers share:
+    /// each one's epoch goes up by one (1 for a partition never claimed).
+    /// The owner's batches carry the epochs as fences ([`Batch::fence`]),
+    /// so a commit made under an older epoch is refused whole
+    /// ([`Error::Fenced`]). A store one process opens alone (fjall) has
+    /// nothing to fence: it claims nothing and returns no epoch.
+    fn claim(&self, _owner: &str, _partitions: &[String]) -> Result<Vec<(String, i64)>, Error> {
+        Ok(Vec::new())
+    }
+
+    /// [`Error::Fenced`] when one of `fences` is no longer its partition's
+    /// epoch: another worker claimed it since (checked before delivering).
+    fn check_fences(&self, _fences: &[(String, i64)]) -> Result<(), Error> {
+        Ok(())
+    }
+
     /// The value at `key`, if any.
     fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, Error>;
 

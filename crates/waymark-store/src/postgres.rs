@@ -219,33 +219,8 @@ impl PostgresStore {
         })
     }
 
-    /// Takes `partitions` for `owner`: each one's epoch goes up by one (1
-    /// for a partition never claimed). Returns the epochs taken, which the
-    /// owner's batches carry as fences ([`Batch::fence`]): a commit made
-    /// under an older epoch is refused whole.
-    pub fn claim(&self, owner: &str, partitions: &[&str]) -> Result<Vec<(String, i64)>, Error> {
-        let pool = self.pool.clone();
-        let owner = owner.to_owned();
-        let partitions: Vec<String> = partitions.iter().map(|p| (*p).to_owned()).collect();
-        self.run(async move {
-            let client = pool.get().await.map_err(pg)?;
-            let rows = client
-                .query(
-                    "INSERT INTO waymark_owners (partition, owner, epoch) \
-                     SELECT p, $2, 1 FROM unnest($1::text[]) AS p \
-                     ON CONFLICT (partition) DO UPDATE \
-                     SET owner = excluded.owner, epoch = waymark_owners.epoch + 1 \
-                     RETURNING partition, epoch",
-                    &[&partitions, &owner],
-                )
-                .await
-                .map_err(pg)?;
-            Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
-        })
-    }
-
     fn write(&self, batch: Batch, synced: bool) -> Result<(), Error> {
-        let (fenced, epochs): (Vec<String>, Vec<i64>) = batch.fences().iter().cloned().unzip();
+        let (fences, epochs): (Vec<String>, Vec<i64>) = batch.fences().iter().cloned().unzip();
         // The last write per key is what the batch leaves.
         let mut last: HashMap<(i16, Vec<u8>), Option<Vec<u8>>> = HashMap::new();
         let mut order = Vec::new();
@@ -284,7 +259,7 @@ impl PostgresStore {
                     .await
                     .map_err(pg)?;
             }
-            if !fenced.is_empty() {
+            if !fences.is_empty() {
                 // Locked for share: a claim waits for this commit, and this
                 // commit sees any claim made before it.
                 let rows = tx
@@ -293,16 +268,11 @@ impl PostgresStore {
                          LEFT JOIN (SELECT partition, epoch FROM waymark_owners \
                                     WHERE partition = ANY($1) FOR SHARE) o USING (partition) \
                          WHERE o.epoch IS DISTINCT FROM f.epoch",
-                        &[&fenced, &epochs],
+                        &[&fences, &epochs],
                     )
                     .await
                     .map_err(pg)?;
-                if !rows.is_empty() {
-                    let mut partitions: Vec<String> = rows.into_iter().map(|r| r.get(0)).collect();
-                    partitions.sort();
-                    partitions.dedup();
-                    return Err(Error::Fenced { partitions });
-                }
+                fenced(rows.into_iter().map(|r| r.get(0)).collect())?;
             }
             if !del_keys.is_empty() {
                 tx.execute(
@@ -379,6 +349,48 @@ pub fn redact_url(url: &str) -> String {
 }
 
 impl Store for PostgresStore {
+    fn claim(&self, owner: &str, partitions: &[String]) -> Result<Vec<(String, i64)>, Error> {
+        let pool = self.pool.clone();
+        let owner = owner.to_owned();
+        let partitions = partitions.to_vec();
+        self.run(async move {
+            let client = pool.get().await.map_err(pg)?;
+            let rows = client
+                .query(
+                    "INSERT INTO waymark_owners (partition, owner, epoch) \
+                     SELECT p, $2, 1 FROM unnest($1::text[]) AS p \
+                     ON CONFLICT (partition) DO UPDATE \
+                     SET owner = excluded.owner, epoch = waymark_owners.epoch + 1 \
+                     RETURNING partition, epoch",
+                    &[&partitions, &owner],
+                )
+                .await
+                .map_err(pg)?;
+            Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+        })
+    }
+
+    fn check_fences(&self, fences: &[(String, i64)]) -> Result<(), Error> {
+        if fences.is_empty() {
+            return Ok(());
+        }
+        let pool = self.pool.clone();
+        let (partitions, epochs): (Vec<String>, Vec<i64>) = fences.iter().cloned().unzip();
+        self.run(async move {
+            let client = pool.get().await.map_err(pg)?;
+            let rows = client
+                .query(
+                    "SELECT f.partition FROM unnest($1::text[], $2::bigint[]) AS f(partition, epoch) \
+                     LEFT JOIN waymark_owners o USING (partition) \
+                     WHERE o.epoch IS DISTINCT FROM f.epoch",
+                    &[&partitions, &epochs],
+                )
+                .await
+                .map_err(pg)?;
+            fenced(rows.into_iter().map(|r| r.get(0)).collect())
+        })
+    }
+
     fn commit(&self, batch: Batch) -> Result<(), Error> {
         self.write(batch, true)
     }
@@ -440,6 +452,16 @@ impl Store for PostgresStore {
     ) -> Result<Vec<Entry>, Error> {
         self.select(space, from.to_vec(), Some(to.to_vec()), Some(limit))
     }
+}
+
+/// [`Error::Fenced`] naming `partitions` (each once, sorted), unless there are none.
+fn fenced(mut partitions: Vec<String>) -> Result<(), Error> {
+    if partitions.is_empty() {
+        return Ok(());
+    }
+    partitions.sort();
+    partitions.dedup();
+    Err(Error::Fenced { partitions })
 }
 
 #[cfg(test)]

@@ -208,6 +208,10 @@ mod postgres {
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
     }
 
+    fn names(partitions: &[&str]) -> Vec<String> {
+        partitions.iter().map(|p| (*p).to_owned()).collect()
+    }
+
     /// A fresh schema, dropped when the guard is.
     struct Schema(String);
 
@@ -250,7 +254,9 @@ mod postgres {
         let first = PostgresStore::open(&schema.config()).unwrap();
         let second = PostgresStore::open(&schema.config()).unwrap();
         assert_eq!(
-            first.claim("worker-1", &["events:0", "events:1"]).unwrap(),
+            first
+                .claim("worker-1", &names(&["events:0", "events:1"]))
+                .unwrap(),
             [("events:0".to_owned(), 1), ("events:1".to_owned(), 1)]
         );
         let batch = |key: &str, fences: &[(&str, i64)]| {
@@ -266,9 +272,17 @@ mod postgres {
             .unwrap();
         // The second worker takes partition 0 over (a rebalance).
         assert_eq!(
-            second.claim("worker-2", &["events:0"]).unwrap(),
+            second.claim("worker-2", &names(&["events:0"])).unwrap(),
             [("events:0".to_owned(), 2)]
         );
+        // Asked before it delivers, the store says the first lost 0.
+        match first.check_fences(&[("events:0".to_owned(), 1), ("events:1".to_owned(), 1)]) {
+            Err(waymark_store::Error::Fenced { partitions }) => {
+                assert_eq!(partitions, ["events:0"]);
+            }
+            other => panic!("not fenced: {other:?}"),
+        }
+        second.check_fences(&[("events:0".to_owned(), 2)]).unwrap();
         // The first, not yet told, tries to write for 0 and 1: refused
         // whole, naming the partition it lost.
         let refused = first.commit(batch("b", &[("events:0", 1), ("events:1", 1)]));

@@ -437,3 +437,34 @@ nodes:
     }
     (journey, dir.join("templates"))
 }
+
+/// The local PostgreSQL the store tests use (`WAYMARK_POSTGRES_URL`).
+pub fn postgres_url() -> String {
+    std::env::var("WAYMARK_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// A schema of a test's own on the local PostgreSQL, dropped with the guard.
+pub struct PgSchema(pub String);
+
+impl PgSchema {
+    pub fn new(test: &str) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        PgSchema(format!("{test}_{}_{nanos}", std::process::id()))
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([
+                &postgres_url(),
+                "-qc",
+                &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.0),
+            ])
+            .output();
+    }
+}

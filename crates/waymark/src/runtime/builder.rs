@@ -250,6 +250,7 @@ impl WaymarkBuilder {
             committing: Mutex::new(()),
             deploying: Mutex::new(()),
             durable,
+            fences: Mutex::default(),
         })
     }
 }

@@ -126,6 +126,7 @@ impl Waymark {
                     batch.put(Space::Records, keys::seq(*seq).to_vec(), records.value());
                 }
             }
+            self.fence(&mut batch);
             self.written(self.store.commit(batch.superseded_dropped()))?;
             let marks = &self.durable;
             woke |= marks.outbox_below.swap(outbox_below, Ordering::SeqCst) < outbox_below;
@@ -178,7 +179,9 @@ impl Waymark {
             "new outbox entries and records go through staged commits"
         );
         drop(state);
-        self.written(self.store.commit_unsynced(finished.batch))
+        let mut batch = finished.batch;
+        self.fence(&mut batch);
+        self.written(self.store.commit_unsynced(batch))
     }
 
     /// A store write's outcome; a failed one leaves memory ahead of disk,

@@ -34,6 +34,7 @@ impl Waymark {
     /// Hands due outbox entries to their channels; delivered entries leave
     /// the outbox, failures retry with backoff until `max_attempts`.
     pub async fn deliver_due(&self) -> Result<DeliveryReport, Error> {
+        self.check_fences()?;
         let now = self.clock.now();
         let started = std::time::Instant::now();
         // The due entries and, for rendering, their people as they are now:

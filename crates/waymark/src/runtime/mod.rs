@@ -16,6 +16,7 @@ mod control;
 mod delivery;
 mod deployed;
 mod enter;
+mod fencing;
 mod ingest;
 mod layout;
 mod people;

@@ -77,6 +77,8 @@ pub struct Waymark {
     /// deploys never pick the same version number.
     pub(super) deploying: Mutex<()>,
     pub(super) durable: DurableMarks,
+    /// Partition epochs claimed on a shared store (see [`Waymark::claim`]).
+    pub(super) fences: Mutex<super::fencing::Fences>,
 }
 
 impl std::fmt::Debug for Waymark {

@@ -1,0 +1,66 @@
+//! Partition ownership on a store several workers share (PostgreSQL):
+//! the epochs this runtime claimed, carried as fences by every commit and
+//! checked before every delivery round, so that a worker that lost its
+//! partitions (a zombie paused past its session timeout) writes and
+//! delivers nothing for them (docs/scale.md).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+
+use waymark_store::Batch;
+
+use super::{Error, Waymark};
+
+/// The epochs claimed, by partition.
+pub(super) type Fences = BTreeMap<String, i64>;
+
+impl Waymark {
+    /// Takes `partitions` (named `topic/partition`) for `owner`: their
+    /// epochs go up in the store and this runtime's commits carry them
+    /// from now on. A store one process opens alone (fjall) fences
+    /// nothing. Claimed epochs are never dropped: a partition another
+    /// worker claims since fences this runtime out.
+    pub fn claim(&self, owner: &str, partitions: &[String]) -> Result<Vec<(String, i64)>, Error> {
+        let epochs = self.store.claim(owner, partitions)?;
+        let mut fences = self.fences.lock();
+        for (partition, epoch) in &epochs {
+            fences.insert(partition.clone(), *epoch);
+        }
+        tracing::info!(partitions = epochs.len(), "partitions claimed");
+        Ok(epochs)
+    }
+
+    /// The partitions this runtime claimed and their epochs.
+    pub fn epochs(&self) -> Vec<(String, i64)> {
+        self.fences
+            .lock()
+            .iter()
+            .map(|(p, e)| (p.clone(), *e))
+            .collect()
+    }
+
+    /// Adds the claimed epochs to a batch about to be committed.
+    pub(super) fn fence(&self, batch: &mut Batch) {
+        for (partition, epoch) in self.fences.lock().iter() {
+            batch.fence(partition.clone(), *epoch);
+        }
+    }
+
+    /// Before a delivery round: whether every claimed epoch is still
+    /// current. A fenced runtime stops taking work (another worker owns
+    /// its people now); a store that cannot answer skips the round.
+    pub(super) fn check_fences(&self) -> Result<(), Error> {
+        let fences = self.epochs();
+        if fences.is_empty() {
+            return Ok(());
+        }
+        match self.store.check_fences(&fences) {
+            Err(error @ waymark_store::Error::Fenced { .. }) => {
+                tracing::error!(%error, "fenced: another worker owns these partitions now; the runtime stops taking work");
+                self.poisoned.store(true, Ordering::SeqCst);
+                Err(error.into())
+            }
+            other => Ok(other?),
+        }
+    }
+}
