@@ -85,7 +85,15 @@ fn a_runtime_whose_partitions_were_claimed_again_writes_and_delivers_nothing() {
     );
     assert!(zombie.ingest(&sign_up("bob")).is_err());
     assert!(zombie_channel.delivered().is_empty());
-    // The owner delivers the pending send once, and decides on.
+    // Given the partitions again (it rejoined the group), it does not take
+    // them: its memory of their people is stale. The owner's epochs stand.
+    assert!(zombie.claim("worker-1", &partitions).is_err());
+    assert_eq!(
+        owner.epochs(),
+        [("events/0".to_owned(), 2), ("events/1".to_owned(), 2)]
+    );
+    // The owner delivers the pending send once, and decides on (its epochs
+    // still current: the zombie's refused claim took nothing).
     tokio.block_on(owner.deliver_due()).unwrap();
     owner.ingest(&sign_up("cy")).unwrap();
     tokio.block_on(owner.deliver_due()).unwrap();

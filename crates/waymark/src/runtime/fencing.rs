@@ -19,8 +19,27 @@ impl Waymark {
     /// epochs go up in the store and this runtime's commits carry them
     /// from now on. A store one process opens alone (fjall) fences
     /// nothing. Claimed epochs are never dropped: a partition another
-    /// worker claims since fences this runtime out.
+    /// worker claims since fences this runtime out, and claiming it again
+    /// later is refused (the runtime stops).
     pub fn claim(&self, owner: &str, partitions: &[String]) -> Result<Vec<(String, i64)>, Error> {
+        // Partitions held before and claimed by someone else since: what
+        // this runtime remembers of their people is stale. It stops
+        // (restarted, it reads the store afresh) without taking them, so
+        // the worker that owns them now is not fenced out.
+        let held: Vec<(String, i64)> = {
+            let fences = self.fences.lock();
+            partitions
+                .iter()
+                .filter_map(|p| fences.get(p).map(|e| (p.clone(), *e)))
+                .collect()
+        };
+        if let Err(error) = self.store.check_fences(&held) {
+            if matches!(error, waymark_store::Error::Fenced { .. }) {
+                tracing::error!(%error, "partitions came back after another worker owned them: this runtime's memory of them is stale; it stops taking work");
+                self.poisoned.store(true, Ordering::SeqCst);
+            }
+            return Err(error.into());
+        }
         let epochs = self.store.claim(owner, partitions)?;
         let mut fences = self.fences.lock();
         for (partition, epoch) in &epochs {
