@@ -41,12 +41,20 @@ fn sent_by(topic: &str, node: &str) -> BTreeMap<String, usize> {
     counts
 }
 
-/// A worker config in its own folder (for its log), on the shared schema.
-fn config(dir: &Path, name: &str, topics: &Topics, schema: &PgSchema) -> std::path::PathBuf {
+/// A worker config in its own folder (for its log), on the shared schema,
+/// its ops endpoint on `ops`.
+fn config(
+    dir: &Path,
+    name: &str,
+    topics: &Topics,
+    schema: &PgSchema,
+    ops: &str,
+) -> std::path::PathBuf {
     let folder = dir.join(name);
     std::fs::create_dir_all(&folder).unwrap();
     let (journey, templates) = write_timer_journey(dir, "15s");
-    let path = write_config(&folder, &[journey], &templates, topics, "");
+    let ops = format!("[ops]\nlisten = \"{ops}\"\n");
+    let path = write_config(&folder, &[journey], &templates, topics, &ops);
     let text = std::fs::read_to_string(&path).unwrap().replace(
         &format!("[store]\npath = \"{}/store\"", folder.display()),
         &format!(
@@ -72,8 +80,10 @@ fn a_paused_worker_that_lost_its_partitions_commits_and_delivers_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let topics = Topics::new("zombie");
     let schema = PgSchema::new("zombie");
-    let first = config(dir.path(), "first", &topics, &schema);
-    let second = config(dir.path(), "second", &topics, &schema);
+    let first_ops = format!("127.0.0.1:{}", free_port());
+    let second_ops = format!("127.0.0.1:{}", free_port());
+    let first = config(dir.path(), "first", &topics, &schema, &first_ops);
+    let second = config(dir.path(), "second", &topics, &schema, &second_ops);
     let mut zombie = start_worker(&first);
     eventually(
         Duration::from_secs(60),
@@ -85,6 +95,8 @@ fn a_paused_worker_that_lost_its_partitions_commits_and_delivers_nothing() {
     eventually(Duration::from_secs(60), "every first email", &first, || {
         sent_by(&topics.deliveries, "hello").len() == PEOPLE
     });
+    let (_, metrics) = request(&first_ops, "GET", "/metrics", "", "");
+    assert!(metrics.contains("waymark_partition_epoch{"), "{metrics}");
     // Paused with every second email's timer pending in its memory.
     signal(&zombie, "STOP");
     let mut owner = start_worker(&second);
@@ -114,4 +126,12 @@ fn a_paused_worker_that_lost_its_partitions_commits_and_delivers_nothing() {
     assert!(log.contains("owned by another worker"), "{log}");
     assert!(!zombie.try_wait().unwrap().unwrap().success());
     assert!(owner.try_wait().unwrap().is_none(), "{}", log_of(&second));
+    // The owner's epochs are the ones after the first worker's.
+    let (_, metrics) = request(&second_ops, "GET", "/metrics", "", "");
+    let epochs: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("waymark_partition_epoch{"))
+        .collect();
+    assert_eq!(epochs.len(), 3, "{metrics}");
+    assert!(epochs.iter().all(|l| !l.ends_with(" 1")), "{epochs:?}");
 }
