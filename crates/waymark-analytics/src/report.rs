@@ -230,9 +230,13 @@ pub fn to_table(journeys: &[JourneyMetrics]) -> String {
             if days.len() > 1 {
                 let shares: Vec<String> = days[days.len().saturating_sub(14)..]
                     .iter()
-                    .map(|d| format!("{:.0}%", d["share"].as_f64().unwrap_or(0.0) * 100.0))
+                    .map(|d| {
+                        let day = d["day"].as_str().unwrap_or("");
+                        let share = d["share"].as_f64().unwrap_or(0.0) * 100.0;
+                        format!("{} {share:.0}%", day.get(5..).unwrap_or(day))
+                    })
                     .collect();
-                let _ = writeln!(out, "             share by day: {}", shares.join(" "));
+                let _ = writeln!(out, "             share by day: {}", shares.join(", "));
             }
         }
     }

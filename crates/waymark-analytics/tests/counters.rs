@@ -131,6 +131,14 @@ fn a_crafted_run_counts_as_a_hand_count() {
     assert_eq!(j["variants"][0]["entrants"], 2);
     assert_eq!(j["variants"][0]["conversions"], 1);
     assert_eq!(j["variants"][1]["entrants"], 1);
+    // Each variant's share of its node's entrants, per day.
+    assert_eq!(
+        j["variants"][0]["allocation"],
+        json!([
+            {"day": "2026-11-02", "entrants": 2, "share": 1.0},
+            {"day": "2026-11-03", "entrants": 0, "share": 0.0},
+        ])
+    );
 
     // One version, one day.
     let v2 = metrics.select(&Selection {
