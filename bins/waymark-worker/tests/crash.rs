@@ -10,8 +10,6 @@
 
 mod support;
 
-use support::postgres_url;
-
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
@@ -19,6 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::Timelike;
+use support::postgres_url;
 
 const USERS: usize = 3000;
 

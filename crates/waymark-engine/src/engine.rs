@@ -417,8 +417,9 @@ impl Engine {
     }
 
     /// Decides what `input` means for `profile`, whose journey instances are
-    /// `instances`, at `now`. Pure: no IO, no clock, no randomness. Entry
-    /// limits see no earlier entries (see [`Engine::decide_with`]).
+    /// `instances`, at `now`. Pure: no IO, no clock, only seeded draws.
+    /// Entry limits see no earlier entries and `optimize` nodes no counts
+    /// (see [`Engine::decide_with`]).
     pub fn decide(
         &self,
         profile: &Profile,
@@ -429,17 +430,18 @@ impl Engine {
         self.decide_with(profile, instances, input, now, &NoEntries)
     }
 
-    /// [`Engine::decide`], with the entries all people made lately, for
-    /// journeys with an entry `limit` (data the caller keeps).
+    /// [`Engine::decide`], with what the caller keeps of all people: the
+    /// entries they made lately (journeys with an entry `limit`) and the
+    /// counts of `optimize` variants.
     pub fn decide_with(
         &self,
         profile: &Profile,
         instances: Vec<Instance>,
         input: Input<'_>,
         now: Timestamp,
-        entries: &dyn Population,
+        population: &dyn Population,
     ) -> Decision {
-        let mut step = Step::new(self, profile, instances, now, entries);
+        let mut step = Step::new(self, profile, instances, now, population);
         match input {
             Input::Event(event) => step.on_event(event),
             Input::TimerFired { instance, token } => step.on_timer(instance, token),

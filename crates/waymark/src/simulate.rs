@@ -106,8 +106,7 @@ impl Simulation {
             self.fire_timers_due(event.timestamp);
             self.apply(*line, event);
         }
-        self.fire_timers_due(self.until.unwrap_or(Timestamp::MAX_UTC));
-        self.out
+        self.finish()
     }
 
     /// Applies one more event at its own time, after the timers due

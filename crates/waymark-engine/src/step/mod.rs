@@ -39,7 +39,7 @@ pub(crate) struct Step<'a> {
     updated_traits: Vec<String>,
     /// Everyone's recent entries (entry limits) and variant counts.
     population: &'a dyn Population,
-    /// Journeys entered in this step (not in `entries` yet).
+    /// Journeys entered in this step (not in `population`'s entries yet).
     entered_here: Vec<Arc<str>>,
 }
 
