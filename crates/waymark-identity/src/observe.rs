@@ -4,7 +4,8 @@ use chrono::Timelike;
 use serde_json::Value;
 use waymark_core::{Channel, Consent, Event, EventStats, EventType, Profile};
 
-/// Events that show when a person engages (for send-time choice).
+/// Events that show when a person engages, and on which channel (for
+/// send-time and best-channel choices).
 pub(crate) const ENGAGEMENT_EVENTS: [(&str, Channel); 4] = [
     ("Email Opened", Channel::Email),
     ("Email Link Clicked", Channel::Email),
