@@ -28,12 +28,7 @@ pub(crate) fn fit(
     let end;
     let mut saved_in = None;
     if let Some(file) = events {
-        let text = read(file)?;
-        let (identity, invalid) =
-            waymark::identity_from_events(&text, WorkspaceConfig::default().identity);
-        if invalid > 0 {
-            tracing::warn!(invalid, file = %file.display(), "lines that are not valid events were skipped");
-        }
+        let identity = people_of(file)?;
         end = match at {
             Some(at) => at,
             None => identity
@@ -84,12 +79,7 @@ pub(crate) fn engagement(
     let mut totals = Engagement::default();
     let mut saved_in = None;
     if let Some(file) = events {
-        let text = read(file)?;
-        let (identity, invalid) =
-            waymark::identity_from_events(&text, WorkspaceConfig::default().identity);
-        if invalid > 0 {
-            tracing::warn!(invalid, file = %file.display(), "lines that are not valid events were skipped");
-        }
+        let identity = people_of(file)?;
         identity.profiles().for_each(|p| totals.add(p));
     } else {
         let waymark = open_store(store, WorkspaceConfig::default(), None)?;
@@ -134,6 +124,17 @@ pub(crate) fn apply(engine: &mut Engine, path: &std::path::Path) -> anyhow::Resu
         _ => anyhow::bail!(wrong()),
     }
     Ok(())
+}
+
+/// The people an event file describes (invalid lines skipped, with a warning).
+fn people_of(file: &std::path::Path) -> anyhow::Result<waymark_identity::Identity> {
+    let text = read(file)?;
+    let (identity, invalid) =
+        waymark::identity_from_events(&text, WorkspaceConfig::default().identity);
+    if invalid > 0 {
+        tracing::warn!(invalid, file = %file.display(), "lines that are not valid events were skipped");
+    }
+    Ok(identity)
 }
 
 fn history(

@@ -16,18 +16,6 @@ use support::*;
 
 const PEOPLE: usize = 20;
 
-fn sign_ups() -> Vec<(String, Vec<u8>)> {
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    (0..PEOPLE)
-        .map(|u| {
-            let line = format!(
-                r#"{{"type":"track","messageId":"s{u}","userId":"user-{u}","event":"Signed Up","context":{{"traits":{{"email":"user-{u}@example.com"}}}},"timestamp":"{now}"}}"#
-            );
-            (format!("user-{u}"), line.into_bytes())
-        })
-        .collect()
-}
-
 /// Deliveries on `topic` made by node `node`, by idempotency key.
 fn sent_by(topic: &str, node: &str) -> Vec<String> {
     read_all(topic)
@@ -98,7 +86,7 @@ fn a_worker_without_every_partition_fires_no_timer_and_a_shared_group_stops_it()
     create_topics(&[&topics.input], 3);
     let config = write_config(dir.path(), &[journey], &templates, &topics, "");
     let mut worker = start_worker(&config);
-    produce(&topics.input, &sign_ups());
+    produce(&topics.input, &sign_ups_now(PEOPLE));
     eventually(
         Duration::from_secs(60),
         "every welcome email",

@@ -16,18 +16,6 @@ use support::*;
 
 const PEOPLE: usize = 20;
 
-fn sign_ups() -> Vec<(String, Vec<u8>)> {
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    (0..PEOPLE)
-        .map(|u| {
-            let line = format!(
-                r#"{{"type":"track","messageId":"z{u}","userId":"user-{u}","event":"Signed Up","context":{{"traits":{{"email":"user-{u}@example.com"}}}},"timestamp":"{now}"}}"#
-            );
-            (format!("user-{u}"), line.into_bytes())
-        })
-        .collect()
-}
-
 /// How many times each idempotency key of node `node` was delivered.
 fn sent_by(topic: &str, node: &str) -> BTreeMap<String, usize> {
     let mut counts = BTreeMap::new();
@@ -91,7 +79,7 @@ fn a_paused_worker_that_lost_its_partitions_commits_and_delivers_nothing() {
         &first,
         || log_of(&first).contains("partitions claimed"),
     );
-    produce(&topics.input, &sign_ups());
+    produce(&topics.input, &sign_ups_now(PEOPLE));
     eventually(Duration::from_secs(60), "every first email", &first, || {
         sent_by(&topics.deliveries, "hello").len() == PEOPLE
     });

@@ -438,6 +438,20 @@ nodes:
     (journey, dir.join("templates"))
 }
 
+/// `people` sign-ups (`Signed Up`, with an email) timestamped now, keyed
+/// by user id: messages for a worker's input topic.
+pub fn sign_ups_now(people: usize) -> Vec<(String, Vec<u8>)> {
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    (0..people)
+        .map(|u| {
+            let line = format!(
+                r#"{{"type":"track","messageId":"s{u}","userId":"user-{u}","event":"Signed Up","context":{{"traits":{{"email":"user-{u}@example.com"}}}},"timestamp":"{now}"}}"#
+            );
+            (format!("user-{u}"), line.into_bytes())
+        })
+        .collect()
+}
+
 /// The local PostgreSQL the store tests use (`WAYMARK_POSTGRES_URL`).
 pub fn postgres_url() -> String {
     std::env::var("WAYMARK_POSTGRES_URL")

@@ -33,13 +33,10 @@ impl Waymark {
                 .filter_map(|p| fences.get(p).map(|e| (p.clone(), *e)))
                 .collect()
         };
-        if let Err(error) = self.store.check_fences(&held) {
-            if matches!(error, waymark_store::Error::Fenced { .. }) {
-                tracing::error!(%error, "partitions came back after another worker owned them: this runtime's memory of them is stale; it stops taking work");
-                self.poisoned.store(true, Ordering::SeqCst);
-            }
-            return Err(error.into());
-        }
+        self.verify(
+            &held,
+            "partitions came back after another worker owned them: this runtime's memory of them is stale; it stops taking work",
+        )?;
         let epochs = self.store.claim(owner, partitions)?;
         let mut fences = self.fences.lock();
         for (partition, epoch) in &epochs {
@@ -69,13 +66,22 @@ impl Waymark {
     /// current. A fenced runtime stops taking work (another worker owns
     /// its people now); a store that cannot answer skips the round.
     pub(super) fn check_fences(&self) -> Result<(), Error> {
-        let fences = self.epochs();
+        self.verify(
+            &self.epochs(),
+            "fenced: another worker owns these partitions now; the runtime stops taking work",
+        )
+    }
+
+    /// Whether `fences` are still current; when one moved on, says `why`
+    /// and stops taking work. A store that cannot answer is an error that
+    /// stops nothing.
+    fn verify(&self, fences: &[(String, i64)], why: &str) -> Result<(), Error> {
         if fences.is_empty() {
             return Ok(());
         }
-        match self.store.check_fences(&fences) {
+        match self.store.check_fences(fences) {
             Err(error @ waymark_store::Error::Fenced { .. }) => {
-                tracing::error!(%error, "fenced: another worker owns these partitions now; the runtime stops taking work");
+                tracing::error!(%error, "{why}");
                 self.poisoned.store(true, Ordering::SeqCst);
                 Err(error.into())
             }
