@@ -82,6 +82,26 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         Ok(())
     }
 
+    /// A number no other runtime sharing this store was given (0 on a
+    /// store one process opens alone): what a runtime writes under keys
+    /// it numbers itself carries it, so workers never write the same key.
+    fn slot(&self) -> Result<u64, Error> {
+        Ok(0)
+    }
+
+    /// Takes the locks `keys` (sorted, each once) for this process, all or
+    /// none: `false` when another process holds one. Locks are counted:
+    /// taken twice, they are held until given back twice
+    /// ([`Store::unlock`]). A store one process opens alone locks nothing.
+    fn try_lock(&self, _keys: &[i64]) -> Result<bool, Error> {
+        Ok(true)
+    }
+
+    /// Gives back locks [`Store::try_lock`] took.
+    fn unlock(&self, _keys: &[i64]) -> Result<(), Error> {
+        Ok(())
+    }
+
     /// The value at `key`, if any.
     fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>, Error>;
 

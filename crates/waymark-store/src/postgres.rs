@@ -18,6 +18,8 @@ use tokio_postgres::NoTls;
 
 use crate::{Batch, Entry, Error, Op, Space, Store};
 
+mod shared;
+
 mod embedded {
     refinery::embed_migrations!("migrations");
 }
@@ -53,6 +55,8 @@ pub struct PostgresStore {
     /// Taken only on drop.
     runtime: Option<tokio::runtime::Runtime>,
     schema: String,
+    /// The connection holding this store's locks on people.
+    locks: shared::LockConnection,
 }
 
 impl Drop for PostgresStore {
@@ -151,6 +155,7 @@ impl PostgresStore {
             pool,
             runtime: Some(runtime),
             schema,
+            locks: Default::default(),
         };
         store.migrate().map_err(|e| open_error(e.to_string()))?;
         Ok(store)
@@ -389,6 +394,18 @@ impl Store for PostgresStore {
                 .map_err(pg)?;
             fenced(rows.into_iter().map(|r| r.get(0)).collect())
         })
+    }
+
+    fn slot(&self) -> Result<u64, Error> {
+        self.next_slot()
+    }
+
+    fn try_lock(&self, keys: &[i64]) -> Result<bool, Error> {
+        self.try_lock_keys(keys)
+    }
+
+    fn unlock(&self, keys: &[i64]) -> Result<(), Error> {
+        self.unlock_keys(keys)
     }
 
     fn commit(&self, batch: Batch) -> Result<(), Error> {

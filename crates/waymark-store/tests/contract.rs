@@ -316,6 +316,33 @@ mod postgres {
         }
     }
 
+    /// Two workers on one store get different slots, and lock people all
+    /// or none: a lock one holds, the other cannot take until it is given
+    /// back as often as it was taken.
+    #[test]
+    fn workers_get_their_own_slots_and_lock_people_all_or_none() {
+        let schema = Schema::new("locks");
+        let first = PostgresStore::open(&schema.config()).unwrap();
+        let second = PostgresStore::open(&schema.config()).unwrap();
+        let (a, b) = (first.slot().unwrap(), second.slot().unwrap());
+        assert!(a > 0 && b > 0 && a != b, "slots {a} and {b}");
+        assert!(first.try_lock(&[2, 3]).unwrap());
+        // Counted: taken again by the same worker, held until both go.
+        assert!(first.try_lock(&[3]).unwrap());
+        // All or none: 1 is free but 3 is not, so the second takes nothing.
+        assert!(!second.try_lock(&[1, 3]).unwrap());
+        assert!(first.try_lock(&[1]).unwrap(), "1 was left taken");
+        first.unlock(&[1]).unwrap();
+        first.unlock(&[2, 3]).unwrap();
+        assert!(!second.try_lock(&[3]).unwrap(), "3 is still held once");
+        assert!(second.try_lock(&[2]).unwrap());
+        first.unlock(&[3]).unwrap();
+        assert!(second.try_lock(&[1, 3]).unwrap());
+        // A worker that goes away gives its locks back with its connection.
+        drop(second);
+        assert!(first.try_lock(&[1, 2, 3]).unwrap());
+    }
+
     #[test]
     fn postgres_store_keeps_the_contract_and_survives_reopening() {
         let schema = Schema::new("contract");
@@ -357,8 +384,9 @@ mod postgres {
             ])
             .output()
             .unwrap();
-        // Each migration once (V1 key/values, V2 partition owners).
-        assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "2");
+        // Each migration once (V1 key/values, V2 partition owners, V3
+        // slots and locks).
+        assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "3");
     }
 
     /// Keys with every byte value, and large batches, round-trip in key order.
