@@ -14,7 +14,13 @@ pub fn stored_metrics(store: &dyn Store) -> Result<Metrics, Error> {
             key: text.escape_debug().to_string(),
             reason,
         };
-        let bucket = BucketKey::decode(&text)
+        // A shared store's runtimes each write under a slot of their own
+        // (`journey\0version\0day\0slot`): added up here.
+        let unslotted = match text.match_indices('\u{0}').nth(2) {
+            Some((at, _)) => &text[..at],
+            None => &text,
+        };
+        let bucket = BucketKey::decode(unslotted)
             .ok_or_else(|| corrupt("not `journey\\0version\\0day`".to_owned()))?;
         let counters: Counters =
             serde_json::from_slice(&value).map_err(|e| corrupt(e.to_string()))?;

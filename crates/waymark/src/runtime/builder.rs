@@ -46,6 +46,11 @@ pub struct RuntimeOptions {
     /// How far ahead timers are held in memory: those due later stay in
     /// the store (ordered by due time) until the window reaches them.
     pub timer_window: chrono::TimeDelta,
+    /// Other workers share the store (PostgreSQL, many workers in one
+    /// consumer group): people are locked while decided and read afresh,
+    /// keys numbered under a slot of this runtime's, and outbox entries
+    /// and timers taken per claimed partition (docs/scale.md).
+    pub shared: bool,
 }
 
 impl Default for RuntimeOptions {
@@ -61,6 +66,7 @@ impl Default for RuntimeOptions {
             record_batch: 4096,
             cache_bytes: 512 << 20,
             timer_window: chrono::TimeDelta::hours(1),
+            shared: false,
         }
     }
 }
@@ -184,6 +190,11 @@ impl WaymarkBuilder {
         let store = self.store.ok_or(Error::NoStore)?;
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let seen_after = clock.now() - self.options.dedupe_window;
+        let slot = if self.options.shared {
+            store.slot()?
+        } else {
+            0
+        };
         let mut state = State::load(
             store.as_ref(),
             self.identity,
@@ -191,6 +202,9 @@ impl WaymarkBuilder {
             self.options.cache_bytes,
             clock.now() + self.options.timer_window,
         )?;
+        if self.options.shared {
+            state.share(slot);
+        }
         let expired = std::mem::take(&mut state.expired_messages);
         if !expired.is_empty() {
             let mut sweep = Batch::new();
@@ -251,6 +265,8 @@ impl WaymarkBuilder {
             deploying: Mutex::new(()),
             durable,
             fences: Mutex::default(),
+            slot,
+            delivering: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 }

@@ -49,6 +49,9 @@ struct StagedBatch {
     outbox_below: u64,
     records_below: u64,
     earliest_timer: Option<Timestamp>,
+    /// Person locks the batch holds (a shared store's), given back once
+    /// it is durable.
+    locks: Vec<i64>,
 }
 
 /// How far the store has caught up with the state: only what is durable
@@ -72,6 +75,7 @@ impl Waymark {
             outbox,
             records,
             earliest_timer,
+            locks,
         } = writes.finish(state);
         let mut staged = self.staged.lock();
         staged.last_ticket += 1;
@@ -85,6 +89,7 @@ impl Waymark {
             outbox_below: state.next_outbox_seq,
             records_below: state.next_record_seq,
             earliest_timer,
+            locks,
         });
         Ticket(ticket)
     }
@@ -109,7 +114,9 @@ impl Waymark {
             let (ticket, outbox_below, records_below) =
                 (last.ticket, last.outbox_below, last.records_below);
             let mut batch = Batch::new();
+            let mut locks = Vec::new();
             for next in group {
+                locks.extend(next.locks);
                 // A timer due before the delivery loop means to wake: wake it.
                 woke |= next
                     .earliest_timer
@@ -127,7 +134,11 @@ impl Waymark {
                 }
             }
             self.fence(&mut batch);
-            self.written(self.store.commit(batch.superseded_dropped()))?;
+            let outcome = self.store.commit(batch.superseded_dropped());
+            if !locks.is_empty() {
+                self.give_back(&locks);
+            }
+            self.written(outcome)?;
             let marks = &self.durable;
             woke |= marks.outbox_below.swap(outbox_below, Ordering::SeqCst) < outbox_below;
             if marks.records_below.swap(records_below, Ordering::SeqCst) < records_below {
@@ -174,6 +185,7 @@ impl Waymark {
         writes: Writes<'_>,
     ) -> Result<(), Error> {
         let finished = writes.finish(&mut state);
+        debug_assert!(finished.locks.is_empty(), "locks go with staged batches");
         debug_assert!(
             finished.outbox.is_empty() && finished.records.is_none(),
             "new outbox entries and records go through staged commits"

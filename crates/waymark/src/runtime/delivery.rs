@@ -27,6 +27,22 @@ pub struct DeliveryReport {
     pub failed: usize,
 }
 
+/// A delivery round in progress, counted while it lives.
+struct Round<'a>(&'a std::sync::atomic::AtomicUsize);
+
+impl<'a> Round<'a> {
+    fn start(rounds: &'a std::sync::atomic::AtomicUsize) -> Self {
+        rounds.fetch_add(1, Ordering::SeqCst);
+        Round(rounds)
+    }
+}
+
+impl Drop for Round<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// The people a delivery round renders for, as they are now (shared).
 type People = HashMap<ProfileId, Option<Arc<Profile>>>;
 
@@ -34,6 +50,9 @@ impl Waymark {
     /// Hands due outbox entries to their channels; delivered entries leave
     /// the outbox, failures retry with backoff until `max_attempts`.
     pub async fn deliver_due(&self) -> Result<DeliveryReport, Error> {
+        // Counted from before the fence check to the acknowledgements: a
+        // lane given back waits for the round (see `Waymark::release`).
+        let _round = Round::start(&self.delivering);
         self.check_fences()?;
         let now = self.clock.now();
         let started = std::time::Instant::now();
@@ -44,9 +63,8 @@ impl Waymark {
             // Only what the store holds: a crash must not lose a decision
             // whose message went out.
             let durable = self.durable.outbox_below.load(Ordering::SeqCst);
-            let due: Vec<Arc<OutboxEntry>> = state
-                .outbox
-                .range(..durable)
+            let due: Vec<Arc<OutboxEntry>> = self
+                .durable_seqs(&state.outbox, durable)
                 .map(|(_, e)| e)
                 .filter(|e| e.status == OutboxStatus::Pending && e.next_attempt_at <= now)
                 .take(self.options.delivery_batch)

@@ -42,7 +42,16 @@ impl Waymark {
         for (partition, epoch) in &epochs {
             fences.insert(partition.clone(), *epoch);
         }
+        drop(fences);
         tracing::info!(partitions = epochs.len(), "partitions claimed");
+        if self.shared() {
+            let gained: Vec<String> = epochs
+                .iter()
+                .filter(|(p, _)| !held.iter().any(|(h, _)| h == p))
+                .map(|(p, _)| p.clone())
+                .collect();
+            self.take_lanes(&gained)?;
+        }
         Ok(epochs)
     }
 

@@ -62,14 +62,35 @@ impl Waymark {
         events: &[Event],
         offsets: &[(&str, u64)],
     ) -> Result<(IngestReport, Ticket), Error> {
+        self.stage_batch_in(None, events, offsets)
+    }
+
+    /// [`Waymark::stage_batch_at`] for inputs of one partition, `lane`
+    /// (`topic/partition`): on a shared store, the outbox entries and
+    /// timers they make belong to it (its owner delivers and fires them).
+    /// Without a lane, they belong to the first lane this runtime claimed.
+    pub fn stage_batch_in(
+        &self,
+        lane: Option<&str>,
+        events: &[Event],
+        offsets: &[(&str, u64)],
+    ) -> Result<(IngestReport, Ticket), Error> {
         let now = self.clock.now();
         let engine = self.engine();
         let asked = std::time::Instant::now();
         let mut state = self.lock()?;
         let lock_wait = asked.elapsed();
         self.make_room(&mut state);
-        state.load_for_events(self.store.as_ref(), events)?;
         let mut writes = Writes::for_step(self.records.is_some());
+        if self.shared() {
+            writes.lane = self.lane_for(lane);
+            if let Err(error) = self.load_locked_for_events(&mut state, events, &mut writes.locks) {
+                self.give_back(&writes.locks.0);
+                return Err(error);
+            }
+        } else {
+            state.load_for_events(self.store.as_ref(), events)?;
+        }
         let mut report = IngestReport::default();
         // Ids past the dedupe window are forgotten as the window moves (a
         // long-running worker would otherwise keep every id it ever saw).
@@ -143,7 +164,22 @@ impl Waymark {
             usize::MAX,
         )?;
         state.journeys.timers.set_horizon(until);
+        let owned: Option<Vec<String>> = self
+            .shared()
+            .then(|| self.fences.lock().keys().cloned().collect());
         for (key, value) in stored {
+            if let Some(owned) = &owned {
+                // A shared store's timers: only those of lanes claimed.
+                let stored: super::records::StoredTimer =
+                    super::state::decode(Space::Timers, &key, &value)?;
+                if !stored
+                    .l
+                    .as_deref()
+                    .is_some_and(|l| owned.iter().any(|o| o == l))
+                {
+                    continue;
+                }
+            }
             let (timer, order) = super::state::decode_timer(&key, &value)?;
             state.journeys.timers.insert_at(timer, order);
         }
@@ -170,9 +206,30 @@ impl Waymark {
             }
             self.make_room(&mut state);
             let people: Vec<ProfileId> = due.iter().map(|t| t.profile.clone()).collect();
-            state.load_profiles(self.store.as_ref(), &people, true)?;
             let mut writes = Writes::for_step(self.records.is_some());
-            for timer in &due {
+            let lanes = if self.shared() {
+                match self.lock_timers(&mut state, &due, &people, &mut writes) {
+                    Ok(lanes) => Some(lanes),
+                    Err(error) => {
+                        self.give_back(&writes.locks.0);
+                        return Err(error);
+                    }
+                }
+            } else {
+                state.load_profiles(self.store.as_ref(), &people, true)?;
+                None
+            };
+            for (i, timer) in due.iter().enumerate() {
+                match lanes.as_ref().map(|l| &l[i]) {
+                    // Another worker fired or cleared it meanwhile: only
+                    // memory held it still.
+                    Some(None) => {
+                        state.journeys.timers.remove(timer);
+                        continue;
+                    }
+                    Some(Some(lane)) => writes.lane.clone_from(lane),
+                    None => {}
+                }
                 state.journeys.fire(&engine, timer, &mut writes);
             }
             fired += due.len();

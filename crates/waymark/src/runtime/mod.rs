@@ -23,6 +23,7 @@ mod people;
 mod record_batch;
 mod records;
 mod run;
+mod shared;
 mod sink;
 mod state;
 mod stored_profile;

@@ -269,6 +269,20 @@ impl State {
         Ok(())
     }
 
+    /// Lets `id` go from memory unless a batch after `durable` wrote them.
+    pub fn let_go(&mut self, id: &ProfileId, durable: u64) {
+        if self
+            .people
+            .order
+            .peek(id)
+            .is_some_and(|c| c.written <= durable)
+            && let Some(entry) = self.people.order.pop(id)
+        {
+            self.people.stats.bytes -= entry.bytes;
+            self.journeys.unload(id);
+        }
+    }
+
     /// Lets the least recently used people go until the cache is within
     /// its budget, sparing those a batch not yet durable wrote; and the
     /// redirects that are durable.

@@ -32,6 +32,26 @@ impl RecordBatch {
         }
     }
 
+    /// A batch read back from the store (`key` names it in errors).
+    pub fn decode(key: &[u8], value: &[u8]) -> Result<Self, waymark_store::Error> {
+        // Each non-empty line a record: its key read, the line kept
+        // (newline-terminated, as `RecordBatch::stored` expects).
+        let (mut keys, mut text) = (Vec::new(), Vec::with_capacity(value.len()));
+        for line in value.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+            let record: serde_json::Value =
+                super::state::decode(waymark_store::Space::Records, key, line)?;
+            let id = record
+                .get("key")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            keys.push(id);
+            text.extend_from_slice(line);
+            text.push(b'\n');
+        }
+        Ok(RecordBatch::stored(text, keys))
+    }
+
     /// Records read back from the store: the stored value and each
     /// record's key.
     pub fn stored(text: Vec<u8>, keys: Vec<String>) -> Self {

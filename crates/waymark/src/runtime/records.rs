@@ -289,6 +289,10 @@ pub struct StoredTimer {
     /// A time-based entry timer (`Timer::entry`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub e: bool,
+    /// The input partition whose input set it, on a shared store: its
+    /// owner fires it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub l: Option<Arc<str>>,
 }
 
 fn is_first(order: &u64) -> bool {
@@ -315,6 +319,10 @@ pub struct OutboxEntry {
     pub next_attempt_at: Timestamp,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// The input partition whose input made it, on a store several
+    /// workers share: its owner delivers it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lane: Option<Arc<str>>,
 }
 
 #[cfg(test)]

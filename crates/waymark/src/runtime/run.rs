@@ -111,9 +111,8 @@ impl Waymark {
             }
         }
         let durable = self.durable.outbox_below.load(Ordering::SeqCst);
-        let delivery = state
-            .outbox
-            .range(..durable)
+        let delivery = self
+            .durable_seqs(&state.outbox, durable)
             .map(|(_, entry)| entry)
             .filter(|entry| entry.status == OutboxStatus::Pending)
             .map(|entry| entry.next_attempt_at)
@@ -194,7 +193,11 @@ impl Waymark {
     /// Whether durable records wait for the sink (it failed last round).
     fn records_waiting(&self) -> bool {
         let durable = self.durable.records_below.load(Ordering::SeqCst);
-        self.records.is_some() && self.state.lock().records.range(..durable).next().is_some()
+        self.records.is_some()
+            && self
+                .durable_seqs(&self.state.lock().records, durable)
+                .next()
+                .is_some()
     }
 
     /// Hands committed journey records (up to about `record_batch`) to the
@@ -212,9 +215,7 @@ impl Waymark {
                 let state = self.lock()?;
                 let mut taken = 0;
                 let durable = self.durable.records_below.load(Ordering::SeqCst);
-                state
-                    .records
-                    .range(..durable)
+                self.durable_seqs(&state.records, durable)
                     .take_while(|(_, records)| {
                         let take = taken < self.options.record_batch;
                         taken += records.len();

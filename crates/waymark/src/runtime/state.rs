@@ -79,6 +79,9 @@ pub(super) struct State {
     pub people: PeopleCache,
     /// Pending timers, queued or not.
     pub timers_pending: usize,
+    /// The runtime's slot when other workers share the store: counters
+    /// are written under keys of its own (see [`super::shared`]).
+    pub shared_slot: Option<u64>,
 }
 
 pub(super) fn decode<T: DeserializeOwned>(
@@ -136,23 +139,8 @@ impl State {
         }
         for (key, value) in store.scan(Space::Records, b"")? {
             if let Some(seq) = keys::decode_seq(&key) {
-                // Each non-empty line a record: its key read, the line kept
-                // (newline-terminated, as `RecordBatch::stored` expects).
-                let (mut keys, mut text) = (Vec::new(), Vec::with_capacity(value.len()));
-                for line in value.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-                    let record: serde_json::Value = decode(Space::Records, &key, line)?;
-                    let id = record
-                        .get("key")
-                        .and_then(serde_json::Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned();
-                    keys.push(id);
-                    text.extend_from_slice(line);
-                    text.push(b'\n');
-                }
-                state
-                    .records
-                    .insert(seq, Arc::new(RecordBatch::stored(text, keys)));
+                let records = RecordBatch::decode(&key, &value)?;
+                state.records.insert(seq, Arc::new(records));
                 state.next_record_seq = seq + 1;
             }
         }
@@ -174,12 +162,14 @@ impl State {
         for (key, value) in store.scan(Space::Counters, b"")? {
             let n: u64 = decode(Space::Counters, &key, &value)?;
             let text = String::from_utf8_lossy(&key);
-            let parsed = text
-                .split_once('\u{0}')
-                .and_then(|(journey, kind)| Some((Arc::from(journey), RecordKind::parse(kind)?)));
+            // `journey\0kind`, or `journey\0kind\0slot` from a shared store.
+            let parsed = text.split_once('\u{0}').and_then(|(journey, kind)| {
+                let kind = kind.split('\u{0}').next()?;
+                Some((Arc::from(journey), RecordKind::parse(kind)?))
+            });
             match parsed {
                 Some(counter) => {
-                    state.counters.insert(counter, n);
+                    *state.counters.entry(counter).or_default() += n;
                 }
                 None => {
                     tracing::warn!(key = %text.escape_debug(), "unknown counter in the store; ignored")
@@ -234,6 +224,33 @@ impl State {
             .max(state.outbox.keys().next_back().map_or(0, |s| s + 1));
         state.outbox_failed = state.count_failed();
         Ok(state)
+    }
+
+    /// Makes this state one of several workers' on a shared store: its own
+    /// numbers start at `slot << 40`, its counters at zero (written under
+    /// its slot's keys; readers add slots up), and it holds no outbox
+    /// entry, timer or record until it claims their lanes. People stay in
+    /// memory only while a batch not yet durable holds them.
+    pub fn share(&mut self, slot: u64) {
+        let (first, _) = super::shared::slot_range(slot);
+        self.shared_slot = Some(slot);
+        self.people = PeopleCache::new(0);
+        self.outbox.clear();
+        self.records.clear();
+        self.counters.clear();
+        self.analytics = Metrics::default();
+        let horizon = self.journeys.timers.horizon();
+        self.journeys.timers = Default::default();
+        if let Some(horizon) = horizon {
+            self.journeys.timers.set_horizon(horizon);
+        }
+        self.journeys.timers.raise_order(first);
+        self.journeys.identity.graph_mut().raise_created(first);
+        self.next_outbox_seq = self.next_outbox_seq.max(first);
+        self.next_record_seq = self.next_record_seq.max(first);
+        self.next_merge_seq = self.next_merge_seq.max(first);
+        self.next_batch_seq = self.next_batch_seq.max(first);
+        self.outbox_failed = 0;
     }
 
     /// Failed outbox entries, by a scan.
@@ -311,12 +328,13 @@ pub(super) fn timer_from(key: &[u8], stored: StoredTimer) -> Option<Timer> {
     })
 }
 
-/// The stored value of a timer set `order`-th.
-pub(super) fn encode_timer(timer: &Timer, order: u64) -> Vec<u8> {
+/// The stored value of a timer set `order`-th by an input of `lane`.
+pub(super) fn encode_timer(timer: &Timer, order: u64, lane: Option<&Arc<str>>) -> Vec<u8> {
     encode(&StoredTimer {
         p: timer.profile.clone(),
         j: Arc::clone(&timer.journey),
         o: order,
         e: timer.entry,
+        l: lane.cloned(),
     })
 }

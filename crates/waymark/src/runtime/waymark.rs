@@ -37,6 +37,8 @@ pub enum Error {
     NotByApi(String),
     #[error("no usable identifier: give a user id or an anonymous id (not blocked, not forgotten)")]
     NoIdentifier,
+    #[error("people this batch needs were held by another worker for {waited:?}; giving up")]
+    Locked { waited: std::time::Duration },
 }
 
 /// The embeddable runtime.
@@ -79,6 +81,11 @@ pub struct Waymark {
     pub(super) durable: DurableMarks,
     /// Partition epochs claimed on a shared store (see [`Waymark::claim`]).
     pub(super) fences: Mutex<super::fencing::Fences>,
+    /// This runtime's slot on a shared store (0 alone): its own sequence
+    /// numbers start at `slot << 40` (see [`super::shared`]).
+    pub(super) slot: u64,
+    /// Delivery rounds sending now (a lane given back waits for them).
+    pub(super) delivering: std::sync::atomic::AtomicUsize,
 }
 
 impl std::fmt::Debug for Waymark {

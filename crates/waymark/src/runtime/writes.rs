@@ -49,6 +49,12 @@ pub(super) struct Writes<'e> {
     earliest_timer: Option<Timestamp>,
     /// Timers set minus timers cleared (each cleared one was pending).
     timers_delta: i64,
+    /// The input partition of what is decided now (a shared store's lane).
+    pub lane: Option<Arc<str>>,
+    /// The lane of each delivery, in order.
+    lanes: Vec<Option<Arc<str>>>,
+    /// Person locks taken for the batch, given back once it is durable.
+    pub locks: super::shared::Held,
 }
 
 /// A batch ready to be staged: its writes, and the outbox entries and
@@ -61,6 +67,7 @@ pub(super) struct Finished {
     pub outbox: Vec<Arc<OutboxEntry>>,
     pub records: Option<(u64, Arc<RecordBatch>)>,
     pub earliest_timer: Option<Timestamp>,
+    pub locks: Vec<i64>,
 }
 
 impl Writes<'_> {
@@ -102,7 +109,8 @@ impl Writes<'_> {
         let outbox: Vec<Arc<OutboxEntry>> = self
             .deliveries
             .into_iter()
-            .map(|delivery| {
+            .zip(self.lanes)
+            .map(|(delivery, lane)| {
                 let seq = state.next_outbox_seq;
                 state.next_outbox_seq += 1;
                 let entry = Arc::new(OutboxEntry {
@@ -112,6 +120,7 @@ impl Writes<'_> {
                     status: OutboxStatus::Pending,
                     attempts: 0,
                     last_error: None,
+                    lane,
                 });
                 state.outbox.insert(seq, Arc::clone(&entry));
                 entry
@@ -207,32 +216,39 @@ impl Writes<'_> {
             .timers_pending
             .saturating_add_signed(self.timers_delta as isize);
         let journeys = &state.journeys;
-        let counts = [
-            (PEOPLE_COUNT, journeys.people as u64),
-            (RUNNING_COUNT, journeys.running as u64),
-            (CREATED_SEQ, journeys.identity.graph().created_counter()),
-            (TIMERS_COUNT, state.timers_pending as u64),
-            (TIMER_ORDER, journeys.timers.last_order()),
-        ];
-        for (key, n) in counts {
-            self.batch.put(Space::Meta, key, encode(&n));
+        // On a shared store these totals are each worker's own: not
+        // written over one another (sequences start from the slot).
+        let slot = state.shared_slot.map(|s| format!("\u{0}{s}"));
+        if slot.is_none() {
+            let counts = [
+                (PEOPLE_COUNT, journeys.people as u64),
+                (RUNNING_COUNT, journeys.running as u64),
+                (CREATED_SEQ, journeys.identity.graph().created_counter()),
+                (TIMERS_COUNT, state.timers_pending as u64),
+                (TIMER_ORDER, journeys.timers.last_order()),
+                (OUTBOX_SEQ, state.next_outbox_seq),
+                (MERGE_SEQ, state.next_merge_seq),
+            ];
+            for (key, n) in counts {
+                self.batch.put(Space::Meta, key, encode(&n));
+            }
         }
+        let slot = slot.unwrap_or_default();
         for (key, counters) in self.analytics.buckets() {
             let total = state.analytics.merge(key.clone(), counters);
-            self.batch
-                .put(Space::Analytics, key.encode(), encode(total));
+            self.batch.put(
+                Space::Analytics,
+                format!("{}{slot}", key.encode()),
+                encode(total),
+            );
         }
         for (key, n) in self.counted {
             let total = state.counters.entry(key.clone()).or_default();
             *total += n;
             let (journey, kind) = key;
-            let stored = format!("{journey}\u{0}{}", kind.as_str());
+            let stored = format!("{journey}\u{0}{}{slot}", kind.as_str());
             self.batch.put(Space::Counters, stored, encode(total));
         }
-        self.batch
-            .put(Space::Meta, OUTBOX_SEQ, encode(&state.next_outbox_seq));
-        self.batch
-            .put(Space::Meta, MERGE_SEQ, encode(&state.next_merge_seq));
         Finished {
             batch: self.batch,
             touched,
@@ -240,6 +256,7 @@ impl Writes<'_> {
             outbox,
             records,
             earliest_timer: self.earliest_timer,
+            locks: self.locks.0,
         }
     }
 }
@@ -264,7 +281,7 @@ impl Journal for Writes<'_> {
         self.batch.put(
             Space::Timers,
             keys::timer(timer.due, &timer.instance, timer.token),
-            encode_timer(timer, order),
+            encode_timer(timer, order, self.lane.as_ref()),
         );
     }
 
@@ -305,6 +322,7 @@ impl Journal for Writes<'_> {
 
     fn send(&mut self, delivery: Delivery) {
         self.deliveries.push(delivery);
+        self.lanes.push(self.lane.clone());
     }
 }
 

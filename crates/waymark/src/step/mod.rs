@@ -345,7 +345,9 @@ impl JourneyState {
     /// Removes and returns a profile's instances.
     pub fn take_instances(&mut self, id: &ProfileId) -> Vec<Instance> {
         let instances = self.instances.remove(id).unwrap_or_default();
-        self.running -= running(&instances);
+        // Saturating: on a shared store, instances another worker started
+        // were never counted here.
+        self.running = self.running.saturating_sub(running(&instances));
         instances
     }
 
