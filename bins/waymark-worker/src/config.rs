@@ -140,6 +140,10 @@ pub struct StoreConfig {
     /// journey instances), in MiB; beyond it the least recently used are
     /// let go and read from the store again when needed.
     pub cache_mb: usize,
+    /// With `postgres` and a Kafka source: several workers share the store
+    /// and the consumer group, each deciding for the partitions it is
+    /// assigned (docs/scale.md, "Many workers").
+    pub shared: bool,
 }
 
 /// Where the worker keeps its state.
@@ -159,6 +163,7 @@ impl Default for StoreConfig {
             schema: "waymark".to_owned(),
             pool_size: 8,
             cache_mb: 512,
+            shared: false,
         }
     }
 }
@@ -362,6 +367,13 @@ impl WorkerConfig {
         if config.source.kind == SourceKind::Kafka && config.kafka.topics.input.is_empty() {
             return Err(invalid(
                 "kafka.topics.input: list at least one input topic".to_owned(),
+            ));
+        }
+        if config.store.shared
+            && (config.store.kind != StoreKind::Postgres || config.source.kind != SourceKind::Kafka)
+        {
+            return Err(invalid(
+                "store.shared: workers share a store only with store.kind = \"postgres\" and source.kind = \"kafka\"".to_owned(),
             ));
         }
         if config.journeys.is_empty() {

@@ -142,6 +142,7 @@ impl Worker {
             .policies(policies)
             .options(waymark::runtime::RuntimeOptions {
                 cache_bytes: config.store.cache_mb.saturating_mul(1 << 20),
+                shared: config.store.shared,
                 ..waymark::runtime::RuntimeOptions::default()
             });
         if let Some(unsubscribe) = &config.unsubscribe {

@@ -12,7 +12,7 @@ use parking_lot::{Condvar, Mutex};
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
-use waymark::runtime::{Ticket, Waymark};
+use waymark::runtime::{IngestReport, Ticket, Waymark};
 use waymark::source::SourceCounters;
 use waymark_core::{Arrival, Event, Timestamp};
 
@@ -40,6 +40,8 @@ struct DeadLetter {
 #[derive(Debug, Default)]
 struct Pending {
     events: Vec<Event>,
+    /// Each event's partition (`topic/partition`), on a shared store.
+    lanes: Vec<String>,
     dead: Vec<DeadLetter>,
     /// (topic, partition) -> the offset after the last message read.
     next: HashMap<(String, i32), i64>,
@@ -170,11 +172,17 @@ impl Pipeline {
         if let Some(next) = committed.get(&(topic.to_owned(), partition)) {
             return *next;
         }
-        let next = self
-            .waymark
-            .source_offset(&position_name(topic, partition))
-            .and_then(|n| i64::try_from(n).ok())
-            .unwrap_or(0);
+        let name = position_name(topic, partition);
+        // On a shared store another worker may have moved it: the store's.
+        let stored = if self.waymark.is_shared() {
+            self.waymark.stored_source_offset(&name).unwrap_or_else(|error| {
+                tracing::warn!(%error, "could not read a partition's position");
+                None
+            })
+        } else {
+            self.waymark.source_offset(&name)
+        };
+        let next = stored.and_then(|n| i64::try_from(n).ok()).unwrap_or(0);
         committed.insert((topic.to_owned(), partition), next);
         next
     }
@@ -214,7 +222,12 @@ impl Pipeline {
             }
         }
         match parsed {
-            Ok(event) => pending.events.push(event),
+            Ok(event) => {
+                pending.events.push(event);
+                if self.waymark.is_shared() {
+                    pending.lanes.push(format!("{topic}/{partition}"));
+                }
+            }
             Err(reason) => {
                 tracing::warn!(
                     topic,
@@ -307,7 +320,11 @@ impl Pipeline {
             })
             .collect();
         let offsets: Vec<(&str, u64)> = names.iter().map(|(n, o)| (n.as_str(), *o)).collect();
-        let (report, ticket) = self.waymark.stage_batch_at(&batch.events, &offsets)?;
+        let (report, ticket) = if self.waymark.is_shared() {
+            self.stage_by_lane(&batch, &offsets)?
+        } else {
+            self.waymark.stage_batch_at(&batch.events, &offsets)?
+        };
         tracing::debug!(?offsets, events = batch.events.len(), "batch staged");
         self.counters.count(&report, batch.dead.len());
         let mut in_flight = self.in_flight.lock();
@@ -327,6 +344,49 @@ impl Pipeline {
             "batch handed to the committer"
         );
         Ok(())
+    }
+
+    /// Stages a batch a partition at a time (on a shared store each
+    /// partition's outbox entries and timers belong to its owner), the
+    /// positions with the last; returns the reports added up and the
+    /// last ticket (durable, all are).
+    fn stage_by_lane(
+        &self,
+        batch: &Pending,
+        offsets: &[(&str, u64)],
+    ) -> Result<(IngestReport, Ticket), SourceError> {
+        let mut lanes: Vec<(&str, Vec<Event>)> = Vec::new();
+        for (event, lane) in batch.events.iter().zip(&batch.lanes) {
+            match lanes.iter_mut().find(|(l, _)| *l == lane.as_str()) {
+                Some((_, events)) => events.push(event.clone()),
+                None => lanes.push((lane.as_str(), vec![event.clone()])),
+            }
+        }
+        let mut total = IngestReport::default();
+        let mut last = None;
+        for (lane, events) in &lanes {
+            let (report, ticket) = self.waymark.stage_batch_in(Some(lane), events, &[])?;
+            total.processed += report.processed;
+            total.duplicates += report.duplicates;
+            total.unresolvable += report.unresolvable;
+            total.sends += report.sends;
+            last = Some(ticket);
+        }
+        // The positions, with nothing else (or alone, for a batch of dead
+        // letters only): durable with, or after, every lane's decisions.
+        let (_, ticket) = self.waymark.stage_batch_in(None, &[], offsets)?;
+        Ok((total, last.map_or(ticket, |l| l.max(ticket))))
+    }
+
+    /// The publisher (of dead letters, and of deliveries on Kafka).
+    pub(crate) fn publisher(&self) -> &Publisher {
+        &self.publisher
+    }
+
+    /// Forgets the positions kept for partitions: read from the store
+    /// again when next needed (another worker may have moved them).
+    pub(crate) fn forget_positions(&self) {
+        self.committed.lock().clear();
     }
 
     /// Makes every staged batch durable, then stores their positions for

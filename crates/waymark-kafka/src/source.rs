@@ -62,6 +62,11 @@ struct SourceContext {
     partitions: AtomicUsize,
     /// This worker's name as an owner of partitions in the store.
     owner: String,
+    /// On a shared store: what to read back at an assignment (the client,
+    /// the topics whose idempotency keys to learn, how far back), so that
+    /// a message another worker published for a lane taken over is not
+    /// published again.
+    read_back: Option<(rdkafka::ClientConfig, Vec<String>, i64)>,
 }
 
 impl ClientContext for SourceContext {}
@@ -70,13 +75,29 @@ impl ConsumerContext for SourceContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(list) = rebalance {
             tracing::info!(partitions = list.count(), "partitions revoked: draining");
-            // Their people's timers are not this worker's to fire now.
-            self.waymark.hold_timers(true);
+            let shared = self.waymark.is_shared();
+            // Their people's timers are not this worker's to fire now (on
+            // a shared store, timers of lanes still held fire on).
+            if !shared {
+                self.waymark.hold_timers(true);
+            }
             if let Err(error) = self.pipeline.drain(consumer) {
                 self.pipeline.fail(error);
                 return;
             }
             commit(consumer);
+            if shared {
+                let lanes: Vec<String> = list
+                    .elements()
+                    .iter()
+                    .map(|e| format!("{}/{}", e.topic(), e.partition()))
+                    .collect();
+                if let Err(error) = self.waymark.release(&lanes) {
+                    self.pipeline.fail(error.into());
+                    return;
+                }
+                self.pipeline.forget_positions();
+            }
             self.pipeline.health.set_assigned(0);
             self.pipeline.metrics.partitions_assigned.set(0);
         }
@@ -86,6 +107,13 @@ impl ConsumerContext for SourceContext {
         if let Rebalance::Assign(list) = rebalance {
             let assigned = consumer.assignment().map_or(list.count(), |a| a.count());
             tracing::info!(partitions = assigned, "partitions assigned");
+            if let Some((client, topics, per_partition)) = &self.read_back {
+                for topic in topics {
+                    if let Err(error) = self.pipeline.publisher().read_back(client, topic, *per_partition) {
+                        tracing::warn!(%error, topic, "could not read back what other workers published");
+                    }
+                }
+            }
             // Taken in the store before anything is decided for them.
             let metrics = &self.pipeline.metrics;
             if let Err(error) = crate::ownership::claim(&self.waymark, metrics, &self.owner, list) {
@@ -93,7 +121,7 @@ impl ConsumerContext for SourceContext {
                 return;
             }
             let total = self.partitions.load(Ordering::SeqCst);
-            if total > 0 && assigned >= total {
+            if self.waymark.is_shared() || (total > 0 && assigned >= total) {
                 self.waymark.hold_timers(false);
             }
             self.pipeline.health.set_assigned(assigned as u64);
@@ -165,8 +193,10 @@ impl KafkaSource {
         max_clock_skew: chrono::TimeDelta,
     ) -> Result<Self, SourceError> {
         let waymark = Arc::clone(&parts.waymark);
-        // Until this worker holds every partition, timers wait.
-        waymark.hold_timers(true);
+        let shared = waymark.is_shared();
+        // Until this worker holds every partition, timers wait (on a shared
+        // store, each lane's fire once claimed).
+        waymark.hold_timers(!waymark.is_shared());
         let pipeline = Arc::new(Pipeline::new(kafka, parts, max_clock_skew));
         let mut config = super::client_config(kafka);
         config
@@ -196,6 +226,13 @@ impl KafkaSource {
             waymark,
             partitions: AtomicUsize::new(0),
             owner: crate::ownership::owner_id(),
+            read_back: shared.then(|| {
+                (
+                    super::client_config(kafka),
+                    vec![kafka.topics.deliveries.clone(), kafka.topics.analytics.clone()],
+                    kafka.readback,
+                )
+            }),
         })?;
         let topics: Vec<&str> = kafka.topics.input.iter().map(String::as_str).collect();
         consumer.subscribe(&topics)?;
@@ -257,8 +294,11 @@ impl KafkaSource {
                 return;
             }
             self.rejoin_if_orphaned(&mut orphan_check, &halted);
-            self.hold_timers_unless_whole(&mut orphan_check);
-            self.stop_if_shared(&mut orphan_check);
+            // Many workers share a group only on a shared store.
+            if !self.consumer.context().waymark.is_shared() {
+                self.hold_timers_unless_whole(&mut orphan_check);
+                self.stop_if_shared(&mut orphan_check);
+            }
             let started = Instant::now();
             while !halted() && started.elapsed() < Duration::from_secs(1) {
                 std::thread::sleep(Duration::from_millis(50));

@@ -100,6 +100,17 @@ impl Waymark {
         self.state.lock().offsets.get(source).copied()
     }
 
+    /// [`Waymark::source_offset`] as the store holds it (on a shared
+    /// store, another worker may have moved it).
+    pub fn stored_source_offset(&self, source: &str) -> Result<Option<u64>, Error> {
+        let key = format!("{}{source}", super::state::SOURCE_PREFIX);
+        self.store
+            .get(waymark_store::Space::Meta, key.as_bytes())?
+            .map(|value| super::state::decode(waymark_store::Space::Meta, key.as_bytes(), &value))
+            .transpose()
+            .map_err(Error::from)
+    }
+
     /// When the next timer is due, if any (queued, or in the store beyond
     /// the horizon).
     pub fn next_timer_due(&self) -> Result<Option<Timestamp>, Error> {

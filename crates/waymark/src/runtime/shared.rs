@@ -84,6 +84,12 @@ impl Waymark {
         self.options.shared
     }
 
+    /// Whether this runtime shares its store with other workers
+    /// ([`super::RuntimeOptions::shared`]).
+    pub fn is_shared(&self) -> bool {
+        self.options.shared
+    }
+
     /// Takes `keys` (those not taken for this batch yet), waiting while
     /// another worker holds one. Runtimes share nothing in memory, so the
     /// wait is a poll with a growing pause; batches this runtime staged
