@@ -119,7 +119,11 @@ fn simulated(dir: &Path, lines: &[(String, String)]) -> BTreeMap<(String, String
         .arg(&events)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut counts = BTreeMap::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let json: serde_json::Value = serde_json::from_str(line).unwrap();
@@ -148,14 +152,21 @@ fn three_workers_killed_and_restarted_send_each_message_once() {
         .map(|(key, line)| (key.clone(), line.clone().into_bytes()))
         .collect();
     let expected = simulated(dir.path(), &lines);
-    assert_eq!(expected.len(), PEOPLE * 2, "simulate: a first and a second email each");
+    assert_eq!(
+        expected.len(),
+        PEOPLE * 2,
+        "simulate: a first and a second email each"
+    );
 
     let claimed = |config: &Path| log_of(config).contains("partitions claimed");
     let mut first = start_worker(&workers[0]);
     let mut second = start_worker(&workers[1]);
-    eventually(Duration::from_secs(60), "two workers' assignments", &workers[1], || {
-        claimed(&workers[0]) && claimed(&workers[1])
-    });
+    eventually(
+        Duration::from_secs(60),
+        "two workers' assignments",
+        &workers[1],
+        || claimed(&workers[0]) && claimed(&workers[1]),
+    );
     let (a, rest) = messages.split_at(messages.len() * 2 / 5);
     let (b, c) = rest.split_at(rest.len() / 2);
     produce_one_per_batch(&topics.input, a);
@@ -187,7 +198,11 @@ fn three_workers_killed_and_restarted_send_each_message_once() {
     assert!(twice.is_empty(), "sent more than once: {twice:?}");
     assert_eq!(sent, expected, "the sends simulate finds, each once");
     // Every worker still running.
-    for (worker, config) in [(&mut first, &workers[0]), (&mut second, &workers[1]), (&mut third, &workers[2])] {
+    for (worker, config) in [
+        (&mut first, &workers[0]),
+        (&mut second, &workers[1]),
+        (&mut third, &workers[2]),
+    ] {
         assert!(worker.try_wait().unwrap().is_none(), "{}", log_of(config));
     }
 }

@@ -12,7 +12,7 @@ use parking_lot::{Condvar, Mutex};
 use rdkafka::consumer::{BaseConsumer, Consumer, ConsumerContext};
 use rdkafka::message::{BorrowedMessage, Headers, Message};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
-use waymark::runtime::{IngestReport, Ticket, Waymark};
+use waymark::runtime::{Ticket, Waymark};
 use waymark::source::SourceCounters;
 use waymark_core::{Arrival, Event, Timestamp};
 
@@ -22,6 +22,8 @@ use crate::health::Health;
 use crate::metrics::{Metrics, ReasonLabels};
 use crate::publisher::{Outgoing, Publisher};
 use crate::source::{SourceError, SourceParts};
+
+mod lanes;
 
 /// An event that could not be processed, with what the dead-letter topic
 /// needs to hold it byte for byte.
@@ -175,10 +177,12 @@ impl Pipeline {
         let name = position_name(topic, partition);
         // On a shared store another worker may have moved it: the store's.
         let stored = if self.waymark.is_shared() {
-            self.waymark.stored_source_offset(&name).unwrap_or_else(|error| {
-                tracing::warn!(%error, "could not read a partition's position");
-                None
-            })
+            self.waymark
+                .stored_source_offset(&name)
+                .unwrap_or_else(|error| {
+                    tracing::warn!(%error, "could not read a partition's position");
+                    None
+                })
         } else {
             self.waymark.source_offset(&name)
         };
@@ -344,49 +348,6 @@ impl Pipeline {
             "batch handed to the committer"
         );
         Ok(())
-    }
-
-    /// Stages a batch a partition at a time (on a shared store each
-    /// partition's outbox entries and timers belong to its owner), the
-    /// positions with the last; returns the reports added up and the
-    /// last ticket (durable, all are).
-    fn stage_by_lane(
-        &self,
-        batch: &Pending,
-        offsets: &[(&str, u64)],
-    ) -> Result<(IngestReport, Ticket), SourceError> {
-        let mut lanes: Vec<(&str, Vec<Event>)> = Vec::new();
-        for (event, lane) in batch.events.iter().zip(&batch.lanes) {
-            match lanes.iter_mut().find(|(l, _)| *l == lane.as_str()) {
-                Some((_, events)) => events.push(event.clone()),
-                None => lanes.push((lane.as_str(), vec![event.clone()])),
-            }
-        }
-        let mut total = IngestReport::default();
-        let mut last = None;
-        for (lane, events) in &lanes {
-            let (report, ticket) = self.waymark.stage_batch_in(Some(lane), events, &[])?;
-            total.processed += report.processed;
-            total.duplicates += report.duplicates;
-            total.unresolvable += report.unresolvable;
-            total.sends += report.sends;
-            last = Some(ticket);
-        }
-        // The positions, with nothing else (or alone, for a batch of dead
-        // letters only): durable with, or after, every lane's decisions.
-        let (_, ticket) = self.waymark.stage_batch_in(None, &[], offsets)?;
-        Ok((total, last.map_or(ticket, |l| l.max(ticket))))
-    }
-
-    /// The publisher (of dead letters, and of deliveries on Kafka).
-    pub(crate) fn publisher(&self) -> &Publisher {
-        &self.publisher
-    }
-
-    /// Forgets the positions kept for partitions: read from the store
-    /// again when next needed (another worker may have moved them).
-    pub(crate) fn forget_positions(&self) {
-        self.committed.lock().clear();
     }
 
     /// Makes every staged batch durable, then stores their positions for

@@ -5,9 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use rdkafka::ClientContext;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::error::KafkaError;
 use rdkafka::topic_partition_list::Offset;
 use waymark::runtime::Waymark;
 use waymark::source::SourceCounters;
@@ -17,6 +16,10 @@ use crate::health::Health;
 use crate::metrics::{Metrics, PartitionLabels};
 use crate::pipeline::Pipeline;
 use crate::publisher::{PublishError, Publisher};
+
+mod rebalance;
+
+use rebalance::{SourceContext, commit};
 
 /// What a Kafka source feeds and reports to.
 #[derive(Debug, Clone)]
@@ -52,93 +55,6 @@ pub enum SourceError {
         members: usize,
         seconds: u64,
     },
-}
-
-/// The consumer's callbacks: drain and commit before partitions go.
-struct SourceContext {
-    pipeline: Arc<Pipeline>,
-    waymark: Arc<Waymark>,
-    /// The input topics' partition count (0 until the broker told).
-    partitions: AtomicUsize,
-    /// This worker's name as an owner of partitions in the store.
-    owner: String,
-    /// On a shared store: what to read back at an assignment (the client,
-    /// the topics whose idempotency keys to learn, how far back), so that
-    /// a message another worker published for a lane taken over is not
-    /// published again.
-    read_back: Option<(rdkafka::ClientConfig, Vec<String>, i64)>,
-}
-
-impl ClientContext for SourceContext {}
-
-impl ConsumerContext for SourceContext {
-    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Revoke(list) = rebalance {
-            tracing::info!(partitions = list.count(), "partitions revoked: draining");
-            let shared = self.waymark.is_shared();
-            // Their people's timers are not this worker's to fire now (on
-            // a shared store, timers of lanes still held fire on).
-            if !shared {
-                self.waymark.hold_timers(true);
-            }
-            if let Err(error) = self.pipeline.drain(consumer) {
-                self.pipeline.fail(error);
-                return;
-            }
-            commit(consumer);
-            if shared {
-                let lanes: Vec<String> = list
-                    .elements()
-                    .iter()
-                    .map(|e| format!("{}/{}", e.topic(), e.partition()))
-                    .collect();
-                if let Err(error) = self.waymark.release(&lanes) {
-                    self.pipeline.fail(error.into());
-                    return;
-                }
-                self.pipeline.forget_positions();
-            }
-            self.pipeline.health.set_assigned(0);
-            self.pipeline.metrics.partitions_assigned.set(0);
-        }
-    }
-
-    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
-        if let Rebalance::Assign(list) = rebalance {
-            let assigned = consumer.assignment().map_or(list.count(), |a| a.count());
-            tracing::info!(partitions = assigned, "partitions assigned");
-            if let Some((client, topics, per_partition)) = &self.read_back {
-                for topic in topics {
-                    if let Err(error) = self.pipeline.publisher().read_back(client, topic, *per_partition) {
-                        tracing::warn!(%error, topic, "could not read back what other workers published");
-                    }
-                }
-            }
-            // Taken in the store before anything is decided for them.
-            let metrics = &self.pipeline.metrics;
-            if let Err(error) = crate::ownership::claim(&self.waymark, metrics, &self.owner, list) {
-                self.pipeline.fail(error.into());
-                return;
-            }
-            let total = self.partitions.load(Ordering::SeqCst);
-            if self.waymark.is_shared() || (total > 0 && assigned >= total) {
-                self.waymark.hold_timers(false);
-            }
-            self.pipeline.health.set_assigned(assigned as u64);
-            self.pipeline
-                .metrics
-                .partitions_assigned
-                .set(i64::try_from(assigned).unwrap_or(0));
-        }
-    }
-}
-
-/// Commits the stored offsets now (nothing stored is not an error).
-fn commit<C: ConsumerContext>(consumer: &BaseConsumer<C>) {
-    match consumer.commit_consumer_state(CommitMode::Sync) {
-        Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
-        Err(error) => tracing::warn!(%error, "offsets not committed"),
-    }
 }
 
 /// How long a worker holds only part of the partitions before it checks
@@ -229,7 +145,10 @@ impl KafkaSource {
             read_back: shared.then(|| {
                 (
                     super::client_config(kafka),
-                    vec![kafka.topics.deliveries.clone(), kafka.topics.analytics.clone()],
+                    vec![
+                        kafka.topics.deliveries.clone(),
+                        kafka.topics.analytics.clone(),
+                    ],
                     kafka.readback,
                 )
             }),
