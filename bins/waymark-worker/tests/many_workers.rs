@@ -137,12 +137,25 @@ fn simulated(dir: &Path, lines: &[(String, String)]) -> BTreeMap<(String, String
 }
 
 /// One record per batch (tansu skips or stalls on a fetch that starts
-/// inside a batch: docs/kafka.md), a thousand at a time, each thousand
-/// flushed before the next (the broker is busy serving three workers).
+/// inside a batch: docs/kafka.md), from four producers at once, each
+/// with the messages of a quarter of the keys (a key's messages stay in
+/// order), a thousand at a time.
 fn produce_in_parts(topic: &str, messages: &[(String, Vec<u8>)]) {
-    for part in messages.chunks(1_000) {
-        produce_one_per_batch(topic, part);
+    const PRODUCERS: usize = 4;
+    let mut parts: Vec<Vec<(String, Vec<u8>)>> = vec![Vec::new(); PRODUCERS];
+    for (key, payload) in messages {
+        let part = key.bytes().map(usize::from).sum::<usize>() % PRODUCERS;
+        parts[part].push((key.clone(), payload.clone()));
     }
+    std::thread::scope(|scope| {
+        for part in &parts {
+            scope.spawn(move || {
+                for chunk in part.chunks(1_000) {
+                    produce_one_per_batch(topic, chunk);
+                }
+            });
+        }
+    });
 }
 
 #[test]
