@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use support::{PgSchema, postgres_url};
-use waymark::runtime::{ManualClock, RuntimeOptions, Waymark};
+use waymark::runtime::{EnterRequest, ManualClock, RuntimeOptions, Waymark};
 use waymark_channels::MemoryChannel;
 use waymark_core::{Event, parse_timestamp};
 use waymark_journey::parse_journey;
@@ -28,6 +28,14 @@ nodes:
 const PEOPLE: usize = 150;
 const LANES: [&str; 2] = ["events/0", "events/1"];
 
+/// Entered by API: a message right away.
+const BY_API: &str = r#"
+id: invited
+entry: { api: true }
+nodes:
+  - { id: invite, type: send, channel: webhook, template: invite }
+"#;
+
 fn runtime(schema: &PgSchema, clock: &Arc<ManualClock>, channel: &Arc<MemoryChannel>) -> Waymark {
     let store = PostgresStore::open(&PostgresConfig {
         url: postgres_url(),
@@ -37,7 +45,10 @@ fn runtime(schema: &PgSchema, clock: &Arc<ManualClock>, channel: &Arc<MemoryChan
     .unwrap();
     Waymark::builder()
         .store(Arc::new(store))
-        .journeys([parse_journey(Path::new("welcome.yaml"), JOURNEY).unwrap()])
+        .journeys([
+            parse_journey(Path::new("welcome.yaml"), JOURNEY).unwrap(),
+            parse_journey(Path::new("invited.yaml"), BY_API).unwrap(),
+        ])
         .clock(clock.clone())
         .default_channel(channel.clone())
         .options(RuntimeOptions {
@@ -198,4 +209,73 @@ fn two_runtimes_on_one_store_send_each_message_once() {
     assert_eq!(sent, everyone(), "each person's message exactly once");
     // Each worker delivered for its own lane only: both had some.
     assert!(channels.iter().all(|c| !c.delivered().is_empty()));
+}
+
+/// One runtime enters people by API while the other decides their
+/// events: both lock the person, so neither decision is lost.
+#[test]
+fn entries_by_api_beside_events_lose_nothing() {
+    let schema = PgSchema::new("shared_enter");
+    let clock = Arc::new(ManualClock::new(
+        parse_timestamp("2026-10-01T09:00:00Z").unwrap(),
+    ));
+    let channels = [
+        Arc::new(MemoryChannel::new()),
+        Arc::new(MemoryChannel::new()),
+    ];
+    let runtimes: Vec<Arc<Waymark>> = channels
+        .iter()
+        .map(|channel| Arc::new(runtime(&schema, &clock, channel)))
+        .collect();
+    for (i, waymark) in runtimes.iter().enumerate() {
+        waymark
+            .claim(&format!("worker-{i}"), &[LANES[i].to_owned()])
+            .unwrap();
+    }
+    std::thread::scope(|scope| {
+        let events = Arc::clone(&runtimes[0]);
+        scope.spawn(move || {
+            let sign_ups: Vec<Event> = (0..PEOPLE)
+                .map(|i| {
+                    Event::from_json_str(&format!(
+                        r#"{{"type":"track","messageId":"s{i}","userId":"user-{i}","event":"Signed Up","timestamp":"2026-10-01T09:00:01Z"}}"#
+                    ))
+                    .unwrap()
+                })
+                .collect();
+            for batch in sign_ups.chunks(10) {
+                events.ingest_batch(batch, None).unwrap();
+            }
+        });
+        let api = Arc::clone(&runtimes[1]);
+        scope.spawn(move || {
+            for i in 0..PEOPLE {
+                let request = EnterRequest {
+                    journey: "invited".to_owned(),
+                    call_id: format!("call-{i}"),
+                    user_id: Some(format!("user-{i}")),
+                    anonymous_id: None,
+                    traits: Default::default(),
+                    data: Default::default(),
+                };
+                api.enter(&request).unwrap();
+            }
+        });
+    });
+    clock.advance(chrono::TimeDelta::hours(2));
+    let tokio = tokio::runtime::Runtime::new().unwrap();
+    for waymark in &runtimes {
+        waymark.fire_due_timers().unwrap();
+        tokio.block_on(waymark.deliver_due()).unwrap();
+    }
+    for node in ["hello", "invite"] {
+        let mut sent: Vec<String> = channels
+            .iter()
+            .flat_map(|c| c.delivered())
+            .filter(|d| d.node == node)
+            .map(|d| d.user_id.unwrap_or_default())
+            .collect();
+        sent.sort();
+        assert_eq!(sent, everyone(), "{node}: each person's message once");
+    }
 }

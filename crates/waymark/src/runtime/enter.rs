@@ -77,8 +77,18 @@ impl Waymark {
         };
         let mut state = self.lock()?;
         self.make_room(&mut state);
-        state.load_for_events(self.store.as_ref(), std::slice::from_ref(&call))?;
         let mut writes = Writes::for_step(self.records.is_some());
+        let calls = std::slice::from_ref(&call);
+        if self.shared() {
+            // As an event: the person locked and read afresh (docs/scale.md).
+            writes.lane = self.lane_for(None);
+            if let Err(error) = self.load_locked_for_events(&mut state, calls, &mut writes.locks) {
+                self.give_back(&writes.locks.0);
+                return Err(error);
+            }
+        } else {
+            state.load_for_events(self.store.as_ref(), calls)?;
+        }
         let outcome = state.journeys.enter(
             &engine,
             &call,
@@ -88,9 +98,14 @@ impl Waymark {
             &mut writes,
         );
         let sends = match outcome {
-            Ingested::Duplicate => return Ok(Entered::Repeated),
-            Ingested::Unresolvable => return Err(Error::NoIdentifier),
             Ingested::Processed { sends } => sends,
+            refused => {
+                self.give_back(&writes.locks.0);
+                return match refused {
+                    Ingested::Duplicate => Ok(Entered::Repeated),
+                    _ => Err(Error::NoIdentifier),
+                };
+            }
         };
         writes.messages.push(call.message_id.as_str());
         remember_messages(&mut state, &mut writes, now);
