@@ -143,8 +143,11 @@ impl Waymark {
             .iter()
             .flat_map(|e| state.journeys.identity.identifiers_to_load(e))
             .collect();
+        let started = Instant::now();
         self.take_locks(held, identifiers.iter().map(identifier_lock).collect())?;
         let mut locked: HashSet<ProfileId> = HashSet::new();
+        // Each round locks the owners the last read found; another worker
+        // merging them away meanwhile makes another round.
         for _ in 0..8 {
             state.load_for_events(self.store.as_ref(), events)?;
             let owners: Vec<ProfileId> = identifiers
@@ -159,7 +162,9 @@ impl Waymark {
             self.reread(state, &owners);
             locked.extend(owners);
         }
-        Ok(())
+        Err(Error::Locked {
+            waited: started.elapsed(),
+        })
     }
 
     /// Under person locks, `people` as the store holds them.
