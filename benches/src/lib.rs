@@ -32,6 +32,19 @@ pub fn cpu_seconds(pid: u32) -> Option<f64> {
     Some((utime + stime) / 100.0)
 }
 
+/// The value of the metric `name` (without labels) a worker's `/metrics`
+/// at `ops` shows, if it answers.
+pub fn metric(ops: &str, name: &str) -> Option<f64> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(ops).ok()?;
+    write!(s, "GET /metrics HTTP/1.0\r\n\r\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    text.lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+}
+
 /// A worker process, stopped (SIGTERM, then waited for) when dropped, so
 /// a failed run leaves no worker behind.
 #[derive(Debug)]

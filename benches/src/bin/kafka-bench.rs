@@ -24,7 +24,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
-use waymark_benches::{Worker, arg, cpu_seconds, percentile};
+use waymark_benches::{Worker, arg, cpu_seconds, metric, percentile};
 
 fn client(brokers: &str) -> ClientConfig {
     let mut c = ClientConfig::new();
@@ -218,17 +218,6 @@ journeys = "{base}.journeys"
     let path = dir.join("worker.toml");
     std::fs::write(&path, text).unwrap();
     path
-}
-
-fn metric(ops: &str, name: &str) -> Option<f64> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(ops).ok()?;
-    write!(s, "GET /metrics HTTP/1.0\r\n\r\n").ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    text.lines()
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
 }
 
 fn main() {

@@ -24,7 +24,7 @@ use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
-use waymark_benches::{Worker, arg, cpu_seconds};
+use waymark_benches::{Worker, arg, cpu_seconds, metric};
 
 const PARTITIONS: i32 = 6;
 
@@ -160,17 +160,6 @@ journeys = "{base}.journeys"
     let path = dir.join("worker.toml");
     std::fs::write(&path, text).unwrap();
     path
-}
-
-fn metric(ops: &str, name: &str) -> Option<f64> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(ops).ok()?;
-    write!(s, "GET /metrics HTTP/1.0\r\n\r\n").ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    text.lines()
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
 }
 
 fn main() {

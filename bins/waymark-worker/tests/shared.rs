@@ -102,6 +102,44 @@ fn events_by_lane() -> [Vec<Event>; 2] {
     lanes
 }
 
+/// Two runtimes on one fresh schema, each having claimed its lane, each
+/// delivering to a channel of its own.
+struct Side {
+    /// Dropped (the schema with it) when the test ends.
+    schema: PgSchema,
+    clock: Arc<ManualClock>,
+    channels: [Arc<MemoryChannel>; 2],
+    runtimes: Vec<Arc<Waymark>>,
+}
+
+impl Side {
+    fn new(test: &str) -> Self {
+        let schema = PgSchema::new(test);
+        let clock = Arc::new(ManualClock::new(
+            parse_timestamp("2026-10-01T09:00:00Z").unwrap(),
+        ));
+        let channels = [
+            Arc::new(MemoryChannel::new()),
+            Arc::new(MemoryChannel::new()),
+        ];
+        let runtimes: Vec<Arc<Waymark>> = channels
+            .iter()
+            .map(|channel| Arc::new(runtime(&schema, &clock, channel)))
+            .collect();
+        for (i, waymark) in runtimes.iter().enumerate() {
+            waymark
+                .claim(&format!("worker-{i}"), &[LANES[i].to_owned()])
+                .unwrap();
+        }
+        Side {
+            schema,
+            clock,
+            channels,
+            runtimes,
+        }
+    }
+}
+
 /// Both runtimes decide their lane's events at once, in small batches.
 fn decide_side_by_side(runtimes: &[Arc<Waymark>]) {
     let lanes = events_by_lane();
@@ -130,23 +168,12 @@ fn everyone() -> Vec<String> {
 /// still each message once.
 #[test]
 fn a_lane_claimed_from_a_stopped_worker_brings_its_timers() {
-    let schema = PgSchema::new("shared_takeover");
-    let clock = Arc::new(ManualClock::new(
-        parse_timestamp("2026-10-01T09:00:00Z").unwrap(),
-    ));
-    let channels = [
-        Arc::new(MemoryChannel::new()),
-        Arc::new(MemoryChannel::new()),
-    ];
-    let mut runtimes: Vec<Arc<Waymark>> = channels
-        .iter()
-        .map(|channel| Arc::new(runtime(&schema, &clock, channel)))
-        .collect();
-    for (i, waymark) in runtimes.iter().enumerate() {
-        waymark
-            .claim(&format!("worker-{i}"), &[LANES[i].to_owned()])
-            .unwrap();
-    }
+    let Side {
+        schema: _schema,
+        clock,
+        channels,
+        mut runtimes,
+    } = Side::new("shared_takeover");
     decide_side_by_side(&runtimes);
     drop(runtimes.pop());
     let survivor = &runtimes[0];
@@ -170,23 +197,12 @@ fn a_lane_claimed_from_a_stopped_worker_brings_its_timers() {
 
 #[test]
 fn two_runtimes_on_one_store_send_each_message_once() {
-    let schema = PgSchema::new("shared");
-    let clock = Arc::new(ManualClock::new(
-        parse_timestamp("2026-10-01T09:00:00Z").unwrap(),
-    ));
-    let channels = [
-        Arc::new(MemoryChannel::new()),
-        Arc::new(MemoryChannel::new()),
-    ];
-    let runtimes: Vec<Arc<Waymark>> = channels
-        .iter()
-        .map(|channel| Arc::new(runtime(&schema, &clock, channel)))
-        .collect();
-    for (i, waymark) in runtimes.iter().enumerate() {
-        waymark
-            .claim(&format!("worker-{i}"), &[LANES[i].to_owned()])
-            .unwrap();
-    }
+    let Side {
+        schema: _schema,
+        clock,
+        channels,
+        runtimes,
+    } = Side::new("shared");
     decide_side_by_side(&runtimes);
     // An hour later both fire their timers and deliver, at once again.
     clock.advance(chrono::TimeDelta::hours(2));
@@ -215,23 +231,12 @@ fn two_runtimes_on_one_store_send_each_message_once() {
 /// events: both lock the person, so neither decision is lost.
 #[test]
 fn entries_by_api_beside_events_lose_nothing() {
-    let schema = PgSchema::new("shared_enter");
-    let clock = Arc::new(ManualClock::new(
-        parse_timestamp("2026-10-01T09:00:00Z").unwrap(),
-    ));
-    let channels = [
-        Arc::new(MemoryChannel::new()),
-        Arc::new(MemoryChannel::new()),
-    ];
-    let runtimes: Vec<Arc<Waymark>> = channels
-        .iter()
-        .map(|channel| Arc::new(runtime(&schema, &clock, channel)))
-        .collect();
-    for (i, waymark) in runtimes.iter().enumerate() {
-        waymark
-            .claim(&format!("worker-{i}"), &[LANES[i].to_owned()])
-            .unwrap();
-    }
+    let Side {
+        schema: _schema,
+        clock,
+        channels,
+        runtimes,
+    } = Side::new("shared_enter");
     std::thread::scope(|scope| {
         let events = Arc::clone(&runtimes[0]);
         scope.spawn(move || {
