@@ -96,7 +96,8 @@ impl Waymark {
     /// are made durable first if the wait drags on (they may hold what
     /// the other waits for).
     pub(super) fn take_locks(&self, held: &mut Held, keys: Vec<i64>) -> Result<(), Error> {
-        let mut keys: Vec<i64> = keys.into_iter().filter(|k| !held.0.contains(k)).collect();
+        let taken: HashSet<i64> = held.0.iter().copied().collect();
+        let mut keys: Vec<i64> = keys.into_iter().filter(|k| !taken.contains(k)).collect();
         keys.sort_unstable();
         keys.dedup();
         if keys.is_empty() {
