@@ -42,8 +42,9 @@ struct DeadLetter {
 #[derive(Debug, Default)]
 struct Pending {
     events: Vec<Event>,
-    /// Each event's partition (`topic/partition`), on a shared store.
-    lanes: Vec<String>,
+    /// On a shared store, the events instead by topic and partition (a
+    /// lane), each partition's in the order read.
+    lanes: Vec<(String, i32, Vec<Event>)>,
     dead: Vec<DeadLetter>,
     /// (topic, partition) -> the offset after the last message read.
     next: HashMap<(String, i32), i64>,
@@ -226,12 +227,17 @@ impl Pipeline {
             }
         }
         match parsed {
-            Ok(event) => {
-                pending.events.push(event);
-                if self.waymark.is_shared() {
-                    pending.lanes.push(format!("{topic}/{partition}"));
+            Ok(event) if self.waymark.is_shared() => {
+                let lane =
+                    (pending.lanes.iter_mut()).find(|(t, p, _)| t == topic && *p == partition);
+                match lane {
+                    Some((_, _, events)) => events.push(event),
+                    None => pending
+                        .lanes
+                        .push((topic.to_owned(), partition, vec![event])),
                 }
             }
+            Ok(event) => pending.events.push(event),
             Err(reason) => {
                 tracing::warn!(
                     topic,
@@ -329,7 +335,9 @@ impl Pipeline {
         } else {
             self.waymark.stage_batch_at(&batch.events, &offsets)?
         };
-        tracing::debug!(?offsets, events = batch.events.len(), "batch staged");
+        let events =
+            batch.events.len() + batch.lanes.iter().map(|(_, _, e)| e.len()).sum::<usize>();
+        tracing::debug!(?offsets, events, "batch staged");
         self.counters.count(&report, batch.dead.len());
         let mut in_flight = self.in_flight.lock();
         in_flight.push_back(InFlight {

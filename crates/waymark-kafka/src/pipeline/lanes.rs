@@ -3,7 +3,6 @@
 //! decide belongs to the worker that owns the partition.
 
 use waymark::runtime::{IngestReport, Ticket};
-use waymark_core::Event;
 
 use super::{Pending, Pipeline};
 use crate::publisher::Publisher;
@@ -19,17 +18,11 @@ impl Pipeline {
         batch: &Pending,
         offsets: &[(&str, u64)],
     ) -> Result<(IngestReport, Ticket), SourceError> {
-        let mut lanes: Vec<(&str, Vec<Event>)> = Vec::new();
-        for (event, lane) in batch.events.iter().zip(&batch.lanes) {
-            match lanes.iter_mut().find(|(l, _)| *l == lane.as_str()) {
-                Some((_, events)) => events.push(event.clone()),
-                None => lanes.push((lane.as_str(), vec![event.clone()])),
-            }
-        }
         let mut total = IngestReport::default();
         let mut last = None;
-        for (lane, events) in &lanes {
-            let (report, ticket) = self.waymark.stage_batch_in(Some(lane), events, &[])?;
+        for (topic, partition, events) in &batch.lanes {
+            let lane = format!("{topic}/{partition}");
+            let (report, ticket) = self.waymark.stage_batch_in(Some(&lane), events, &[])?;
             total.processed += report.processed;
             total.duplicates += report.duplicates;
             total.unresolvable += report.unresolvable;

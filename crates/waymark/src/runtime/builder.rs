@@ -201,10 +201,8 @@ impl WaymarkBuilder {
             seen_after,
             self.options.cache_bytes,
             clock.now() + self.options.timer_window,
+            self.options.shared.then_some(slot),
         )?;
-        if self.options.shared {
-            state.share(slot);
-        }
         let expired = std::mem::take(&mut state.expired_messages);
         if !expired.is_empty() {
             let mut sweep = Batch::new();

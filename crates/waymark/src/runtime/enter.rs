@@ -79,7 +79,7 @@ impl Waymark {
         self.make_room(&mut state);
         let mut writes = Writes::for_step(self.records.is_some());
         let calls = std::slice::from_ref(&call);
-        if self.shared() {
+        if self.is_shared() {
             // As an event: the person locked and read afresh (docs/scale.md).
             writes.lane = self.lane_for(None);
             if let Err(error) = self.load_locked_for_events(&mut state, calls, &mut writes.locks) {

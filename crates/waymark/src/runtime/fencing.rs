@@ -44,7 +44,7 @@ impl Waymark {
         }
         drop(fences);
         tracing::info!(partitions = epochs.len(), "partitions claimed");
-        if self.shared() {
+        if self.is_shared() {
             let gained: Vec<String> = epochs
                 .iter()
                 .filter(|(p, _)| !held.iter().any(|(h, _)| h == p))

@@ -82,7 +82,7 @@ impl Waymark {
         let lock_wait = asked.elapsed();
         self.make_room(&mut state);
         let mut writes = Writes::for_step(self.records.is_some());
-        if self.shared() {
+        if self.is_shared() {
             writes.lane = self.lane_for(lane);
             if let Err(error) = self.load_locked_for_events(&mut state, events, &mut writes.locks) {
                 self.give_back(&writes.locks.0);
@@ -165,22 +165,18 @@ impl Waymark {
         )?;
         state.journeys.timers.set_horizon(until);
         let owned: Option<Vec<String>> = self
-            .shared()
+            .is_shared()
             .then(|| self.fences.lock().keys().cloned().collect());
         for (key, value) in stored {
-            if let Some(owned) = &owned {
-                // A shared store's timers: only those of lanes claimed.
-                let stored: super::records::StoredTimer =
-                    super::state::decode(Space::Timers, &key, &value)?;
-                if !stored
-                    .l
+            let (timer, order, lane) = super::state::decode_timer_in_lane(&key, &value)?;
+            // A shared store's timers: only those of lanes claimed.
+            if let Some(owned) = &owned
+                && !lane
                     .as_deref()
                     .is_some_and(|l| owned.iter().any(|o| o == l))
-                {
-                    continue;
-                }
+            {
+                continue;
             }
-            let (timer, order) = super::state::decode_timer(&key, &value)?;
             state.journeys.timers.insert_at(timer, order);
         }
         Ok(())
@@ -207,7 +203,7 @@ impl Waymark {
             self.make_room(&mut state);
             let people: Vec<ProfileId> = due.iter().map(|t| t.profile.clone()).collect();
             let mut writes = Writes::for_step(self.records.is_some());
-            let lanes = if self.shared() {
+            let lanes = if self.is_shared() {
                 match self.lock_timers(&mut state, &due, &people, &mut writes) {
                     Ok(lanes) => Some(lanes),
                     Err(error) => {

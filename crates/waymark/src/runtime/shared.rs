@@ -28,7 +28,7 @@ use waymark_store::{Space, keys};
 
 use super::record_batch::RecordBatch;
 use super::records::{OutboxEntry, StoredTimer};
-use super::state::{State, decode, decode_timer};
+use super::state::{State, decode, decode_timer_in_lane};
 use super::waymark::{Error, Waymark};
 use super::writes::Writes;
 
@@ -77,11 +77,6 @@ impl Waymark {
     ) -> impl Iterator<Item = (&'a u64, &'a V)> {
         let (_, past) = slot_range(self.slot);
         seqs.range(..below).chain(seqs.range(past.max(below)..))
-    }
-
-    /// Whether this runtime shares its store with other workers.
-    pub(super) fn shared(&self) -> bool {
-        self.options.shared
     }
 
     /// Whether this runtime shares its store with other workers
@@ -267,9 +262,8 @@ impl Waymark {
         let until = horizon.map_or([0xff; 9].to_vec(), |h| keys::time(h).to_vec());
         let mut timers = 0;
         for (key, value) in self.store.range(Space::Timers, b"", &until, usize::MAX)? {
-            let stored: StoredTimer = decode(Space::Timers, &key, &value)?;
-            if ours(&stored.l) {
-                let (timer, order) = decode_timer(&key, &value)?;
+            let (timer, order, lane) = decode_timer_in_lane(&key, &value)?;
+            if ours(&lane) {
                 state.journeys.timers.insert_at(timer, order);
                 timers += 1;
             }
@@ -295,7 +289,7 @@ impl Waymark {
     /// delivery round is sending any more, so that the next owner cannot
     /// send a message this runtime is still sending.
     pub fn release(&self, lanes: &[String]) -> Result<(), Error> {
-        if !self.shared() {
+        if !self.is_shared() {
             return Ok(());
         }
         let last = self.staged.lock().last_ticket();
@@ -317,13 +311,7 @@ impl Waymark {
         // People are in memory only while a batch not yet durable holds
         // them: none now, so the queue is rebuilt from the store.
         self.make_room(&mut state);
-        let horizon = state.journeys.timers.horizon();
-        let order = state.journeys.timers.last_order();
-        state.journeys.timers = Default::default();
-        state.journeys.timers.raise_order(order);
-        if let Some(horizon) = horizon {
-            state.journeys.timers.set_horizon(horizon);
-        }
+        state.journeys.timers.clear();
         drop(state);
         self.take_lanes(&owned)?;
         while self.delivering.load(Ordering::SeqCst) > 0 {

@@ -106,14 +106,18 @@ impl State {
     /// outbox, records not yet published, recent message ids, counters.
     /// Message ids processed before `seen_after` are dropped (retention
     /// window). A store written before people were read on demand gets
-    /// its indexes first.
+    /// its indexes first. With `slot`, the store is shared (see
+    /// [`State::share`]): timers, outbox entries, records and counters
+    /// are not read (a runtime takes them per lane when it claims one).
     pub fn load(
         store: &dyn Store,
         identity: IdentityConfig,
         seen_after: Timestamp,
         cache_bytes: usize,
         timer_horizon: Timestamp,
+        slot: Option<u64>,
     ) -> Result<Self, StoreError> {
+        let shared = slot.is_some();
         super::layout::upgrade(store)?;
         let mut state = State {
             people: PeopleCache::new(cache_bytes),
@@ -127,17 +131,27 @@ impl State {
         let graph = IdentityGraph::restore(identity, [], [], forgotten, Vec::new());
         state.journeys = JourneyState::new(Identity::restore(graph, []));
         state.journeys.timers.set_horizon(timer_horizon);
-        for (key, value) in
+        let unless_shared = |space| {
+            if shared {
+                Ok(Vec::new())
+            } else {
+                store.scan(space, b"")
+            }
+        };
+        let timers = if shared {
+            Vec::new()
+        } else {
             store.range(Space::Timers, b"", &keys::time(timer_horizon), usize::MAX)?
-        {
+        };
+        for (key, value) in timers {
             let (timer, order) = decode_timer(&key, &value)?;
             state.journeys.timers.insert_at(timer, order);
         }
-        for (key, value) in store.scan(Space::Outbox, b"")? {
+        for (key, value) in unless_shared(Space::Outbox)? {
             let entry: OutboxEntry = decode(Space::Outbox, &key, &value)?;
             state.outbox.insert(entry.seq, Arc::new(entry));
         }
-        for (key, value) in store.scan(Space::Records, b"")? {
+        for (key, value) in unless_shared(Space::Records)? {
             if let Some(seq) = keys::decode_seq(&key) {
                 let records = RecordBatch::decode(&key, &value)?;
                 state.records.insert(seq, Arc::new(records));
@@ -159,7 +173,7 @@ impl State {
                 state.expired_messages.push(key);
             }
         }
-        for (key, value) in store.scan(Space::Counters, b"")? {
+        for (key, value) in unless_shared(Space::Counters)? {
             let n: u64 = decode(Space::Counters, &key, &value)?;
             let text = String::from_utf8_lossy(&key);
             // `journey\0kind`, or `journey\0kind\0slot` from a shared store.
@@ -223,34 +237,28 @@ impl State {
             .next_outbox_seq
             .max(state.outbox.keys().next_back().map_or(0, |s| s + 1));
         state.outbox_failed = state.count_failed();
+        if let Some(slot) = slot {
+            state.share(slot);
+        }
         Ok(state)
     }
 
     /// Makes this state one of several workers' on a shared store: its own
-    /// numbers start at `slot << 40`, its counters at zero (written under
-    /// its slot's keys; readers add slots up), and it holds no outbox
-    /// entry, timer or record until it claims their lanes. People stay in
-    /// memory only while a batch not yet durable holds them.
-    pub fn share(&mut self, slot: u64) {
+    /// numbers start at `slot << 40`, its report counters at zero (written
+    /// under its slot's keys; readers add slots up; the variants' counts
+    /// were taken from every slot's). People stay in memory only while a
+    /// batch not yet durable holds them.
+    fn share(&mut self, slot: u64) {
         let (first, _) = super::shared::slot_range(slot);
         self.shared_slot = Some(slot);
         self.people = PeopleCache::new(0);
-        self.outbox.clear();
-        self.records.clear();
-        self.counters.clear();
         self.analytics = Metrics::default();
-        let horizon = self.journeys.timers.horizon();
-        self.journeys.timers = Default::default();
-        if let Some(horizon) = horizon {
-            self.journeys.timers.set_horizon(horizon);
-        }
         self.journeys.timers.raise_order(first);
         self.journeys.identity.graph_mut().raise_created(first);
         self.next_outbox_seq = self.next_outbox_seq.max(first);
         self.next_record_seq = self.next_record_seq.max(first);
         self.next_merge_seq = self.next_merge_seq.max(first);
         self.next_batch_seq = self.next_batch_seq.max(first);
-        self.outbox_failed = 0;
     }
 
     /// Failed outbox entries, by a scan.
@@ -301,14 +309,22 @@ pub(super) fn first_stored_timer(
 
 /// A stored timer and the order it was set in.
 pub(super) fn decode_timer(key: &[u8], value: &[u8]) -> Result<(Timer, u64), StoreError> {
-    let stored: StoredTimer = decode(Space::Timers, key, value)?;
-    let order = stored.o;
+    decode_timer_in_lane(key, value).map(|(timer, order, _)| (timer, order))
+}
+
+/// A stored timer, the order it was set in and its lane (on a shared store).
+pub(super) fn decode_timer_in_lane(
+    key: &[u8],
+    value: &[u8],
+) -> Result<(Timer, u64, Option<Arc<str>>), StoreError> {
+    let mut stored: StoredTimer = decode(Space::Timers, key, value)?;
+    let (order, lane) = (stored.o, stored.l.take());
     let timer = timer_from(key, stored).ok_or_else(|| StoreError::Corrupt {
         space: Space::Timers,
         key: String::from_utf8_lossy(key).into_owned(),
         reason: "a timer key is due time, instance, NUL, token".to_owned(),
     })?;
-    Ok((timer, order))
+    Ok((timer, order, lane))
 }
 
 /// A timer from its key (due, instance, NUL, token) and stored value.

@@ -42,7 +42,8 @@ pub(super) struct Writes<'e> {
     /// Keep journey records for the record sink (there is one).
     keep_records: bool,
     records: Vec<Record>,
-    deliveries: Vec<Delivery>,
+    /// Each with the lane it was decided in.
+    deliveries: Vec<(Delivery, Option<Arc<str>>)>,
     merges: Vec<MergeRecord>,
     /// The earliest timer this batch set (the delivery loop may have to
     /// wake sooner than it meant to).
@@ -51,8 +52,6 @@ pub(super) struct Writes<'e> {
     timers_delta: i64,
     /// The input partition of what is decided now (a shared store's lane).
     pub lane: Option<Arc<str>>,
-    /// The lane of each delivery, in order.
-    lanes: Vec<Option<Arc<str>>>,
     /// Person locks taken for the batch, given back once it is durable.
     pub locks: super::shared::Held,
 }
@@ -109,7 +108,6 @@ impl Writes<'_> {
         let outbox: Vec<Arc<OutboxEntry>> = self
             .deliveries
             .into_iter()
-            .zip(self.lanes)
             .map(|(delivery, lane)| {
                 let seq = state.next_outbox_seq;
                 state.next_outbox_seq += 1;
@@ -321,8 +319,7 @@ impl Journal for Writes<'_> {
     }
 
     fn send(&mut self, delivery: Delivery) {
-        self.deliveries.push(delivery);
-        self.lanes.push(self.lane.clone());
+        self.deliveries.push((delivery, self.lane.clone()));
     }
 }
 

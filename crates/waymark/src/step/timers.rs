@@ -74,6 +74,15 @@ impl TimerQueue {
         self.horizon
     }
 
+    /// Drops every timer, keeping the horizon and the order counter (the
+    /// caller queues again those it still owns).
+    pub fn clear(&mut self) {
+        self.timers.clear();
+        self.orders.clear();
+        self.entries.clear();
+        self.entries_by_profile.clear();
+    }
+
     /// Queues a timer with the order it was set in (from
     /// [`TimerQueue::next_order`], or read back from the store); one due
     /// beyond the horizon is queued only later, an entry timer known by
