@@ -203,10 +203,11 @@ fn three_workers_killed_and_restarted_send_each_message_once() {
     eprintln!("produced in {:?}", started.elapsed());
     std::thread::sleep(Duration::from_secs(3));
     let mut second = start_worker(&workers[1]);
-    eventually(
+    let logs: Vec<&Path> = workers.iter().map(PathBuf::as_path).collect();
+    eventually_showing(
         Duration::from_secs(300),
         "every second email",
-        &workers[0],
+        &logs,
         || {
             sent(&topics.deliveries)
                 .keys()

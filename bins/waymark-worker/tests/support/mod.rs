@@ -372,13 +372,30 @@ pub fn free_port() -> u16 {
 
 /// Polls `check` until it holds, up to `limit`; on timeout, shows the end
 /// of the worker log beside `config`.
-pub fn eventually(limit: Duration, what: &str, config: &Path, mut check: impl FnMut() -> bool) {
+pub fn eventually(limit: Duration, what: &str, config: &Path, check: impl FnMut() -> bool) {
+    eventually_showing(limit, what, &[config], check);
+}
+
+/// [`eventually`] for several workers: on timeout, shows the end of each
+/// one's log.
+pub fn eventually_showing(
+    limit: Duration,
+    what: &str,
+    configs: &[&Path],
+    mut check: impl FnMut() -> bool,
+) {
     let start = Instant::now();
     while !check() {
         assert!(
             start.elapsed() < limit,
-            "timed out waiting for {what}; the worker log ends:\n{}",
-            log_of(config)
+            "timed out waiting for {what}; {}",
+            {
+                let logs: Vec<String> = configs
+                    .iter()
+                    .map(|c| format!("the worker log of {} ends:\n{}", c.display(), log_of(c)))
+                    .collect();
+                logs.join("\n")
+            }
         );
         std::thread::sleep(Duration::from_millis(200));
     }
