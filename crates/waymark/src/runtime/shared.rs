@@ -292,6 +292,11 @@ impl Waymark {
         if !self.is_shared() {
             return Ok(());
         }
+        // Under the state lock nothing more is staged: every batch that
+        // may hold the lanes' timers or outbox entries (a timer round
+        // racing this revoke too) is durable, still fenced with their
+        // epochs, before they are dropped and the next owner reads them.
+        let mut state = self.lock()?;
         let last = self.staged.lock().last_ticket();
         self.wait_durable(last)?;
         {
@@ -301,7 +306,6 @@ impl Waymark {
             }
         }
         let owned: Vec<String> = self.fences.lock().keys().cloned().collect();
-        let mut state = self.lock()?;
         let gone = |lane: &Option<Arc<str>>| {
             lane.as_deref()
                 .is_some_and(|l| lanes.iter().any(|x| x == l))
